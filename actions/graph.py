@@ -1,0 +1,129 @@
+"""Microsoft Graph: client construction and translation of Graph errors into our error vocabulary."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from azure.core.credentials_async import AsyncTokenCredential
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from kiota_http.kiota_client_factory import KiotaClientFactory
+from kiota_http.middleware import RetryHandler
+from kiota_http.middleware.options import HeadersInspectionHandlerOption
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph_core import GraphClientFactory
+
+from actions.errors import BadRequest, NotFound, PermissionMissing, ServiceError, ServiceUnavailable, Throttled
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class FractionalRetryHandler(RetryHandler):  # type: ignore[misc]
+    """Honours `Retry-After: 2.128` (Graph's documented example), which kiota's int() parse drops."""
+
+    def _parse_retry_after(self, retry_after: str) -> float | None:
+        if re.fullmatch(r"\s*\d+(\.\d+)?\s*", retry_after):
+            return max(0.0, float(retry_after))
+        parsed: float | None = super()._parse_retry_after(retry_after)
+        return parsed
+
+
+def build_http_client(base_url: str) -> httpx.AsyncClient:
+    middleware = [
+        FractionalRetryHandler() if isinstance(handler, RetryHandler) else handler
+        for handler in KiotaClientFactory.get_default_middleware(None)
+    ]
+    client = KiotaClientFactory.get_default_client()
+    client.base_url = base_url
+    http: httpx.AsyncClient = GraphClientFactory.create_with_custom_middleware(middleware, client=client)
+    return http
+
+
+def build_graph_client(endpoint: str, credential: AsyncTokenCredential) -> GraphServiceClient:
+    """A GraphServiceClient for `endpoint` (global, a national cloud, or a local sandbox)."""
+    base_url = f"{endpoint.rstrip('/')}/v1.0"
+    host = httpx.URL(base_url).host
+    auth = AzureIdentityAuthenticationProvider(
+        credential, scopes=[f"{endpoint.rstrip('/')}/.default"], allowed_hosts=[host]
+    )
+    adapter = GraphRequestAdapter(auth, client=build_http_client(base_url))
+    adapter.base_url = base_url
+    return GraphServiceClient(request_adapter=adapter)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What a Graph call does and what it needs, so a refusal can say which permission is missing."""
+
+    description: str  # "revoke sign-in sessions"
+    permission: str  # least-privileged application permission
+    note: str = ""  # extra prerequisite (a directory role, a licence)
+
+
+def new_request_config() -> tuple[RequestConfiguration[Any], HeadersInspectionHandlerOption]:
+    inspection = HeadersInspectionHandlerOption(inspect_response_headers=True)
+    return RequestConfiguration(options=[inspection]), inspection
+
+
+def request_id_of(inspection: HeadersInspectionHandlerOption) -> str | None:
+    values = inspection.response_headers.get("request-id")
+    return next(iter(values), None) if values else None
+
+
+def translate(error: APIError, operation: Operation, subject: str) -> ServiceError:
+    """Turn a kiota APIError (ODataError) into a message that says what was refused and why."""
+    status = int(error.response_status_code or 0)
+    headers = error.response_headers or {}
+    request_ids = headers.get("request-id") if hasattr(headers, "get") else None
+    request_id = next(iter(request_ids), None) if request_ids else None
+    odata = getattr(error, "error", None)
+    code = str(getattr(odata, "code", "") or "")
+    detail = str(getattr(odata, "message", "") or error.message or "")
+    what = f"Graph refused to {operation.description} for {subject}"
+    if status == 403:
+        need = f"the app needs the {operation.permission} application permission (admin-consented)"
+        if operation.note:
+            need += f" and {operation.note}"
+        return PermissionMissing(f"{what}: {need}. Graph said: {detail}", request_id=request_id, code=code)
+    if status == 404:
+        return NotFound(f"{what}: no such object in this tenant ({detail})", request_id=request_id, code=code)
+    if status == 429:
+        return Throttled(
+            f"{what}: Graph kept throttling (429) after the retries; try again in a minute.",
+            request_id=request_id,
+            code=code,
+        )
+    if status == 400:
+        return BadRequest(f"{what}: the request was rejected ({code}: {detail})", request_id=request_id, code=code)
+    if status >= 500 or status == 0:
+        return ServiceUnavailable(
+            f"{what}: Graph is unavailable ({status or 'no answer'}: {detail})", request_id=request_id, code=code
+        )
+    return ServiceError(f"{what}: {status} {code}: {detail}", request_id=request_id, code=code)
+
+
+async def call_graph(
+    operation: Operation,
+    subject: str,
+    call: Callable[[RequestConfiguration[Any]], Awaitable[T]],
+) -> tuple[T, str | None]:
+    """Run one Graph call; return its result and Graph's request id, or raise a ServiceError."""
+    config, inspection = new_request_config()
+    try:
+        result = await call(config)
+    except APIError as error:
+        raise translate(error, operation, subject) from None
+    except httpx.HTTPError as error:
+        raise ServiceUnavailable(
+            f"Graph could not be reached to {operation.description} for {subject}: {type(error).__name__}"
+        ) from None
+    return result, request_id_of(inspection)

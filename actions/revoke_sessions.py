@@ -1,0 +1,36 @@
+"""revoke_sessions: sign the user out everywhere by invalidating refresh tokens and session cookies."""
+
+from __future__ import annotations
+
+from actions.spec import ActionContext, ActionSpec, Outcome, Role, TargetUser
+
+REVERSAL = "Cannot be undone; the user signs in again."
+
+
+def _not_applicable(target: TargetUser) -> str | None:
+    return None
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    request_id = await ctx.tenant.revoke_sessions(ctx.target.id)
+    return Outcome(
+        summary=(
+            f"Revoked every sign-in session of {ctx.target.label}. Apps holding an access token keep it until it "
+            "expires (up to an hour); new sign-ins need the password and MFA."
+        ),
+        reversal=REVERSAL,
+        request_id=request_id,
+    )
+
+
+ACTION = ActionSpec(
+    name="revoke_sessions",
+    title="Revoke sessions",
+    description="sign the user out of every session and device",
+    role=Role.RESPONDER,
+    reversible=False,
+    reversal=REVERSAL,
+    run=_run,
+    permission="User.RevokeSessions.All",
+    not_applicable=_not_applicable,
+)

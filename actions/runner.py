@@ -1,0 +1,135 @@
+"""Runs one action: role → applicability → audit intent → call → audit outcome → result.
+
+`authorize` and `record_intent` happen before the click is answered (so a refusal is instant and nothing runs
+without an intent on record); `execute` runs in the background and always leaves an outcome in the audit.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from actions.errors import RiposteError, ServiceError
+from actions.spec import ActionContext, ActionSpec, Outcome, Role, TargetUser, Tenant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who clicked or typed: always taken from the authenticated activity."""
+
+    id: str  # Entra object id
+    name: str
+    roles: frozenset[Role] = frozenset()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    phase: str  # intent | outcome | refused | interrupted
+    action: str
+    actor_id: str
+    actor_name: str
+    case_id: str
+    target_id: str = ""
+    target_upn: str = ""
+    result: str = ""  # ok | failed | refused | interrupted | pending
+    detail: str = ""
+    request_id: str = ""
+
+
+class AuditSink(Protocol):
+    async def record(self, entry: AuditEntry) -> str: ...
+
+
+class Refused(RiposteError):
+    """The actor may not run this action on this target; the message says why and what is needed."""
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool
+    outcome: Outcome | None = None
+    error: str = ""
+    request_id: str | None = None
+
+
+def authorize(spec: ActionSpec, actor: Actor, target: TargetUser) -> None:
+    """Raise Refused unless the actor holds the role the action (and the target) require."""
+    if spec.role not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
+        raise Refused(f"{spec.title} needs the {spec.role.value} role; {actor.name} does not hold it.")
+    if target.is_admin and Role.ADMIN_RESPONDER not in actor.roles:
+        roles = ", ".join(target.admin_roles)
+        raise Refused(
+            f"{target.label} holds {roles}: acting on an administrator needs the admin_responder role."
+        )
+    reason = spec.not_applicable(target)
+    if reason:
+        raise Refused(f"{spec.title} does not apply: {reason}")
+
+
+def _entry(phase: str, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, **extra: Any) -> AuditEntry:
+    return AuditEntry(
+        phase=phase,
+        action=spec.name,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        case_id=case_id,
+        target_id=target.id,
+        target_upn=target.upn,
+        **extra,
+    )
+
+
+class ActionRunner:
+    def __init__(self, tenant: Tenant, audit: AuditSink) -> None:
+        self._tenant = tenant
+        self._audit = audit
+
+    async def record_refusal(
+        self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, reason: str
+    ) -> None:
+        await self._audit.record(_entry("refused", spec, actor, target, case_id, result="refused", detail=reason))
+
+    async def record_intent(self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str) -> None:
+        """Written before anything changes; if this raises, the action must not run."""
+        await self._audit.record(_entry("intent", spec, actor, target, case_id, result="pending"))
+
+    async def record_interrupted(self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str) -> None:
+        await self._audit.record(
+            _entry(
+                "interrupted", spec, actor, target, case_id, result="interrupted",
+                detail="the bot shut down before Graph answered; check the user's state before retrying",
+            )
+        )
+
+    async def execute(
+        self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, params: dict[str, Any] | None = None
+    ) -> ActionResult:
+        context = ActionContext(tenant=self._tenant, target=target, case_id=case_id, params=params or {})
+        try:
+            outcome = await spec.run(context)
+        except ServiceError as error:
+            result = ActionResult(ok=False, error=f"{error} Nothing else was changed.", request_id=error.request_id)
+        except RiposteError as error:
+            result = ActionResult(ok=False, error=f"{error} Nothing else was changed.")
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("action %s on case %s failed unexpectedly (error id %s)", spec.name, case_id, error_id)
+            result = ActionResult(
+                ok=False,
+                error=f"Unexpected error (id {error_id}, in the bot's log). Nothing else was changed.",
+            )
+        else:
+            result = ActionResult(ok=True, outcome=outcome, request_id=outcome.request_id)
+        await self._audit.record(
+            _entry(
+                "outcome", spec, actor, target, case_id,
+                result="ok" if result.ok else "failed",
+                detail=result.outcome.summary if result.outcome else result.error,
+                request_id=result.request_id or "",
+            )
+        )
+        return result

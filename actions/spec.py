@@ -1,0 +1,109 @@
+"""What an action is, and the ports actions use (the tenant; the audit lives with the bot)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Role(StrEnum):
+    RESPONDER = "responder"
+    APPROVER = "approver"
+    ADMIN_RESPONDER = "admin_responder"
+
+
+# Directory roles whose holders count as administrators (Entra role template ids).
+PRIVILEGED_ROLE_TEMPLATES: Mapping[str, str] = {
+    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+    "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
+    "7be44c8a-adaf-4e2a-84d6-ab2649e08a13": "Privileged Authentication Administrator",
+    "194ae4cb-b126-40b2-bd5b-6091b380977d": "Security Administrator",
+    "29232cdf-9323-42fd-ade2-1d097af3e4de": "Exchange Administrator",
+    "fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
+    "c4e39bd9-1100-46d3-8c65-fb160da0071f": "Authentication Administrator",
+    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": "Application Administrator",
+    "158c047a-c907-4556-b7ef-446551a6b5f7": "Cloud Application Administrator",
+    "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9": "Conditional Access Administrator",
+}
+GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
+
+
+@dataclass(frozen=True)
+class TargetUser:
+    """The facts about a user that decide which actions apply."""
+
+    id: str
+    upn: str
+    display_name: str
+    account_enabled: bool
+    user_type: str = "Member"
+    on_premises_sync: bool = False
+    mail: str | None = None
+    admin_roles: tuple[str, ...] = ()
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user_type.lower() == "guest"
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.admin_roles)
+
+    @property
+    def label(self) -> str:
+        return f"{self.display_name} ({self.upn})"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action did, shown on the card and written to the audit (never a secret)."""
+
+    summary: str
+    reversal: str
+    request_id: str | None = None
+    undo: str | None = None  # the action that reverses this one, offered as a button
+
+
+class Tenant(Protocol):
+    """The directory operations actions need; implemented over Graph, and spoken by the sandbox tenant."""
+
+    async def get_user(self, id_or_upn: str) -> TargetUser: ...
+
+    async def member_groups(self, user_id: str, group_ids: list[str]) -> set[str]: ...
+
+    async def revoke_sessions(self, user_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    tenant: Tenant
+    target: TargetUser
+    case_id: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+NotApplicableReason = Callable[[TargetUser], "str | None"]
+
+
+def always_applies(target: TargetUser) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One remediation, described completely: reading its file tells a newcomer everything about it."""
+
+    name: str
+    title: str
+    description: str
+    role: Role
+    reversible: bool
+    reversal: str  # how to reverse it, shown on the card before and after
+    run: Callable[[ActionContext], Awaitable[Outcome]]
+    permission: str  # the Graph/Exchange application permission it needs (README table)
+    not_applicable: NotApplicableReason = always_applies
+    needs_approval: bool = False
+    destructive: bool = False
+    undo: str | None = None

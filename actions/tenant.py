@@ -1,0 +1,91 @@
+"""The Tenant port over Microsoft Graph (msgraph-sdk): each method is one Graph call and its error translation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph import GraphServiceClient
+from msgraph.generated.models.directory_role import DirectoryRole
+from msgraph.generated.users.item.check_member_groups.check_member_groups_post_request_body import (
+    CheckMemberGroupsPostRequestBody,
+)
+from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
+from actions.graph import Operation, call_graph
+from actions.spec import PRIVILEGED_ROLE_TEMPLATES, TargetUser
+
+READ_USER = Operation("read the user", "User.Read.All")
+READ_ROLES = Operation("read the user's directory roles", "RoleManagement.Read.Directory")
+CHECK_GROUPS = Operation("check group membership", "GroupMember.Read.All")
+REVOKE = Operation(
+    "revoke sign-in sessions",
+    "User.RevokeSessions.All",
+    "the Privileged Authentication Administrator role to act on an administrator",
+)
+USER_FIELDS = [
+    "id", "userPrincipalName", "displayName", "mail", "accountEnabled", "userType", "onPremisesSyncEnabled",
+]
+
+
+class GraphTenant:
+    def __init__(self, client: GraphServiceClient) -> None:
+        self._client = client
+
+    async def get_user(self, id_or_upn: str) -> TargetUser:
+        user_builder = self._client.users.by_user_id(id_or_upn)
+
+        async def fetch(config: RequestConfiguration[Any]) -> Any:
+            config.query_parameters = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+                select=USER_FIELDS
+            )
+            return await user_builder.get(request_configuration=config)
+
+        user, _ = await call_graph(READ_USER, id_or_upn, fetch)
+        user_id = str(user.id)
+        roles = await self._privileged_roles(user_id, id_or_upn)
+        return TargetUser(
+            id=user_id,
+            upn=str(user.user_principal_name or id_or_upn),
+            display_name=str(user.display_name or user.user_principal_name or id_or_upn),
+            account_enabled=bool(user.account_enabled),
+            user_type=str(user.user_type or "Member"),
+            on_premises_sync=bool(user.on_premises_sync_enabled),
+            mail=user.mail,
+            admin_roles=roles,
+        )
+
+    async def _privileged_roles(self, user_id: str, subject: str) -> tuple[str, ...]:
+        builder = self._client.users.by_user_id(user_id).transitive_member_of
+
+        async def fetch(config: RequestConfiguration[Any]) -> Any:
+            return await builder.get(request_configuration=config)
+
+        page, _ = await call_graph(READ_ROLES, subject, fetch)
+        names = [
+            PRIVILEGED_ROLE_TEMPLATES[str(entry.role_template_id)]
+            for entry in (page.value or [])
+            if isinstance(entry, DirectoryRole) and str(entry.role_template_id) in PRIVILEGED_ROLE_TEMPLATES
+        ]
+        return tuple(sorted(names))
+
+    async def member_groups(self, user_id: str, group_ids: list[str]) -> set[str]:
+        if not group_ids:
+            return set()
+        builder = self._client.users.by_user_id(user_id).check_member_groups
+        body = CheckMemberGroupsPostRequestBody(group_ids=group_ids)
+
+        async def post(config: RequestConfiguration[Any]) -> Any:
+            return await builder.post(body, request_configuration=config)
+
+        answer, _ = await call_graph(CHECK_GROUPS, user_id, post)
+        return set(answer.value or [])
+
+    async def revoke_sessions(self, user_id: str) -> str | None:
+        builder = self._client.users.by_user_id(user_id).revoke_sign_in_sessions
+
+        async def post(config: RequestConfiguration[Any]) -> Any:
+            return await builder.post(request_configuration=config)
+
+        _, request_id = await call_graph(REVOKE, user_id, post)
+        return request_id

@@ -1,0 +1,137 @@
+"""Riposte's entry point: `python app.py` serves the bot; with no configuration it runs on the local sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from azure.core.credentials_async import AsyncTokenCredential
+
+from actions.credentials import MsalClientCredential
+from actions.graph import build_graph_client
+from actions.runner import ActionRunner
+from actions.spec import Role
+from actions.tenant import GraphTenant
+from bot.adapter import TeamsChannel, build_adapter
+from bot.audit import RedisAudit
+from bot.authz import RoleResolver
+from bot.cases import CaseStore
+from bot.config import Settings
+from bot.endpoints import METRICS, SERVICES, healthz, metrics, post_alert
+from bot.handler import RiposteBot
+from bot.inflight import InFlight
+from bot.metrics import Metrics
+from bot.services import Services
+from bot.store import connect_redis
+
+log = logging.getLogger("riposte")
+SANDBOX_PAGE: web.AppKey[str] = web.AppKey("sandbox_page", str)
+BOT: web.AppKey[RiposteBot] = web.AppKey("bot", RiposteBot)
+
+
+def graph_credential(settings: Settings) -> AsyncTokenCredential:
+    return MsalClientCredential(
+        tenant_id=settings.graph_tenant_id,
+        client_id=settings.graph_client_id,
+        authority_host=settings.authority_host,
+        client_secret=settings.graph_client_secret.get_secret_value(),
+        certificate_path=settings.graph_client_certificate_path,
+    )
+
+
+def create_app(
+    settings: Settings, *, credential: AsyncTokenCredential | None = None, sandbox_page: str = ""
+) -> web.Application:
+    """The whole bot as an aiohttp application; `credential` overrides the msal one (the local sandbox)."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[METRICS] = Metrics()
+    adapter = build_adapter(settings)
+
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        redis = connect_redis(settings.redis_url)
+        token_credential = credential or graph_credential(settings)
+        tenant = GraphTenant(build_graph_client(settings.graph_endpoint, token_credential))
+        audit = RedisAudit(redis)
+        groups = {
+            Role.RESPONDER: settings.responder_groups,
+            Role.APPROVER: settings.approver_groups,
+            Role.ADMIN_RESPONDER: settings.admin_responder_groups,
+        }
+        tenant_id = settings.microsoft_app_tenant_id or settings.graph_tenant_id
+        services = Services(
+            settings=settings, redis=redis, tenant=tenant,
+            channel=TeamsChannel(adapter, settings, tenant_id), cases=CaseStore(redis), audit=audit,
+            roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
+            runner=ActionRunner(tenant, audit), inflight=InFlight(),
+        )
+        app[SERVICES] = services
+        app[BOT] = RiposteBot(services)
+        yield
+        await services.inflight.drain(settings.shutdown_grace_seconds)
+        await token_credential.close()
+        await redis.aclose()
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        response: web.StreamResponse | None = await adapter.process(request, request.app[BOT])
+        return response or web.Response(status=201)
+
+    app.cleanup_ctx.append(services_ctx)
+    app.router.add_post("/api/messages", messages)
+    app.router.add_post("/api/alerts", post_alert)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    if sandbox_page:
+        app[SANDBOX_PAGE] = sandbox_page
+        app.router.add_get("/sandbox", _to_sandbox_page)
+    return app
+
+
+async def _to_sandbox_page(request: web.Request) -> web.Response:
+    raise web.HTTPFound(request.app[SANDBOX_PAGE])
+
+
+async def serve(settings: Settings) -> None:
+    credential: AsyncTokenCredential | None = None
+    sandbox: Any = None
+    page = ""
+    if settings.local_mode:
+        # Local try-out only: production configuration never imports the sandbox.
+        from sandbox.launcher import start_sandbox
+
+        sandbox = await start_sandbox(f"http://{settings.host}:{settings.port}", settings)
+        settings, credential, page = sandbox.settings, sandbox.credential, sandbox.page_url
+    runner = web.AppRunner(create_app(settings, credential=credential, sandbox_page=page))
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    log.info("Riposte listening on http://%s:%s (messaging endpoint /api/messages)", settings.host, settings.port)
+    if page:
+        log.warning("Local sandbox: open http://%s:%s/sandbox in a browser", settings.host, settings.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down: finishing in-flight actions")
+    await runner.cleanup()
+    if sandbox is not None:
+        await sandbox.close()
+
+
+def main() -> int:
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problem = settings.startup_problem()
+    if problem:
+        print(f"Riposte will not start: {problem}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

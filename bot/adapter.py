@@ -1,0 +1,82 @@
+"""botbuilder's CloudAdapter and the Teams channel (posting and updating cards through the Bot Connector).
+
+With this and handler.py the only modules that import botbuilder, a move to the Microsoft 365 Agents SDK
+stays small.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class _BotAuthConfig:
+    """The attribute names botbuilder's ConfigurationBotFrameworkAuthentication reads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.APP_ID = settings.microsoft_app_id
+        self.APP_PASSWORD = settings.microsoft_app_password.get_secret_value()
+        self.APP_TYPE = settings.microsoft_app_type
+        self.APP_TENANTID = settings.microsoft_app_tenant_id
+
+
+def build_adapter(settings: Settings) -> CloudAdapter:
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotAuthConfig(settings)))
+
+    async def on_error(context: TurnContext, error: Exception) -> None:
+        error_id = secrets.token_hex(4)
+        log.error("unhandled error in a turn (error id %s)", error_id, exc_info=error)
+        if context.activity.type == "message":
+            await context.send_activity(f"Something went wrong (error id {error_id}, in the bot's log).")
+
+    adapter.on_turn_error = on_error
+    return adapter
+
+
+class TeamsChannel:
+    """Implements bot.services.Channel over the Bot Connector REST API."""
+
+    def __init__(self, adapter: CloudAdapter, settings: Settings, tenant_id: str) -> None:
+        self._adapter = adapter
+        self._app_id = settings.microsoft_app_id
+        self._service_url = settings.service_url
+        self._tenant_id = tenant_id
+
+    async def post_thread(self, channel_id: str, card: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        parameters = ConversationParameters(
+            is_group=True,
+            bot=ChannelAccount(id=f"28:{self._app_id}") if self._app_id else None,
+            channel_data={"channel": {"id": channel_id}, "tenant": {"id": self._tenant_id}},
+            activity=MessageFactory.attachment(CardFactory.adaptive_card(card)),
+            tenant_id=self._tenant_id,
+        )
+        posted: dict[str, Any] = {}
+
+        async def remember(context: TurnContext) -> None:
+            reference = TurnContext.get_conversation_reference(context.activity)
+            posted["reference"] = reference.serialize()
+            posted["activity_id"] = context.activity.id
+
+        await self._adapter.create_conversation(
+            self._app_id, remember, parameters, "msteams", self._service_url, None
+        )
+        return posted["reference"], posted["activity_id"]
+
+    async def update_card(self, reference: dict[str, Any], activity_id: str, card: dict[str, Any]) -> None:
+        conversation = ConversationReference().deserialize(reference)
+
+        async def replace(context: TurnContext) -> None:
+            activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+            activity.id = activity_id
+            await context.update_activity(activity)
+
+        await self._adapter.continue_conversation(conversation, replace, self._app_id)

@@ -1,0 +1,57 @@
+"""Who may do what: the clicker's roles from configured Entra groups, and targets that are never acted on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from redis.asyncio import Redis
+
+from actions.runner import Actor, Refused
+from actions.spec import Role, TargetUser, Tenant
+
+SYSTEM_ACCOUNT_MARKERS = ("app@sharepoint", "sharepoint\\system", "nt authority\\", "#ext#@anonymous")
+
+
+class RoleResolver:
+    """Maps an Entra object id to Riposte roles via checkMemberGroups, cached briefly in Redis."""
+
+    def __init__(
+        self,
+        tenant: Tenant,
+        redis: Redis,
+        groups: dict[Role, list[str]],
+        cache_seconds: int,
+    ) -> None:
+        self._tenant = tenant
+        self._redis = redis
+        self._groups = groups
+        self._cache_seconds = cache_seconds
+
+    async def actor(self, object_id: str, name: str) -> Actor:
+        return Actor(id=object_id, name=name, roles=await self.roles(object_id))
+
+    async def roles(self, object_id: str) -> frozenset[Role]:
+        if not object_id:
+            return frozenset()
+        key = f"riposte:roles:{object_id}"
+        cached = await self._redis.get(key)
+        if cached is not None:
+            return frozenset(Role(value) for value in json.loads(cached))
+        all_groups = sorted({group for groups in self._groups.values() for group in groups})
+        member_of = await self._tenant.member_groups(object_id, all_groups)
+        roles = frozenset(role for role, groups in self._groups.items() if member_of.intersection(groups))
+        await self._redis.set(key, json.dumps(sorted(roles)), ex=self._cache_seconds)
+        return roles
+
+
+def check_protected(actor: Actor, target: TargetUser, protected_users: Iterable[str]) -> None:
+    """Raise Refused for targets Riposte never acts on, whatever the actor's role."""
+    if actor.id and actor.id.lower() == target.id.lower():
+        raise Refused("You cannot act on your own account: ask another responder.")
+    protected = {entry.lower() for entry in protected_users}
+    if {target.id.lower(), target.upn.lower()} & protected:
+        raise Refused(f"{target.label} is a protected break-glass account (RIPOSTE_PROTECTED_USERS).")
+    upn = target.upn.lower()
+    if any(marker in upn for marker in SYSTEM_ACCOUNT_MARKERS):
+        raise Refused(f"{target.upn} is a system or anonymous account, not a person's sign-in.")

@@ -1,0 +1,1 @@
+"""Card builders: pure functions, data in, Adaptive Card dict out. No I/O."""

@@ -1,0 +1,121 @@
+"""Settings: the only module that reads the environment (and `.env`).
+
+Names follow the contract (Bot Framework's own names for the bot identity). Local mode means neither a bot
+app id nor Graph credentials are set: the app then runs against the embedded sandbox.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # The bot's identity (Bot Framework names).
+    microsoft_app_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppId", "MICROSOFT_APP_ID"))
+    microsoft_app_password: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("MicrosoftAppPassword", "MICROSOFT_APP_PASSWORD")
+    )
+    microsoft_app_tenant_id: str = Field(
+        "", validation_alias=AliasChoices("MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID")
+    )
+    microsoft_app_type: str = Field(
+        "MultiTenant", validation_alias=AliasChoices("MicrosoftAppType", "MICROSOFT_APP_TYPE")
+    )
+
+    # Microsoft Graph application credentials.
+    graph_tenant_id: str = Field("", validation_alias="GRAPH_TENANT_ID")
+    graph_client_id: str = Field("", validation_alias="GRAPH_CLIENT_ID")
+    graph_client_secret: SecretStr = Field(SecretStr(""), validation_alias="GRAPH_CLIENT_SECRET")
+    graph_client_certificate_path: str = Field("", validation_alias="GRAPH_CLIENT_CERTIFICATE_PATH")
+    graph_endpoint: str = Field("https://graph.microsoft.com", validation_alias="GRAPH_ENDPOINT")
+    authority_host: str = Field("https://login.microsoftonline.com", validation_alias="AUTHORITY_HOST")
+
+    redis_url: str = Field("", validation_alias="REDIS_URL")
+
+    alert_token: SecretStr = Field(SecretStr(""), validation_alias="RIPOSTE_ALERT_TOKEN")
+    alert_channel: str = Field("", validation_alias="RIPOSTE_ALERT_CHANNEL")
+    service_url: str = Field("https://smba.trafficmanager.net/teams/", validation_alias="RIPOSTE_SERVICE_URL")
+
+    responder_groups: CsvList = Field(default_factory=list, validation_alias="RIPOSTE_RESPONDER_GROUPS")
+    approver_groups: CsvList = Field(default_factory=list, validation_alias="RIPOSTE_APPROVER_GROUPS")
+    admin_responder_groups: CsvList = Field(
+        default_factory=list, validation_alias="RIPOSTE_ADMIN_RESPONDER_GROUPS"
+    )
+    protected_users: CsvList = Field(default_factory=list, validation_alias="RIPOSTE_PROTECTED_USERS")
+    allow_unauthenticated: bool = Field(False, validation_alias="RIPOSTE_ALLOW_UNAUTHENTICATED")
+
+    # How long a clicker's group membership is trusted before Graph is asked again.
+    role_cache_seconds: int = Field(60, validation_alias="RIPOSTE_ROLE_CACHE_SECONDS")
+    # How long shutdown waits for in-flight actions before recording them as interrupted.
+    shutdown_grace_seconds: float = Field(20.0, validation_alias="RIPOSTE_SHUTDOWN_GRACE_SECONDS")
+
+    host: str = Field("127.0.0.1", validation_alias="HOST")
+    port: int = Field(3978, validation_alias="PORT")
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+
+    @field_validator(
+        "responder_groups", "approver_groups", "admin_responder_groups", "protected_users", mode="before"
+    )
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @property
+    def has_graph_credentials(self) -> bool:
+        has_secret = bool(self.graph_client_secret.get_secret_value() or self.graph_client_certificate_path)
+        return bool(self.graph_client_id and self.graph_tenant_id and has_secret)
+
+    @property
+    def local_mode(self) -> bool:
+        return not self.microsoft_app_id and not self.has_graph_credentials
+
+    def startup_problem(self) -> str | None:
+        """Why this combination of settings must not start, or None."""
+        if self.microsoft_app_id and not self.microsoft_app_password.get_secret_value():
+            return "MicrosoftAppId is set but MicrosoftAppPassword is not: set the bot's client secret."
+        if self.microsoft_app_id and not self.has_graph_credentials:
+            return (
+                "MicrosoftAppId is set but Graph credentials are not: set GRAPH_TENANT_ID, GRAPH_CLIENT_ID and "
+                "GRAPH_CLIENT_SECRET (or GRAPH_CLIENT_CERTIFICATE_PATH)."
+            )
+        if not self.microsoft_app_id:
+            unauthenticated_ok = self.local_mode or self.allow_unauthenticated
+            if not unauthenticated_ok:
+                return (
+                    "No MicrosoftAppId: activities could not be authenticated. Set MicrosoftAppId and "
+                    "MicrosoftAppPassword, or RIPOSTE_ALLOW_UNAUTHENTICATED=true for a loopback-only test."
+                )
+            if not is_loopback(self.host):
+                return (
+                    f"HOST={self.host} is not a loopback address, and without MicrosoftAppId activities are not "
+                    "authenticated: set MicrosoftAppId and MicrosoftAppPassword, or bind HOST=127.0.0.1."
+                )
+        if not self.local_mode and not self.redis_url:
+            return "REDIS_URL is not set: outside local mode state must live in a shared Redis."
+        return None

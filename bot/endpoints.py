@@ -1,0 +1,95 @@
+"""HTTP endpoints besides the Bot Framework one: alert intake, health and metrics."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from actions.errors import RiposteError
+from bot.alerts import AlertInvalid, parse_alert
+from bot.config import is_loopback
+from bot.intake import ChannelNotConfigured, accept_alert
+from bot.metrics import Metrics
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+MAX_ALERT_BYTES = 256 * 1024
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+
+
+def _error(status: int, message: str, fields: dict[str, str] | None = None) -> web.Response:
+    body: dict[str, object] = {"error": message}
+    if fields is not None:
+        body["fields"] = fields
+    return web.json_response(body, status=status)
+
+
+def _alert_caller_allowed(request: web.Request, token: str) -> bool:
+    if not token:
+        return is_loopback(request.remote or "")
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+async def _read_limited(request: web.Request) -> bytes | None:
+    """The body, or None when it is over the limit (checked while reading, not trusting Content-Length)."""
+    if request.content_length is not None and request.content_length > MAX_ALERT_BYTES:
+        return None
+    body = await request.content.read(MAX_ALERT_BYTES + 1)
+    return None if len(body) > MAX_ALERT_BYTES else body
+
+
+async def post_alert(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    metrics = request.app[METRICS]
+    if not _alert_caller_allowed(request, services.settings.alert_token.get_secret_value()):
+        metrics.count("riposte_alerts_total", status="unauthorized")
+        return _error(401, "missing or wrong bearer token (RIPOSTE_ALERT_TOKEN); without a token only loopback "
+                           "callers may post alerts")
+    raw = await _read_limited(request)
+    if raw is None:
+        return _error(413, f"alert body is larger than {MAX_ALERT_BYTES // 1024} KB")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return _error(400, f"body is not valid JSON: {error}", {"body": "must be a JSON object"})
+    try:
+        alert = parse_alert(body)
+    except AlertInvalid as invalid:
+        metrics.count("riposte_alerts_total", status="invalid")
+        return _error(400, f"invalid alert: {invalid}", invalid.fields)
+    try:
+        accepted = await accept_alert(services, alert, services.settings.alert_channel)
+    except RedisError:
+        log.exception("state store unreachable during alert intake")
+        return _error(503, "the state store (Redis) is unreachable; nothing was accepted, send the alert again")
+    except ChannelNotConfigured as error:
+        return _error(409, str(error))
+    except RiposteError as error:
+        return _error(502, f"the alert could not be posted: {error}")
+    except Exception:
+        log.exception("alert %s could not be posted to the channel", alert.id)
+        return _error(502, "the alert card could not be posted to the channel; nothing was kept, send it again")
+    metrics.count("riposte_alerts_total", status=accepted.status)
+    return web.json_response({"case_id": accepted.case_id, "status": accepted.status}, status=202)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        await request.app[SERVICES].redis.ping()
+    except (RedisError, OSError):
+        return web.json_response({"status": "unhealthy", "redis": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "redis": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    text = request.app[METRICS].render({"riposte_actions_in_flight": float(len(services.inflight))})
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")

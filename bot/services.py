@@ -1,0 +1,41 @@
+"""Everything a request handler needs, built once per process from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from actions.runner import ActionRunner
+from actions.spec import Tenant
+from bot.audit import RedisAudit
+from bot.authz import RoleResolver
+from bot.cases import CaseStore
+from bot.config import Settings
+from bot.inflight import InFlight
+
+Card = dict[str, Any]
+
+
+class Channel(Protocol):
+    """Where cards go: Teams through the Bot Connector (bot/adapter.py)."""
+
+    async def post_thread(self, channel_id: str, card: Card) -> tuple[dict[str, Any], str]:
+        """Start a new thread with `card`; return the thread's conversation reference and the message id."""
+        ...
+
+    async def update_card(self, reference: dict[str, Any], activity_id: str, card: Card) -> None: ...
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: Redis
+    tenant: Tenant
+    channel: Channel
+    cases: CaseStore
+    audit: RedisAudit
+    roles: RoleResolver
+    runner: ActionRunner
+    inflight: InFlight

@@ -1,0 +1,213 @@
+"""Exchange Online admin REST (`/adminapi/beta/{tenant}/InvokeCommand`): the cmdlets Riposte runs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.tenant_http import ExchangeError, graph_json, json_body, state_of
+from sandbox.tenant_state import TenantState
+
+routes = web.RouteTableDef()
+
+# The server name Exchange puts in its not-found message; made up like every other id here.
+_DC = "SN6PR04A001DC01.NAMPR04A001.PROD.OUTLOOK.COM"
+_COMMON = {"confirm", "erroraction", "warningaction", "whatif"}
+
+
+
+class Params(dict[str, Any]):
+    """Cmdlet parameters keyed by lower-cased name (PowerShell ignores case); `.original` keeps the casing."""
+
+    def __init__(self, original: dict[str, Any]) -> None:
+        super().__init__((key.lower(), value) for key, value in original.items())
+        self.original = original
+
+
+Cmdlet = Callable[[TenantState, Params], list[dict[str, Any]]]
+
+
+def _not_found(identity: Any) -> ExchangeError:
+    return ExchangeError(404, "NotFound",
+                         f"The operation couldn't be performed because object '{identity}' couldn't be found "
+                         f"on '{_DC}'.")
+
+
+def _bad(message: str) -> ExchangeError:
+    return ExchangeError(400, "BadRequest", message)
+
+
+def _alias(user: dict[str, Any]) -> str:
+    return str(user.get("mail") or user["userPrincipalName"]).split("@", 1)[0]
+
+
+def _recipient(state: TenantState, identity: Any) -> dict[str, Any]:
+    """Resolve an Exchange -Identity / -User: object id, UPN, SMTP address, alias or display name."""
+    key = str(identity).removeprefix("smtp:").removeprefix("SMTP:")
+    user = state.find_user(key)
+    if user is None:
+        user = next((u for u in state.users.values()
+                     if key.lower() in (_alias(u).lower(), str(u["displayName"]).lower())), None)
+    if user is None:
+        raise _not_found(identity)
+    return user
+
+
+def _mailbox(state: TenantState, params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
+    if "identity" not in params:
+        raise _bad("Cannot process command because of one or more missing mandatory parameters: Identity.")
+    user = _recipient(state, params["identity"])
+    if user["id"] not in state.mailboxes:
+        raise _not_found(params["identity"])
+    return user, state.mailboxes[user["id"]]
+
+
+def _mailbox_json(user: dict[str, Any], box: dict[str, Any]) -> dict[str, Any]:
+    return {"Identity": _alias(user), "Name": _alias(user), "Alias": _alias(user), "DisplayName": user["displayName"],
+            "UserPrincipalName": user["userPrincipalName"], "PrimarySmtpAddress": user["mail"],
+            "ExternalDirectoryObjectId": user["id"], "RecipientTypeDetails": "UserMailbox",
+            "ForwardingSmtpAddress": box["forwardingSmtpAddress"], "ForwardingAddress": box["forwardingAddress"],
+            "DeliverToMailboxAndForward": box["deliverToMailboxAndForward"]}
+
+
+def get_mailbox(state: TenantState, params: Params) -> list[dict[str, Any]]:
+    if "identity" in params:
+        return [_mailbox_json(*_mailbox(state, params))]
+    return [_mailbox_json(state.users[uid], box) for uid, box in state.mailboxes.items()]
+
+
+def set_mailbox(state: TenantState, params: Params) -> list[dict[str, Any]]:
+    _, box = _mailbox(state, params)
+    updates: dict[str, Any] = {}
+    if "forwardingsmtpaddress" in params:
+        address = params["forwardingsmtpaddress"]
+        if address is not None:
+            bare = str(address).split(":", 1)[-1]
+            if "@" not in bare:
+                raise _bad(f"Cannot bind parameter 'ForwardingSmtpAddress'. Invalid SMTP address: '{address}'.")
+            address = f"smtp:{bare}"  # Exchange stores the proxy-address form
+        updates["forwardingSmtpAddress"] = address
+    if "forwardingaddress" in params:
+        target = params["forwardingaddress"]
+        updates["forwardingAddress"] = None if target is None else _alias(_recipient(state, target))
+    if "delivertomailboxandforward" in params:
+        if not isinstance(params["delivertomailboxandforward"], bool):
+            raise _bad("Cannot process argument transformation on parameter 'DeliverToMailboxAndForward'.")
+        updates["deliverToMailboxAndForward"] = params["delivertomailboxandforward"]
+    box.update(updates)
+    return []
+
+
+def _rights(params: Params) -> set[str]:
+    rights = params.get("accessrights") or []
+    return {str(r).lower() for r in ([rights] if isinstance(rights, str) else rights)}
+
+
+def _permission(user: dict[str, Any], holder: str, rights: list[str]) -> dict[str, Any]:
+    return {"Identity": _alias(user), "User": holder, "AccessRights": rights, "IsInherited": False, "Deny": False,
+            "InheritanceType": "All"}
+
+
+def get_mailbox_permission(state: TenantState, params: Params) -> list[dict[str, Any]]:
+    user, box = _mailbox(state, params)
+    entries = [_permission(user, "NT AUTHORITY\\SELF", ["FullAccess, ReadPermission"])]
+    entries += [_permission(user, holder, ["FullAccess"]) for holder in box["fullAccess"]]
+    if "user" in params:
+        entries = [e for e in entries if e["User"].lower() == str(params["user"]).lower()]
+    return entries
+
+
+def add_mailbox_permission(state: TenantState, params: Params) -> list[dict[str, Any]]:
+    user, box = _mailbox(state, params)
+    if "fullaccess" not in _rights(params) or "user" not in params:
+        raise _bad("The sandbox models only -AccessRights FullAccess with -User.")
+    holder = _recipient(state, params["user"])["userPrincipalName"]
+    if holder.lower() not in (h.lower() for h in box["fullAccess"]):
+        box["fullAccess"].append(holder)
+    return [_permission(user, holder, ["FullAccess"])]
+
+
+def remove_mailbox_permission(state: TenantState, params: Params) -> list[dict[str, Any]]:
+    _, box = _mailbox(state, params)
+    if "user" not in params or not _rights(params):
+        raise _bad("Cannot process command because of one or more missing mandatory parameters: User AccessRights.")
+    if "fullaccess" in _rights(params):
+        # Exchange only warns when the entry isn't there; so does the sandbox (by doing nothing).
+        box["fullAccess"] = [h for h in box["fullAccess"] if h.lower() != str(params["user"]).lower()]
+    return []
+
+
+def _transport_rule(state: TenantState, identity: Any) -> dict[str, Any]:
+    key = str(identity).lower()
+    for rule in state.transport_rules:
+        if key in (str(rule.get("Identity")).lower(), str(rule.get("Name")).lower(), str(rule.get("Guid")).lower()):
+            return rule
+    raise _not_found(identity)
+
+
+def get_transport_rule(state: TenantState, params: Params) -> list[dict[str, Any]]:
+    if "identity" in params:
+        return [_transport_rule(state, params["identity"])]
+    return list(state.transport_rules)
+
+
+def remove_transport_rule(state: TenantState, params: Params) -> list[dict[str, Any]]:
+    if "identity" not in params:
+        raise _bad("Cannot process command because of one or more missing mandatory parameters: Identity.")
+    state.transport_rules.remove(_transport_rule(state, params["identity"]))
+    return []
+
+
+def new_transport_rule(state: TenantState, params: Params) -> list[dict[str, Any]]:
+    name = params.get("name")
+    if not name:
+        raise _bad("Cannot process command because of one or more missing mandatory parameters: Name.")
+    if any(str(r.get("Name")).lower() == str(name).lower() for r in state.transport_rules):
+        raise _bad(f"A transport rule with the name '{name}' already exists.")
+    extra = {k: v for k, v in params.original.items() if k.lower() not in _COMMON | {"name", "enabled"}}
+    rule = {"Identity": name, "Name": name, "Guid": str(uuid.uuid4()),
+            "State": "Enabled" if params.get("enabled", True) else "Disabled",
+            "Priority": len(state.transport_rules), **extra}
+    state.transport_rules.append(rule)
+    return [rule]
+
+
+# name -> (handler, parameters it takes beyond _COMMON; None: any)
+_CMDLETS: dict[str, tuple[Cmdlet, set[str] | None]] = {
+    "get-mailbox": (get_mailbox, {"identity", "resultsize"}),
+    "set-mailbox": (set_mailbox, {"identity", "forwardingsmtpaddress", "forwardingaddress",
+                                  "delivertomailboxandforward"}),
+    "get-mailboxpermission": (get_mailbox_permission, {"identity", "user"}),
+    "add-mailboxpermission": (add_mailbox_permission, {"identity", "user", "accessrights", "inheritancetype",
+                                                       "automapping"}),
+    "remove-mailboxpermission": (remove_mailbox_permission, {"identity", "user", "accessrights", "inheritancetype",
+                                                             "bypassmasteraccountsid"}),
+    "get-transportrule": (get_transport_rule, {"identity"}),
+    "remove-transportrule": (remove_transport_rule, {"identity"}),
+    "new-transportrule": (new_transport_rule, None),
+}
+
+
+@routes.post("/adminapi/beta/{tenant}/InvokeCommand")
+async def invoke_command(request: web.Request) -> web.Response:
+    cmdlet_input = (await json_body(request)).get("CmdletInput")
+    if not isinstance(cmdlet_input, dict) or not isinstance(cmdlet_input.get("CmdletName"), str):
+        raise _bad("The request body must contain CmdletInput with a CmdletName.")
+    name: str = cmdlet_input["CmdletName"]
+    raw = cmdlet_input.get("Parameters") or {}
+    if not isinstance(raw, dict):
+        raise _bad("CmdletInput.Parameters must be an object.")
+    if name.lower() not in _CMDLETS:
+        raise _bad(f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, "
+                   "or operable program.")
+    handler, allowed = _CMDLETS[name.lower()]
+    for key in raw:
+        if allowed is not None and key.lower() not in allowed | _COMMON:
+            raise _bad(f"A parameter cannot be found that matches parameter name '{key}'.")
+    value = handler(state_of(request), Params(raw))
+    context = (f"https://outlook.office365.com/adminapi/beta/{request.match_info['tenant']}"
+               "/$metadata#Collection(Exchange.GenericHashTable)")
+    return graph_json({"@odata.context": context, "value": value})

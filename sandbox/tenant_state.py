@@ -1,0 +1,204 @@
+"""The sandbox tenant's mutable state: directory, mailboxes, policies, plus what it was asked to do."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+SANDBOX_GRAPH_TOKEN = "riposte-sandbox-token"
+
+# Graph gives every user's password method this fixed id.
+PASSWORD_METHOD_ID = "28c10230-6103-485e-b985-444c60001490"
+
+# Reads that go over POST; they change nothing, so mutations() leaves them out.
+_READ_ONLY_POSTS = re.compile(r"/users/[^/]+/(checkMemberGroups|checkMemberObjects|getMemberGroups)$|/oauth2/")
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    cmdlet: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Fault:
+    """An injected failure: the next `times` matching requests get `status` (times=None: all of them)."""
+
+    status: int
+    method: str | None = None
+    path_regex: str = ".*"
+    times: int | None = 1
+    retry_after: str | None = None
+    code: str | None = None
+    message: str | None = None
+    cmdlet: str | None = None
+    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._pattern = re.compile(self.path_regex)
+
+    def matches(self, method: str, path: str, cmdlet: str | None) -> bool:
+        if self.method and self.method.upper() != method.upper():
+            return False
+        if self.cmdlet and (cmdlet or "").lower() != self.cmdlet.lower():
+            return False
+        return self._pattern.search(path) is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+
+def _default_mailbox_settings() -> dict[str, Any]:
+    return {
+        "timeZone": "UTC",
+        "userPurpose": "user",
+        "language": {"locale": "en-US", "displayName": "English (United States)"},
+        "automaticRepliesSetting": {"status": "disabled", "externalAudience": "all",
+                                    "internalReplyMessage": "", "externalReplyMessage": ""},
+    }
+
+
+class TenantState:
+    """Everything the tenant knows. Seed-shaped dicts, keyed by object id where Graph has one."""
+
+    def __init__(self, seed: dict[str, Any]) -> None:
+        self._seed = copy.deepcopy(seed)
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        # Survives reset(): a running bot keeps its cached token across test cases.
+        self.issued_tokens: set[str] = set()
+        self._load()
+
+    def _load(self) -> None:
+        seed = copy.deepcopy(self._seed)
+        self.tenant: dict[str, Any] = seed["tenant"]
+        self.users: dict[str, dict[str, Any]] = {}
+        self.mailboxes: dict[str, dict[str, Any]] = {}  # Exchange side: forwarding and FullAccess
+        self.mailbox_settings: dict[str, dict[str, Any]] = {}
+        self.inbox_rules: dict[str, list[dict[str, Any]]] = {}
+        self.auth_methods: dict[str, list[dict[str, Any]]] = {}
+        self.teams_apps: dict[str, list[dict[str, Any]]] = {}
+        for raw in seed.get("users", []):
+            self._load_user(raw)
+        self.groups = _by_id(seed.get("groups", []))
+        self.directory_roles = _by_id(seed.get("directoryRoles", []))
+        self.ca_policies = _by_id(seed.get("conditionalAccessPolicies", []))
+        self.service_principals = _by_id(seed.get("servicePrincipals", []))
+        self.oauth2_grants = _by_id(seed.get("oauth2PermissionGrants", []))
+        self.risky_users = _by_id(seed.get("riskyUsers", []))
+        self.deleted_items: dict[str, dict[str, Any]] = {}
+        self.transport_rules: list[dict[str, Any]] = seed.get("transportRules", [])
+        self.security_alerts: list[dict[str, Any]] = seed.get("securityAlerts", [])
+
+    def _load_user(self, raw: dict[str, Any]) -> None:
+        user = {"jobTitle": None, "mail": None, "onPremisesSyncEnabled": None, "userType": "Member", **raw}
+        uid: str = user["id"]
+        mailbox = user.pop("mailbox", None)
+        default_methods = [{"id": PASSWORD_METHOD_ID, "@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}]
+        self.auth_methods[uid] = user.pop("authenticationMethods", default_methods)
+        self.teams_apps[uid] = user.pop("teamsApps", [])
+        self.users[uid] = user
+        if mailbox is None:  # no Exchange Online mailbox (guest, cloud-only admin, on-prem)
+            return
+        self.inbox_rules[uid] = mailbox.pop("inboxRules", [])
+        self.mailbox_settings[uid] = {**_default_mailbox_settings(), **mailbox.pop("settings", {})}
+        self.mailboxes[uid] = {
+            "forwardingSmtpAddress": mailbox.get("forwardingSmtpAddress"),
+            "forwardingAddress": mailbox.get("forwardingAddress"),
+            "deliverToMailboxAndForward": bool(mailbox.get("deliverToMailboxAndForward", False)),
+            "fullAccess": list(mailbox.get("fullAccess", [])),
+        }
+
+    def reset(self) -> None:
+        """Back to the seed; forget requests and faults (issued tokens stay valid)."""
+        self.requests.clear()
+        self.faults.clear()
+        self._load()
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    def find_user(self, id_or_upn: str, *, by_mail: bool = True) -> dict[str, Any] | None:
+        """By object id or UPN (or mail, unless by_mail=False as Graph's /users/{id} is), ignoring case."""
+        key = id_or_upn.lower()
+        for user in self.users.values():
+            names = [user["id"], user["userPrincipalName"]] + ([user.get("mail")] if by_mail else [])
+            if any(name and name.lower() == key for name in names):
+                return user
+        return None
+
+    def group_ids_of(self, user_id: str) -> list[str]:
+        return [gid for gid, group in self.groups.items() if user_id in group.get("members", [])]
+
+    def role_ids_of(self, user_id: str) -> list[str]:
+        return [rid for rid, role in self.directory_roles.items() if user_id in role.get("members", [])]
+
+    def accepts_token(self, token: str) -> bool:
+        return bool(token) and (token == SANDBOX_GRAPH_TOKEN or token in self.issued_tokens)
+
+    def writes(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method != "GET"]
+
+    def mutations(self) -> list[RecordedRequest]:
+        """writes() minus token requests, POST-shaped reads (checkMemberGroups) and Exchange Get-* cmdlets."""
+        return [r for r in self.writes()
+                if not _READ_ONLY_POSTS.search(r.path) and not (r.cmdlet or "").lower().startswith("get-")]
+
+    # --- faults --------------------------------------------------------------------------------
+
+    def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500,
+                  times: int | None = 1, retry_after: str | float | None = None, code: str | None = None,
+                  message: str | None = None, cmdlet: str | None = None) -> Fault:
+        fault = Fault(status=status, method=method, path_regex=path_regex, times=times,
+                      retry_after=None if retry_after is None else str(retry_after),
+                      code=code, message=message, cmdlet=cmdlet)
+        self.faults.append(fault)
+        return fault
+
+    def take_fault(self, method: str, path: str, cmdlet: str | None) -> Fault | None:
+        """The first live fault matching this request, counting it down."""
+        for fault in self.faults:
+            if fault.matches(method, path, cmdlet):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy({
+            "tenant": self.tenant,
+            "users": list(self.users.values()),
+            "groups": list(self.groups.values()),
+            "directoryRoles": list(self.directory_roles.values()),
+            "mailboxes": self.mailboxes,
+            "mailboxSettings": self.mailbox_settings,
+            "inboxRules": self.inbox_rules,
+            "authenticationMethods": self.auth_methods,
+            "teamsApps": self.teams_apps,
+            "conditionalAccessPolicies": list(self.ca_policies.values()),
+            "servicePrincipals": list(self.service_principals.values()),
+            "deletedItems": list(self.deleted_items.values()),
+            "oauth2PermissionGrants": list(self.oauth2_grants.values()),
+            "riskyUsers": list(self.risky_users.values()),
+            "transportRules": self.transport_rules,
+            "securityAlerts": self.security_alerts,
+            "faults": [f.to_json() for f in self.faults],
+        })
+
+
+def _by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {item["id"]: item for item in items}
+
+
+TENANT = web.AppKey("riposte_sandbox_tenant", TenantState)

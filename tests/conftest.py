@@ -1,0 +1,97 @@
+"""Shared fixtures: a real redis-server (unless REDIS_URL is given) and the sandbox servers on free ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis as sync_redis
+from aiohttp import web
+
+from app import create_app
+from bot.config import Settings
+from sandbox.launcher import RunningServer, Sandbox, start_sandbox, start_server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    given = os.environ.get("REDIS_URL")
+    if given:
+        yield given
+        return
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed: install it (apt-get install redis-server) or set REDIS_URL")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="riposte-redis-")
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = sync_redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except sync_redis.ConnectionError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail("redis-server did not start")
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> str:
+    sync_redis.Redis.from_url(redis_url).flushdb()
+    return redis_url
+
+
+@pytest.fixture
+def base_settings(clean_redis: str) -> Settings:
+    return Settings(_env_file=None, REDIS_URL=clean_redis)  # type: ignore[call-arg]
+
+
+class RunningBot:
+    """The app on a free port, the sandbox it talks to, and helpers the tests share."""
+
+    def __init__(self, server: RunningServer, sandbox: Sandbox) -> None:
+        self.server = server
+        self.sandbox = sandbox
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def app(self) -> web.Application:
+        return self.server.app
+
+
+@pytest.fixture
+async def bot(base_settings: Settings) -> AsyncIterator[RunningBot]:
+    port = free_port()
+    sandbox = await start_sandbox(f"http://127.0.0.1:{port}", base_settings)
+    app = create_app(sandbox.settings, credential=sandbox.credential, sandbox_page=sandbox.page_url)
+    server = await start_server(app, "127.0.0.1", port)
+    yield RunningBot(server, sandbox)
+    await server.runner.cleanup()
+    await sandbox.close()

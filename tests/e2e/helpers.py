@@ -1,0 +1,105 @@
+"""Helpers for driving the running app and reading the sandbox's state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import redis.asyncio as redis_async
+from sandbox.tenant import TENANT, TenantState
+
+from sandbox.channel import CHANNEL, ChannelState
+from sandbox.seed import load_seed
+from tests.conftest import RunningBot
+
+SEED = load_seed()
+USERS = {user["userPrincipalName"].split("@")[0]: user for user in SEED["users"]}
+RESPONDER = USERS["rita.responder"]["id"]
+APPROVER = USERS["avery.approver"]["id"]
+NO_ROLE = USERS["nolan.norole"]["id"]
+ADMIN_RESPONDER = USERS["ada.adminresponder"]["id"]
+ALICE = USERS["alice"]["id"]
+
+SAMPLE_ALERT: dict[str, Any] = {
+    "id": "test-alert-1", "source": "defender", "title": "Suspicious inbox forwarding rule", "severity": "high",
+    "user": "alice@contoso.com", "detected_at": "2026-11-21T10:15:00Z",
+    "description": "An inbox rule forwards invoices outside.", "category": "InitialAccess", "confidence": "high",
+    "evidence": [{"kind": "inbox_rule", "id": "AQAAAJ5dZqA=", "name": "."}, {"kind": "ip", "id": "203.0.113.7"}],
+}
+
+
+def channel(bot: RunningBot) -> ChannelState:
+    return bot.sandbox.channel.app[CHANNEL]
+
+
+def tenant(bot: RunningBot) -> TenantState:
+    return bot.sandbox.tenant.app[TENANT]
+
+
+async def post_alert(bot: RunningBot, body: Any, *, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    data = raw if raw is not None else json.dumps(body).encode()
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{bot.url}/api/alerts", data=data, headers={"Content-Type": "application/json"}
+    ) as response:
+        return response.status, await response.json()
+
+
+def card_of(activity: dict[str, Any]) -> dict[str, Any]:
+    attachments = activity.get("attachments") or []
+    assert attachments, f"activity has no attachments: {activity}"
+    content: dict[str, Any] = attachments[0]["content"]
+    return content
+
+
+def card_text(card: dict[str, Any]) -> str:
+    """Every string in a card, joined: what a person could read on it."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str):
+            found.append(node)
+
+    walk(card)
+    return "\n".join(found)
+
+
+def buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {action["verb"]: action for action in card.get("actions", []) if action.get("type") == "Action.Execute"}
+
+
+async def wait_until(predicate: Callable[[], Any], seconds: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def audit_entries(redis_url: str, case_id: str) -> list[dict[str, str]]:
+    client = redis_async.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        raw = await client.xrange("riposte:audit")
+    finally:
+        await client.aclose()
+    return [fields for _, fields in raw if fields.get("case_id") == case_id]
+
+
+async def posted_card(bot: RunningBot, alert: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """Post an alert and return (case id, the root activity holding its card)."""
+    status, body = await post_alert(bot, alert or SAMPLE_ALERT)
+    assert status == 202, body
+    threads = channel(bot).threads()
+    assert threads, "no thread was posted"
+    return body["case_id"], threads[-1]["root"]

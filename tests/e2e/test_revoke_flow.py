@@ -1,0 +1,86 @@
+"""The foundation slice end to end over real HTTP: alert → card → click → role check → Graph → card → audit."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import RunningBot
+from tests.e2e.helpers import (
+    ALICE,
+    NO_ROLE,
+    RESPONDER,
+    audit_entries,
+    buttons,
+    card_of,
+    card_text,
+    channel,
+    posted_card,
+    tenant,
+    wait_until,
+)
+
+REVOKE_PATH = f"/users/{ALICE}/revokeSignInSessions"
+
+
+def revoke_calls(bot: RunningBot) -> list[object]:
+    return [r for r in tenant(bot).requests if r.method == "POST" and r.path == REVOKE_PATH]
+
+
+async def test_alert_becomes_a_card_with_buttons_that_carry_no_identity(bot: RunningBot) -> None:
+    case_id, root = await posted_card(bot)
+    card = card_of(root)
+    text = card_text(card)
+    assert "Suspicious inbox forwarding rule" in text and "Alice Target (alice@contoso.com)" in text
+    assert "HIGH" in text and "203.0.113.7" in text
+    revoke = buttons(card)["revoke_sessions"]
+    assert revoke["title"] == "Revoke sessions"
+    assert set(revoke["data"]) == {"case", "nonce"} and revoke["data"]["case"] == case_id
+    assert revoke["fallback"]["type"] == "Action.Submit"
+
+
+async def test_responder_click_revokes_sessions_and_updates_the_card(bot: RunningBot, clean_redis: str) -> None:
+    case_id, root = await posted_card(bot)
+    revoke = buttons(card_of(root))["revoke_sessions"]
+    conversation_id = channel(bot).threads()[-1]["id"]
+
+    started = time.monotonic()
+    status, answer = await channel(bot).send_invoke(RESPONDER, conversation_id, root["id"], "revoke_sessions",
+                                                    revoke["data"])
+    elapsed = time.monotonic() - started
+    assert status == 200 and answer["statusCode"] == 200, answer
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    assert elapsed < 1.0, f"invoke answered after {elapsed:.2f}s"
+
+    def updated() -> str:
+        activity = channel(bot).find_activity(root["id"])
+        text = card_text(card_of(activity)) if activity else ""
+        return text if "Revoke sessions: done by Rita Responder" in text else ""
+
+    text = await wait_until(updated, what="the card to show the outcome")
+    assert "Cannot be undone; the user signs in again." in text
+    assert "Graph request id:" in text
+    assert len(revoke_calls(bot)) == 1
+    assert tenant(bot).find_user(ALICE)["signInSessionsValidFromDateTime"]
+    revoke_button = buttons(card_of(channel(bot).find_activity(root["id"])))["revoke_sessions"]
+    assert revoke_button.get("isEnabled") is False
+
+    entries = await audit_entries(clean_redis, case_id)
+    assert [(e["phase"], e["result"]) for e in entries] == [("intent", "pending"), ("outcome", "ok")]
+    assert all(e["actor_id"] == RESPONDER and e["target_id"] == ALICE for e in entries)
+    assert entries[1]["request_id"]
+
+
+async def test_click_without_the_role_is_refused_and_audited(bot: RunningBot, clean_redis: str) -> None:
+    case_id, root = await posted_card(bot)
+    revoke = buttons(card_of(root))["revoke_sessions"]
+    conversation_id = channel(bot).threads()[-1]["id"]
+
+    status, answer = await channel(bot).send_invoke(NO_ROLE, conversation_id, root["id"], "revoke_sessions",
+                                                    revoke["data"])
+    assert status == 200
+    assert "needs the responder role; Nolan Norole does not hold it" in card_text(answer["value"])
+    assert revoke_calls(bot) == []
+    entries = await audit_entries(clean_redis, case_id)
+    assert [(e["phase"], e["actor_id"]) for e in entries] == [("refused", NO_ROLE)]
+    # The shared card is unchanged for everyone else.
+    assert "Not done" not in card_text(card_of(channel(bot).find_activity(root["id"])))
