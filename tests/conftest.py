@@ -8,7 +8,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis as sync_redis
@@ -86,12 +87,29 @@ class RunningBot:
         return self.server.app
 
 
+BotFactory = Callable[..., Awaitable[RunningBot]]
+
+
 @pytest.fixture
-async def bot(base_settings: Settings) -> AsyncIterator[RunningBot]:
-    port = free_port()
-    sandbox = await start_sandbox(f"http://127.0.0.1:{port}", base_settings)
-    app = create_app(sandbox.settings, credential=sandbox.credential, sandbox_page=sandbox.page_url)
-    server = await start_server(app, "127.0.0.1", port)
-    yield RunningBot(server, sandbox)
-    await server.runner.cleanup()
-    await sandbox.close()
+async def make_bot(base_settings: Settings) -> AsyncIterator[BotFactory]:
+    """Start the app (and its sandbox) with settings overridden by keyword, e.g. alert_token=SecretStr("t")."""
+    started: list[RunningBot] = []
+
+    async def start(**overrides: Any) -> RunningBot:
+        port = free_port()
+        settings = base_settings.model_copy(update=overrides)
+        sandbox = await start_sandbox(f"http://127.0.0.1:{port}", settings)
+        app = create_app(sandbox.settings, credential=sandbox.credential, sandbox_page=sandbox.page_url)
+        server = await start_server(app, "127.0.0.1", port)
+        started.append(RunningBot(server, sandbox))
+        return started[-1]
+
+    yield start
+    for running in reversed(started):
+        await running.server.runner.cleanup()
+        await running.sandbox.close()
+
+
+@pytest.fixture
+async def bot(make_bot: BotFactory) -> RunningBot:
+    return await make_bot()

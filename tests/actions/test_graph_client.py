@@ -1,0 +1,146 @@
+"""The Graph client against the sandbox tenant over real HTTP: msal over HTTPS, and error translation."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from actions.credentials import CredentialError, MsalClientCredential, StaticTokenCredential
+from actions.errors import NotFound, PermissionMissing, Throttled
+from actions.graph import build_graph_client
+from actions.tenant import GraphTenant
+from sandbox.launcher import RunningServer, start_server
+from sandbox.seed import load_seed
+from sandbox.tenant import SANDBOX_GRAPH_TOKEN, TENANT, TenantState, create_tenant_app
+
+SEED = load_seed()
+TENANT_ID = SEED["tenant"]["id"]
+ALICE = next(user["id"] for user in SEED["users"] if user["userPrincipalName"] == "alice@contoso.com")
+REVOKE = rf"/users/{ALICE}/revokeSignInSessions"
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+async def tenant_server() -> AsyncIterator[RunningServer]:
+    server = await start_server(create_tenant_app(load_seed()))
+    yield server
+    await server.runner.cleanup()
+
+
+def state(server: RunningServer) -> TenantState:
+    return server.app[TENANT]
+
+
+def static_tenant(server: RunningServer) -> GraphTenant:
+    return GraphTenant(build_graph_client(server.url, StaticTokenCredential(SANDBOX_GRAPH_TOKEN)))
+
+
+async def test_msal_client_secret_flow_against_an_https_authority(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # msal uses requests
+    authority = await start_server(create_tenant_app(load_seed()), ssl_context=context)
+    try:
+        # One tenant state, two doors: the authority over HTTPS (msal insists) and Graph over loopback HTTP.
+        graph_site = web.TCPSite(authority.runner, "127.0.0.1", 0)
+        await graph_site.start()
+        graph_port = graph_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        credential = MsalClientCredential(
+            tenant_id=TENANT_ID, client_id="riposte-test-app", authority_host=authority.url,
+            client_secret="a-client-secret-value",
+        )
+        tenant = GraphTenant(build_graph_client(f"http://127.0.0.1:{graph_port}", credential))
+
+        target = await tenant.get_user("alice@contoso.com")
+        assert (target.id, target.display_name, target.account_enabled) == (ALICE, "Alice Target", True)
+        assert await tenant.revoke_sessions(target.id)
+
+        recorded = state(authority).requests
+        token_requests = [r for r in recorded if r.path.endswith("/oauth2/v2.0/token")]
+        assert len(token_requests) == 1, "the token is cached by msal between calls"
+        assert "a-client-secret-value" not in repr(recorded)
+        assert state(authority).issued_tokens, "Graph calls were made with a token the authority issued"
+        assert any(r.path == REVOKE for r in recorded)
+    finally:
+        await authority.runner.cleanup()
+
+
+async def test_msal_failure_is_a_clear_error_without_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    authority = await start_server(create_tenant_app(load_seed()), ssl_context=context)
+    try:
+        credential = MsalClientCredential(
+            tenant_id=TENANT_ID, client_id="riposte-test-app", authority_host=authority.url, client_secret=""
+        )
+        with pytest.raises(CredentialError, match="invalid_client"):
+            await credential.get_token("https://graph.microsoft.com/.default")
+    finally:
+        await authority.runner.cleanup()
+
+
+async def test_unknown_user_is_not_found(tenant_server: RunningServer) -> None:
+    with pytest.raises(NotFound, match="no such object in this tenant"):
+        await static_tenant(tenant_server).get_user("ghost@contoso.com")
+
+
+async def test_forbidden_names_the_missing_permission(tenant_server: RunningServer) -> None:
+    state(tenant_server).add_fault(method="POST", path_regex=REVOKE, status=403, times=1)
+    with pytest.raises(PermissionMissing) as refused:
+        await static_tenant(tenant_server).revoke_sessions(ALICE)
+    assert "User.RevokeSessions.All" in str(refused.value)
+    assert refused.value.request_id
+
+
+async def test_throttling_is_retried_after_a_fractional_retry_after(tenant_server: RunningServer) -> None:
+    state(tenant_server).add_fault(method="POST", path_regex=REVOKE, status=429, times=2, retry_after="0.3")
+    started = time.monotonic()
+    assert await static_tenant(tenant_server).revoke_sessions(ALICE)
+    waited = time.monotonic() - started
+    attempts = [r for r in state(tenant_server).requests if r.path == REVOKE]
+    assert len(attempts) == 3
+    assert 0.55 <= waited < 5, f"Retry-After 0.3 twice should wait about 0.6 s, waited {waited:.2f}s"
+
+
+async def test_throttling_that_does_not_stop_gives_up_clearly(tenant_server: RunningServer) -> None:
+    state(tenant_server).add_fault(method="POST", path_regex=REVOKE, status=429, times=None, retry_after="0.05")
+    with pytest.raises(Throttled, match="kept throttling"):
+        await static_tenant(tenant_server).revoke_sessions(ALICE)

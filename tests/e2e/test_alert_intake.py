@@ -1,0 +1,109 @@
+"""POST /api/alerts: validation answers that name the bad fields, duplicates, auth, and nothing stored on error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as redis_async
+from pydantic import SecretStr
+
+from tests.conftest import BotFactory, RunningBot
+from tests.e2e.helpers import SAMPLE_ALERT, channel, post_alert
+
+
+async def stored_keys(redis_url: str) -> list[str]:
+    client = redis_async.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return [key async for key in client.scan_iter("riposte:*")]
+    finally:
+        await client.aclose()
+
+
+def without(field: str) -> dict[str, Any]:
+    return {key: value for key, value in SAMPLE_ALERT.items() if key != field}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (without("user"), "user", "is required"),
+        ({**SAMPLE_ALERT, "severity": "urgent"}, "severity", "must be one of informational, low, medium, high"),
+        ({**SAMPLE_ALERT, "user": "not an address"}, "user", "must be a UPN"),
+        ({**SAMPLE_ALERT, "evidence": [{"kind": "laptop", "id": "x"}]}, "evidence[0].kind", "must be one of"),
+        ([1, 2, 3], "body", "must be a JSON object"),
+    ],
+)
+async def test_bad_alert_is_refused_naming_the_field(
+    bot: RunningBot, clean_redis: str, body: Any, field: str, message: str
+) -> None:
+    status, answer = await post_alert(bot, body)
+    assert status == 400
+    assert message in answer["fields"][field]
+    assert field in answer["error"] or answer["error"].startswith("invalid alert")
+    assert await stored_keys(clean_redis) == []
+    assert channel(bot).threads() == []
+
+
+async def test_body_that_is_not_json_is_refused(bot: RunningBot, clean_redis: str) -> None:
+    status, answer = await post_alert(bot, None, raw=b"{not json")
+    assert status == 400 and "not valid JSON" in answer["error"]
+    assert await stored_keys(clean_redis) == []
+
+
+async def test_one_megabyte_body_is_refused_as_too_large(bot: RunningBot, clean_redis: str) -> None:
+    huge = {**SAMPLE_ALERT, "description": "x" * (1024 * 1024)}
+    status, answer = await post_alert(bot, huge)
+    assert status == 413 and "256 KB" in answer["error"]
+    assert await stored_keys(clean_redis) == []
+    assert channel(bot).threads() == []
+
+
+async def test_same_source_alert_twice_is_a_duplicate_of_the_first_case(bot: RunningBot) -> None:
+    first_status, first = await post_alert(bot, SAMPLE_ALERT)
+    second_status, second = await post_alert(bot, SAMPLE_ALERT)
+    assert (first_status, first["status"]) == (202, "posted")
+    assert (second_status, second) == (202, {"case_id": first["case_id"], "status": "duplicate"})
+    assert len(channel(bot).threads()) == 1
+
+
+async def test_graph_security_alert_is_accepted(bot: RunningBot) -> None:
+    graph_alert = {
+        "@odata.type": "#microsoft.graph.security.alert", "id": "da637551227677560813_-961444813",
+        "title": "Suspicious inbox forwarding rule", "severity": "high",
+        "detectionSource": "microsoftDefenderForOffice365",
+        "createdDateTime": "2026-11-21T10:15:00Z", "category": "InitialAccess",
+        "evidence": [
+            {"@odata.type": "#microsoft.graph.security.userEvidence",
+             "userAccount": {"userPrincipalName": "alice@contoso.com"}},
+            {"@odata.type": "#microsoft.graph.security.ipEvidence", "ipAddress": "203.0.113.7"},
+        ],
+    }
+    status, answer = await post_alert(bot, graph_alert)
+    assert (status, answer["status"]) == (202, "posted")
+
+
+async def test_unknown_user_gets_a_card_whose_buttons_say_why_they_are_off(bot: RunningBot) -> None:
+    status, _ = await post_alert(bot, {**SAMPLE_ALERT, "id": "ghost", "user": "ghost@contoso.com"})
+    assert status == 202
+    card = channel(bot).threads()[-1]["root"]["attachments"][0]["content"]
+    revoke = next(action for action in card["actions"] if action["verb"] == "revoke_sessions")
+    assert revoke["isEnabled"] is False and "no such user in this tenant" in revoke["tooltip"]
+
+
+async def test_health_answers_ok_when_redis_answers(bot: RunningBot) -> None:
+    async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/healthz") as response:
+        assert response.status == 200 and (await response.json())["redis"] == "ok"
+
+
+async def test_alert_token_is_required_when_set(make_bot: BotFactory) -> None:
+    bot = await make_bot(alert_token=SecretStr("s3cret-token"))
+    url = f"{bot.url}/api/alerts"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json=SAMPLE_ALERT) as response:
+            assert response.status == 401 and "bearer token" in (await response.json())["error"]
+        async with session.post(url, json=SAMPLE_ALERT, headers={"Authorization": "Bearer wrong"}) as response:
+            assert response.status == 401
+        async with session.post(url, json=SAMPLE_ALERT, headers={"Authorization": "Bearer s3cret-token"}) as response:
+            assert response.status == 202
