@@ -52,10 +52,11 @@ def activity_view(state: ChannelState, activity: dict[str, Any], oid: str) -> di
 
 
 def state_view(state: ChannelState, oid: str) -> dict[str, Any]:
+    me = state.person(oid) if oid else None
     return {
         "version": state.version,
         "me": oid,
-        "meTeamsId": person.teams_id if (person := state.person(oid)) else None,
+        "meTeamsId": me.teams_id if me else None,
         "people": [
             {"id": p.oid, "name": p.name, "role": p.role, "upn": p.upn} for p in state.pickable_people()
         ],
@@ -99,6 +100,9 @@ def page_routes(state_of: StateGetter) -> list[web.AbstractRouteDef]:
 
     async def root(request: web.Request) -> web.Response:
         raise web.HTTPFound("/sandbox")
+
+    async def favicon(request: web.Request) -> web.Response:
+        return web.Response(status=204)
 
     async def get_state(request: web.Request) -> web.Response:
         state = state_of(request)
@@ -154,6 +158,7 @@ def page_routes(state_of: StateGetter) -> list[web.AbstractRouteDef]:
 
     return [
         web.get("/", root),
+        web.get("/favicon.ico", favicon),
         web.get("/sandbox", page),
         web.get("/sandbox/", page),
         web.get("/sandbox/api/state", get_state),

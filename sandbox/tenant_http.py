@@ -82,7 +82,7 @@ def state_of(request: web.Request) -> TenantState:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, or Graph's 400 for a missing/invalid/non-object payload."""
+    """The request's JSON object without OData annotations, or Graph's 400 for a bad payload."""
     text = await request.text()
     try:
         body = json.loads(text) if text.strip() else None
@@ -91,7 +91,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("Unable to read JSON request payload. Please ensure Content-Type header is set "
                           "and payload is of valid JSON format.", code="BadRequest")
-    return body
+    # The SDK sends annotations like "@odata.type"; Graph accepts them and stores nothing.
+    return {key: value for key, value in body.items() if not key.startswith("@odata.")}
 
 
 _EQ_CLAUSE = re.compile(r"\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*", re.IGNORECASE)

@@ -137,19 +137,33 @@ async def list_roles(request: web.Request) -> web.Response:
     return collection("directoryRoles", [_role(r) for r in state_of(request).directory_roles.values()])
 
 
+def _directory_role(request: web.Request) -> dict[str, Any]:
+    """By object id (/directoryRoles/{id}) or by template (/directoryRoles(roleTemplateId='...'))."""
+    roles = state_of(request).directory_roles
+    if "template" in request.match_info:
+        key = request.match_info["template"]
+        role = next((r for r in roles.values() if r["roleTemplateId"] == key), None)
+    else:
+        key = request.match_info["role"]
+        role = roles.get(key)
+    if role is None:
+        raise not_found(key)
+    return role
+
+
+@routes.get("/v1.0/directoryRoles(roleTemplateId='{template}')")
+@routes.get("/v1.0/directoryRoles/{role}")
+async def get_role(request: web.Request) -> web.Response:
+    return graph_json({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryRoles/$entity",
+                       **_role(_directory_role(request))})
+
+
 @routes.get("/v1.0/directoryRoles(roleTemplateId='{template}')/members")
 @routes.get("/v1.0/directoryRoles/{role}/members")
 async def role_members(request: web.Request) -> web.Response:
-    state = state_of(request)
-    if "template" in request.match_info:
-        key = request.match_info["template"]
-        role = next((r for r in state.directory_roles.values() if r["roleTemplateId"] == key), None)
-    else:
-        key = request.match_info["role"]
-        role = state.directory_roles.get(key)
-    if role is None:
-        raise not_found(key)
-    return collection("directoryObjects", [user_ref(state.users[m]) for m in role["members"] if m in state.users])
+    users = state_of(request).users
+    members = _directory_role(request)["members"]
+    return collection("directoryObjects", [user_ref(users[m]) for m in members if m in users])
 
 
 @routes.get("/v1.0/organization")

@@ -450,7 +450,8 @@
     }
   }
 
-  // Teams gathers every input on the card (ShowCard panels included) as strings keyed by input id.
+  // Teams gathers the card's inputs (ShowCard panels included) as strings keyed by input id, leaving out
+  // the ones with no value, as the Adaptive Cards JS renderer does (Input.isSet()).
   function collectInputs(root) {
     const values = {};
     let valid = true;
@@ -463,8 +464,8 @@
       else if (type === "choices") value = [...input.querySelectorAll("input:checked")].map((box) => box.value).join(",");
       else if (type === "select") value = [...input.selectedOptions].map((option) => option.value).filter((v) => v !== "").join(",");
       else value = input.value;
-      values[id] = value;
-      valid = validateInput(input, value) && valid;
+      if (value !== "" && value !== undefined) values[id] = value;
+      valid = validateInput(input, value ?? "") && valid;
     }
     return valid ? values : null;
   }
@@ -575,7 +576,7 @@
 
   async function onAction(view, action, button) {
     const root = button.closest(".ac-card");
-    const inputs = collectInputs(root);
+    const inputs = lower(action.associatedInputs) === "none" ? {} : collectInputs(root);
     if (inputs === null) return;
     const base = isObject(action.data) ? action.data : {};
     const data = action.type === "Action.Submit" && !isObject(action.data) && action.data !== undefined && !Object.keys(inputs).length

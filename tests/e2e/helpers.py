@@ -48,7 +48,8 @@ async def post_alert(bot: RunningBot, body: Any, *, raw: bytes | None = None) ->
         return response.status, await response.json()
 
 
-def card_of(activity: dict[str, Any]) -> dict[str, Any]:
+def card_of(activity: dict[str, Any] | None) -> dict[str, Any]:
+    assert activity is not None, "no such activity in the channel"
     attachments = activity.get("attachments") or []
     assert attachments, f"activity has no attachments: {activity}"
     content: dict[str, Any] = attachments[0]["content"]
@@ -90,10 +91,11 @@ async def wait_until(predicate: Callable[[], Any], seconds: float = 10.0, what: 
 async def audit_entries(redis_url: str, case_id: str) -> list[dict[str, str]]:
     client = redis_async.Redis.from_url(redis_url, decode_responses=True)
     try:
-        raw = await client.xrange("riposte:audit")
+        raw = await client.xrange("riposte:audit") or []
     finally:
         await client.aclose()
-    return [fields for _, fields in raw if fields.get("case_id") == case_id]
+    entries = [{str(key): str(value) for key, value in (fields or {}).items()} for _, fields in raw]
+    return [fields for fields in entries if fields.get("case_id") == case_id]
 
 
 async def posted_card(bot: RunningBot, alert: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:

@@ -60,7 +60,8 @@ async def test_responder_click_revokes_sessions_and_updates_the_card(bot: Runnin
     assert "Cannot be undone; the user signs in again." in text
     assert "Graph request id:" in text
     assert len(revoke_calls(bot)) == 1
-    assert tenant(bot).find_user(ALICE)["signInSessionsValidFromDateTime"]
+    alice = tenant(bot).find_user(ALICE)
+    assert alice and alice["signInSessionsValidFromDateTime"]
     revoke_button = buttons(card_of(channel(bot).find_activity(root["id"])))["revoke_sessions"]
     assert revoke_button.get("isEnabled") is False
 
