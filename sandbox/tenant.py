@@ -8,6 +8,8 @@ request, checks the bearer token, applies injected faults and stamps Graph's req
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -105,7 +107,10 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
         _check_bearer(request)
     fault = state.take_fault(request.method, path, cmdlet)
     if fault is not None:
-        raise _fault_error(fault, path)
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.status:
+            raise _fault_error(fault, path)
     return await handler(request)
 
 
@@ -131,7 +136,7 @@ async def _tenant_middleware(request: web.Request, handler: Handler) -> web.Stre
 control = web.RouteTableDef()
 _FAULT_FIELDS: dict[str, tuple[type, ...]] = {
     "method": (str,), "path_regex": (str,), "status": (int,), "times": (int, type(None)),
-    "retry_after": (str, int, float), "code": (str,), "message": (str,), "cmdlet": (str,),
+    "retry_after": (str, int, float), "code": (str,), "message": (str,), "cmdlet": (str,), "delay": (int, float),
 }
 
 
@@ -172,8 +177,9 @@ def _fault_problem(body: Any) -> str | None:
             return f"unknown field {name!r}; expected some of {sorted(_FAULT_FIELDS)}"
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"bad value for {name!r}"
-    if not 400 <= body.get("status", 0) <= 599:
-        return "status must be an HTTP error status (400-599)"
+    status = body.get("status", 0)
+    if not (400 <= status <= 599 or (status == 0 and body.get("delay"))):
+        return "status must be an HTTP error status (400-599), or 0 with a delay (a slow answer)"
     if body.get("times", 1) is not None and body.get("times", 1) < 1:
         return "times must be at least 1 (or null for every request)"
     try:

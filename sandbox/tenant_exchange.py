@@ -18,7 +18,6 @@ _DC = "SN6PR04A001DC01.NAMPR04A001.PROD.OUTLOOK.COM"
 _COMMON = {"confirm", "erroraction", "warningaction", "whatif"}
 
 
-
 class Params(dict[str, Any]):
     """Cmdlet parameters keyed by lower-cased name (PowerShell ignores case); `.original` keeps the casing."""
 

@@ -32,7 +32,10 @@ class RecordedRequest:
 
 @dataclass
 class Fault:
-    """An injected failure: the next `times` matching requests get `status` (times=None: all of them)."""
+    """An injected failure: the next `times` matching requests get `status` (times=None: all of them).
+
+    `delay` seconds pass before the answer; with status 0 the request is then served normally (a slow Graph).
+    """
 
     status: int
     method: str | None = None
@@ -42,6 +45,7 @@ class Fault:
     code: str | None = None
     message: str | None = None
     cmdlet: str | None = None
+    delay: float = 0.0
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -157,10 +161,10 @@ class TenantState:
 
     def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500,
                   times: int | None = 1, retry_after: str | float | None = None, code: str | None = None,
-                  message: str | None = None, cmdlet: str | None = None) -> Fault:
+                  message: str | None = None, cmdlet: str | None = None, delay: float = 0.0) -> Fault:
         fault = Fault(status=status, method=method, path_regex=path_regex, times=times,
                       retry_after=None if retry_after is None else str(retry_after),
-                      code=code, message=message, cmdlet=cmdlet)
+                      code=code, message=message, cmdlet=cmdlet, delay=delay)
         self.faults.append(fault)
         return fault
 
