@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from actions.errors import RiposteError, ServiceError
-from actions.spec import ActionContext, ActionSpec, Outcome, Role, TargetUser, Tenant
+from actions.spec import ActionContext, ActionSpec, Exchange, Item, Outcome, Role, TargetUser, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,10 @@ def _entry(phase: str, spec: ActionSpec, actor: Actor, target: TargetUser, case_
 
 
 class ActionRunner:
-    def __init__(self, tenant: Tenant, audit: AuditSink) -> None:
+    def __init__(self, tenant: Tenant, audit: AuditSink, exchange: Exchange | None = None) -> None:
         self._tenant = tenant
         self._audit = audit
+        self._exchange = exchange
 
     async def record_refusal(
         self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, reason: str
@@ -106,9 +108,20 @@ class ActionRunner:
         )
 
     async def execute(
-        self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, params: dict[str, Any] | None = None
+        self,
+        spec: ActionSpec,
+        actor: Actor,
+        target: TargetUser,
+        case_id: str,
+        *,
+        item: Item | None = None,
+        saved: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> ActionResult:
-        context = ActionContext(tenant=self._tenant, target=target, case_id=case_id, params=params or {})
+        context = ActionContext(
+            tenant=self._tenant, target=target, case_id=case_id, exchange=self._exchange, item=item, saved=saved,
+            options=options or {},
+        )
         try:
             outcome = await spec.run(context)
         except ServiceError as error:

@@ -42,6 +42,7 @@ class TargetUser:
     on_premises_sync: bool = False
     mail: str | None = None
     admin_roles: tuple[str, ...] = ()
+    has_mailbox: bool = True
 
     @property
     def is_guest(self) -> bool:
@@ -57,6 +58,27 @@ class TargetUser:
 
 
 @dataclass(frozen=True)
+class Item:
+    """One thing an action can act on (an inbox rule, an app, an MFA method...), listed on a card."""
+
+    kind: str  # inbox_rule | app | teams_app | auth_method | mailbox_permission | transport_rule | forwarding
+    id: str
+    label: str
+    suspicious: str = ""  # why it looks malicious, shown first; empty when it looks benign
+    detail: Mapping[str, Any] = field(default_factory=dict)  # what the undo needs; never a secret
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """One step of a bundle (block_user): each runs even when another failed."""
+
+    action: str
+    ok: bool
+    summary: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What an action did, shown on the card and written to the audit (never a secret)."""
 
@@ -64,6 +86,10 @@ class Outcome:
     reversal: str
     request_id: str | None = None
     undo: str | None = None  # the action that reverses this one, offered as a button
+    saved: Mapping[str, Any] | None = None  # what was removed, kept with the case so the undo restores it
+    items: tuple[Item, ...] = ()  # listings (list_inbox_rules): shown with per-item buttons
+    steps: tuple[StepOutcome, ...] = ()  # bundles: each step's outcome
+    secret_for_clicker: str | None = None  # shown once to the clicker only; never stored, logged or audited
 
 
 class Tenant(Protocol):
@@ -76,12 +102,23 @@ class Tenant(Protocol):
     async def revoke_sessions(self, user_id: str) -> str | None: ...
 
 
+class Exchange(Protocol):
+    """Exchange Online admin cmdlets (mailbox forwarding, permissions, transport rules)."""
+
+    async def invoke(self, cmdlet: str, parameters: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        """Run one cmdlet; return its output objects and the request id."""
+        ...
+
+
 @dataclass(frozen=True)
 class ActionContext:
     tenant: Tenant
     target: TargetUser
     case_id: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    exchange: Exchange | None = None
+    item: Item | None = None  # the item chosen on the card, looked up server-side (never from card data)
+    saved: Mapping[str, Any] | None = None  # what the reversed action saved (for undo actions)
+    options: Mapping[str, Any] = field(default_factory=dict)  # card choices: bundle steps, remove_app mode
 
 
 NotApplicableReason = Callable[[TargetUser], "str | None"]
@@ -107,3 +144,7 @@ class ActionSpec:
     needs_approval: bool = False
     destructive: bool = False
     undo: str | None = None
+    item_kind: str | None = None  # acts on one listed item of this kind (chosen on the card)
+    needs_saved: bool = False  # an undo: runs only with what the reversed action saved
+    inline: bool = False  # runs before the click is answered: its result goes only to the clicker
+    offered_on_alert: bool = True  # shown as a button on the alert card (undo and per-item actions are not)
