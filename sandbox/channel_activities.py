@@ -208,9 +208,7 @@ def mention_text() -> str:
     return f"<at>{SANDBOX_BOT_NAME}</at>"
 
 
-def text_message(
-    person: Person, conversation_id: str, service_url: str, activity_id: str, text: str
-) -> dict[str, Any]:
+def text_message(person: Person, conversation_id: str, service_url: str, activity_id: str, text: str) -> dict[str, Any]:
     """A message a person typed; in a channel the bot only hears it when @mentioned, so add that."""
     entities: list[dict[str, Any]] = []
     if not is_personal(conversation_id):
@@ -244,9 +242,7 @@ def sample_alert() -> dict[str, Any]:
         "severity": "high",
         "user": "alice@contoso.com",
         "detected_at": utc_now_iso(),
-        "description": (
-            "An inbox rule forwards mail about invoices to invoices@evil.example and marks it read."
-        ),
+        "description": ("An inbox rule forwards mail about invoices to invoices@evil.example and marks it read."),
         "category": "InitialAccess",
         "confidence": "high",
         "evidence": [

@@ -57,9 +57,7 @@ def state_view(state: ChannelState, oid: str) -> dict[str, Any]:
         "version": state.version,
         "me": oid,
         "meTeamsId": me.teams_id if me else None,
-        "people": [
-            {"id": p.oid, "name": p.name, "role": p.role, "upn": p.upn} for p in state.pickable_people()
-        ],
+        "people": [{"id": p.oid, "name": p.name, "role": p.role, "upn": p.upn} for p in state.pickable_people()],
         "bot": {"id": SANDBOX_BOT_ID, "name": SANDBOX_BOT_NAME},
         "team": {"name": SANDBOX_TEAM_NAME},
         "channel": {"name": SANDBOX_CHANNEL_NAME},

@@ -228,9 +228,7 @@ class ChannelState:
 
     # -- talking to the bot ---------------------------------------------------------------------
 
-    async def _post_to_bot(
-        self, path: str, body: dict[str, Any], token: str | None = None
-    ) -> tuple[int, Any]:
+    async def _post_to_bot(self, path: str, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:
         if not self.bot_base_url:
             return 503, {"error": {"code": "BotNotConnected", "message": "The sandbox has no bot URL yet."}}
         if self._session is None or self._session.closed:
@@ -272,9 +270,7 @@ class ChannelState:
         """Click an Action.Execute button as `user_id`; a returned card becomes that person's view."""
         person = self._require(user_id)
         action = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}
-        invoke = card_action_invoke(
-            person, conversation_id, reply_to_id, self._service_url(), action, trigger
-        )
+        invoke = card_action_invoke(person, conversation_id, reply_to_id, self._service_url(), action, trigger)
         status, body = await self._post_to_bot("/api/messages", invoke)
         if (
             status == 200
@@ -286,14 +282,10 @@ class ChannelState:
             self._bump()
         return status, body
 
-    async def send_submit(
-        self, user_id: str, conversation_id: str, reply_to_id: str, data: Any
-    ) -> tuple[int, Any]:
+    async def send_submit(self, user_id: str, conversation_id: str, reply_to_id: str, data: Any) -> tuple[int, Any]:
         """Click an Action.Submit button: Teams sends a hidden message carrying the data as `value`."""
         person = self._require(user_id)
-        message = card_submit_message(
-            person, conversation_id, reply_to_id, self._service_url(), self._ids.next(), data
-        )
+        message = card_submit_message(person, conversation_id, reply_to_id, self._service_url(), self._ids.next(), data)
         return await self._post_to_bot("/api/messages", message)
 
     async def send_message(self, user_id: str, text: str, conversation_id: str | None) -> tuple[int, Any]:

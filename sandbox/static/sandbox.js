@@ -849,6 +849,9 @@
     $("nav-general").classList.toggle("active", tab === "posts");
     $("nav-chat").classList.toggle("active", tab === "chat");
     $("channel-name").textContent = tab === "chat" ? "Riposte" : "General";
+    $("channel-sub").textContent = tab === "chat" ? "Chat" : "Contoso SOC";
+    $("header-avatar").textContent = tab === "chat" ? "R" : "CS";
+    $("header-avatar").classList.toggle("bot", tab === "chat");
     if (page.data) {
       updateChatBadge();
       const scroller = tab === "chat" ? $("chat-messages") : $("threads");
