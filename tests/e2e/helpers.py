@@ -10,10 +10,10 @@ from typing import Any
 
 import aiohttp
 import redis.asyncio as redis_async
-from sandbox.tenant import TENANT, TenantState
 
 from sandbox.channel import CHANNEL, ChannelState
 from sandbox.seed import load_seed
+from sandbox.tenant import TENANT, TenantState
 from tests.conftest import RunningBot
 
 SEED = load_seed()

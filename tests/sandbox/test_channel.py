@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from sandbox.channel import (
     teams_user_id,
 )
 from sandbox.seed import load_seed
+from tests.browser import chromium_page, needs_chromium
 
 SEED = load_seed()
 TENANT_ID = SEED["tenant"]["id"]
@@ -36,7 +36,6 @@ USERS = {user["userPrincipalName"].split("@")[0]: user for user in SEED["users"]
 RITA = USERS["rita.responder"]
 AVERY = USERS["avery.approver"]
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
-CHROMIUM = "/usr/bin/chromium"
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
@@ -520,45 +519,31 @@ async def test_botbuilder_round_trip(channel: Channel, aiohttp_server: ServerFac
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"Chromium is not installed at {CHROMIUM}")
+@needs_chromium
 async def test_page_renders_the_card_and_a_click_sends_the_invoke(
     channel: Channel, fake_bot: FakeBot, http: aiohttp.ClientSession
 ) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     conversation_id, root_id = await post_card_thread(channel, http)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = await browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(f"{channel.url}sandbox?user={RITA['id']}")
-            card = page.locator(f'.ac-card[data-activity-id="{root_id}"]')
-            await expect(card.locator("button[data-verb='revoke_sessions']")).to_have_text("Revoke sessions")
-            disabled = card.locator("button[data-verb='remove_app']")
-            await expect(disabled).to_be_disabled()
-            await expect(card.locator(".ac-tooltip-note")).to_have_text("Not applicable: no sideloaded app")
-            await expect(card).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text, never as HTML
-            await expect(page.locator("#who")).to_have_value(RITA["id"])
+    async with chromium_page() as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.goto(f"{channel.url}sandbox?user={RITA['id']}")
+        card = page.locator(f'.ac-card[data-activity-id="{root_id}"]')
+        await expect(card.locator("button[data-verb='revoke_sessions']")).to_have_text("Revoke sessions")
+        disabled = card.locator("button[data-verb='remove_app']")
+        await expect(disabled).to_be_disabled()
+        await expect(card.locator(".ac-tooltip-note")).to_have_text("Not applicable: no sideloaded app")
+        await expect(card).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text, never as HTML
+        await expect(page.locator("#who")).to_have_value(RITA["id"])
 
-            await card.locator("input[data-input-id='reason']").fill("phished")
-            await card.locator("button[data-verb='revoke_sessions']").click()
-            await expect(page.locator(f'.ac-card[data-activity-id="{root_id}"]')).to_contain_text(
-                "Sessions revoked by Rita Responder"
-            )
-            assert errors == []
-        finally:
-            await browser.close()
+        await card.locator("input[data-input-id='reason']").fill("phished")
+        await card.locator("button[data-verb='revoke_sessions']").click()
+        await expect(page.locator(f'.ac-card[data-activity-id="{root_id}"]')).to_contain_text(
+            "Sessions revoked by Rita Responder"
+        )
+        assert errors == []
     [invoke] = fake_bot.messages
     assert invoke["from"]["aadObjectId"] == RITA["id"] and invoke["conversation"]["id"] == conversation_id
     assert invoke["value"]["action"]["data"] == {"case": "c1", "reason": "phished"}
