@@ -9,7 +9,6 @@ request, checks the bearer token, applies injected faults and stamps Graph's req
 from __future__ import annotations
 
 import asyncio
-
 import json
 import re
 from collections.abc import Awaitable, Callable
