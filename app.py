@@ -26,7 +26,9 @@ from bot.endpoints import METRICS, SERVICES, healthz, metrics, post_alert
 from bot.handler import RiposteBot
 from bot.inflight import InFlight
 from bot.metrics import Metrics
+from bot.policy import PolicyError, load_policy
 from bot.services import Services
+from bot.signing import ButtonSigner, load_signing_key
 from bot.store import connect_redis
 
 log = logging.getLogger("riposte")
@@ -48,6 +50,7 @@ def create_app(
     settings: Settings, *, credential: AsyncTokenCredential | None = None, sandbox_page: str = ""
 ) -> web.Application:
     """The whole bot as an aiohttp application; `credential` overrides the msal one (the local sandbox)."""
+    policy = load_policy(settings.policy_file)
     app = web.Application(client_max_size=1024 * 1024)
     app[METRICS] = Metrics()
     adapter = build_adapter(settings)
@@ -62,12 +65,13 @@ def create_app(
             Role.APPROVER: settings.approver_groups,
             Role.ADMIN_RESPONDER: settings.admin_responder_groups,
         }
-        tenant_id = settings.microsoft_app_tenant_id or settings.graph_tenant_id
         services = Services(
             settings=settings, redis=redis, tenant=tenant,
-            channel=TeamsChannel(adapter, settings, tenant_id), cases=CaseStore(redis), audit=audit,
+            channel=TeamsChannel(adapter, settings, settings.tenant_id), cases=CaseStore(redis), audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
             runner=ActionRunner(tenant, audit), inflight=InFlight(),
+            signer=ButtonSigner(await load_signing_key(redis, settings.signing_key.get_secret_value())),
+            policy=policy,
         )
         app[SERVICES] = services
         app[BOT] = RiposteBot(services)
@@ -126,6 +130,10 @@ def main() -> int:
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     problem = settings.startup_problem()
+    try:
+        load_policy(settings.policy_file)
+    except PolicyError as error:
+        problem = problem or str(error)
     if problem:
         print(f"Riposte will not start: {problem}", file=sys.stderr)
         return 2

@@ -57,10 +57,13 @@ class ActionResult:
     request_id: str | None = None
 
 
-def authorize(spec: ActionSpec, actor: Actor, target: TargetUser) -> None:
-    """Raise Refused unless the actor holds the role the action (and the target) require."""
-    if spec.role not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
-        raise Refused(f"{spec.title} needs the {spec.role.value} role; {actor.name} does not hold it.")
+def authorize(spec: ActionSpec, actor: Actor, target: TargetUser, required: Role | None = None) -> None:
+    """Raise Refused unless the actor holds the role the action (and the target) require.
+
+    `required` is the policy's role for this action (defaults to the action's own)."""
+    role = required or spec.role
+    if role not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
+        raise Refused(f"{spec.title} needs the {role.value} role; {actor.name} does not hold it.")
     if target.is_admin and Role.ADMIN_RESPONDER not in actor.roles:
         roles = ", ".join(target.admin_roles)
         raise Refused(

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     protected_users: CsvList = Field(default_factory=list, validation_alias="RIPOSTE_PROTECTED_USERS")
     allow_unauthenticated: bool = Field(False, validation_alias="RIPOSTE_ALLOW_UNAUTHENTICATED")
 
+    # HMAC key for button data; generated once and shared through Redis when unset.
+    signing_key: SecretStr = Field(SecretStr(""), validation_alias="RIPOSTE_SIGNING_KEY")
+    # Optional TOML file overriding which role runs each action and which actions need approval.
+    policy_file: str = Field("", validation_alias="RIPOSTE_POLICY_FILE")
+    approval_timeout_minutes: float = Field(30.0, validation_alias="RIPOSTE_APPROVAL_TIMEOUT_MINUTES")
+    # Auto-remediation of high-confidence alerts: off unless switched on.
+    automation_enabled: bool = Field(False, validation_alias="RIPOSTE_AUTOMATION")
+
     # How long a clicker's group membership is trusted before Graph is asked again.
     role_cache_seconds: int = Field(60, validation_alias="RIPOSTE_ROLE_CACHE_SECONDS")
     # How long shutdown waits for in-flight actions before recording them as interrupted.
@@ -94,6 +102,11 @@ class Settings(BaseSettings):
     @property
     def local_mode(self) -> bool:
         return not self.microsoft_app_id and not self.has_graph_credentials
+
+    @property
+    def tenant_id(self) -> str:
+        """The one tenant whose activities and users this deployment serves."""
+        return self.microsoft_app_tenant_id or self.graph_tenant_id
 
     def startup_problem(self) -> str | None:
         """Why this combination of settings must not start, or None."""

@@ -1,4 +1,5 @@
-"""The click flow: identify, look up the case, authorize, claim, record intent, answer; then act and update.
+"""The click flow: identify, look up the case, verify the button, authorize, claim, record intent, answer;
+then act in the background and update the card everyone sees.
 
 Handlers stay thin: they turn an activity into a `Click` and hand it here.
 """
@@ -12,17 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from actions import ACTIONS
-from actions.runner import Actor, Refused, authorize
+from actions.runner import Actor, AuditEntry, Refused, authorize
 from actions.spec import ActionSpec
 from bot.authz import check_protected
 from bot.cards.alert_card import alert_card, message_card
+from bot.cards.elements import when
 from bot.cases import ActionRecord, Case
 from bot.services import Card, Services
 from bot.views import case_view
 
 log = logging.getLogger(__name__)
 CARD_UPDATE_ATTEMPTS = 3
+STATE_STORE_DOWN = "The state store (Redis) is unreachable, so nothing was changed. Try again in a minute."
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Click:
     name: str
     verb: str
     data: dict[str, Any]
+    tenant_id: str  # channelData.tenant.id
 
 
 def _now() -> str:
@@ -41,32 +47,61 @@ def _now() -> str:
 
 async def _card_for(services: Services, case: Case, notice: str = "", style: str = "attention") -> Card:
     records = await services.cases.records(case.id)
-    return alert_card(case_view(case, records, services.settings.protected_users, notice, style))
+    view = case_view(case, records, services.settings.protected_users, services.signer, notice, style)
+    return alert_card(view)
 
 
 async def handle_click(services: Services, click: Click) -> Card:
-    """Return the card to answer the invoke with; slow work continues in the background."""
+    """Return the card to answer the invoke with; slow work continues in the background.
+
+    Fails closed: if Redis cannot be reached, nothing runs."""
+    try:
+        return await _handle_click(services, click)
+    except RedisError:
+        log.exception("state store unreachable while handling a click on %r", click.verb)
+        return message_card(STATE_STORE_DOWN, "attention")
+
+
+async def _refuse_tampered(services: Services, click: Click, case_id: str, why: str) -> None:
+    log.warning("refused a click (%s) on case %r, verb %r, by %s", why, case_id, click.verb, click.object_id)
+    await services.audit.record(
+        AuditEntry(phase="refused", action=click.verb[:64], actor_id=click.object_id, actor_name=click.name,
+                   case_id=case_id[:64], result="refused", detail=why)
+    )
+
+
+async def _handle_click(services: Services, click: Click) -> Card:
     case_id = str(click.data.get("case", ""))
-    case = await services.cases.get(case_id) if case_id else None
+    expected_tenant = services.settings.tenant_id
+    if expected_tenant and click.tenant_id != expected_tenant:
+        await _refuse_tampered(services, click, case_id, f"card from another tenant ({click.tenant_id!r})")
+        return message_card("This card comes from another tenant than the one Riposte serves. Nothing ran.",
+                            "attention")
+    if not services.signer.verify(click.verb, click.data):
+        await _refuse_tampered(services, click, case_id, "button data failed its signature check")
+        return message_card("This button's data was altered or is not from this deployment. Nothing ran.",
+                            "attention")
+    case = await services.cases.get(case_id)
     if case is None:
         return message_card("This card's case is unknown here (expired, or from another deployment). Nothing ran.",
                             "attention")
     spec = ACTIONS.get(click.verb)
-    nonce_ok = hmac.compare_digest(str(click.data.get("nonce", "")), case.nonce)
-    if spec is None or click.verb not in case.offered or not nonce_ok:
-        log.warning("refused a click with a stale or altered card on case %s (verb %r)", case.id, click.verb)
+    if spec is None or click.verb not in case.offered or not hmac.compare_digest(
+        str(click.data.get("nonce", "")), case.nonce
+    ):
+        await _refuse_tampered(services, click, case.id, "action not offered on this card, or a stale nonce")
         return await _card_for(services, case, "This button is not valid for this card. Nothing ran.")
     actor = await services.roles.actor(click.object_id, click.name)
     if case.target is None:
         return await _card_for(services, case, f"Nothing ran: the user could not be resolved ({case.target_problem}).")
     try:
         check_protected(actor, case.target, services.settings.protected_users)
-        authorize(spec, actor, case.target)
+        authorize(spec, actor, case.target, services.policy.role_for(spec.name))
     except Refused as refusal:
         await services.runner.record_refusal(spec, actor, case.target, case.id, str(refusal))
         return await _card_for(services, case, f"⛔ Not done: {refusal}")
     if not await services.cases.claim_action(case.id, spec.name, actor.id):
-        return await _card_for(services, case, f"{spec.title} is already running or done on this case.", "warning")
+        return await _card_for(services, case, await _already(services, case, spec), "warning")
     try:
         await services.runner.record_intent(spec, actor, case.target, case.id)
     except Exception:
@@ -81,6 +116,14 @@ async def handle_click(services: Services, click: Click) -> Card:
         lambda: _interrupted(services, case, spec, actor, record),
     )
     return await _card_for(services, case)
+
+
+async def _already(services: Services, case: Case, spec: ActionSpec) -> str:
+    record = (await services.cases.records(case.id)).get(spec.name)
+    if record is None or record.state == "running":
+        who = f" by {record.actor_name} at {when(record.started_at)}" if record else ""
+        return f"{spec.title} is already running (started{who}); this click changed nothing."
+    return f"{spec.title} was already done by {record.actor_name} at {when(record.finished_at)}."
 
 
 async def _run_and_update(

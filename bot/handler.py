@@ -39,11 +39,14 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         raw_data = action.get("data")
         data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
         sender = activity.from_property
+        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        tenant = (channel_data.get("tenant") or {}).get("id") or getattr(activity.conversation, "tenant_id", "")
         click = Click(
             object_id=str(getattr(sender, "aad_object_id", "") or ""),
             name=str(getattr(sender, "name", "") or "someone"),
             verb=str(action.get("verb", "")),
             data=data,
+            tenant_id=str(tenant or ""),
         )
         if not click.object_id:
             return card_response(message_card("This click carries no Entra identity, so nothing ran.", "attention"))

@@ -44,7 +44,7 @@ async def accept_alert(services: Services, alert: Alert, channel_id: str) -> Acc
         return Accepted(existing, "duplicate")
     try:
         case = await _open_case(services, alert, case_id)
-        view = case_view(case, {}, services.settings.protected_users)
+        view = case_view(case, {}, services.settings.protected_users, services.signer)
         reference, activity_id = await services.channel.post_thread(channel_id, alert_card(view))
     except BaseException:
         # Nothing half-done: the source may send the alert again and get a fresh attempt.

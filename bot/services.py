@@ -14,6 +14,8 @@ from bot.authz import RoleResolver
 from bot.cases import CaseStore
 from bot.config import Settings
 from bot.inflight import InFlight
+from bot.policy import Policy
+from bot.signing import ButtonSigner
 
 Card = dict[str, Any]
 
@@ -39,3 +41,5 @@ class Services:
     roles: RoleResolver
     runner: ActionRunner
     inflight: InFlight
+    signer: ButtonSigner
+    policy: Policy

@@ -7,6 +7,7 @@ from actions.runner import Actor, Refused
 from bot.authz import check_protected
 from bot.cards.alert_card import ActionStatus, AlertView
 from bot.cases import ActionRecord, Case
+from bot.signing import ButtonSigner
 
 NOBODY = Actor(id="", name="")
 
@@ -33,6 +34,7 @@ def case_view(
     case: Case,
     records: dict[str, ActionRecord],
     protected_users: list[str],
+    signer: ButtonSigner,
     notice: str = "",
     notice_style: str = "attention",
 ) -> AlertView:
@@ -49,4 +51,5 @@ def case_view(
         offered=tuple(ACTIONS[name] for name in case.offered),
         not_applicable=not_applicable_reasons(case, protected_users),
         statuses=statuses, notice=notice, notice_style=notice_style,
+        button_data={name: signer.data(case.id, name, case.nonce) for name in case.offered},
     )

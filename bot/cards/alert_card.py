@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from actions.spec import ActionSpec, TargetUser
 from bot.alerts import Alert
@@ -37,6 +37,7 @@ class AlertView:
     target_problem: str
     offered: tuple[ActionSpec, ...]
     not_applicable: Mapping[str, str]  # action name → reason it is greyed out
+    button_data: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # verb → signed reference
     statuses: tuple[ActionStatus, ...] = ()
     notice: str = ""  # shown on top, e.g. a refusal, to the person who clicked
     notice_style: str = "attention"
@@ -81,7 +82,6 @@ def _status_block(status: ActionStatus, title: str) -> dict[str, object]:
 
 
 def _buttons(view: AlertView, busy: set[str]) -> list[dict[str, object]]:
-    data = {"case": view.case_id, "nonce": view.nonce}
     buttons: list[dict[str, object]] = []
     for spec in view.offered:
         reason = view.not_applicable.get(spec.name, "")
@@ -89,6 +89,7 @@ def _buttons(view: AlertView, busy: set[str]) -> list[dict[str, object]]:
             reason = reason or "already done on this case"
         style = "destructive" if spec.destructive else ""
         tooltip = reason or f"{spec.description}. {spec.reversal}"
+        data = dict(view.button_data.get(spec.name, {}))
         buttons.append(execute(spec.title, spec.name, data, enabled=not reason, tooltip=tooltip, style=style))
     return buttons
 

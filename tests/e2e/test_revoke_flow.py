@@ -34,7 +34,7 @@ async def test_alert_becomes_a_card_with_buttons_that_carry_no_identity(bot: Run
     assert "HIGH" in text and "203.0.113.7" in text
     revoke = buttons(card)["revoke_sessions"]
     assert revoke["title"] == "Revoke sessions"
-    assert set(revoke["data"]) == {"case", "nonce"} and revoke["data"]["case"] == case_id
+    assert set(revoke["data"]) == {"case", "nonce", "sig"} and revoke["data"]["case"] == case_id
     assert revoke["fallback"]["type"] == "Action.Submit"
 
 
