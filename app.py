@@ -17,7 +17,7 @@ from actions.graph import build_graph_client
 from actions.runner import ActionRunner
 from actions.spec import Role
 from actions.tenant import GraphTenant
-from bot.adapter import TeamsChannel, build_adapter
+from bot.adapter import TeamsChannel, build_adapter, process_request
 from bot.audit import RedisAudit
 from bot.authz import RoleResolver
 from bot.cases import CaseStore
@@ -81,8 +81,7 @@ def create_app(
         await redis.aclose()
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        response: web.StreamResponse | None = await adapter.process(request, request.app[BOT])
-        return response or web.Response(status=201)
+        return await process_request(adapter, request, request.app[BOT])
 
     app.cleanup_ctx.append(services_ctx)
     app.router.add_post("/api/messages", messages)

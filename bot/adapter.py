@@ -10,7 +10,9 @@ import logging
 import secrets
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+import jwt
+from aiohttp import web
+from botbuilder.core import Bot, CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
 
@@ -40,6 +42,16 @@ def build_adapter(settings: Settings) -> CloudAdapter:
 
     adapter.on_turn_error = on_error
     return adapter
+
+
+async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.StreamResponse:
+    """POST /api/messages: botbuilder validates the JWT (when an app id is set) and runs the turn."""
+    try:
+        response: web.StreamResponse | None = await adapter.process(request, bot)
+    except jwt.PyJWTError:
+        # botbuilder lets a malformed token escape as a 500; it is an authentication failure.
+        return web.json_response({"error": "invalid Bot Framework token"}, status=401)
+    return response or web.Response(status=201)
 
 
 class TeamsChannel:

@@ -1,0 +1,98 @@
+"""Redis down: clicks are answered with 'state store down' and nothing runs; Redis back: clicks work again."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis as sync_redis
+
+from tests.conftest import BotFactory, free_port
+from tests.e2e.helpers import ALICE, RESPONDER, buttons, card_of, card_text, channel, posted_card, tenant, wait_until
+
+
+class RedisProcess:
+    """A redis-server of this test's own, so it can be stopped and started again on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="riposte-redis-down-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        assert server, "redis-server is not installed"
+        self.process = subprocess.Popen(
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.workdir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = sync_redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except sync_redis.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisProcess]:
+    server = RedisProcess()
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+async def test_clicks_fail_closed_while_redis_is_down(make_bot: BotFactory, own_redis: RedisProcess) -> None:
+    bot = await make_bot(redis_url=own_redis.url)
+    _, root = await posted_card(bot)
+    data = buttons(card_of(root))["revoke_sessions"]["data"]
+    conversation_id = channel(bot).threads()[-1]["id"]
+
+    own_redis.stop()
+    status, answer = await channel(bot).send_invoke(RESPONDER, conversation_id, root["id"], "revoke_sessions", data)
+    assert status == 200
+    assert "state store (Redis) is unreachable, so nothing was changed" in card_text(answer["value"])
+    assert not [r for r in tenant(bot).requests if r.path.endswith("/revokeSignInSessions")]
+
+    # Redis lost everything (no persistence): the card's case is gone, which the card says plainly.
+    own_redis.start()
+    status, answer = await channel(bot).send_invoke(RESPONDER, conversation_id, root["id"], "revoke_sessions", data)
+    assert "case is unknown here" in card_text(answer["value"])
+
+    # A new alert after the outage works end to end.
+    _, root = await posted_card(bot, None)
+    data = buttons(card_of(root))["revoke_sessions"]["data"]
+    conversation_id = channel(bot).threads()[-1]["id"]
+    status, answer = await channel(bot).send_invoke(RESPONDER, conversation_id, root["id"], "revoke_sessions", data)
+    assert status == 200
+    await wait_until(
+        lambda: any(r.path == f"/users/{ALICE}/revokeSignInSessions" for r in tenant(bot).requests),
+        what="the revoke after Redis came back",
+    )
+
+
+async def test_health_is_503_while_redis_is_down(make_bot: BotFactory, own_redis: RedisProcess) -> None:
+    import aiohttp
+
+    bot = await make_bot(redis_url=own_redis.url)
+    own_redis.stop()
+    async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/healthz") as response:
+        assert response.status == 503
