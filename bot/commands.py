@@ -23,6 +23,8 @@ USER_PLACEHOLDER = "<user>"
 AUDIT_PLACEHOLDER = "<user | case id>"
 USE_CHANNEL_PHRASE = "use this channel for alerts"
 EMPTY_MESSAGE = "Type a command, for example `help`."
+# Only if the parser itself has a bug: the property tests assert it is never answered.
+UNREADABLE_MESSAGE = "Sorry, I could not read that command. Type `help` for the list."
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def parse_command(text: str) -> Command | CommandError:
     try:
         return _parse(text)
     except Exception:  # a bug here must not take the turn down: answer something useful instead
-        return CommandError("Sorry, I could not read that command. Type `help` for the list.", "help")
+        return CommandError(UNREADABLE_MESSAGE, "help")
 
 
 def _parse(text: str) -> Command | CommandError:
