@@ -15,10 +15,15 @@ from aiohttp import web
 from botbuilder.core import Bot, CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
+from msrest.universal_http.requests import ClientRetryPolicy
 
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
+
+# botbuilder builds a ConnectorClient per activity, and msrest's ClientRetryPolicy.__init__ filters range(999)
+# against a 500-element *list*: ~7 ms of CPU each time. A set makes the same filter ~100x cheaper.
+ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
 
 
 class _BotAuthConfig:

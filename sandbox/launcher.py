@@ -4,6 +4,7 @@ and says how the bot's settings point at them. Used by `python app.py` in local 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from bot.config import Settings
 from sandbox.channel import CHANNEL, SANDBOX_CHANNEL_ID, create_channel_app
 from sandbox.seed import load_seed
 from sandbox.tenant import SANDBOX_GRAPH_TOKEN, create_tenant_app
+from sandbox.tls import self_signed_certificate, server_context
 
 
 @dataclass
@@ -35,12 +37,18 @@ async def start_server(app: web.Application, host: str = "127.0.0.1", port: int 
     return RunningServer(runner, f"{scheme}://{host}:{bound_port}")
 
 
+def _groups(seed: dict[str, Any]) -> dict[str, str]:
+    return {group["displayName"]: group["id"] for group in seed["groups"]}
+
+
+def _breakglass(seed: dict[str, Any]) -> list[str]:
+    return [user["userPrincipalName"] for user in seed["users"] if user["userPrincipalName"].startswith("breakglass")]
+
+
 def sandbox_settings(settings: Settings, seed: dict[str, Any], graph_url: str, channel_url: str) -> Settings:
     """The settings that point the bot at the sandbox, keeping anything the user set explicitly."""
-    groups = {group["displayName"]: group["id"] for group in seed["groups"]}
-    breakglass = [
-        user["userPrincipalName"] for user in seed["users"] if user["userPrincipalName"].startswith("breakglass")
-    ]
+    groups = _groups(seed)
+    breakglass = _breakglass(seed)
     return settings.model_copy(
         update={
             "graph_endpoint": graph_url,
@@ -83,3 +91,47 @@ async def start_sandbox(bot_base_url: str, settings: Settings, host: str = "127.
         credential=StaticTokenCredential(SANDBOX_GRAPH_TOKEN),
         page_url=f"{channel.url}/sandbox",
     )
+
+
+@dataclass
+class TenantWithAuthority:
+    """The sandbox tenant behind two doors: msal's HTTPS authority and Graph over loopback HTTP."""
+
+    server: RunningServer  # https: the authority msal signs in against
+    graph_url: str
+    ca_file: Path
+
+
+async def start_tenant_with_authority(seed: dict[str, Any], directory: Path) -> TenantWithAuthority:
+    cert, key = self_signed_certificate(directory)
+    server = await start_server(create_tenant_app(seed), ssl_context=server_context(cert, key))
+    graph_site = web.TCPSite(server.runner, "127.0.0.1", 0)
+    await graph_site.start()
+    graph_port = graph_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return TenantWithAuthority(server, f"http://127.0.0.1:{graph_port}", cert)
+
+
+def production_like_environment(
+    seed: dict[str, Any], tenant: TenantWithAuthority, channel_url: str, redis_url: str, port: int
+) -> dict[str, str]:
+    """Settings for a bot *process* using the real msal path against the sandbox (tests, benchmarks)."""
+    groups = _groups(seed)
+    return {
+        "GRAPH_TENANT_ID": seed["tenant"]["id"],
+        "GRAPH_CLIENT_ID": "riposte-sandbox-app",
+        "GRAPH_CLIENT_SECRET": "sandbox-client-secret",
+        "AUTHORITY_HOST": tenant.server.url,
+        "GRAPH_ENDPOINT": tenant.graph_url,
+        "REQUESTS_CA_BUNDLE": str(tenant.ca_file),
+        "REDIS_URL": redis_url,
+        "RIPOSTE_ALLOW_UNAUTHENTICATED": "true",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "RIPOSTE_SERVICE_URL": channel_url + "/",
+        "RIPOSTE_ALERT_CHANNEL": SANDBOX_CHANNEL_ID,
+        "RIPOSTE_RESPONDER_GROUPS": groups["Riposte Responders"],
+        "RIPOSTE_APPROVER_GROUPS": groups["Riposte Approvers"],
+        "RIPOSTE_ADMIN_RESPONDER_GROUPS": groups["Riposte Admin Responders"],
+        "RIPOSTE_PROTECTED_USERS": ",".join(_breakglass(seed)),
+        "LOG_LEVEL": "WARNING",
+    }

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from actions.credentials import CredentialError, MsalClientCredential, StaticTokenCredential
 from actions.errors import NotFound, PermissionMissing, Throttled
@@ -23,32 +16,12 @@ from actions.tenant import GraphTenant
 from sandbox.launcher import RunningServer, start_server
 from sandbox.seed import load_seed
 from sandbox.tenant import SANDBOX_GRAPH_TOKEN, TENANT, TenantState, create_tenant_app
+from sandbox.tls import self_signed_certificate, server_context
 
 SEED = load_seed()
 TENANT_ID = SEED["tenant"]["id"]
 ALICE = next(user["id"] for user in SEED["users"] if user["userPrincipalName"] == "alice@contoso.com")
 REVOKE = rf"/users/{ALICE}/revokeSignInSessions"
-
-
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 @pytest.fixture
@@ -70,8 +43,7 @@ async def test_msal_client_secret_flow_against_an_https_authority(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cert, key = self_signed_certificate(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context = server_context(cert, key)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # msal uses requests
     authority = await start_server(create_tenant_app(load_seed()), ssl_context=context)
     try:
@@ -103,8 +75,7 @@ async def test_msal_failure_is_a_clear_error_without_the_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cert, key = self_signed_certificate(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context = server_context(cert, key)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     authority = await start_server(create_tenant_app(load_seed()), ssl_context=context)
     try:

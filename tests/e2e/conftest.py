@@ -1,0 +1,3 @@
+"""Fixtures for the end-to-end tests."""
+
+from tests.e2e.processes import world  # noqa: F401  (a fixture: bot processes on the production code path)
