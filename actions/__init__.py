@@ -4,7 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from actions import revoke_sessions
+from actions import (
+    block_signin,
+    block_user,
+    confirm_compromised,
+    delete_inbox_rule,
+    disable_account,
+    disable_inbox_rule,
+    dismiss_risk,
+    enable_account,
+    enable_inbox_rule,
+    list_inbox_rules,
+    remove_app,
+    remove_auth_method,
+    remove_forwarding,
+    remove_mailbox_access,
+    remove_teams_app,
+    remove_transport_rule,
+    reset_password,
+    restore_forwarding,
+    restore_inbox_rule,
+    restore_mailbox_access,
+    restore_transport_rule,
+    revoke_sessions,
+    unblock_signin,
+)
 from actions.spec import ActionSpec
 
 
@@ -19,4 +43,35 @@ def _registry(*specs: ActionSpec) -> Mapping[str, ActionSpec]:
 
 ACTIONS: Mapping[str, ActionSpec] = _registry(
     revoke_sessions.ACTION,
+    disable_account.ACTION,
+    enable_account.ACTION,
+    block_signin.ACTION,
+    unblock_signin.ACTION,
+    list_inbox_rules.ACTION,
+    disable_inbox_rule.ACTION,
+    enable_inbox_rule.ACTION,
+    delete_inbox_rule.ACTION,
+    restore_inbox_rule.ACTION,
+    remove_forwarding.ACTION,
+    restore_forwarding.ACTION,
+    reset_password.ACTION,
+    remove_app.ACTION,
+    remove_teams_app.ACTION,
+    remove_mailbox_access.ACTION,
+    restore_mailbox_access.ACTION,
+    remove_transport_rule.ACTION,
+    restore_transport_rule.ACTION,
+    confirm_compromised.ACTION,
+    dismiss_risk.ACTION,
+    remove_auth_method.ACTION,
+    block_user.ACTION,
 )
+
+
+def _check_undos(registry: Mapping[str, ActionSpec]) -> None:
+    for spec in registry.values():
+        if spec.undo is not None and spec.undo not in registry:
+            raise ValueError(f"action {spec.name!r} names an undo {spec.undo!r} that is not registered")
+
+
+_check_undos(ACTIONS)

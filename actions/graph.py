@@ -127,3 +127,26 @@ async def call_graph(
             f"Graph could not be reached to {operation.description} for {subject}: {type(error).__name__}"
         ) from None
     return result, request_id_of(inspection)
+
+
+
+async def _get_page(operation: Operation, subject: str, builder: Any, query_parameters: Any) -> Any:
+    async def fetch(config: RequestConfiguration[Any]) -> Any:
+        if query_parameters is not None:
+            config.query_parameters = query_parameters
+        return await builder.get(request_configuration=config)
+
+    page, _ = await call_graph(operation, subject, fetch)
+    return page
+
+
+async def call_graph_pages(operation: Operation, subject: str, builder: Any, query_parameters: Any = None) -> list[Any]:
+    """GET a collection with `builder` (a request builder), following @odata.nextLink; each page is one call."""
+    items: list[Any] = []
+    page = await _get_page(operation, subject, builder, query_parameters)
+    while True:
+        items.extend((page.value if page is not None else None) or [])
+        next_link = getattr(page, "odata_next_link", None)
+        if not next_link:
+            return items
+        page = await _get_page(operation, subject, builder.with_url(next_link), None)

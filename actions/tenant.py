@@ -1,19 +1,32 @@
-"""The Tenant port over Microsoft Graph (msgraph-sdk): each method is one Graph call and its error translation."""
+"""The Tenant port over Microsoft Graph (msgraph-sdk): each method is one Graph call and its error translation.
+
+Directory and account methods live here; mail, identity and app methods in tenant_mail, tenant_identity and
+tenant_apps, mixed into GraphTenant.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.models.directory_role import DirectoryRole
+from msgraph.generated.models.password_profile import PasswordProfile
+from msgraph.generated.models.user import User
 from msgraph.generated.users.item.check_member_groups.check_member_groups_post_request_body import (
     CheckMemberGroupsPostRequestBody,
 )
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
+from actions.errors import NotFound, ServiceError
 from actions.graph import Operation, call_graph
 from actions.spec import PRIVILEGED_ROLE_TEMPLATES, TargetUser
+from actions.tenant_apps import GraphApps
+from actions.tenant_identity import GraphIdentity
+from actions.tenant_mail import GraphMail
+
+log = logging.getLogger(__name__)
 
 READ_USER = Operation("read the user", "User.Read.All")
 READ_ROLES = Operation("read the user's directory roles", "RoleManagement.Read.Directory")
@@ -23,12 +36,23 @@ REVOKE = Operation(
     "User.RevokeSessions.All",
     "the Privileged Authentication Administrator role to act on an administrator",
 )
+READ_MAILBOX = Operation("read mailbox settings", "MailboxSettings.Read")
+ENABLE_DISABLE = Operation(
+    "enable or disable the account",
+    "User.EnableDisableAccount.All and User.Read.All",
+    "the Privileged Authentication Administrator role to act on an administrator",
+)
+RESET_PASSWORD = Operation(
+    "reset the password",
+    "User-PasswordProfile.ReadWrite.All",
+    "the User Administrator role (Privileged Authentication Administrator for an administrator)",
+)
 USER_FIELDS = [
     "id", "userPrincipalName", "displayName", "mail", "accountEnabled", "userType", "onPremisesSyncEnabled",
 ]
 
 
-class GraphTenant:
+class GraphTenant(GraphMail, GraphIdentity, GraphApps):
     def __init__(self, client: GraphServiceClient) -> None:
         self._client = client
 
@@ -44,6 +68,7 @@ class GraphTenant:
         user, _ = await call_graph(READ_USER, id_or_upn, fetch)
         user_id = str(user.id)
         roles = await self._privileged_roles(user_id, id_or_upn)
+        has_mailbox = await self._has_mailbox(user_id, id_or_upn)
         return TargetUser(
             id=user_id,
             upn=str(user.user_principal_name or id_or_upn),
@@ -53,7 +78,27 @@ class GraphTenant:
             on_premises_sync=bool(user.on_premises_sync_enabled),
             mail=user.mail,
             admin_roles=roles,
+            has_mailbox=has_mailbox,
         )
+
+    async def _has_mailbox(self, user_id: str, subject: str) -> bool:
+        """Graph answers 404 (MailboxNotEnabledForRESTAPI) for a user without an Exchange Online mailbox.
+
+        Only a 404 counts as "no mailbox": when the check itself fails (permission, outage) the mailbox actions
+        stay offered and fail with their own clear error, rather than the whole user failing to resolve.
+        """
+        builder = self._client.users.by_user_id(user_id).mailbox_settings
+
+        async def fetch(config: RequestConfiguration[Any]) -> Any:
+            return await builder.get(request_configuration=config)
+
+        try:
+            await call_graph(READ_MAILBOX, subject, fetch)
+        except NotFound:
+            return False
+        except ServiceError as error:
+            log.warning("could not tell whether %s has a mailbox: %s", subject, error)
+        return True
 
     async def _privileged_roles(self, user_id: str, subject: str) -> tuple[str, ...]:
         builder = self._client.users.by_user_id(user_id).transitive_member_of
@@ -88,4 +133,24 @@ class GraphTenant:
             return await builder.post(request_configuration=config)
 
         _, request_id = await call_graph(REVOKE, user_id, post)
+        return request_id
+
+    async def set_account_enabled(self, user_id: str, enabled: bool) -> str | None:
+        builder = self._client.users.by_user_id(user_id)
+        body = User(account_enabled=enabled)
+
+        async def patch(config: RequestConfiguration[Any]) -> Any:
+            return await builder.patch(body, request_configuration=config)
+
+        _, request_id = await call_graph(ENABLE_DISABLE, user_id, patch)
+        return request_id
+
+    async def reset_password(self, user_id: str, password: str) -> str | None:
+        builder = self._client.users.by_user_id(user_id)
+        body = User(password_profile=PasswordProfile(password=password, force_change_password_next_sign_in=True))
+
+        async def patch(config: RequestConfiguration[Any]) -> Any:
+            return await builder.patch(body, request_configuration=config)
+
+        _, request_id = await call_graph(RESET_PASSWORD, user_id, patch)
         return request_id

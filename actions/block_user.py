@@ -1,0 +1,185 @@
+"""block_user: the containment bundle: disable the account, revoke sessions, remove mailbox forwarding and
+disable every suspicious inbox rule.
+
+ctx.options["steps"] picks steps by name (default: all). Each step runs even when another failed, and
+Outcome.steps says how each went; Outcome.saved keeps, per step, what its undo needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from actions import disable_account, remove_forwarding, revoke_sessions
+from actions.common import internal_domains, mailbox_not_applicable
+from actions.errors import RiposteError, ServiceError
+from actions.items import inbox_rule_items
+from actions.spec import ActionContext, ActionSpec, Outcome, Role, StepOutcome, TargetUser
+
+log = logging.getLogger(__name__)
+
+REVERSAL = (
+    "Per step: re-enable the account (“Re-enable account”); sessions cannot be restored (the user signs in "
+    "again); “Restore forwarding”; re-enable each disabled inbox rule."
+)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    summary: str
+    request_id: str | None = None
+    saved: Mapping[str, Any] | None = None
+    skipped: bool = False
+
+
+class StepFailed(RiposteError):
+    """A step that partly happened: its message says what did, `saved` what its undo needs."""
+
+    def __init__(self, message: str, saved: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.saved = saved
+
+
+Step = Callable[[ActionContext], Awaitable[StepResult]]
+
+
+def _skip(reason: str) -> StepResult:
+    return StepResult(summary=f"Skipped: {reason}.", skipped=True)
+
+
+async def _disable_account(ctx: ActionContext) -> StepResult:
+    reason = disable_account.ACTION.not_applicable(ctx.target)
+    if reason:
+        return _skip(reason)
+    outcome = await disable_account.ACTION.run(ctx)
+    return StepResult(outcome.summary, outcome.request_id)
+
+
+async def _revoke_sessions(ctx: ActionContext) -> StepResult:
+    outcome = await revoke_sessions.ACTION.run(ctx)
+    return StepResult(outcome.summary, outcome.request_id)
+
+
+async def _remove_forwarding(ctx: ActionContext) -> StepResult:
+    reason = mailbox_not_applicable(ctx.target)
+    if reason:
+        return _skip(reason)
+    outcome = await remove_forwarding.ACTION.run(ctx)
+    return StepResult(outcome.summary, outcome.request_id, outcome.saved)
+
+
+async def _disable_suspicious_rules(ctx: ActionContext) -> StepResult:
+    reason = mailbox_not_applicable(ctx.target)
+    if reason:
+        return _skip(reason)
+    items = inbox_rule_items(await ctx.tenant.list_inbox_rules(ctx.target.id), internal_domains(ctx))
+    targets = [item for item in items if item.suspicious and item.detail.get("isEnabled", True)]
+    if not targets:
+        return StepResult("No enabled inbox rule looks malicious: nothing to disable.")
+    disabled: list[str] = []
+    request_id: str | None = None
+    failures: list[str] = []
+    for item in targets:
+        try:
+            request_id = await ctx.tenant.set_inbox_rule_enabled(ctx.target.id, item.id, False)
+        except RiposteError as error:
+            failures.append(f"“{item.label}”: {error}")
+        else:
+            disabled.append(item.id)
+    names = ", ".join(f"“{item.label}”" for item in targets if item.id in disabled)
+    summary = f"Disabled {len(disabled)} suspicious inbox rule(s): {names}." if disabled else ""
+    if failures:
+        raise StepFailed(f"{summary} Could not disable {'; '.join(failures)}".strip(), {"rule_ids": disabled})
+    return StepResult(summary, request_id, {"rule_ids": disabled})
+
+
+STEPS: Mapping[str, Step] = {
+    "disable_account": _disable_account,
+    "revoke_sessions": _revoke_sessions,
+    "remove_forwarding": _remove_forwarding,
+    "disable_inbox_rule": _disable_suspicious_rules,
+}
+STEP_TITLES: Mapping[str, str] = {
+    "disable_account": "Disable account",
+    "revoke_sessions": "Revoke sessions",
+    "remove_forwarding": "Remove mailbox forwarding",
+    "disable_inbox_rule": "Disable suspicious inbox rules",
+}
+
+
+async def _run_step(name: str, step: Step, ctx: ActionContext) -> tuple[StepOutcome, StepResult | None]:
+    try:
+        result = await step(ctx)
+    except StepFailed as error:
+        return StepOutcome(name, False, str(error)), StepResult(str(error), saved=error.saved)
+    except ServiceError as error:
+        return StepOutcome(name, False, str(error), error.request_id), None
+    except RiposteError as error:
+        return StepOutcome(name, False, str(error)), None
+    except Exception:  # one step's bug must not stop the others
+        error_id = secrets.token_hex(4)
+        log.exception("block_user step %s on case %s failed unexpectedly (error id %s)", name, ctx.case_id, error_id)
+        return StepOutcome(name, False, f"Unexpected error (id {error_id}, in the bot's log)."), None
+    return StepOutcome(name, True, result.summary, result.request_id), result
+
+
+def selected_steps(options: Mapping[str, Any]) -> list[str]:
+    chosen = options.get("steps")
+    if chosen is None:
+        return list(STEPS)
+    unknown = [str(name) for name in chosen if name not in STEPS]
+    if unknown:
+        raise RiposteError(f"Unknown block_user step(s): {', '.join(unknown)}; the steps are {', '.join(STEPS)}.")
+    return [name for name in STEPS if name in chosen]  # always in containment order
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    names = selected_steps(ctx.options)
+    if not names:
+        raise RiposteError("No step was selected.")
+    outcomes: list[StepOutcome] = []
+    saved: dict[str, Any] = {}
+    skipped = 0
+    for name in names:
+        outcome, result = await _run_step(name, STEPS[name], ctx)
+        outcomes.append(outcome)
+        if result is not None and result.saved:
+            saved[name] = dict(result.saved)
+        skipped += bool(result is not None and result.skipped)
+    succeeded = sum(o.ok for o in outcomes)
+    failed = [STEP_TITLES[o.action] for o in outcomes if not o.ok]
+    summary = f"Block user {ctx.target.label}: {succeeded} of {len(outcomes)} steps succeeded"
+    summary += f" ({skipped} skipped as not applicable)" if skipped else ""
+    summary += f"; failed: {', '.join(failed)}." if failed else "."
+    if not succeeded:  # nothing happened at all: a failure, with each step's reason
+        raise RiposteError(f"{summary} " + " ".join(f"{STEP_TITLES[o.action]}: {o.summary}" for o in outcomes))
+    return Outcome(
+        summary=summary,
+        reversal=REVERSAL,
+        request_id=next((o.request_id for o in outcomes if o.request_id), None),
+        saved=saved or None,
+        steps=tuple(outcomes),
+    )
+
+
+def _not_applicable(target: TargetUser) -> str | None:
+    return None
+
+
+ACTION = ActionSpec(
+    name="block_user",
+    title="Block user",
+    description="disable the account, revoke sessions, remove forwarding and disable suspicious inbox rules",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="; ".join(dict.fromkeys((
+        disable_account.ACTION.permission, revoke_sessions.ACTION.permission, remove_forwarding.ACTION.permission,
+        "MailboxSettings.ReadWrite",
+    ))),
+    not_applicable=_not_applicable,
+)

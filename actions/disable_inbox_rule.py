@@ -1,0 +1,38 @@
+"""disable_inbox_rule: turn one inbox rule off (isEnabled=false), keeping it for the investigation."""
+
+from __future__ import annotations
+
+from actions.common import mailbox_not_applicable, require_item
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
+
+REVERSAL = "“Re-enable rule” turns it back on; or Outlook on the web › Settings › Mail › Rules."
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    item = require_item(ctx, "inbox_rule")
+    request_id = await ctx.tenant.set_inbox_rule_enabled(ctx.target.id, item.id, False)
+    name = str(item.detail.get("displayName") or item.label)
+    return Outcome(
+        summary=f"Disabled the inbox rule “{name}” of {ctx.target.label} (kept, for the investigation).",
+        reversal=REVERSAL,
+        request_id=request_id,
+        undo="enable_inbox_rule",
+        saved={"rule_id": item.id, "displayName": name},
+    )
+
+
+ACTION = ActionSpec(
+    name="disable_inbox_rule",
+    title="Disable rule",
+    description="turn this inbox rule off (it is kept)",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="MailboxSettings.ReadWrite",
+    not_applicable=mailbox_not_applicable,
+    undo="enable_inbox_rule",
+    undo_title="Re-enable rule",
+    item_kind="inbox_rule",
+    offered_on_alert=False,
+)

@@ -1,0 +1,32 @@
+"""dismiss_risk: clear the user's risk in Identity Protection (the undo of confirm_compromised)."""
+
+from __future__ import annotations
+
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
+
+REVERSAL = "“Confirm compromised” marks the user compromised again."
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    request_id = await ctx.tenant.dismiss_risk(ctx.target.id)
+    return Outcome(
+        summary=f"Dismissed the risk of {ctx.target.label}: user risk is none (risk state “dismissed”).",
+        reversal=REVERSAL,
+        request_id=request_id,
+        undo="confirm_compromised",
+    )
+
+
+ACTION = ActionSpec(
+    name="dismiss_risk",
+    title="Dismiss risk",
+    description="clear the user's risk in Identity Protection",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="IdentityRiskyUser.ReadWrite.All",
+    undo="confirm_compromised",
+    undo_title="Confirm compromised again",
+    offered_on_alert=False,
+)

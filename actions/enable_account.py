@@ -1,0 +1,36 @@
+"""enable_account: let the user sign in again (accountEnabled=true); the undo of disable_account."""
+
+from __future__ import annotations
+
+from actions.spec import ActionContext, ActionSpec, Outcome, Role, TargetUser
+
+REVERSAL = "Disable the account again with “Disable again” (or “Disable account”)."
+
+
+def _not_applicable(target: TargetUser) -> str | None:
+    return "the account is enabled" if target.account_enabled else None
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    request_id = await ctx.tenant.set_account_enabled(ctx.target.id, True)
+    summary = f"Re-enabled the account of {ctx.target.label}: they can sign in again."
+    if ctx.target.on_premises_sync:
+        summary += (
+            " The account is synced from on-premises: if it is disabled in Active Directory, sync disables it again."
+        )
+    return Outcome(summary=summary, reversal=REVERSAL, request_id=request_id, undo="disable_account")
+
+
+ACTION = ActionSpec(
+    name="enable_account",
+    title="Re-enable account",
+    description="let the user sign in again",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="User.EnableDisableAccount.All + User.Read.All",
+    not_applicable=_not_applicable,
+    undo="disable_account",
+    undo_title="Disable again",
+)

@@ -1,0 +1,34 @@
+"""enable_inbox_rule: turn back on an inbox rule that disable_inbox_rule turned off."""
+
+from __future__ import annotations
+
+from actions.common import mailbox_not_applicable, require_saved
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
+
+REVERSAL = "Disable it again from the inbox rules list, or Outlook on the web › Settings › Mail › Rules."
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    saved = require_saved(ctx, "rule_id")
+    request_id = await ctx.tenant.set_inbox_rule_enabled(ctx.target.id, str(saved["rule_id"]), True)
+    name = saved.get("displayName") or saved["rule_id"]
+    return Outcome(
+        summary=f"Re-enabled the inbox rule “{name}” of {ctx.target.label}.",
+        reversal=REVERSAL,
+        request_id=request_id,
+    )
+
+
+ACTION = ActionSpec(
+    name="enable_inbox_rule",
+    title="Re-enable rule",
+    description="turn the inbox rule Riposte disabled back on",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="MailboxSettings.ReadWrite",
+    not_applicable=mailbox_not_applicable,
+    needs_saved=True,
+    offered_on_alert=False,
+)

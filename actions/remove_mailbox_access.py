@@ -1,0 +1,43 @@
+"""remove_mailbox_access: take away another account's FullAccess to the user's mailbox."""
+
+from __future__ import annotations
+
+from actions.common import mailbox_not_applicable, require_exchange, require_item
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
+
+REVERSAL = (
+    "“Restore access” gives FullAccess back; or Exchange admin centre › Recipients › Mailboxes › the user › "
+    "Delegation › Read and manage."
+)
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    holder = require_item(ctx, "mailbox_permission").id
+    _, request_id = await require_exchange(ctx).invoke(
+        "Remove-MailboxPermission",
+        {"Identity": ctx.target.upn, "User": holder, "AccessRights": ["FullAccess"], "Confirm": False},
+    )
+    return Outcome(
+        summary=f"Removed {holder}'s FullAccess to the mailbox of {ctx.target.label}.",
+        reversal=REVERSAL,
+        request_id=request_id,
+        undo="restore_mailbox_access",
+        saved={"user": holder},
+    )
+
+
+ACTION = ActionSpec(
+    name="remove_mailbox_access",
+    title="Remove access",
+    description="remove this account's FullAccess to the mailbox",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    not_applicable=mailbox_not_applicable,
+    undo="restore_mailbox_access",
+    undo_title="Restore access",
+    item_kind="mailbox_permission",
+    offered_on_alert=False,
+)

@@ -1,0 +1,51 @@
+"""remove_transport_rule: keep the full definition of an organization mail-flow rule, then remove it.
+
+Transport rules apply to the whole organization (an attacker with admin rights adds one to copy mail out).
+"""
+
+from __future__ import annotations
+
+from actions.common import require_exchange, require_item
+from actions.errors import NotFound
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
+
+REVERSAL = (
+    "“Restore transport rule” recreates it from the definition kept with the case; or recreate it in the "
+    "Exchange admin centre › Mail flow › Rules."
+)
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    identity = require_item(ctx, "transport_rule").id
+    exchange = require_exchange(ctx)
+    rules, _ = await exchange.invoke("Get-TransportRule", {"Identity": identity})
+    if not rules:
+        raise NotFound(f"Exchange has no transport rule {identity!r}.")
+    definition = rules[0]
+    _, request_id = await exchange.invoke("Remove-TransportRule", {"Identity": identity, "Confirm": False})
+    return Outcome(
+        summary=f"Removed the transport rule “{definition.get('Name') or identity}” (organization-wide); its full "
+                "definition is kept with the case.",
+        reversal=REVERSAL,
+        request_id=request_id,
+        undo="restore_transport_rule",
+        saved={"rule": definition},
+    )
+
+
+ACTION = ActionSpec(
+    name="remove_transport_rule",
+    title="Remove transport rule",
+    description="remove this organization mail-flow rule (its definition is kept with the case)",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    needs_approval=True,
+    destructive=True,
+    undo="restore_transport_rule",
+    undo_title="Restore transport rule",
+    item_kind="transport_rule",
+    offered_on_alert=False,
+)

@@ -1,0 +1,40 @@
+"""restore_forwarding: put back the mailbox forwarding remove_forwarding saved."""
+
+from __future__ import annotations
+
+from actions.common import mailbox_not_applicable, require_exchange, require_saved
+from actions.remove_forwarding import FORWARDING_FIELDS, WHERE, describe
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
+
+REVERSAL = "“Remove forwarding” removes it again."
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    saved = dict(require_saved(ctx, *FORWARDING_FIELDS))
+    _, request_id = await require_exchange(ctx).invoke(
+        "Set-Mailbox",
+        {"Identity": ctx.target.upn, **{k: saved[k] for k in FORWARDING_FIELDS}},
+    )
+    return Outcome(
+        summary=f"Restored mailbox forwarding of {ctx.target.label}: {describe(saved)}.",
+        reversal=f"{REVERSAL} Or {WHERE.format(user=ctx.target.upn)}.",
+        request_id=request_id,
+        undo="remove_forwarding",
+    )
+
+
+ACTION = ActionSpec(
+    name="restore_forwarding",
+    title="Restore forwarding",
+    description="put back the mailbox forwarding Riposte removed",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    not_applicable=mailbox_not_applicable,
+    undo="remove_forwarding",
+    undo_title="Remove again",
+    needs_saved=True,
+    offered_on_alert=False,
+)

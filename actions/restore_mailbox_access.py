@@ -1,0 +1,36 @@
+"""restore_mailbox_access: give back the FullAccess remove_mailbox_access took away."""
+
+from __future__ import annotations
+
+from actions.common import mailbox_not_applicable, require_exchange, require_saved
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
+
+REVERSAL = "Remove it again from the mailbox permissions list."
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    holder = str(require_saved(ctx, "user")["user"])
+    _, request_id = await require_exchange(ctx).invoke(
+        "Add-MailboxPermission",
+        {"Identity": ctx.target.upn, "User": holder, "AccessRights": ["FullAccess"], "InheritanceType": "All"},
+    )
+    return Outcome(
+        summary=f"Gave {holder} FullAccess to the mailbox of {ctx.target.label} again.",
+        reversal=REVERSAL,
+        request_id=request_id,
+    )
+
+
+ACTION = ActionSpec(
+    name="restore_mailbox_access",
+    title="Restore access",
+    description="give back the mailbox FullAccess Riposte removed",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    not_applicable=mailbox_not_applicable,
+    needs_saved=True,
+    offered_on_alert=False,
+)

@@ -1,0 +1,53 @@
+"""restore_transport_rule: recreate a transport rule (New-TransportRule) from the definition kept with the case."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from actions.common import require_exchange, require_saved
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
+
+REVERSAL = "Remove it again from the transport rules list, or Exchange admin centre › Mail flow › Rules."
+# What Get-TransportRule returns but New-TransportRule does not take (Exchange assigns or derives these).
+READ_ONLY = frozenset({
+    "identity", "guid", "state", "distinguishedname", "immutableid", "organizationid", "id", "isvalid",
+    "objectstate", "whenchanged", "whencreated", "exchangeversion", "ruleversion", "description", "conditions",
+    "exceptions", "actions", "rulesubtype", "supervision", "isruleconfigurationsupported", "manuallymodified",
+    "lastmodifiedby", "exchangeobjectid",
+})
+
+
+def new_rule_parameters(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Get-TransportRule's output as New-TransportRule's parameters (State becomes -Enabled)."""
+    parameters = {
+        key: value for key, value in definition.items()
+        if key.lower() not in READ_ONLY and not key.startswith("@") and value not in (None, "", [], {})
+    }
+    parameters["Enabled"] = str(definition.get("State", "Enabled")).lower() == "enabled"
+    return parameters
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    definition = require_saved(ctx, "rule")["rule"]
+    parameters = new_rule_parameters(definition)
+    _, request_id = await require_exchange(ctx).invoke("New-TransportRule", parameters)
+    return Outcome(
+        summary=f"Recreated the transport rule “{parameters.get('Name')}” from the definition kept with the case.",
+        reversal=REVERSAL,
+        request_id=request_id,
+    )
+
+
+ACTION = ActionSpec(
+    name="restore_transport_rule",
+    title="Restore transport rule",
+    description="recreate the removed transport rule from its saved definition",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    needs_saved=True,
+    offered_on_alert=False,
+)

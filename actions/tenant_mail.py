@@ -1,0 +1,68 @@
+"""GraphTenant's mailbox methods: inbox rules (Graph's messageRules on the Inbox folder)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph import GraphServiceClient
+from msgraph.generated.models.message_rule import MessageRule
+
+from actions.graph import Operation, call_graph, call_graph_pages
+from actions.graph_json import from_json, to_json
+
+READ_RULES = Operation("read inbox rules", "MailboxSettings.Read")
+WRITE_RULES = Operation("change inbox rules", "MailboxSettings.ReadWrite")
+# What a rule is made of; everything else Graph returns (id, hasError, isReadOnly) is assigned by Exchange.
+RULE_FIELDS = ("displayName", "sequence", "isEnabled", "conditions", "actions", "exceptions")
+
+
+class GraphMail:
+    _client: GraphServiceClient
+
+    def _rules(self, user_id: str) -> Any:
+        return self._client.users.by_user_id(user_id).mail_folders.by_mail_folder_id("inbox").message_rules
+
+    async def list_inbox_rules(self, user_id: str) -> list[dict[str, Any]]:
+        rules = await call_graph_pages(READ_RULES, user_id, self._rules(user_id))
+        return [to_json(rule) for rule in rules]
+
+    async def get_inbox_rule(self, user_id: str, rule_id: str) -> dict[str, Any]:
+        builder = self._rules(user_id).by_message_rule_id(rule_id)
+
+        async def fetch(config: RequestConfiguration[Any]) -> Any:
+            return await builder.get(request_configuration=config)
+
+        rule, _ = await call_graph(READ_RULES, user_id, fetch)
+        return to_json(rule)
+
+    async def set_inbox_rule_enabled(self, user_id: str, rule_id: str, enabled: bool) -> str | None:
+        builder = self._rules(user_id).by_message_rule_id(rule_id)
+        body = MessageRule(is_enabled=enabled)
+
+        async def patch(config: RequestConfiguration[Any]) -> Any:
+            return await builder.patch(body, request_configuration=config)
+
+        _, request_id = await call_graph(WRITE_RULES, user_id, patch)
+        return request_id
+
+    async def create_inbox_rule(self, user_id: str, rule: Mapping[str, Any]) -> tuple[str, str | None]:
+        """Create a rule from its Graph JSON (only RULE_FIELDS are sent); return the new rule's id."""
+        builder = self._rules(user_id)
+        body = from_json({k: rule[k] for k in RULE_FIELDS if rule.get(k) is not None}, MessageRule)
+
+        async def post(config: RequestConfiguration[Any]) -> Any:
+            return await builder.post(body, request_configuration=config)
+
+        created, request_id = await call_graph(WRITE_RULES, user_id, post)
+        return str(created.id), request_id
+
+    async def delete_inbox_rule(self, user_id: str, rule_id: str) -> str | None:
+        builder = self._rules(user_id).by_message_rule_id(rule_id)
+
+        async def delete(config: RequestConfiguration[Any]) -> Any:
+            return await builder.delete(request_configuration=config)
+
+        _, request_id = await call_graph(WRITE_RULES, user_id, delete)
+        return request_id

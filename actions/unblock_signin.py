@@ -1,0 +1,59 @@
+"""unblock_signin: delete the Conditional Access policy block_signin created (never any other policy)."""
+
+from __future__ import annotations
+
+from actions.block_signin import POLICY_PREFIX, WHERE
+from actions.common import require_saved
+from actions.errors import NotFound, RiposteError
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
+
+REVERSAL = "“Block again” creates a new blocking policy."
+
+
+async def _run(ctx: ActionContext) -> Outcome:
+    policy_id = str(require_saved(ctx, "policy_id")["policy_id"])
+    try:
+        policy = await ctx.tenant.get_ca_policy(policy_id)
+    except NotFound:
+        return Outcome(
+            summary=f"The blocking policy {policy_id} was already deleted (in the admin centre?): {ctx.target.label} "
+                    "is not blocked by it.",
+            reversal=REVERSAL,
+            undo="block_signin",
+        )
+    name = str(policy.get("displayName") or "")
+    if not name.startswith(POLICY_PREFIX):
+        raise RiposteError(
+            f"Refused: policy {policy_id} (“{name}”) was not created by Riposte, and Riposte never deletes a policy "
+            f"it did not create. Review it in the {WHERE}."
+        )
+    included = ((policy.get("conditions") or {}).get("users") or {}).get("includeUsers") or []
+    if list(included) != [ctx.target.id]:
+        raise RiposteError(
+            f"Refused: policy “{name}” has been edited and now applies to {included}, not only to "
+            f"{ctx.target.label}; deleting it would change more than this case. Review it in the {WHERE}."
+        )
+    request_id = await ctx.tenant.delete_ca_policy(policy_id)
+    return Outcome(
+        summary=f"Deleted the Conditional Access policy “{name}”: {ctx.target.label} can sign in again "
+                "(if the account is enabled).",
+        reversal=REVERSAL,
+        request_id=request_id,
+        undo="block_signin",
+    )
+
+
+ACTION = ActionSpec(
+    name="unblock_signin",
+    title="Unblock sign-in",
+    description="delete the blocking policy Riposte created for this user",
+    role=Role.RESPONDER,
+    reversible=True,
+    reversal=REVERSAL,
+    run=_run,
+    permission="Policy.Read.All + Policy.ReadWrite.ConditionalAccess",
+    undo="block_signin",
+    undo_title="Block again",
+    needs_saved=True,
+    offered_on_alert=False,
+)
