@@ -13,11 +13,14 @@ from aiohttp import web
 from azure.core.credentials_async import AsyncTokenCredential
 
 from actions.credentials import MsalClientCredential
+from actions.exchange import ExchangeAdmin
 from actions.graph import build_graph_client
 from actions.runner import ActionRunner
 from actions.spec import Role
 from actions.tenant import GraphTenant
 from bot.adapter import TeamsChannel, build_adapter, process_request
+from bot.approval_flow import expire_due_forever
+from bot.approvals import ApprovalStore
 from bot.audit import RedisAudit
 from bot.authz import RoleResolver
 from bot.cases import CaseStore
@@ -30,6 +33,7 @@ from bot.policy import PolicyError, load_policy
 from bot.services import Services
 from bot.signing import ButtonSigner, load_signing_key
 from bot.store import connect_redis
+from bot.views import CardPainter
 
 log = logging.getLogger("riposte")
 SANDBOX_PAGE: web.AppKey[str] = web.AppKey("sandbox_page", str)
@@ -59,7 +63,9 @@ def create_app(
         redis = connect_redis(settings.redis_url)
         token_credential = credential or graph_credential(settings)
         tenant = GraphTenant(build_graph_client(settings.graph_endpoint, token_credential))
+        exchange = ExchangeAdmin(token_credential, settings.graph_tenant_id, endpoint=settings.exchange_endpoint)
         audit = RedisAudit(redis)
+        signer = ButtonSigner(await load_signing_key(redis, settings.signing_key.get_secret_value()))
         groups = {
             Role.RESPONDER: settings.responder_groups,
             Role.APPROVER: settings.approver_groups,
@@ -69,14 +75,17 @@ def create_app(
             settings=settings, redis=redis, tenant=tenant,
             channel=TeamsChannel(adapter, settings, settings.tenant_id), cases=CaseStore(redis), audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
-            runner=ActionRunner(tenant, audit), inflight=InFlight(),
-            signer=ButtonSigner(await load_signing_key(redis, settings.signing_key.get_secret_value())),
-            policy=policy,
+            runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
+            painter=CardPainter(signer, settings.protected_users), approvals=ApprovalStore(redis),
         )
         app[SERVICES] = services
         app[BOT] = RiposteBot(services)
+        sweep_every = max(1.0, min(30.0, settings.approval_timeout_minutes * 60 / 4))
+        sweeper = asyncio.get_running_loop().create_task(expire_due_forever(services, sweep_every))
         yield
+        sweeper.cancel()
         await services.inflight.drain(settings.shutdown_grace_seconds)
+        await exchange.aclose()
         await token_credential.close()
         await redis.aclose()
 

@@ -93,6 +93,10 @@ class ActionRunner:
         self._audit = audit
         self._exchange = exchange
 
+    @property
+    def exchange(self) -> Exchange | None:
+        return self._exchange
+
     async def record_refusal(
         self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, reason: str
     ) -> None:

@@ -88,6 +88,18 @@ class TeamsChannel:
         )
         return posted["reference"], posted["activity_id"]
 
+    async def reply(self, reference: dict[str, Any], card: dict[str, Any]) -> str:
+        """Post `card` into the thread of `reference`; return the new message's id."""
+        conversation = ConversationReference().deserialize(reference)
+        posted: dict[str, str] = {}
+
+        async def send(context: TurnContext) -> None:
+            response = await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+            posted["id"] = response.id if response else ""
+
+        await self._adapter.continue_conversation(conversation, send, self._app_id)
+        return posted.get("id", "")
+
     async def update_card(self, reference: dict[str, Any], activity_id: str, card: dict[str, Any]) -> None:
         conversation = ConversationReference().deserialize(reference)
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 
-from actions.spec import TargetUser
+from actions.spec import Item, TargetUser
 from bot.alerts import Alert
 
 CASE_TTL_SECONDS = 90 * 24 * 3600
@@ -54,6 +55,11 @@ class Case:
         return cls(**data)
 
 
+def record_key(action: str, item: str = "") -> str:
+    """Records, claims and saved copies are per action and, for per-item actions, per item."""
+    return f"{action}|{item}"
+
+
 @dataclass
 class ActionRecord:
     """The state of one action on one case, as the card shows it."""
@@ -68,7 +74,14 @@ class ActionRecord:
     reversal: str = ""
     request_id: str = ""
     undo: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    item: str = ""
+    item_label: str = ""
+    approved_by: str = ""
+    steps: list[str] = field(default_factory=list)  # bundle: one line per step
+
+    @property
+    def key(self) -> str:
+        return record_key(self.action, self.item)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -100,20 +113,47 @@ class CaseStore:
         raw = await self._redis.get(_case_key(case_id))
         return Case.from_json(str(raw)) if raw else None
 
-    async def claim_action(self, case_id: str, action: str, actor_id: str) -> bool:
-        """Exactly-once guard shared by every replica: only the first claimant runs the action."""
-        claimed = await self._redis.set(f"riposte:claim:{case_id}:{action}", actor_id, nx=True, ex=CLAIM_TTL_SECONDS)
+    async def claim_action(self, case_id: str, key: str, actor_id: str) -> bool:
+        """Exactly-once guard shared by every replica: only the first claimant runs the action (on that item).
+
+        The claim stays after success (a second click is told who did it), and is released after a failure or
+        when the reverse action ran, so the action can be run again."""
+        claimed = await self._redis.set(f"riposte:claim:{case_id}:{key}", actor_id, nx=True, ex=CASE_TTL_SECONDS)
         return bool(claimed)
 
-    async def release_action(self, case_id: str, action: str) -> None:
-        """After a failure, so the action can be tried again."""
-        await self._redis.delete(f"riposte:claim:{case_id}:{action}")
+    async def release_action(self, case_id: str, key: str) -> None:
+        await self._redis.delete(f"riposte:claim:{case_id}:{key}")
 
     async def put_record(self, case_id: str, record: ActionRecord) -> None:
         key = _records_key(case_id)
-        await self._redis.hset(key, record.action, record.to_json())  # type: ignore[misc]
+        await self._redis.hset(key, record.key, record.to_json())  # type: ignore[misc]
         await self._redis.expire(key, CASE_TTL_SECONDS)
+
+    async def save_removed(self, case_id: str, key: str, saved: Mapping[str, Any]) -> None:
+        """What a destructive action removed, kept next to the case so the undo restores exactly that."""
+        redis_key = f"riposte:case:{case_id}:saved"
+        await self._redis.hset(redis_key, key, json.dumps(saved))  # type: ignore[misc]
+        await self._redis.expire(redis_key, CASE_TTL_SECONDS)
+
+    async def removed(self, case_id: str, key: str) -> dict[str, Any] | None:
+        raw = await self._redis.hget(f"riposte:case:{case_id}:saved", key)  # type: ignore[misc]
+        return json.loads(raw) if raw else None
+
+    async def saved_keys(self, case_id: str) -> frozenset[str]:
+        keys = await self._redis.hkeys(f"riposte:case:{case_id}:saved")  # type: ignore[misc]
+        return frozenset(str(key) for key in keys)
+
+    async def save_listing(self, case_id: str, kind: str, items: list[Item]) -> None:
+        """The items last listed on the card: a per-item click is checked against this, never trusted as sent."""
+        redis_key = f"riposte:case:{case_id}:items"
+        payload = [dataclasses.asdict(item) for item in items]
+        await self._redis.hset(redis_key, kind, json.dumps(payload))  # type: ignore[misc]
+        await self._redis.expire(redis_key, CASE_TTL_SECONDS)
+
+    async def listings(self, case_id: str) -> dict[str, list[Item]]:
+        raw = await self._redis.hgetall(f"riposte:case:{case_id}:items")  # type: ignore[misc]
+        return {str(kind): [Item(**item) for item in json.loads(value)] for kind, value in raw.items()}
 
     async def records(self, case_id: str) -> dict[str, ActionRecord]:
         raw = await self._redis.hgetall(_records_key(case_id))  # type: ignore[misc]
-        return {str(name): ActionRecord.from_json(str(value)) for name, value in raw.items()}
+        return {str(key): ActionRecord.from_json(str(value)) for key, value in raw.items()}

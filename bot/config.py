@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     graph_endpoint: str = Field("https://graph.microsoft.com", validation_alias="GRAPH_ENDPOINT")
     authority_host: str = Field("https://login.microsoftonline.com", validation_alias="AUTHORITY_HOST")
 
+    # Exchange Online admin API (mailbox forwarding, FullAccess, transport rules), same app credentials.
+    exchange_endpoint: str = Field("https://outlook.office365.com", validation_alias="EXCHANGE_ENDPOINT")
+
     redis_url: str = Field("", validation_alias="REDIS_URL")
 
     alert_token: SecretStr = Field(SecretStr(""), validation_alias="RIPOSTE_ALERT_TOKEN")

@@ -1,33 +1,35 @@
-"""The click flow: identify, look up the case, verify the button, authorize, claim, record intent, answer;
-then act in the background and update the card everyone sees.
+"""The click flow: verify the button, identify and authorize the clicker, then list, ask for approval, or run.
 
-Handlers stay thin: they turn an activity into a `Click` and hand it here.
-"""
+Handlers stay thin: they turn an activity into a `Click` and hand it here. Nothing from the card is trusted
+beyond the signed reference: the target, the items and the allowed actions come from Redis."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
 
 from actions import ACTIONS
+from actions.block_user import STEPS
+from actions.errors import RiposteError
+from actions.items import list_items
 from actions.runner import Actor, AuditEntry, Refused, authorize
-from actions.spec import ActionSpec
+from actions.spec import ActionContext, ActionSpec, Item
+from bot import approval_flow
 from bot.authz import check_protected
-from bot.cards.alert_card import alert_card, message_card
+from bot.cards.alert_card import message_card
 from bot.cards.elements import when
-from bot.cases import ActionRecord, Case
+from bot.cases import Case, record_key
+from bot.execution import Run, card_for, now_iso, start, update_case_card
 from bot.services import Card, Services
-from bot.views import case_view
+from bot.views import LISTING_ACTIONS, reversed_by, show_verb
 
 log = logging.getLogger(__name__)
-CARD_UPDATE_ATTEMPTS = 3
 STATE_STORE_DOWN = "The state store (Redis) is unreachable, so nothing was changed. Try again in a minute."
+APPROVAL_VERBS = ("approve", "reject")
 
 
 @dataclass(frozen=True)
@@ -37,18 +39,12 @@ class Click:
     object_id: str  # from.aadObjectId
     name: str
     verb: str
-    data: dict[str, Any]
+    data: dict[str, Any]  # the button's signed reference plus the card's input values
     tenant_id: str  # channelData.tenant.id
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-async def _card_for(services: Services, case: Case, notice: str = "", style: str = "attention") -> Card:
-    records = await services.cases.records(case.id)
-    view = case_view(case, records, services.settings.protected_users, services.signer, notice, style)
-    return alert_card(view)
+    @property
+    def item(self) -> str:
+        return str(self.data.get("item", ""))
 
 
 async def handle_click(services: Services, click: Click) -> Card:
@@ -56,114 +52,134 @@ async def handle_click(services: Services, click: Click) -> Card:
 
     Fails closed: if Redis cannot be reached, nothing runs."""
     try:
-        return await _handle_click(services, click)
+        refusal = await _verify(services, click)
+        if refusal:
+            return refusal
+        if click.verb in APPROVAL_VERBS:
+            return await approval_flow.decide(services, click.verb, click.item, click.object_id, click.name,
+                                              str(click.data.get("reason", "")))
+        return await _action_click(services, click)
     except RedisError:
         log.exception("state store unreachable while handling a click on %r", click.verb)
         return message_card(STATE_STORE_DOWN, "attention")
 
 
-async def _refuse_tampered(services: Services, click: Click, case_id: str, why: str) -> None:
+async def _refuse_tampered(services: Services, click: Click, why: str) -> None:
+    case_id = str(click.data.get("case", ""))[:64]
     log.warning("refused a click (%s) on case %r, verb %r, by %s", why, case_id, click.verb, click.object_id)
     await services.audit.record(
         AuditEntry(phase="refused", action=click.verb[:64], actor_id=click.object_id, actor_name=click.name,
-                   case_id=case_id[:64], result="refused", detail=why)
+                   case_id=case_id, result="refused", detail=why)
     )
 
 
-async def _handle_click(services: Services, click: Click) -> Card:
-    case_id = str(click.data.get("case", ""))
+async def _verify(services: Services, click: Click) -> Card | None:
+    """The click is from our tenant and the button is one this deployment drew, unaltered."""
     expected_tenant = services.settings.tenant_id
     if expected_tenant and click.tenant_id != expected_tenant:
-        await _refuse_tampered(services, click, case_id, f"card from another tenant ({click.tenant_id!r})")
+        await _refuse_tampered(services, click, f"card from another tenant ({click.tenant_id!r})")
         return message_card("This card comes from another tenant than the one Riposte serves. Nothing ran.",
                             "attention")
     if not services.signer.verify(click.verb, click.data):
-        await _refuse_tampered(services, click, case_id, "button data failed its signature check")
+        await _refuse_tampered(services, click, "button data failed its signature check")
         return message_card("This button's data was altered or is not from this deployment. Nothing ran.",
                             "attention")
-    case = await services.cases.get(case_id)
+    return None
+
+
+def _offered(case: Case, spec: ActionSpec) -> bool:
+    if spec.name in case.offered:
+        return True
+    # undo actions are offered through the action they reverse
+    return any(name in case.offered for name in reversed_by(spec.name))
+
+
+async def _action_click(services: Services, click: Click) -> Card:
+    case = await services.cases.get(str(click.data.get("case", "")))
     if case is None:
         return message_card("This card's case is unknown here (expired, or from another deployment). Nothing ran.",
                             "attention")
     spec = ACTIONS.get(click.verb)
-    if spec is None or click.verb not in case.offered or not hmac.compare_digest(
+    if spec is None or not _offered(case, spec) or not hmac.compare_digest(
         str(click.data.get("nonce", "")), case.nonce
     ):
-        await _refuse_tampered(services, click, case.id, "action not offered on this card, or a stale nonce")
-        return await _card_for(services, case, "This button is not valid for this card. Nothing ran.")
+        await _refuse_tampered(services, click, "action not offered on this card, or a stale nonce")
+        return await card_for(services, case, "This button is not valid for this card. Nothing ran.")
     actor = await services.roles.actor(click.object_id, click.name)
     if case.target is None:
-        return await _card_for(services, case, f"Nothing ran: the user could not be resolved ({case.target_problem}).")
+        return await card_for(services, case, f"Nothing ran: the user could not be resolved ({case.target_problem}).")
     try:
         check_protected(actor, case.target, services.settings.protected_users)
         authorize(spec, actor, case.target, services.policy.role_for(spec.name))
     except Refused as refusal:
         await services.runner.record_refusal(spec, actor, case.target, case.id, str(refusal))
-        return await _card_for(services, case, f"⛔ Not done: {refusal}")
-    if not await services.cases.claim_action(case.id, spec.name, actor.id):
-        return await _card_for(services, case, await _already(services, case, spec), "warning")
+        return await card_for(services, case, f"⛔ Not done: {refusal}")
+    if spec.item_kind and not click.item and show_verb(spec.item_kind) == spec.name:
+        return await _list(services, case, spec, actor)
+    item = await _chosen_item(services, case, spec, click.item)
+    if spec.item_kind and item is None:
+        return await card_for(services, case, "That item is no longer listed on this card; list them again.")
+    run = Run(case, spec, actor, item, _options(spec, click.data))
+    if spec.name in LISTING_ACTIONS:
+        await start(services, run)
+        return await card_for(services, case, f"{spec.title}: listing…", "emphasis")
+    if not await services.cases.claim_action(case.id, run.key, actor.id):
+        return await card_for(services, case, await _already(services, case, run), "warning")
+    if services.policy.needs_approval(spec.name, case.target):
+        return await approval_flow.request(services, run)
     try:
-        await services.runner.record_intent(spec, actor, case.target, case.id)
+        secret = await start(services, run)
     except Exception:
-        await services.cases.release_action(case.id, spec.name)
         log.exception("audit intent could not be written; %s not run", spec.name)
-        return await _card_for(services, case, "The audit trail could not be written, so nothing ran. Try again.")
-    record = ActionRecord(action=spec.name, state="running", actor_id=actor.id, actor_name=actor.name,
-                          started_at=_now())
-    await services.cases.put_record(case.id, record)
-    services.inflight.start(
-        _run_and_update(services, case, spec, actor, record),
-        lambda: _interrupted(services, case, spec, actor, record),
-    )
-    return await _card_for(services, case)
+        return await card_for(services, case, "The audit trail could not be written, so nothing ran. Try again.")
+    return await card_for(services, case, secret=secret)
 
 
-async def _already(services: Services, case: Case, spec: ActionSpec) -> str:
-    record = (await services.cases.records(case.id)).get(spec.name)
+async def _chosen_item(services: Services, case: Case, spec: ActionSpec, item_id: str) -> Item | None:
+    """The item as listed (from Redis); for an undo, the item the reversed action worked on."""
+    if not spec.item_kind or not item_id:
+        return None
+    listed = (await services.cases.listings(case.id)).get(spec.item_kind, [])
+    found = next((item for item in listed if item.id == item_id), None)
+    if found is None and spec.needs_saved:
+        records = await services.cases.records(case.id)
+        for name in reversed_by(spec.name):
+            record = records.get(record_key(name, item_id))
+            if record is not None:
+                return Item(kind=spec.item_kind, id=item_id, label=record.item_label)
+    return found
+
+
+def _options(spec: ActionSpec, data: dict[str, Any]) -> dict[str, Any]:
+    """Card choices, checked against what the action accepts (never free text passed through)."""
+    if spec.name == "block_user":
+        chosen = [name for name in STEPS if str(data.get(f"step_{name}", "true")).lower() == "true"]
+        return {"steps": chosen}
+    if spec.name == "remove_app":
+        return {"mode": "app" if data.get("app_mode") == "app" else "grant"}
+    return {}
+
+
+async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) -> Card:
+    assert case.target is not None and spec.item_kind
+    context = ActionContext(tenant=services.tenant, target=case.target, case_id=case.id,
+                            exchange=services.runner.exchange)
+    try:
+        items = await list_items(spec.item_kind, context)
+    except RiposteError as error:
+        return await card_for(services, case, f"Could not list them: {error}")
+    await services.cases.save_listing(case.id, spec.item_kind, items)
+    await update_case_card(services, case)
+    log.info("%s listed %d %s item(s) on case %s", actor.name, len(items), spec.item_kind, case.id)
+    return await card_for(services, case)
+
+
+async def _already(services: Services, case: Case, run: Run) -> str:
+    record = (await services.cases.records(case.id)).get(run.key)
+    title = run.spec.title
     if record is None or record.state == "running":
         who = f" by {record.actor_name} at {when(record.started_at)}" if record else ""
-        return f"{spec.title} is already running (started{who}); this click changed nothing."
-    return f"{spec.title} was already done by {record.actor_name} at {when(record.finished_at)}."
-
-
-async def _run_and_update(
-    services: Services, case: Case, spec: ActionSpec, actor: Actor, record: ActionRecord
-) -> None:
-    assert case.target is not None
-    result = await services.runner.execute(spec, actor, case.target, case.id)
-    record.finished_at = _now()
-    if result.ok and result.outcome:
-        record.state, record.summary = "done", result.outcome.summary
-        record.reversal, record.undo = result.outcome.reversal, result.outcome.undo or ""
-    else:
-        record.state, record.summary = "failed", result.error
-        await services.cases.release_action(case.id, spec.name)
-    record.request_id = result.request_id or ""
-    await services.cases.put_record(case.id, record)
-    await update_case_card(services, case)
-
-
-async def _interrupted(services: Services, case: Case, spec: ActionSpec, actor: Actor, record: ActionRecord) -> None:
-    assert case.target is not None
-    await services.runner.record_interrupted(spec, actor, case.target, case.id)
-    record.state, record.finished_at = "interrupted", _now()
-    record.summary = "The bot shut down before Graph answered. Check the user's state before retrying."
-    await services.cases.put_record(case.id, record)
-    await services.cases.release_action(case.id, spec.name)
-    await update_case_card(services, case)
-
-
-async def update_case_card(services: Services, case: Case) -> None:
-    """Replace the thread's card with the case as it stands now (every viewer sees it)."""
-    if not case.conversation or not case.activity_id:
-        return
-    card = await _card_for(services, case)
-    for attempt in range(1, CARD_UPDATE_ATTEMPTS + 1):
-        try:
-            await services.channel.update_card(case.conversation, case.activity_id, card)
-            return
-        except Exception:
-            if attempt == CARD_UPDATE_ATTEMPTS:
-                log.exception("could not update the card of case %s; the audit has the outcome", case.id)
-                return
-            await asyncio.sleep(0.5 * 2**attempt)
+        return f"{title} is already running (started{who}); this click changed nothing."
+    if record.state == "pending":
+        return f"{title} is waiting for approval (requested by {record.actor_name}); this click changed nothing."
+    return f"{title} was already done by {record.actor_name} at {when(record.finished_at or now_iso())}."

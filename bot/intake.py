@@ -13,7 +13,7 @@ from bot.alerts import Alert
 from bot.cards.alert_card import alert_card
 from bot.cases import Case
 from bot.services import Services
-from bot.views import case_view
+from bot.views import CaseState
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def accept_alert(services: Services, alert: Alert, channel_id: str) -> Acc
         return Accepted(existing, "duplicate")
     try:
         case = await _open_case(services, alert, case_id)
-        view = case_view(case, {}, services.settings.protected_users, services.signer)
+        view = services.painter.view(CaseState(case, {}))
         reference, activity_id = await services.channel.post_thread(channel_id, alert_card(view))
     except BaseException:
         # Nothing half-done: the source may send the alert again and get a fresh attempt.

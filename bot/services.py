@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from actions.runner import ActionRunner
 from actions.spec import Tenant
+from bot.approvals import ApprovalStore
 from bot.audit import RedisAudit
 from bot.authz import RoleResolver
 from bot.cases import CaseStore
@@ -16,6 +17,7 @@ from bot.config import Settings
 from bot.inflight import InFlight
 from bot.policy import Policy
 from bot.signing import ButtonSigner
+from bot.views import CardPainter
 
 Card = dict[str, Any]
 
@@ -25,6 +27,10 @@ class Channel(Protocol):
 
     async def post_thread(self, channel_id: str, card: Card) -> tuple[dict[str, Any], str]:
         """Start a new thread with `card`; return the thread's conversation reference and the message id."""
+        ...
+
+    async def reply(self, reference: dict[str, Any], card: Card) -> str:
+        """Post `card` into the thread of `reference`; return the new message id."""
         ...
 
     async def update_card(self, reference: dict[str, Any], activity_id: str, card: Card) -> None: ...
@@ -43,3 +49,5 @@ class Services:
     inflight: InFlight
     signer: ButtonSigner
     policy: Policy
+    painter: CardPainter
+    approvals: ApprovalStore

@@ -1,55 +1,181 @@
-"""From a case and its records to what its card shows (the pure card builders do the layout)."""
+"""From a case and its state in Redis to what its card shows; the pure card builders do the layout.
+
+Every button gets signed data from here, so what a click may do is decided when the card is drawn."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
 from actions import ACTIONS
+from actions.block_user import STEP_TITLES
 from actions.runner import Actor, Refused
+from actions.spec import ActionSpec, Item
 from bot.authz import check_protected
-from bot.cards.alert_card import ActionStatus, AlertView
-from bot.cases import ActionRecord, Case
+from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
+from bot.cases import ActionRecord, Case, record_key
 from bot.signing import ButtonSigner
 
 NOBODY = Actor(id="", name="")
+# Actions that only read: re-clickable, never claimed.
+LISTING_ACTIONS = frozenset({"list_inbox_rules"})
+LISTING_TITLES = {
+    "inbox_rule": "Inbox rules",
+    "app": "Consented apps",
+    "teams_app": "Teams apps",
+    "auth_method": "Authentication methods (newest first)",
+    "mailbox_permission": "Mailbox FullAccess holders",
+    "transport_rule": "Transport rules",
+}
+SHOW_TITLES = {
+    "app": "Consented apps…",
+    "teams_app": "Teams apps…",
+    "auth_method": "MFA methods…",
+    "mailbox_permission": "Mailbox access…",
+    "transport_rule": "Transport rules…",
+}
+APP_MODE_INPUT = {
+    "type": "Input.ChoiceSet", "id": "app_mode", "style": "expanded", "value": "grant",
+    "label": "Remove app does:",
+    "choices": [
+        {"title": "Revoke this user's consent only", "value": "grant"},
+        {"title": "Delete the app from the whole tenant", "value": "app"},
+    ],
+}
+BUSY_STATES = ("running", "done", "pending")
 
 
-def not_applicable_reasons(case: Case, protected_users: list[str]) -> dict[str, str]:
-    reasons: dict[str, str] = {}
-    for name in case.offered:
-        spec = ACTIONS[name]
-        if case.target is None:
-            reasons[name] = f"the user could not be resolved: {case.target_problem}"
-            continue
-        try:
-            check_protected(NOBODY, case.target, protected_users)
-        except Refused as refusal:
-            reasons[name] = str(refusal)
-            continue
-        reason = spec.not_applicable(case.target)
-        if reason:
-            reasons[name] = reason
-    return reasons
+def item_actions(kind: str) -> list[ActionSpec]:
+    return [spec for spec in ACTIONS.values() if spec.item_kind == kind and not spec.needs_saved]
 
 
-def case_view(
-    case: Case,
-    records: dict[str, ActionRecord],
-    protected_users: list[str],
-    signer: ButtonSigner,
-    notice: str = "",
-    notice_style: str = "attention",
-) -> AlertView:
-    statuses = tuple(
-        ActionStatus(
-            action=record.action, state=record.state, actor_name=record.actor_name, started_at=record.started_at,
-            finished_at=record.finished_at, summary=record.summary, reversal=record.reversal,
-            request_id=record.request_id,
+def show_verb(kind: str) -> str | None:
+    """The verb whose item-less click lists items of `kind` (the first per-item action of that kind)."""
+    if kind == "inbox_rule":
+        return None  # list_inbox_rules is an action of its own
+    actions = item_actions(kind)
+    return actions[0].name if actions else None
+
+
+def reversed_by(undo: str) -> list[str]:
+    """The actions that `undo` reverses (whose saved copy it needs)."""
+    return [spec.name for spec in ACTIONS.values() if spec.undo == undo]
+
+
+def not_applicable_reason(case: Case, spec: ActionSpec, protected_users: list[str]) -> str:
+    if case.target is None:
+        return f"the user could not be resolved: {case.target_problem}"
+    try:
+        check_protected(NOBODY, case.target, protected_users)
+    except Refused as refusal:
+        return str(refusal)
+    return spec.not_applicable(case.target) or ""
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """Everything in Redis about a case that its card shows."""
+
+    case: Case
+    records: Mapping[str, ActionRecord]
+    listings: Mapping[str, list[Item]] = field(default_factory=dict)
+    saved_keys: frozenset[str] = frozenset()
+
+
+class CardPainter:
+    def __init__(self, signer: ButtonSigner, protected_users: list[str]) -> None:
+        self._signer = signer
+        self._protected = protected_users
+
+    def _button(self, state: CaseState, spec: ActionSpec, title: str, item: str = "", reason: str = "") -> Button:
+        record = state.records.get(record_key(spec.name, item))
+        if not reason and record and record.state in BUSY_STATES and spec.name not in LISTING_ACTIONS:
+            reason = f"{record.state} ({record.actor_name})" if record.state != "done" else "already done"
+        tooltip = reason or f"{spec.description}. {spec.reversal}"
+        return Button(title, spec.name, self._signer.data(state.case.id, spec.name, state.case.nonce, item),
+                      enabled=not reason, tooltip=tooltip, style="destructive" if spec.destructive else "")
+
+    def main_buttons(self, state: CaseState) -> tuple[Button, ...]:
+        buttons: list[Button] = []
+        for name in state.case.offered:
+            spec = ACTIONS[name]
+            if spec.needs_saved or (spec.item_kind and show_verb(spec.item_kind) != name):
+                continue
+            reason = not_applicable_reason(state.case, spec, self._protected)
+            title = SHOW_TITLES.get(spec.item_kind or "", spec.title)
+            if spec.item_kind:  # a listing click: never "already done"
+                buttons.append(Button(title, name, self._signer.data(state.case.id, name, state.case.nonce),
+                                      enabled=not reason, tooltip=reason or f"list them, then {spec.description}"))
+                continue
+            buttons.append(self._button(state, spec, title, reason=reason))
+        return tuple(buttons)
+
+    def _undo(self, state: CaseState, record: ActionRecord) -> Button | None:
+        spec = ACTIONS.get(record.action)
+        if record.state != "done" or spec is None or not spec.undo:
+            return None
+        undo = ACTIONS[spec.undo]
+        if undo.needs_saved and not any(record_key(name, record.item) in state.saved_keys
+                                        for name in [record.action, *reversed_by(undo.name)]):
+            return None
+        title = spec.undo_title or undo.title
+        return self._button(state, undo, title, record.item,
+                            not_applicable_reason(state.case, undo, self._protected))
+
+    def statuses(self, state: CaseState) -> tuple[StatusView, ...]:
+        views = []
+        for record in sorted(state.records.values(), key=lambda record: record.started_at):
+            spec = ACTIONS.get(record.action)
+            title = spec.title if spec else record.action
+            if record.item_label:
+                title = f"{title} “{record.item_label}”"
+            views.append(StatusView(
+                title=title, state=record.state, actor_name=record.actor_name, started_at=record.started_at,
+                finished_at=record.finished_at, summary=record.summary, reversal=record.reversal,
+                request_id=record.request_id, approved_by=record.approved_by, steps=tuple(record.steps),
+                undo=self._undo(state, record),
+            ))
+        return tuple(views)
+
+    def listings(self, state: CaseState) -> tuple[ListingView, ...]:
+        views = []
+        for kind, items in state.listings.items():
+            specs = item_actions(kind)
+            item_views = tuple(
+                ItemView(
+                    label=item.label, suspicious=item.suspicious,
+                    buttons=tuple(
+                        self._button(state, spec, spec.title, item.id,
+                                     not_applicable_reason(state.case, spec, self._protected))
+                        for spec in specs
+                    ),
+                )
+                for item in items
+            )
+            inputs = (APP_MODE_INPUT,) if kind == "app" else ()
+            views.append(ListingView(LISTING_TITLES.get(kind, kind), item_views, inputs))
+        return tuple(views)
+
+    def inputs(self, state: CaseState) -> tuple[dict[str, Any], ...]:
+        bundle = ACTIONS.get("block_user")
+        if bundle is None or bundle.name not in state.case.offered:
+            return ()
+        record = state.records.get(record_key(bundle.name))
+        if record and record.state in BUSY_STATES:
+            return ()
+        if not_applicable_reason(state.case, bundle, self._protected):
+            return ()
+        toggles: list[dict[str, Any]] = [{"type": "TextBlock", "text": "Block user does:", "weight": "Bolder",
+                                          "spacing": "Medium"}]
+        toggles.extend({"type": "Input.Toggle", "id": f"step_{name}", "title": title, "value": "true",
+                        "valueOn": "true", "valueOff": "false"} for name, title in STEP_TITLES.items())
+        return tuple(toggles)
+
+    def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "") -> AlertView:
+        case = state.case
+        return AlertView(
+            case_id=case.id, alert=case.alert, target=case.target, target_problem=case.target_problem,
+            buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
+            inputs=self.inputs(state), notice=notice, notice_style=notice_style, secret=secret,
         )
-        for record in sorted(records.values(), key=lambda record: record.started_at)
-    )
-    return AlertView(
-        case_id=case.id, nonce=case.nonce, alert=case.alert, target=case.target, target_problem=case.target_problem,
-        offered=tuple(ACTIONS[name] for name in case.offered),
-        not_applicable=not_applicable_reasons(case, protected_users),
-        statuses=statuses, notice=notice, notice_style=notice_style,
-        button_data={name: signer.data(case.id, name, case.nonce) for name in case.offered},
-    )

@@ -52,6 +52,7 @@ def sandbox_settings(settings: Settings, seed: dict[str, Any], graph_url: str, c
     return settings.model_copy(
         update={
             "graph_endpoint": graph_url,
+            "exchange_endpoint": graph_url,
             "graph_tenant_id": seed["tenant"]["id"],
             "service_url": channel_url + "/",
             "alert_channel": settings.alert_channel or SANDBOX_CHANNEL_ID,
@@ -122,6 +123,7 @@ def production_like_environment(
         "GRAPH_CLIENT_SECRET": "sandbox-client-secret",
         "AUTHORITY_HOST": tenant.server.url,
         "GRAPH_ENDPOINT": tenant.graph_url,
+        "EXCHANGE_ENDPOINT": tenant.graph_url,
         "REQUESTS_CA_BUNDLE": str(tenant.ca_file),
         "REDIS_URL": redis_url,
         "RIPOSTE_ALLOW_UNAUTHENTICATED": "true",

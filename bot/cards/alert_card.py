@@ -1,24 +1,44 @@
-"""The alert card: who, what, when, severity, evidence, what has been done, and the remediation buttons."""
+"""The case card: who, what, when, severity, evidence, what has been done (with undo), listed items with their
+own buttons, and the remediation buttons. Pure: a view in, a card dict out."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from actions.spec import ActionSpec, TargetUser
+from actions.spec import TargetUser
 from bot.alerts import Alert
 from bot.cards.elements import Card, card, container, execute, facts, text, when
 
 SEVERITY_STYLE = {"critical": "attention", "high": "attention", "medium": "warning", "low": "accent",
                   "informational": "default"}
-STATE_ICON = {"running": "⏳", "done": "✅", "failed": "❌", "interrupted": "⚠️"}
+STATE_ICON = {"running": "⏳", "done": "✅", "failed": "❌", "interrupted": "⚠️", "pending": "🕒",
+              "rejected": "🚫", "expired": "⌛"}
+STATE_WORD = {"done": "done", "failed": "failed", "interrupted": "interrupted", "pending": "waiting for approval",
+              "rejected": "rejected", "expired": "approval expired"}
+STATE_STYLE = {"done": "good", "failed": "attention", "interrupted": "warning", "pending": "emphasis",
+               "rejected": "attention", "expired": "warning"}
 
 
 @dataclass(frozen=True)
-class ActionStatus:
-    """What the card says about one action on this case (from the case's records)."""
+class Button:
+    title: str
+    verb: str
+    data: dict[str, str]
+    enabled: bool = True
+    tooltip: str = ""
+    style: str = ""
 
-    action: str
+    def render(self) -> dict[str, Any]:
+        return execute(self.title, self.verb, self.data, enabled=self.enabled, tooltip=self.tooltip,
+                       style=self.style)
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What the card says about one action (on one item) on this case."""
+
+    title: str
     state: str
     actor_name: str
     started_at: str
@@ -26,38 +46,58 @@ class ActionStatus:
     summary: str = ""
     reversal: str = ""
     request_id: str = ""
+    approved_by: str = ""
+    steps: tuple[str, ...] = ()
+    undo: Button | None = None
+
+
+@dataclass(frozen=True)
+class ItemView:
+    label: str
+    suspicious: str
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
+class ListingView:
+    title: str
+    items: tuple[ItemView, ...]
+    inputs: tuple[dict[str, Any], ...] = ()  # choices that apply to this list's buttons (remove_app's mode)
+    empty: str = "none found"
 
 
 @dataclass(frozen=True)
 class AlertView:
     case_id: str
-    nonce: str
     alert: Alert
     target: TargetUser | None
     target_problem: str
-    offered: tuple[ActionSpec, ...]
-    not_applicable: Mapping[str, str]  # action name → reason it is greyed out
-    button_data: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # verb → signed reference
-    statuses: tuple[ActionStatus, ...] = ()
+    buttons: tuple[Button, ...]
+    statuses: tuple[StatusView, ...] = ()
+    listings: tuple[ListingView, ...] = ()
+    inputs: tuple[dict[str, Any], ...] = ()  # e.g. block_user's step checkboxes
     notice: str = ""  # shown on top, e.g. a refusal, to the person who clicked
     notice_style: str = "attention"
+    secret: str = ""  # a temporary password: only ever in the clicker's own copy of the card
+    extra: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
 def _target_facts(view: AlertView) -> list[tuple[str, str]]:
     target = view.target
     if target is None:
         return [("User", f"{view.alert.user} (not resolved: {view.target_problem})")]
+    kind = "guest" if target.is_guest else ("synced from on-premises" if target.on_premises_sync else "cloud")
     pairs = [
         ("User", target.label),
         ("Account", "enabled" if target.account_enabled else "disabled"),
-        ("Type", "guest" if target.is_guest else ("synced from on-premises" if target.on_premises_sync else "cloud")),
+        ("Type", kind + ("" if target.has_mailbox else ", no mailbox")),
     ]
     if target.admin_roles:
         pairs.append(("Admin roles", f"{', '.join(target.admin_roles)}: acting needs the admin_responder role"))
     return pairs
 
 
-def _evidence(alert: Alert) -> list[dict[str, object]]:
+def _evidence(alert: Alert) -> list[dict[str, Any]]:
     if not alert.evidence:
         return []
     pairs = [(item.kind.replace("_", " "), f"{item.name} ({item.id})" if item.name else item.id)
@@ -65,38 +105,48 @@ def _evidence(alert: Alert) -> list[dict[str, object]]:
     return [text("Evidence", weight="Bolder", spacing="Medium"), facts(pairs)]
 
 
-def _status_block(status: ActionStatus, title: str) -> dict[str, object]:
+def _status_block(status: StatusView) -> dict[str, Any]:
     icon = STATE_ICON.get(status.state, "•")
     if status.state == "running":
-        headline = f"{icon} {title}: working… (started by {status.actor_name} at {when(status.started_at)})"
+        headline = f"{icon} {status.title}: working… (started by {status.actor_name} at {when(status.started_at)})"
         return container([text(headline, weight="Bolder")], style="emphasis")
-    verb = {"done": "done", "failed": "failed", "interrupted": "interrupted"}.get(status.state, status.state)
-    headline = f"{icon} {title}: {verb} by {status.actor_name} at {when(status.finished_at or status.started_at)}"
-    items: list[dict[str, object]] = [text(headline, weight="Bolder"), text(status.summary)]
+    moment = when(status.finished_at or status.started_at)
+    word = STATE_WORD.get(status.state, status.state)
+    headline = f"{icon} {status.title}: {word} by {status.actor_name} at {moment}"
+    if status.state == "pending":
+        headline = f"{icon} {status.title}: requested by {status.actor_name} at {moment}, waiting for approval"
+    items: list[dict[str, Any]] = [text(headline, weight="Bolder")]
+    if status.approved_by:
+        items.append(text(f"Approved by {status.approved_by}.", isSubtle=True))
+    if status.summary:
+        items.append(text(status.summary))
+    items.extend(text(f"• {line}", spacing="None") for line in status.steps)
     if status.state == "done" and status.reversal:
         items.append(text(f"To reverse: {status.reversal}", isSubtle=True))
     if status.request_id:
-        items.append(text(f"Graph request id: {status.request_id}", isSubtle=True, size="Small"))
-    style = {"done": "good", "failed": "attention", "interrupted": "warning"}.get(status.state)
-    return container(items, style=style)
+        items.append(text(f"Request id: {status.request_id}", isSubtle=True, size="Small"))
+    if status.undo:
+        items.append({"type": "ActionSet", "actions": [status.undo.render()]})
+    return container(items, style=STATE_STYLE.get(status.state))
 
 
-def _buttons(view: AlertView, busy: set[str]) -> list[dict[str, object]]:
-    buttons: list[dict[str, object]] = []
-    for spec in view.offered:
-        reason = view.not_applicable.get(spec.name, "")
-        if spec.name in busy:
-            reason = reason or "already done on this case"
-        style = "destructive" if spec.destructive else ""
-        tooltip = reason or f"{spec.description}. {spec.reversal}"
-        data = dict(view.button_data.get(spec.name, {}))
-        buttons.append(execute(spec.title, spec.name, data, enabled=not reason, tooltip=tooltip, style=style))
-    return buttons
+def _listing_block(listing: ListingView) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [text(listing.title, weight="Bolder", spacing="Medium")]
+    if not listing.items:
+        blocks.append(text(listing.empty, isSubtle=True))
+    for item in listing.items:
+        lines = [text(item.label, weight="Bolder" if item.suspicious else "Default")]
+        if item.suspicious:
+            lines.append(text(f"Suspicious: {item.suspicious}", color="Attention", spacing="None"))
+        if item.buttons:
+            lines.append({"type": "ActionSet", "actions": [button.render() for button in item.buttons]})
+        blocks.append(container(lines, style="warning" if item.suspicious else None))
+    blocks.extend(listing.inputs)
+    return blocks
 
 
 def alert_card(view: AlertView) -> Card:
     alert = view.alert
-    titles = {spec.name: spec.title for spec in view.offered}
     header = container(
         [
             text(f"{alert.severity.upper()} · {alert.title}", size="Large", weight="Bolder"),
@@ -105,18 +155,27 @@ def alert_card(view: AlertView) -> Card:
         ],
         style=SEVERITY_STYLE.get(alert.severity, "default"),
     )
-    body: list[dict[str, object]] = []
+    body: list[dict[str, Any]] = []
     if view.notice:
         body.append(container([text(view.notice, weight="Bolder")], style=view.notice_style))
+    if view.secret:
+        body.append(container([
+            text("Temporary password (shown once, only to you; it is not stored anywhere):", weight="Bolder"),
+            text(view.secret, fontType="Monospace", size="Large"),
+            text("Give it to the user over a trusted channel; they must change it at next sign-in.", isSubtle=True),
+        ], style="warning"))
     body.append(header)
     body.append(facts([*_target_facts(view), ("Category", alert.category), ("Confidence", alert.confidence),
                        ("Case", view.case_id)]))
     if alert.description:
         body.append(text(alert.description))
     body.extend(_evidence(alert))
-    body.extend(_status_block(status, titles.get(status.action, status.action)) for status in view.statuses)
-    busy = {status.action for status in view.statuses if status.state in ("running", "done")}
-    return card(body, _buttons(view, busy) or None)
+    body.extend(_status_block(status) for status in view.statuses)
+    for listing in view.listings:
+        body.extend(_listing_block(listing))
+    body.extend(view.inputs)
+    body.extend(view.extra)
+    return card(body, [button.render() for button in view.buttons] or None)
 
 
 def message_card(message: str, style: str = "default") -> Card:

@@ -1,0 +1,173 @@
+"""Approvals in the case thread: request, approve (by someone else holding `approver`), reject with a reason,
+expire. An approval runs the action exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from actions import ACTIONS
+from actions.runner import AuditEntry
+from actions.spec import Item, Role
+from bot.approvals import ApprovalRequest, new_request
+from bot.cards.alert_card import message_card
+from bot.cards.approval_card import ApprovalView, approval_card
+from bot.cases import ActionRecord, Case
+from bot.execution import Run, card_for, now_iso, start, update_case_card
+from bot.services import Card, Services
+
+log = logging.getLogger(__name__)
+WHO_MAY_APPROVE = "anyone with the Riposte approver role, except the requester"
+
+
+def _view(services: Services, request: ApprovalRequest, case: Case, notice: str = "", outcome: str = "") -> Card:
+    spec = ACTIONS[request.action]
+    sign = services.signer.data
+    return approval_card(ApprovalView(
+        action_title=spec.title, target_label=case.target.label if case.target else case.alert.user,
+        item_label=request.item_label, reversible=spec.reversible, reversal=spec.reversal,
+        requester_name=request.requester_name, requested_at=request.created_at, expires_at=request.expires_at,
+        state=request.state, approve_data=sign(case.id, "approve", case.nonce, request.id),
+        reject_data=sign(case.id, "reject", case.nonce, request.id), who_may_approve=WHO_MAY_APPROVE,
+        decided_by=request.decided_by_name, decided_at=request.decided_at, reason=request.reason,
+        outcome=outcome, notice=notice,
+    ))
+
+
+async def _audit(services: Services, request: ApprovalRequest, case: Case, phase: str, actor_id: str,
+                 actor_name: str, detail: str = "") -> None:
+    await services.audit.record(AuditEntry(
+        phase=phase, action=request.action, actor_id=actor_id, actor_name=actor_name, case_id=case.id,
+        target_id=case.target.id if case.target else "", target_upn=case.target.upn if case.target else "",
+        result=phase, detail=detail,
+    ))
+
+
+async def request(services: Services, run: Run) -> Card:
+    """The action's claim is held: record the request, post the approval card in the thread."""
+    case = run.case
+    item = run.item
+    approval = new_request(case.id, run.spec.name, item.id if item else "", item.label if item else "",
+                           run.actor.id, run.actor.name, run.options, services.settings.approval_timeout_minutes)
+    await services.approvals.save(approval)
+    await _audit(services, approval, case, "approval_requested", run.actor.id, run.actor.name)
+    record = ActionRecord(action=run.spec.name, state="pending", actor_id=run.actor.id, actor_name=run.actor.name,
+                          started_at=now_iso(), item=approval.item, item_label=approval.item_label)
+    await services.cases.put_record(case.id, record)
+    if case.conversation:
+        approval.activity_id = await services.channel.reply(case.conversation, _view(services, approval, case))
+        await services.approvals.save(approval)
+    await update_case_card(services, case)
+    return await card_for(services, case, f"{run.spec.title} needs a second person's approval: an approver must "
+                                          "approve it in this thread.", "emphasis")
+
+
+async def _close(services: Services, approval: ApprovalRequest, case: Case, state: str, summary: str) -> None:
+    """End a request without running it: the action may be asked for again."""
+    record = (await services.cases.records(case.id)).get(f"{approval.action}|{approval.item}")
+    if record is not None:
+        record.state, record.finished_at, record.summary = state, now_iso(), summary
+        await services.cases.put_record(case.id, record)
+    await services.cases.release_action(case.id, f"{approval.action}|{approval.item}")
+    await _update_approval_card(services, approval, case)
+    await update_case_card(services, case)
+
+
+async def _update_approval_card(services: Services, approval: ApprovalRequest, case: Case, outcome: str = "") -> None:
+    if case.conversation and approval.activity_id:
+        try:
+            await services.channel.update_card(case.conversation, approval.activity_id,
+                                               _view(services, approval, case, outcome=outcome))
+        except Exception:
+            log.exception("could not update approval card %s", approval.id)
+
+
+async def decide(services: Services, verb: str, request_id: str, clicker_id: str, clicker_name: str,
+                 reason: str) -> Card:
+    approval = await services.approvals.get(request_id)
+    case = await services.cases.get(approval.case_id) if approval else None
+    if approval is None or case is None:
+        return message_card("This approval request is unknown here (expired or from another deployment).",
+                            "attention")
+    if approval.state != "pending":
+        return _view(services, approval, case, notice="This request was already decided; nothing changed.")
+    if approval.expired:
+        await expire(services, approval.id)
+        approval = await services.approvals.get(request_id) or approval
+        return _view(services, approval, case, notice="This request has expired; nothing ran.")
+    if clicker_id == approval.requester_id:
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "self-approval")
+        return _view(services, approval, case, notice="⛔ You requested this, so you cannot approve or reject it: "
+                                                      "another approver must.")
+    roles = await services.roles.roles(clicker_id)
+    if Role.APPROVER not in roles:
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "not an approver")
+        return _view(services, approval, case, notice=f"⛔ Deciding needs the approver role; {clicker_name} "
+                                                      "does not hold it.")
+    reason = reason.strip()[:500]
+    if verb == "reject" and not reason:
+        return _view(services, approval, case, notice="Type a reason in the box, then press Reject.")
+    if not await services.approvals.claim_decision(approval.id, clicker_id):
+        fresh = await services.approvals.get(approval.id) or approval
+        return _view(services, fresh, case, notice="Someone decided this at the same moment; nothing else ran.")
+    approval.decided_by_id, approval.decided_by_name, approval.decided_at = clicker_id, clicker_name, now_iso()
+    if verb == "reject":
+        approval.state, approval.reason = "rejected", reason
+        await services.approvals.save(approval)
+        await _audit(services, approval, case, "rejected", clicker_id, clicker_name, reason)
+        await _close(services, approval, case, "rejected", f"Rejected by {clicker_name}: {reason}")
+        return _view(services, approval, case)
+    approval.state = "approved"
+    await services.approvals.save(approval)
+    await _audit(services, approval, case, "approved", clicker_id, clicker_name)
+    return await _run_approved(services, approval, case)
+
+
+async def _run_approved(services: Services, approval: ApprovalRequest, case: Case) -> Card:
+    spec = ACTIONS[approval.action]
+    requester = await services.roles.actor(approval.requester_id, approval.requester_name)
+    item = None
+    if approval.item:
+        listed = (await services.cases.listings(case.id)).get(spec.item_kind or "", [])
+        item = next((i for i in listed if i.id == approval.item), None) or Item(
+            kind=spec.item_kind or "", id=approval.item, label=approval.item_label)
+    run = Run(case, spec, requester, item, approval.options, approved_by=approval.decided_by_name)
+    secret = await start(services, run)
+    outcome = "Running now; the alert card shows the outcome."
+    if secret:
+        outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
+    await _update_approval_card(services, approval, case, outcome)
+    card = _view(services, approval, case, outcome=outcome)
+    if secret:
+        card["body"].insert(0, {"type": "Container", "style": "warning", "items": [
+            {"type": "TextBlock", "wrap": True, "weight": "Bolder",
+             "text": "Temporary password (shown once, only to you; it is not stored anywhere):"},
+            {"type": "TextBlock", "wrap": True, "fontType": "Monospace", "size": "Large", "text": secret}]})
+    return card
+
+
+async def expire(services: Services, request_id: str) -> None:
+    """Time is up: mark it expired (once, whichever replica gets there first) and say so on both cards."""
+    approval = await services.approvals.get(request_id)
+    if approval is None or approval.state != "pending":
+        return
+    case = await services.cases.get(approval.case_id)
+    if not await services.approvals.claim_decision(approval.id, "expiry"):
+        return
+    approval.state, approval.decided_at = "expired", now_iso()
+    await services.approvals.save(approval)
+    if case is None:
+        return
+    await _audit(services, approval, case, "expired", "", "Riposte")
+    await _close(services, approval, case, "expired", "Nobody approved in time; nothing ran.")
+
+
+async def expire_due_forever(services: Services, every_seconds: float) -> None:
+    """Background sweep: each replica runs one; the decision claim makes each expiry happen once."""
+    while True:
+        try:
+            for request_id in await services.approvals.due():
+                await expire(services, request_id)
+        except Exception:
+            log.exception("approval expiry sweep failed; retrying")
+        await asyncio.sleep(every_seconds)

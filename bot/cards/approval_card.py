@@ -1,0 +1,69 @@
+"""The approval card posted in the case thread: what is asked, by whom, on whom, until when; Approve / Reject."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.cards.elements import Card, card, container, execute, facts, text, when
+
+STATE_LINE = {
+    "pending": ("Waiting for an approver. The requester cannot approve their own request.", "emphasis"),
+    "approved": ("Approved", "good"),
+    "rejected": ("Rejected", "attention"),
+    "expired": ("Expired: nobody approved in time, so nothing ran. Click the action again to ask anew.", "warning"),
+}
+
+
+@dataclass(frozen=True)
+class ApprovalView:
+    action_title: str
+    target_label: str
+    item_label: str
+    reversible: bool
+    reversal: str
+    requester_name: str
+    requested_at: str
+    expires_at: str
+    state: str
+    approve_data: dict[str, str]
+    reject_data: dict[str, str]
+    who_may_approve: str
+    decided_by: str = ""
+    decided_at: str = ""
+    reason: str = ""
+    outcome: str = ""
+    notice: str = ""
+
+
+def approval_card(view: ApprovalView) -> Card:
+    what = view.action_title + (f" “{view.item_label}”" if view.item_label else "")
+    line, style = STATE_LINE.get(view.state, (view.state, "default"))
+    if view.state in ("approved", "rejected"):
+        line = f"{line} by {view.decided_by} at {when(view.decided_at)}"
+        if view.reason:
+            line += f": {view.reason}"
+    body = []
+    if view.notice:
+        body.append(container([text(view.notice, weight="Bolder")], style="attention"))
+    body += [
+        text(f"Approval needed: {what}", size="Medium", weight="Bolder"),
+        facts([
+            ("On", view.target_label),
+            ("Requested by", f"{view.requester_name} at {when(view.requested_at)}"),
+            ("Reversible", "yes: " + view.reversal if view.reversible else "no: " + view.reversal),
+            ("Expires", when(view.expires_at)),
+            ("Who may approve", view.who_may_approve),
+        ]),
+        container([text(line, weight="Bolder")], style=style),
+    ]
+    if view.outcome:
+        body.append(text(view.outcome))
+    actions = None
+    if view.state == "pending":
+        body.append({"type": "Input.Text", "id": "reason", "label": "Reason (required to reject)",
+                     "placeholder": "Why reject?", "maxLength": 500})
+        actions = [
+            execute("Approve", "approve", view.approve_data, style="positive"),
+            execute("Reject", "reject", view.reject_data, style="destructive"),
+        ]
+    return card(body, actions)

@@ -1,0 +1,200 @@
+"""Running an action once it is allowed: intent in the audit, the call, what it saved, the outcome, the card.
+
+Shared by a direct click and by an approval."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from actions import ACTIONS
+from actions.errors import RiposteError
+from actions.runner import ActionResult, Actor
+from actions.spec import ActionSpec, Item
+from bot.cards.alert_card import alert_card
+from bot.cases import ActionRecord, Case, record_key
+from bot.services import Card, Services
+from bot.views import CaseState, reversed_by
+
+log = logging.getLogger(__name__)
+CARD_UPDATE_ATTEMPTS = 3
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def load_state(services: Services, case: Case) -> CaseState:
+    records = await services.cases.records(case.id)
+    listings = await services.cases.listings(case.id)
+    saved = await services.cases.saved_keys(case.id)
+    return CaseState(case, records, listings, saved)
+
+
+async def card_for(services: Services, case: Case, notice: str = "", style: str = "attention",
+                   secret: str = "") -> Card:
+    state = await load_state(services, case)
+    return alert_card(services.painter.view(state, notice, style, secret))
+
+
+async def update_case_card(services: Services, case: Case) -> None:
+    """Replace the thread's card with the case as it stands now (every viewer sees it)."""
+    if not case.conversation or not case.activity_id:
+        return
+    card = await card_for(services, case)
+    for attempt in range(1, CARD_UPDATE_ATTEMPTS + 1):
+        try:
+            await services.channel.update_card(case.conversation, case.activity_id, card)
+            return
+        except Exception:
+            if attempt == CARD_UPDATE_ATTEMPTS:
+                log.exception("could not update the card of case %s; the audit has the outcome", case.id)
+                return
+            await asyncio.sleep(0.5 * 2**attempt)
+
+
+@dataclass
+class Run:
+    """One allowed run of an action on a case (and item)."""
+
+    case: Case
+    spec: ActionSpec
+    actor: Actor
+    item: Item | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    approved_by: str = ""
+
+    @property
+    def key(self) -> str:
+        return record_key(self.spec.name, self.item.id if self.item else "")
+
+
+async def _saved_for(services: Services, run: Run) -> dict[str, Any] | None:
+    """For an undo: what the action it reverses saved (directly, or as a step of the block_user bundle)."""
+    if not run.spec.needs_saved:
+        return None
+    item = run.item.id if run.item else ""
+    for name in reversed_by(run.spec.name):
+        saved = await services.cases.removed(run.case.id, record_key(name, item))
+        if saved is not None:
+            return saved
+    return None
+
+
+async def _options(services: Services, run: Run) -> dict[str, Any]:
+    options = dict(run.options)
+    if run.spec.name == "block_signin":
+        ids = []
+        for user in services.settings.protected_users:
+            try:
+                ids.append((await services.tenant.get_user(user)).id)
+            except RiposteError:
+                log.warning("protected user %s could not be resolved; it cannot be excluded by id", user)
+        options["protected_user_ids"] = ids
+    return options
+
+
+async def begin(services: Services, run: Run) -> ActionRecord:
+    """The action's claim is held; write the intent (or raise: then nothing runs) and show it running."""
+    assert run.case.target is not None
+    try:
+        await services.runner.record_intent(run.spec, run.actor, run.case.target, run.case.id)
+    except Exception:
+        await services.cases.release_action(run.case.id, run.key)
+        raise
+    record = ActionRecord(
+        action=run.spec.name, state="running", actor_id=run.actor.id, actor_name=run.actor.name,
+        started_at=now_iso(), item=run.item.id if run.item else "", item_label=run.item.label if run.item else "",
+        approved_by=run.approved_by,
+    )
+    await services.cases.put_record(run.case.id, record)
+    return record
+
+
+async def execute(services: Services, run: Run, record: ActionRecord) -> ActionResult:
+    """Call Graph/Exchange, keep what was removed, record the outcome, update the card. Never raises."""
+    assert run.case.target is not None
+    saved = await _saved_for(services, run)
+    result = await services.runner.execute(
+        run.spec, run.actor, run.case.target, run.case.id, item=run.item, saved=saved,
+        options=await _options(services, run),
+    )
+    await _record_result(services, run, record, result)
+    return result
+
+
+async def _record_result(services: Services, run: Run, record: ActionRecord, result: ActionResult) -> None:
+    case = run.case
+    record.finished_at = now_iso()
+    record.request_id = result.request_id or ""
+    outcome = result.outcome
+    if result.ok and outcome:
+        record.state, record.summary, record.reversal = "done", outcome.summary, outcome.reversal
+        record.undo = outcome.undo or ""
+        record.steps = [f"{'✓' if step.ok else '✗'} {step.summary}" for step in outcome.steps]
+        if outcome.saved:
+            await services.cases.save_removed(case.id, run.key, outcome.saved)
+            if run.spec.name == "block_user":  # each step's saved copy serves that step's own undo
+                for step, saved in outcome.saved.items():
+                    await services.cases.save_removed(case.id, record_key(step), saved)
+        if outcome.items and run.spec.item_kind is None:
+            await services.cases.save_listing(case.id, outcome.items[0].kind, list(outcome.items))
+        await _reopen_counterparts(services, run)
+        await _refresh_target(services, case)
+    else:
+        record.state, record.summary = "failed", result.error
+        await services.cases.release_action(case.id, run.key)
+    await services.cases.put_record(case.id, record)
+    await update_case_card(services, case)
+
+
+async def _reopen_counterparts(services: Services, run: Run) -> None:
+    """After X ran, its reverse may run again, and after an undo, the original may run again."""
+    item = run.item.id if run.item else ""
+    counterparts = {run.spec.undo, *reversed_by(run.spec.name)}
+    if run.spec.name == "block_user":
+        counterparts |= {"enable_account", "restore_forwarding"}
+    for name in counterparts:
+        if name and name in ACTIONS:
+            await services.cases.release_action(run.case.id, record_key(name, item))
+            await services.cases.release_action(run.case.id, record_key(name))
+
+
+async def _refresh_target(services: Services, case: Case) -> None:
+    """The user's state changed: re-read it so the card offers what applies now (e.g. Re-enable)."""
+    if case.target is None:
+        return
+    try:
+        case.target = await services.tenant.get_user(case.target.id)
+    except RiposteError:
+        log.warning("could not re-read %s after an action on case %s", case.target.id, case.id)
+        return
+    await services.cases.save(case)
+
+
+async def interrupted(services: Services, run: Run, record: ActionRecord) -> None:
+    assert run.case.target is not None
+    await services.runner.record_interrupted(run.spec, run.actor, run.case.target, run.case.id)
+    record.state, record.finished_at = "interrupted", now_iso()
+    record.summary = "The bot shut down before Graph answered. Check the user's state before retrying."
+    await services.cases.put_record(run.case.id, record)
+    await services.cases.release_action(run.case.id, run.key)
+    await update_case_card(services, run.case)
+
+
+async def start(services: Services, run: Run) -> str:
+    """Begin the run; inline actions finish before this returns (their secret is returned, for the clicker
+    only), the others continue in the background."""
+    record = await begin(services, run)
+    if run.spec.inline:
+        result = await execute(services, run, record)
+        return (result.outcome.secret_for_clicker or "") if result.outcome else ""
+    services.inflight.start(execute_quietly(services, run, record), lambda: interrupted(services, run, record))
+    return ""
+
+
+async def execute_quietly(services: Services, run: Run, record: ActionRecord) -> None:
+    await execute(services, run, record)
