@@ -100,7 +100,10 @@ class CardPainter:
         buttons: list[Button] = []
         for name in state.case.offered:
             spec = ACTIONS[name]
-            if spec.needs_saved or (spec.item_kind and show_verb(spec.item_kind) != name):
+            is_show_button = bool(spec.item_kind) and show_verb(spec.item_kind or "") == name
+            if spec.needs_saved or (spec.item_kind and not is_show_button) or (
+                not spec.offered_on_alert and not is_show_button
+            ):
                 continue
             reason = not_applicable_reason(state.case, spec, self._protected)
             title = SHOW_TITLES.get(spec.item_kind or "", spec.title)
