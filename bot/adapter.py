@@ -68,7 +68,9 @@ class TeamsChannel:
         self._service_url = settings.service_url
         self._tenant_id = tenant_id
 
-    async def post_thread(self, channel_id: str, card: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    async def post_thread(
+        self, channel_id: str, card: dict[str, Any], service_url: str
+    ) -> tuple[dict[str, Any], str]:
         parameters = ConversationParameters(
             is_group=True,
             bot=ChannelAccount(id=f"28:{self._app_id}") if self._app_id else None,
@@ -84,7 +86,7 @@ class TeamsChannel:
             posted["activity_id"] = context.activity.id
 
         await self._adapter.create_conversation(
-            self._app_id, remember, parameters, "msteams", self._service_url, None
+            self._app_id, remember, parameters, "msteams", service_url or self._service_url, None
         )
         return posted["reference"], posted["activity_id"]
 

@@ -39,6 +39,8 @@ class Case:
     offered: tuple[str, ...] = ()
     conversation: dict[str, Any] | None = None  # serialised ConversationReference of the card's thread
     activity_id: str | None = None
+    kind: str = "alert"  # alert | command (a typed command's confirm card) | status
+    closed: str = ""  # why the card takes no more clicks (e.g. "Cancelled by Rita Responder")
 
     def to_json(self) -> str:
         data = dataclasses.asdict(self)

@@ -66,7 +66,7 @@ async def post_alert(request: web.Request) -> web.Response:
         metrics.count("riposte_alerts_total", status="invalid")
         return _error(400, f"invalid alert: {invalid}", invalid.fields)
     try:
-        accepted = await accept_alert(services, alert, services.settings.alert_channel)
+        accepted = await accept_alert(services, alert)
     except RedisError:
         log.exception("state store unreachable during alert intake")
         return _error(503, "the state store (Redis) is unreachable; nothing was accepted, send the alert again")

@@ -55,6 +55,8 @@ async def handle_click(services: Services, click: Click) -> Card:
         refusal = await _verify(services, click)
         if refusal:
             return refusal
+        if click.verb == "cancel":
+            return await _cancel(services, click)
         if click.verb in APPROVAL_VERBS:
             return await approval_flow.decide(services, click.verb, click.item, click.object_id, click.name,
                                               str(click.data.get("reason", "")))
@@ -99,6 +101,8 @@ async def _action_click(services: Services, click: Click) -> Card:
     if case is None:
         return message_card("This card's case is unknown here (expired, or from another deployment). Nothing ran.",
                             "attention")
+    if case.closed:
+        return await card_for(services, case)
     spec = ACTIONS.get(click.verb)
     if spec is None or not _offered(case, spec) or not hmac.compare_digest(
         str(click.data.get("nonce", "")), case.nonce
@@ -133,6 +137,20 @@ async def _action_click(services: Services, click: Click) -> Card:
         log.exception("audit intent could not be written; %s not run", spec.name)
         return await card_for(services, case, "The audit trail could not be written, so nothing ran. Try again.")
     return await card_for(services, case, secret=secret)
+
+
+async def _cancel(services: Services, click: Click) -> Card:
+    case = await services.cases.get(str(click.data.get("case", "")))
+    if case is None or case.kind != "command" or not hmac.compare_digest(str(click.data.get("nonce", "")),
+                                                                           case.nonce):
+        return message_card("Nothing to cancel here.", "default")
+    records = await services.cases.records(case.id)
+    if any(record.state in ("running", "done", "pending") for record in records.values()):
+        return await card_for(services, case, "Too late to cancel: it already started.", "warning")
+    case.closed = f"Cancelled by {click.name} at {when(now_iso())}; nothing was done."
+    await services.cases.save(case)
+    await update_case_card(services, case)
+    return await card_for(services, case)
 
 
 async def _chosen_item(services: Services, case: Case, spec: ActionSpec, item_id: str) -> Item | None:

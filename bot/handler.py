@@ -5,22 +5,42 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.schema import AdaptiveCardInvokeResponse
+from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
+from redis.exceptions import RedisError
 
+from bot import command_flow
 from bot.cards.alert_card import message_card
-from bot.flows import Click, handle_click
+from bot.flows import STATE_STORE_DOWN, Click, handle_click
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+WELCOME = ("Riposte is here. I post security alerts with buttons to contain an account, and I take commands: "
+           "mention me and type `help`. A responder can type `use this channel for alerts` in the channel that "
+           "should receive alerts.")
 
 
 def card_response(card: dict[str, Any]) -> InvokeResponse:
     # A model, not a dict: botbuilder 4.17 serialises the body itself (a dict here answers 500).
     body = AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=card)
     return InvokeResponse(status=200, body=body)
+
+
+def _tenant_of(activity: Activity) -> str:
+    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = (channel_data.get("tenant") or {}).get("id") or getattr(activity.conversation, "tenant_id", "")
+    return str(tenant or "")
+
+
+def _click(activity: Activity, verb: str, data: dict[str, Any]) -> Click:
+    sender = activity.from_property
+    return Click(
+        object_id=str(getattr(sender, "aad_object_id", "") or ""),
+        name=str(getattr(sender, "name", "") or "someone"),
+        verb=verb, data=data, tenant_id=_tenant_of(activity),
+    )
 
 
 class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
@@ -37,22 +57,51 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         value = activity.value if isinstance(activity.value, dict) else {}
         action = value.get("action") or {}
         raw_data = action.get("data")
-        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
-        sender = activity.from_property
-        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-        tenant = (channel_data.get("tenant") or {}).get("id") or getattr(activity.conversation, "tenant_id", "")
-        click = Click(
-            object_id=str(getattr(sender, "aad_object_id", "") or ""),
-            name=str(getattr(sender, "name", "") or "someone"),
-            verb=str(action.get("verb", "")),
-            data=data,
-            tenant_id=str(tenant or ""),
-        )
+        click = _click(activity, str(action.get("verb", "")), raw_data if isinstance(raw_data, dict) else {})
         if not click.object_id:
             return card_response(message_card("This click carries no Entra identity, so nothing ran.", "attention"))
         return card_response(await handle_click(self._services, click))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        await turn_context.send_activity(
-            "Typed commands are not available yet: use the buttons on an alert card."
+        activity = turn_context.activity
+        if isinstance(activity.value, dict) and activity.value.get("verb") and not (activity.text or "").strip():
+            await self._submit_fallback(turn_context, activity.value)
+            return
+        TurnContext.remove_recipient_mention(activity)
+        sender = activity.from_property
+        object_id = str(getattr(sender, "aad_object_id", "") or "")
+        if not object_id:
+            await turn_context.send_activity("I can't tell who you are (no Entra identity), so I won't act.")
+            return
+        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        speaker = command_flow.Speaker(
+            object_id=object_id, name=str(getattr(sender, "name", "") or "someone"),
+            channel_id=str((channel_data.get("channel") or {}).get("id") or ""),
+            service_url=str(activity.service_url or ""),
         )
+        try:
+            reply = await command_flow.handle_text(self._services, speaker, activity.text or "")
+        except RedisError:
+            log.exception("state store unreachable while handling a command")
+            await turn_context.send_activity(STATE_STORE_DOWN)
+            return
+        if reply.card is not None:
+            sent = await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(reply.card)))
+            if reply.case_id and sent is not None:
+                reference = TurnContext.get_conversation_reference(activity).serialize()
+                await command_flow.posted(self._services, reply.case_id, reference, sent.id)
+        if reply.text:
+            await turn_context.send_activity(MessageFactory.text(reply.text))
+
+    async def _submit_fallback(self, turn_context: TurnContext, value: dict[str, Any]) -> None:
+        """Clients without Universal Actions send Action.Submit: same checks, answer as a new message."""
+        data = {key: val for key, val in value.items() if key != "verb"}
+        card = await handle_click(self._services, _click(turn_context.activity, str(value["verb"]), data))
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+
+    async def on_teams_members_added(
+        self, members_added: list[ChannelAccount], team_info: Any, turn_context: TurnContext
+    ) -> None:
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else ""
+        if any(member.id == bot_id for member in members_added):
+            await turn_context.send_activity(MessageFactory.text(WELCOME + "\n\n" + command_flow.help_reply()))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from actions import ACTIONS
 from actions.errors import NotFound, RiposteError
+from bot import alert_channel
 from bot.alerts import Alert
 from bot.cards.alert_card import alert_card
 from bot.cases import Case
@@ -32,8 +33,9 @@ def new_case_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-") + secrets.token_hex(4)
 
 
-async def accept_alert(services: Services, alert: Alert, channel_id: str) -> Accepted:
+async def accept_alert(services: Services, alert: Alert) -> Accepted:
     """Open a case for `alert` and post its card; a repeated source alert returns the existing case."""
+    channel_id, service_url = await alert_channel.current(services)
     if not channel_id:
         raise ChannelNotConfigured(
             "No alert channel: set RIPOSTE_ALERT_CHANNEL or type 'use this channel for alerts' in a channel."
@@ -45,7 +47,7 @@ async def accept_alert(services: Services, alert: Alert, channel_id: str) -> Acc
     try:
         case = await _open_case(services, alert, case_id)
         view = services.painter.view(CaseState(case, {}))
-        reference, activity_id = await services.channel.post_thread(channel_id, alert_card(view))
+        reference, activity_id = await services.channel.post_thread(channel_id, alert_card(view), service_url)
     except BaseException:
         # Nothing half-done: the source may send the alert again and get a fresh attempt.
         await services.cases.release_alert(alert.source, alert.id)

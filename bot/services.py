@@ -25,7 +25,7 @@ Card = dict[str, Any]
 class Channel(Protocol):
     """Where cards go: Teams through the Bot Connector (bot/adapter.py)."""
 
-    async def post_thread(self, channel_id: str, card: Card) -> tuple[dict[str, Any], str]:
+    async def post_thread(self, channel_id: str, card: Card, service_url: str) -> tuple[dict[str, Any], str]:
         """Start a new thread with `card`; return the thread's conversation reference and the message id."""
         ...
 

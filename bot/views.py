@@ -5,7 +5,7 @@ Every button gets signed data from here, so what a click may do is decided when 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actions import ACTIONS
@@ -97,6 +97,17 @@ class CardPainter:
                       enabled=not reason, tooltip=tooltip, style="destructive" if spec.destructive else "")
 
     def main_buttons(self, state: CaseState) -> tuple[Button, ...]:
+        if state.case.closed:
+            return ()
+        buttons = self._offered_buttons(state)
+        if state.case.kind != "command":
+            return buttons
+        # A typed command's card: nothing runs before Confirm.
+        case = state.case
+        cancel = Button("Cancel", "cancel", self._signer.data(case.id, "cancel", case.nonce), tooltip="do nothing")
+        return (*(replace(button, title=f"Confirm: {button.title}") for button in buttons), cancel)
+
+    def _offered_buttons(self, state: CaseState) -> tuple[Button, ...]:
         buttons: list[Button] = []
         for name in state.case.offered:
             spec = ACTIONS[name]
@@ -180,5 +191,6 @@ class CardPainter:
         return AlertView(
             case_id=case.id, alert=case.alert, target=case.target, target_problem=case.target_problem,
             buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
-            inputs=self.inputs(state), notice=notice, notice_style=notice_style, secret=secret,
+            inputs=() if case.closed else self.inputs(state), notice=notice or case.closed,
+            notice_style=notice_style if notice else "default", secret=secret,
         )

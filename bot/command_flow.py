@@ -1,0 +1,157 @@
+"""Typed commands: parse, check the role, resolve the user, and answer with a card to confirm (nothing runs
+before Confirm), a status card, the audit trail, or help. Returns what to post; the handler posts it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from actions import ACTIONS
+from actions.errors import NotFound, RiposteError
+from actions.runner import Actor
+from actions.spec import Role
+from bot import alert_channel
+from bot.alerts import Alert
+from bot.cards.alert_card import alert_card, message_card
+from bot.cards.audit_card import audit_card
+from bot.cases import Case
+from bot.commands import HELP_LINES, Command, CommandError, parse_command, safe_echo
+from bot.intake import new_case_id
+from bot.services import Card, Services
+from bot.views import CaseState
+
+log = logging.getLogger(__name__)
+COMMAND_ACTIONS = {
+    "block": ("block_user",),
+    "unblock": ("enable_account", "unblock_signin"),
+    "revoke": ("revoke_sessions",),
+    "disable": ("disable_account",),
+    "enable": ("enable_account",),
+    "rules": ("list_inbox_rules",),
+    "reset_password": ("reset_password",),
+}
+STATUS_ACTIONS = tuple(ACTIONS)
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who typed, from the authenticated activity, and where."""
+
+    object_id: str
+    name: str
+    channel_id: str  # channelData.channel.id, empty outside a channel
+    service_url: str
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    card: Card | None = None
+    case_id: str = ""  # the card is a case card: remember where it was posted
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def help_reply() -> str:
+    described = {syntax: description for syntax, description in HELP_LINES}
+    for syntax, verb in (("revoke <user>", "revoke_sessions"), ("disable <user>", "disable_account"),
+                         ("enable <user>", "enable_account"), ("reset password <user>", "reset_password"),
+                         ("block <user>", "block_user"), ("rules <user>", "list_inbox_rules")):
+        if syntax in described and verb in ACTIONS:
+            described[syntax] = ACTIONS[verb].description
+    lines = [f"- `{syntax}`: {description}" for syntax, description in described.items()]
+    return ("Riposte commands (in a channel, mention me first: `@Riposte revoke alice@contoso.com`):\n\n"
+            + "\n".join(lines))
+
+
+def _error_reply(error: CommandError) -> Reply:
+    text = error.message
+    if error.suggestion:
+        text += f" Did you mean `{error.suggestion}`?"
+    return Reply(text=text)
+
+
+async def handle_text(services: Services, speaker: Speaker, text: str) -> Reply:
+    parsed = parse_command(text)
+    if isinstance(parsed, CommandError):
+        return _error_reply(parsed)
+    if parsed.verb == "help":
+        return Reply(text=help_reply())
+    actor = await services.roles.actor(speaker.object_id, speaker.name)
+    if not actor.roles:
+        return Reply(text=f"{safe_echo(speaker.name)} holds no Riposte role (responder, approver or "
+                          "admin_responder), so I can't do that. Ask your security lead to add you to a Riposte group.")
+    if parsed.verb == "use_channel":
+        return await _use_channel(services, speaker, actor)
+    if parsed.verb == "audit":
+        return await _audit(services, parsed)
+    if Role.RESPONDER not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
+        return Reply(text=f"`{parsed.verb}` needs the responder role; {safe_echo(actor.name)} does not hold it.")
+    return await _case_command(services, parsed, actor)
+
+
+async def _use_channel(services: Services, speaker: Speaker, actor: Actor) -> Reply:
+    if Role.RESPONDER not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
+        return Reply(text="Choosing the alert channel needs the responder role.")
+    if not speaker.channel_id:
+        return Reply(text="Type this in the Teams channel that should receive alerts, not in a chat.")
+    await alert_channel.remember(services, speaker.channel_id, speaker.service_url, actor.name)
+    log.info("%s made %s the alert channel", actor.name, speaker.channel_id)
+    return Reply(text=f"Done: new alerts will be posted in this channel (set by {safe_echo(actor.name)}).")
+
+
+async def _audit(services: Services, command: Command) -> Reply:
+    entries = await services.audit.entries(case_id=command.case_id, target=command.user, limit=5000)
+    subject = command.case_id or command.user or ""
+    return Reply(card=audit_card(subject, entries[-25:], len(entries)))
+
+
+async def _case_command(services: Services, command: Command, actor: Actor) -> Reply:
+    assert command.user is not None
+    try:
+        target = await services.tenant.get_user(command.user)
+    except NotFound:
+        return Reply(text=f"No such user in this tenant: {safe_echo(command.user)}. Check the address, or use the "
+                          "Entra object id.")
+    except RiposteError as error:
+        return Reply(text=f"Could not look up {safe_echo(command.user)}: {error}")
+    status = command.verb == "status"
+    offered = STATUS_ACTIONS if status else COMMAND_ACTIONS[command.verb]
+    titles = ", ".join(ACTIONS[name].title for name in offered if name in ACTIONS)
+    alert = Alert(
+        id=f"chat-{secrets.token_hex(6)}", source="chat", severity="informational", user=target.id,
+        title=f"Status of {target.display_name}" if status else f"Confirm: {titles} for {target.display_name}?",
+        description="" if status else _what_will_happen(offered),
+        detected_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        category=f"typed by {actor.name}",
+    )
+    case = Case(id=new_case_id(), alert=alert, nonce=secrets.token_urlsafe(12),
+                created_at=alert.detected_at, target=target, offered=tuple(n for n in offered if n in ACTIONS),
+                kind="status" if status else "command")
+    await services.cases.save(case)
+    card = alert_card(services.painter.view(CaseState(case, await services.cases.records(case.id))))
+    return Reply(card=card, case_id=case.id)
+
+
+def _what_will_happen(offered: tuple[str, ...]) -> str:
+    parts = []
+    for name in offered:
+        spec = ACTIONS.get(name)
+        if spec:
+            reversible = "reversible" if spec.reversible else "NOT reversible"
+            parts.append(f"{spec.title}: {spec.description} ({reversible}: {spec.reversal})")
+    return "Nothing runs until you press Confirm. " + " ".join(parts)
+
+
+async def posted(services: Services, case_id: str, reference: dict[str, Any], activity_id: str) -> None:
+    """Remember where a command's card was posted, so clicks can update it."""
+    case = await services.cases.get(case_id)
+    if case is not None:
+        case.conversation, case.activity_id = reference, activity_id
+        await services.cases.save(case)
+
+
+def refusal_card(message: str) -> Card:
+    return message_card(message, "attention")
