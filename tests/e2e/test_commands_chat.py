@@ -1,0 +1,156 @@
+"""Typed commands in a channel (with the real Teams mention shape) and in a personal chat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from sandbox.channel import SANDBOX_CHANNEL_ID, personal_conversation_id
+from tests.conftest import RunningBot
+from tests.e2e.helpers import (
+    ALICE,
+    NO_ROLE,
+    RESPONDER,
+    buttons,
+    card_of,
+    card_text,
+    channel,
+    tenant,
+    wait_until,
+)
+
+
+async def say_in_channel(bot: RunningBot, user: str, text: str) -> dict[str, Any]:
+    """Post a new thread mentioning the bot; return the thread with the bot's replies."""
+    status, _ = await channel(bot).send_message(user, text, None)
+    assert status in (200, 201)
+    thread = await wait_until(lambda: channel(bot).threads()[-1] if channel(bot).threads()[-1]["replies"] else None,
+                              what="the bot's reply")
+    return dict(thread)
+
+
+def reply_text(thread: dict[str, Any]) -> str:
+    reply = thread["replies"][-1]
+    return card_text(card_of(reply)) if reply.get("attachments") else str(reply.get("text", ""))
+
+
+def revokes(bot: RunningBot) -> int:
+    return sum(1 for r in tenant(bot).requests if r.path == f"/users/{ALICE}/revokeSignInSessions")
+
+
+async def test_channel_command_confirms_before_acting_then_runs(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "revoke alice@contoso.com")
+    message = thread["root"]
+    assert message["text"].startswith("<at>Riposte</at>") and message["entities"][0]["type"] == "mention"
+    confirm = card_of(thread["replies"][-1])
+    text = card_text(confirm)
+    assert "Confirm: Revoke sessions for Alice Target?" in text and "Nothing runs until you press Confirm" in text
+    assert "NOT reversible" in text and "Account" in text
+    assert set(buttons(confirm)) == {"revoke_sessions", "cancel"}
+    assert revokes(bot) == 0, "nothing runs before Confirm"
+
+    card_id = thread["replies"][-1]["id"]
+    data = buttons(confirm)["revoke_sessions"]["data"]
+    status, _ = await channel(bot).send_invoke(RESPONDER, thread["id"], card_id, "revoke_sessions", data)
+    assert status == 200
+    await wait_until(lambda: "Revoke sessions: done by Rita Responder" in card_text(
+        card_of(channel(bot).find_activity(card_id))), what="the confirm card to show the outcome")
+    assert revokes(bot) == 1
+
+
+async def test_cancel_does_nothing_and_closes_the_card(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "disable alice@contoso.com")
+    card_id = thread["replies"][-1]["id"]
+    confirm = card_of(thread["replies"][-1])
+    cancel = buttons(confirm)["cancel"]["data"]
+    _, answer = await channel(bot).send_invoke(RESPONDER, thread["id"], card_id, "cancel", cancel)
+    assert "Cancelled by Rita Responder" in card_text(answer["value"])
+    data = buttons(confirm)["disable_account"]["data"]
+    await channel(bot).send_invoke(RESPONDER, thread["id"], card_id, "disable_account", data)
+    alice = tenant(bot).find_user(ALICE)
+    assert alice is not None and alice["accountEnabled"] is True
+
+
+async def test_personal_chat_command_without_mention(bot: RunningBot) -> None:
+    chat_id = personal_conversation_id(RESPONDER)
+    status, _ = await channel(bot).send_message(RESPONDER, "Revoke ALICE@contoso.com", chat_id)
+    assert status in (200, 201)
+    chat = await wait_until(lambda: channel(bot).chat(RESPONDER)[1:] or None, what="the bot's answer in the chat")
+    assert "Confirm: Revoke sessions" in card_text(card_of(chat[-1]))
+
+
+async def test_mistyped_command_gets_what_was_wrong_and_a_suggestion(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "revok alice@contoso.com")
+    assert "Did you mean `revoke alice@contoso.com`?" in reply_text(thread)
+
+
+async def test_unknown_user_is_named_as_not_in_this_tenant(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "revoke ghost@contoso.com")
+    assert "No such user in this tenant: ghost@contoso.com" in reply_text(thread)
+
+
+async def test_person_without_a_role_is_told_so(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, NO_ROLE, "revoke alice@contoso.com")
+    assert "holds no Riposte role" in reply_text(thread)
+    assert revokes(bot) == 0
+
+
+async def test_help_lists_every_command(bot: RunningBot) -> None:
+    text = reply_text(await say_in_channel(bot, NO_ROLE, "help"))
+    for command in ("block <user>", "unblock <user>", "revoke <user>", "disable <user>", "enable <user>",
+                    "rules <user>", "reset password <user>", "status <user>", "audit <user | case id>",
+                    "use this channel for alerts", "help"):
+        assert f"`{command}`" in text, command
+
+
+async def test_echoed_input_cannot_inject_markup(bot: RunningBot) -> None:
+    text = reply_text(await say_in_channel(bot, RESPONDER, "revoke <script>alert(1)</script>[x](http://evil)"))
+    assert "<script>" not in text and "](http" not in text
+
+
+async def test_status_shows_the_account_with_its_buttons(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "status alice@contoso.com")
+    card = card_of(thread["replies"][-1])
+    text = card_text(card)
+    assert "Status of Alice Target" in text and "enabled" in text
+    assert {"revoke_sessions", "disable_account", "block_signin"} <= set(buttons(card))
+
+
+async def test_audit_shows_what_was_done(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "revoke alice@contoso.com")
+    card_id = thread["replies"][-1]["id"]
+    data = buttons(card_of(thread["replies"][-1]))["revoke_sessions"]["data"]
+    await channel(bot).send_invoke(RESPONDER, thread["id"], card_id, "revoke_sessions", data)
+    await wait_until(lambda: revokes(bot) == 1, what="the revoke")
+    audit = await say_in_channel(bot, RESPONDER, "audit alice@contoso.com")
+    text = reply_text(audit)
+    assert "Audit trail: alice@contoso.com" in text and "intent · revoke_sessions" in text
+
+
+async def test_use_this_channel_for_alerts_is_remembered(bot: RunningBot) -> None:
+    text = reply_text(await say_in_channel(bot, RESPONDER, "use this channel for alerts"))
+    assert "new alerts will be posted in this channel" in text
+    await channel(bot).send_message(RESPONDER, "use this channel for alerts", personal_conversation_id(RESPONDER))
+    chat = await wait_until(lambda: channel(bot).chat(RESPONDER)[1:] or None, what="the answer")
+    assert "not in a chat" in str(chat[-1].get("text"))
+
+
+async def test_installing_the_bot_posts_a_welcome_with_help(bot: RunningBot) -> None:
+    seed_channel = channel(bot)
+    update = {
+        "type": "conversationUpdate", "id": "f:welcome", "channelId": "msteams",
+        "serviceUrl": seed_channel.service_url, "timestamp": "2026-11-23T10:00:00Z",
+        "from": {"id": "29:admin", "aadObjectId": RESPONDER},
+        "recipient": {"id": "28:riposte-sandbox-bot", "name": "Riposte"},
+        "conversation": {"isGroup": True, "conversationType": "channel", "id": SANDBOX_CHANNEL_ID,
+                         "tenantId": bot.sandbox.settings.graph_tenant_id},
+        "membersAdded": [{"id": "28:riposte-sandbox-bot"}],
+        "channelData": {"eventType": "teamMemberAdded", "team": {"id": "19:riposte-sandbox-team@thread.tacv2"},
+                        "tenant": {"id": bot.sandbox.settings.graph_tenant_id}},
+    }
+    async with aiohttp.ClientSession() as session, session.post(f"{bot.url}/api/messages", json=update) as response:
+        assert response.status in (200, 201)
+    thread = await wait_until(lambda: channel(bot).threads()[-1] if channel(bot).threads() else None,
+                              what="the welcome post")
+    assert "Riposte is here" in str(thread["root"].get("text")) and "`help`" in str(thread["root"].get("text"))
