@@ -99,6 +99,11 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
         await _audit(services, approval, case, "refused", clicker_id, clicker_name, "self-approval")
         return _view(services, approval, case, notice="⛔ You requested this, so you cannot approve or reject it: "
                                                       "another approver must.")
+    # The target is the suspect account: it must not approve its own containment (nor get its new password).
+    if case.target is not None and clicker_id.lower() == case.target.id.lower():
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "own account")
+        return _view(services, approval, case, notice="⛔ This request is about your own account, so you cannot "
+                                                      "approve or reject it: another approver must.")
     roles = await services.roles.roles(clicker_id)
     if Role.APPROVER not in roles:
         await _audit(services, approval, case, "refused", clicker_id, clicker_name, "not an approver")

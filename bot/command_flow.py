@@ -51,6 +51,7 @@ class Reply:
     text: str = ""
     card: Card | None = None
     case_id: str = ""  # the card is a case card: remember where it was posted
+    ask_user: str = ""  # the command lacked only its user: ask for it (a dialog), e.g. "revoke"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +77,8 @@ def _error_reply(error: CommandError) -> Reply:
 async def handle_text(services: Services, speaker: Speaker, text: str) -> Reply:
     parsed = parse_command(text)
     if isinstance(parsed, CommandError):
+        if parsed.missing_user:
+            return Reply(ask_user=parsed.missing_user)
         return _error_reply(parsed)
     if parsed.verb == "help":
         return Reply(text=help_reply())

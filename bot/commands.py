@@ -39,6 +39,7 @@ class Command:
 class CommandError:
     message: str  # what was not understood: plain text, input echoed only through safe_echo
     suggestion: str | None  # the closest valid command, a literal to offer as a button or in a code span
+    missing_user: str | None = None  # the command as typed ("revoke") when the only problem is the missing user
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ def _parse_user_command(spec: _UserVerb, rest: list[str]) -> Command | CommandEr
         return CommandError(
             f"`{spec.syntax}` needs a user: a UPN (alice@contoso.com) or an Entra object id.",
             f"{spec.syntax} {USER_PLACEHOLDER}",
+            missing_user=spec.syntax,
         )
     user, message, fixed = _check_user(rest[0])
     if user is None:

@@ -157,10 +157,16 @@ async def _reopen_counterparts(services: Services, run: Run) -> None:
     counterparts = {run.spec.undo, *reversed_by(run.spec.name)}
     if run.spec.name == "block_user":
         counterparts |= {"enable_account", "restore_forwarding"}
+    records = await services.cases.records(run.case.id)
     for name in counterparts:
         if name and name in ACTIONS:
-            await services.cases.release_action(run.case.id, record_key(name, item))
-            await services.cases.release_action(run.case.id, record_key(name))
+            for key in dict.fromkeys((record_key(name, item), record_key(name))):
+                await services.cases.release_action(run.case.id, key)
+                # a "done" record greys its button ("already done"): once reversed, it must be clickable again
+                record = records.get(key)
+                if record is not None and record.state == "done":
+                    record.state = "reversed"
+                    await services.cases.put_record(run.case.id, record)
 
 
 async def _refresh_target(services: Services, case: Case) -> None:

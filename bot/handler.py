@@ -12,8 +12,10 @@ from redis.exceptions import RedisError
 
 from bot import command_flow
 from bot.cards.alert_card import message_card
+from bot.dialogs.ask_user import AskUser
 from bot.flows import STATE_STORE_DOWN, Click, handle_click
 from bot.services import Services
+from bot.storage import RedisStorage
 
 log = logging.getLogger(__name__)
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -47,6 +49,7 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(self, services: Services) -> None:
         super().__init__()
         self._services = services
+        self._ask_user = AskUser(RedisStorage(services.redis))
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
@@ -80,7 +83,13 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
             service_url=str(activity.service_url or ""),
         )
         try:
-            reply = await command_flow.handle_text(self._services, speaker, activity.text or "")
+            handled, completed = await self._ask_user.continue_pending(turn_context)
+            if handled and completed is None:
+                return  # a pending question was answered with cancel, or asked again
+            reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "")
+            if reply.ask_user:
+                await self._ask_user.start(turn_context, reply.ask_user)
+                return
         except RedisError:
             log.exception("state store unreachable while handling a command")
             await turn_context.send_activity(STATE_STORE_DOWN)

@@ -13,9 +13,9 @@ from bot.cards.elements import Card, card, container, execute, facts, text, when
 SEVERITY_STYLE = {"critical": "attention", "high": "attention", "medium": "warning", "low": "accent",
                   "informational": "default"}
 STATE_ICON = {"running": "⏳", "done": "✅", "failed": "❌", "interrupted": "⚠️", "pending": "🕒",
-              "rejected": "🚫", "expired": "⌛"}
+              "rejected": "🚫", "expired": "⌛", "reversed": "↩️"}
 STATE_WORD = {"done": "done", "failed": "failed", "interrupted": "interrupted", "pending": "waiting for approval",
-              "rejected": "rejected", "expired": "approval expired"}
+              "rejected": "rejected", "expired": "approval expired", "reversed": "done (reversed since)"}
 STATE_STYLE = {"done": "good", "failed": "attention", "interrupted": "warning", "pending": "emphasis",
                "rejected": "attention", "expired": "warning"}
 

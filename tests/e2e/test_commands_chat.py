@@ -6,7 +6,9 @@ from typing import Any
 
 import aiohttp
 
+from app import create_app
 from sandbox.channel import SANDBOX_CHANNEL_ID, personal_conversation_id
+from sandbox.launcher import start_server
 from tests.conftest import RunningBot
 from tests.e2e.helpers import (
     ALICE,
@@ -154,3 +156,41 @@ async def test_installing_the_bot_posts_a_welcome_with_help(bot: RunningBot) -> 
     thread = await wait_until(lambda: channel(bot).threads()[-1] if channel(bot).threads() else None,
                               what="the welcome post")
     assert "Riposte is here" in str(thread["root"].get("text")) and "`help`" in str(thread["root"].get("text"))
+
+
+async def test_command_without_a_user_asks_for_it_and_the_answer_completes_it(bot: RunningBot) -> None:
+    chat_id = personal_conversation_id(RESPONDER)
+    await channel(bot).send_message(RESPONDER, "revoke", chat_id)
+    question = await wait_until(lambda: channel(bot).chat(RESPONDER)[1:] or None, what="the question")
+    assert "Which user should I `revoke`?" in str(question[-1].get("text"))
+    await channel(bot).send_message(RESPONDER, "alice@contoso.com", chat_id)
+    chat = await wait_until(lambda: channel(bot).chat(RESPONDER) if len(channel(bot).chat(RESPONDER)) >= 4 else None,
+                            what="the confirm card")
+    assert "Confirm: Revoke sessions for Alice Target?" in card_text(card_of(chat[-1]))
+
+
+async def test_a_pending_question_can_be_cancelled(bot: RunningBot) -> None:
+    chat_id = personal_conversation_id(RESPONDER)
+    await channel(bot).send_message(RESPONDER, "disable", chat_id)
+    await wait_until(lambda: len(channel(bot).chat(RESPONDER)) >= 2 or None, what="the question")
+    await channel(bot).send_message(RESPONDER, "cancel", chat_id)
+    chat = await wait_until(lambda: channel(bot).chat(RESPONDER) if len(channel(bot).chat(RESPONDER)) >= 4 else None,
+                            what="the answer")
+    assert "nothing was done" in str(chat[-1].get("text"))
+
+
+async def test_the_question_survives_a_restart_and_another_replica_takes_the_answer(bot: RunningBot) -> None:
+    chat_id = personal_conversation_id(RESPONDER)
+    await channel(bot).send_message(RESPONDER, "revoke", chat_id)
+    await wait_until(lambda: len(channel(bot).chat(RESPONDER)) >= 2 or None, what="the question")
+    await bot.server.runner.cleanup()  # this replica goes away; the dialog state is in Redis
+    replacement = await start_server(create_app(bot.sandbox.settings, credential=bot.sandbox.credential))
+    try:
+        channel(bot).bot_base_url = replacement.url
+        await channel(bot).send_message(RESPONDER, "alice@contoso.com", chat_id)
+        chat = await wait_until(
+            lambda: channel(bot).chat(RESPONDER) if len(channel(bot).chat(RESPONDER)) >= 4 else None,
+            what="the confirm card from the other replica")
+        assert "Confirm: Revoke sessions for Alice Target?" in card_text(card_of(chat[-1]))
+    finally:
+        await replacement.runner.cleanup()
