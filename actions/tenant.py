@@ -21,7 +21,7 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 
 from actions.errors import NotFound, ServiceError
 from actions.graph import Operation, call_graph
-from actions.spec import PRIVILEGED_ROLE_TEMPLATES, TargetUser
+from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, TargetUser
 from actions.tenant_apps import GraphApps
 from actions.tenant_identity import GraphIdentity
 from actions.tenant_mail import GraphMail
@@ -47,6 +47,7 @@ RESET_PASSWORD = Operation(
     "User-PasswordProfile.ReadWrite.All",
     "the User Administrator role (Privileged Authentication Administrator for an administrator)",
 )
+READ_ROLE_MEMBERS = Operation("list the Global Administrators", "RoleManagement.Read.Directory")
 USER_FIELDS = [
     "id", "userPrincipalName", "displayName", "mail", "accountEnabled", "userType", "onPremisesSyncEnabled",
 ]
@@ -113,6 +114,27 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
             if isinstance(entry, DirectoryRole) and str(entry.role_template_id) in PRIVILEGED_ROLE_TEMPLATES
         ]
         return tuple(sorted(names))
+
+    async def enabled_global_admins(self) -> set[str]:
+        """Object ids of the Global Administrators whose accounts are enabled."""
+        role_builder = self._client.directory_roles_with_role_template_id(GLOBAL_ADMIN_TEMPLATE)
+
+        async def fetch_role(config: RequestConfiguration[Any]) -> Any:
+            return await role_builder.get(request_configuration=config)
+
+        role, _ = await call_graph(READ_ROLE_MEMBERS, "the tenant", fetch_role)
+        members_builder = self._client.directory_roles.by_directory_role_id(str(role.id)).members
+
+        async def fetch_members(config: RequestConfiguration[Any]) -> Any:
+            return await members_builder.get(request_configuration=config)
+
+        page, _ = await call_graph(READ_ROLE_MEMBERS, "the tenant", fetch_members)
+        enabled: set[str] = set()
+        for member in page.value or []:
+            # Role members come back without accountEnabled unless asked: read each (there are few).
+            if isinstance(member, User) and member.id and (await self.get_user(str(member.id))).account_enabled:
+                enabled.add(str(member.id))
+        return enabled
 
     async def member_groups(self, user_id: str, group_ids: list[str]) -> set[str]:
         if not group_ids:

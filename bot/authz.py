@@ -55,3 +55,15 @@ def check_protected(actor: Actor, target: TargetUser, protected_users: Iterable[
     upn = target.upn.lower()
     if any(marker in upn for marker in SYSTEM_ACCOUNT_MARKERS):
         raise Refused(f"{target.upn} is a system or anonymous account, not a person's sign-in.")
+
+
+async def check_last_global_admin(tenant: Tenant, target: TargetUser) -> None:
+    """Riposte never acts on the last enabled Global Administrator: the tenant could be left unmanageable."""
+    if "Global Administrator" not in target.admin_roles:
+        return
+    others = await tenant.enabled_global_admins() - {target.id}
+    if not others:
+        raise Refused(
+            f"{target.label} is the last enabled Global Administrator: acting on them could lock everyone out of "
+            "the tenant."
+        )

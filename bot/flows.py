@@ -19,7 +19,7 @@ from actions.items import list_items
 from actions.runner import Actor, AuditEntry, Refused, authorize
 from actions.spec import ActionContext, ActionSpec, Item
 from bot import approval_flow
-from bot.authz import check_protected
+from bot.authz import check_last_global_admin, check_protected
 from bot.cards.alert_card import message_card
 from bot.cards.elements import when
 from bot.cases import Case, record_key
@@ -115,6 +115,8 @@ async def _action_click(services: Services, click: Click) -> Card:
     try:
         check_protected(actor, case.target, services.settings.protected_users)
         authorize(spec, actor, case.target, services.policy.role_for(spec.name))
+        if spec.name not in LISTING_ACTIONS:
+            await check_last_global_admin(services.tenant, case.target)
     except Refused as refusal:
         await services.runner.record_refusal(spec, actor, case.target, case.id, str(refusal))
         return await card_for(services, case, f"⛔ Not done: {refusal}")

@@ -226,3 +226,22 @@ async def test_unsafe_settings_refuse_to_start_with_a_message(case: StartCase, t
     assert process.returncode == 2
     assert "Riposte will not start" in stderr.decode() and case.message in stderr.decode()
 
+
+
+async def test_last_enabled_global_admin_is_never_acted_on(bot: RunningBot, clean_redis: str) -> None:
+    breakglass = next(u for u in tenant(bot).users.values() if u["userPrincipalName"].startswith("breakglass"))
+    breakglass["accountEnabled"] = False  # Grace is now the only enabled Global Administrator
+    case_id, root = await posted_card(bot, {**SAMPLE_ALERT, "id": "last-ga", "user": "grace.admin@contoso.com"})
+    before = len(graph_writes(bot))
+    data = buttons(card_of(root))["disable_account"]["data"]
+    text = await click(bot, ADMIN_RESPONDER, root, "disable_account", data)
+    assert "last enabled Global Administrator" in text
+    assert len(graph_writes(bot)) == before
+    assert [e["phase"] for e in await audit_entries(clean_redis, case_id)] == ["refused"]
+
+
+async def test_admin_responder_may_act_on_a_global_admin_who_is_not_the_last(bot: RunningBot) -> None:
+    _, root = await posted_card(bot, {**SAMPLE_ALERT, "id": "not-last-ga", "user": "grace.admin@contoso.com"})
+    data = buttons(card_of(root))["revoke_sessions"]["data"]
+    text = await click(bot, ADMIN_RESPONDER, root, "revoke_sessions", data)
+    assert "last enabled Global Administrator" not in text and "Not done" not in text
