@@ -1,6 +1,7 @@
 """The action catalogue as a markdown table (action | what it does | permission | reversal), from the registry.
 
 Run from the repository root:  .venv/bin/python -m docs.gen_actions_table > docs/actions.md
+and, to refresh the table in README.md between its markers:  .venv/bin/python -m docs.gen_actions_table --readme
 """
 
 from __future__ import annotations
@@ -51,5 +52,22 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+README_START, README_END = "<!-- actions-table -->\n", "<!-- /actions-table -->"
+
+
+def with_table(readme: str) -> str:
+    """README.md with the generated table between its markers."""
+    head, rest = readme.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return head + README_START + render() + README_END + tail
+
+
 if __name__ == "__main__":
-    print(render(), end="")
+    import sys
+    from pathlib import Path
+
+    if "--readme" in sys.argv:
+        path = Path(__file__).resolve().parents[1] / "README.md"
+        path.write_text(with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(render(), end="")

@@ -122,3 +122,5 @@ async def test_the_docs_table_is_generated_from_the_registry() -> None:
     assert all(f"| `{name}` |" in table for name in ACTIONS)
     assert (DOCS / "actions.md").read_text(encoding="utf-8") == table, (
         "regenerate: .venv/bin/python -m docs.gen_actions_table > docs/actions.md")
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    assert generator.with_table(readme) == readme, "refresh: .venv/bin/python -m docs.gen_actions_table --readme"
