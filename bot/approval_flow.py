@@ -138,7 +138,8 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
             kind=spec.item_kind or "", id=approval.item, label=approval.item_label)
     run = Run(case, spec, requester, item, approval.options, approved_by=approval.decided_by_name)
     secret = await start(services, run)
-    outcome = "Running now; the alert card shows the outcome."
+    # Written once and never refreshed: "Running now" stayed on the card after the action had ended (or failed).
+    outcome = "Started on approval; the case card at the top of this thread shows how it ended."
     if secret:
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
     await _update_approval_card(services, approval, case, outcome)

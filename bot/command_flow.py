@@ -3,6 +3,7 @@ before Confirm), a status card, the audit trail, or help. Returns what to post; 
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -17,8 +18,9 @@ from bot import alert_channel
 from bot.alerts import Alert
 from bot.cards.alert_card import alert_card, message_card
 from bot.cards.audit_card import audit_card
-from bot.cases import Case
+from bot.cases import Case, record_key
 from bot.commands import HELP_LINES, Command, CommandError, parse_command, safe_echo
+from bot.execution import block_policy_key
 from bot.intake import new_case_id
 from bot.services import Card, Services
 from bot.views import CaseState
@@ -134,8 +136,12 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
                 created_at=alert.detected_at, target=target, offered=tuple(n for n in offered if n in ACTIONS),
                 kind="status" if status else "command")
     await services.cases.save(case)
-    card = alert_card(services.painter.view(CaseState(case, await services.cases.records(case.id))))
-    return Reply(card=card, case_id=case.id)
+    if "unblock_signin" in case.offered:
+        policy = await services.redis.get(block_policy_key(target.id))
+        if policy:  # the block policy Riposte made for this user, wherever it was made: unblock removes it
+            await services.cases.save_removed(case.id, record_key("block_signin"), json.loads(str(policy)))
+    state = CaseState(case, {}, saved_keys=await services.cases.saved_keys(case.id))
+    return Reply(card=alert_card(services.painter.view(state)), case_id=case.id)
 
 
 def _what_will_happen(offered: tuple[str, ...]) -> str:

@@ -5,7 +5,9 @@ Shared by a direct click and by an approval."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -143,6 +145,7 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
         if outcome.items and run.spec.item_kind is None:
             await services.cases.save_listing(case.id, outcome.items[0].kind, list(outcome.items))
         await _reopen_counterparts(services, run)
+        await _remember_block_policy(services, run, outcome.saved)
         await _refresh_target(services, case)
     else:
         record.state, record.summary = "failed", result.error
@@ -167,6 +170,20 @@ async def _reopen_counterparts(services: Services, run: Run) -> None:
                 if record is not None and record.state == "done":
                     record.state = "reversed"
                     await services.cases.put_record(run.case.id, record)
+
+
+def block_policy_key(user_id: str) -> str:
+    return f"riposte:block-policy:{user_id.lower()}"
+
+
+async def _remember_block_policy(services: Services, run: Run, saved: Mapping[str, Any] | None) -> None:
+    """Per user, the block policy Riposte created, so `unblock <user>` can remove it from any conversation."""
+    assert run.case.target is not None
+    key = block_policy_key(run.case.target.id)
+    if run.spec.name == "block_signin" and saved:
+        await services.redis.set(key, json.dumps(dict(saved)))
+    elif run.spec.name == "unblock_signin":
+        await services.redis.delete(key)
 
 
 async def _refresh_target(services: Services, case: Case) -> None:

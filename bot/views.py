@@ -112,9 +112,12 @@ class CardPainter:
         for name in state.case.offered:
             spec = ACTIONS[name]
             is_show_button = bool(spec.item_kind) and show_verb(spec.item_kind or "") == name
-            if spec.needs_saved or (spec.item_kind and not is_show_button) or (
+            # An undo offered directly (unblock): only when the copy it restores from is at hand.
+            undo_ready = state.case.kind == "command" and spec.needs_saved and not spec.item_kind and any(
+                record_key(original) in state.saved_keys for original in reversed_by(name))
+            if not undo_ready and (spec.needs_saved or (spec.item_kind and not is_show_button) or (
                 not spec.offered_on_alert and not is_show_button
-            ):
+            )):
                 continue
             reason = not_applicable_reason(state.case, spec, self._protected)
             title = SHOW_TITLES.get(spec.item_kind or "", spec.title)
@@ -137,6 +140,19 @@ class CardPainter:
         return self._button(state, undo, title, record.item,
                             not_applicable_reason(state.case, undo, self._protected))
 
+    def _step_undos(self, state: CaseState, record: ActionRecord) -> tuple[Button, ...]:
+        """A bundle's undos that need its saved copy (block_user's “Restore forwarding”) had no button anywhere."""
+        if record.action != "block_user" or record.state != "done":
+            return ()
+        buttons = []
+        for step in STEP_TITLES:
+            spec = ACTIONS[step]
+            undo = ACTIONS.get(spec.undo or "")
+            if undo and undo.needs_saved and not undo.item_kind and record_key(step) in state.saved_keys:
+                buttons.append(self._button(state, undo, spec.undo_title or undo.title, "",
+                                            not_applicable_reason(state.case, undo, self._protected)))
+        return tuple(buttons)
+
     def statuses(self, state: CaseState) -> tuple[StatusView, ...]:
         views = []
         for record in sorted(state.records.values(), key=lambda record: record.started_at):
@@ -148,7 +164,7 @@ class CardPainter:
                 title=title, state=record.state, actor_name=record.actor_name, started_at=record.started_at,
                 finished_at=record.finished_at, summary=record.summary, reversal=record.reversal,
                 request_id=record.request_id, approved_by=record.approved_by, steps=tuple(record.steps),
-                undo=self._undo(state, record),
+                undo=self._undo(state, record), step_undos=self._step_undos(state, record),
             ))
         return tuple(views)
 

@@ -49,6 +49,7 @@ class StatusView:
     approved_by: str = ""
     steps: tuple[str, ...] = ()
     undo: Button | None = None
+    step_undos: tuple[Button, ...] = ()  # a bundle's per-step undos (block_user: “Restore forwarding”)
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,9 @@ def _status_block(status: StatusView) -> dict[str, Any]:
         items.append(text(f"To reverse: {status.reversal}", isSubtle=True))
     if status.request_id:
         items.append(text(f"Request id: {status.request_id}", isSubtle=True, size="Small"))
-    if status.undo:
-        items.append({"type": "ActionSet", "actions": [status.undo.render()]})
+    undos = ([status.undo] if status.undo else []) + list(status.step_undos)
+    if undos:
+        items.append({"type": "ActionSet", "actions": [button.render() for button in undos]})
     return container(items, style=STATE_STYLE.get(status.state))
 
 

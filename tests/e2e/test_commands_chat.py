@@ -194,3 +194,21 @@ async def test_the_question_survives_a_restart_and_another_replica_takes_the_ans
         assert "Confirm: Revoke sessions for Alice Target?" in card_text(card_of(chat[-1]))
     finally:
         await replacement.runner.cleanup()
+
+
+async def test_unblock_removes_the_block_policy_riposte_made_from_another_conversation(bot: RunningBot) -> None:
+    status_thread = await say_in_channel(bot, RESPONDER, "status alice@contoso.com")
+    card_id = status_thread["replies"][-1]["id"]
+    data = buttons(card_of(status_thread["replies"][-1]))["block_signin"]["data"]
+    await channel(bot).send_invoke(RESPONDER, status_thread["id"], card_id, "block_signin", data)
+    await wait_until(lambda: any(p["displayName"].startswith("Riposte block: alice@contoso.com")
+                                 for p in tenant(bot).ca_policies.values()), what="the block policy")
+
+    thread = await say_in_channel(bot, RESPONDER, "unblock alice@contoso.com")
+    confirm = card_of(thread["replies"][-1])
+    assert buttons(confirm)["unblock_signin"]["title"] == "Confirm: Unblock sign-in"
+    await channel(bot).send_invoke(RESPONDER, thread["id"], thread["replies"][-1]["id"], "unblock_signin",
+                                   buttons(confirm)["unblock_signin"]["data"])
+    await wait_until(lambda: not any(p["displayName"].startswith("Riposte block:")
+                                     for p in tenant(bot).ca_policies.values()), what="the policy removed")
+    assert any(p["displayName"] == "Require MFA for admins" for p in tenant(bot).ca_policies.values())
