@@ -1,0 +1,92 @@
+"""Build the Teams app package (manifest.json + icons, zipped) for upload in Teams or the Teams admin centre.
+
+    .venv/bin/python manifest/build.py [--out manifest/build/riposte.zip]
+
+The bot id comes from MicrosoftAppId (settings or .env); the command list from the command grammar.
+DEVELOPER_NAME and WEBSITE_URL (environment) fill the publisher fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+from string import Template
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.command_flow import help_reply  # noqa: E402
+from bot.commands import HELP_LINES  # noqa: E402
+from bot.config import Settings  # noqa: E402
+
+MAX_COMMANDS = 10  # Teams allows ten commands per command list
+ACCENT = (0xB3, 0x26, 0x1E)
+
+
+def png(size: int, pixel: Any) -> bytes:
+    """A PNG drawn by `pixel(x, y) -> (r, g, b, a)`: no imaging library needed for two icons."""
+    rows = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(size)) for y in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def _shield(size: int, x: int, y: int) -> bool:
+    """A simple shield shape (the mark of a security tool)."""
+    u, v = x / size, y / size
+    if not 0.25 <= u <= 0.75 or not 0.18 <= v <= 0.85:
+        return False
+    return v < 0.55 or abs(u - 0.5) < (0.85 - v) * 0.85
+
+
+def color_icon() -> bytes:
+    return png(192, lambda x, y: (255, 255, 255, 255) if _shield(192, x, y) else (*ACCENT, 255))
+
+
+def outline_icon() -> bytes:
+    return png(32, lambda x, y: (255, 255, 255, 255) if _shield(32, x, y) else (0, 0, 0, 0))
+
+
+def manifest(app_id: str, developer: str, website: str) -> dict[str, Any]:
+    template = Template((ROOT / "manifest" / "manifest.template.json").read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads(template.safe_substitute(
+        MicrosoftAppId=app_id, DEVELOPER_NAME=developer, WEBSITE_URL=website.rstrip("/")))
+    commands = [{"title": syntax[:32], "description": description[:128]}
+                for syntax, description in HELP_LINES[:MAX_COMMANDS]]
+    document["bots"][0]["commandLists"][0]["commands"] = commands
+    return document
+
+
+def build(out: Path, app_id: str, developer: str, website: str) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("manifest.json", json.dumps(manifest(app_id, developer, website), indent=2))
+        package.writestr("color.png", color_icon())
+        package.writestr("outline.png", outline_icon())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "manifest" / "build" / "riposte.zip")
+    args = parser.parse_args()
+    settings = Settings()
+    if not settings.microsoft_app_id:
+        raise SystemExit("Set MicrosoftAppId (the bot's app registration id) to build the Teams app package.")
+    path = build(args.out, settings.microsoft_app_id, os.environ.get("DEVELOPER_NAME", "Riposte"),
+                 os.environ.get("WEBSITE_URL", "https://example.com/riposte"))
+    print(f"wrote {path}; upload it in Teams (Apps › Manage your apps › Upload an app). Commands:\n{help_reply()}")
+
+
+if __name__ == "__main__":
+    main()
