@@ -30,6 +30,7 @@ from bot.handler import RiposteBot
 from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.policy import PolicyError, load_policy
+from bot.poller import poll_forever
 from bot.services import Services
 from bot.signing import ButtonSigner, load_signing_key
 from bot.store import connect_redis
@@ -81,9 +82,13 @@ def create_app(
         app[SERVICES] = services
         app[BOT] = RiposteBot(services)
         sweep_every = max(1.0, min(30.0, settings.approval_timeout_minutes * 60 / 4))
-        sweeper = asyncio.get_running_loop().create_task(expire_due_forever(services, sweep_every))
+        loop = asyncio.get_running_loop()
+        background = [loop.create_task(expire_due_forever(services, sweep_every))]
+        if settings.poll_alerts_seconds > 0:
+            background.append(loop.create_task(poll_forever(services, settings.poll_alerts_seconds)))
         yield
-        sweeper.cancel()
+        for task in background:
+            task.cancel()
         await services.inflight.drain(settings.shutdown_grace_seconds)
         await exchange.aclose()
         await token_credential.close()

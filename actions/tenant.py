@@ -20,7 +20,8 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
 from actions.errors import NotFound, ServiceError
-from actions.graph import Operation, call_graph
+from actions.graph import Operation, call_graph, call_graph_pages
+from actions.graph_json import to_json
 from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, TargetUser
 from actions.tenant_apps import GraphApps
 from actions.tenant_identity import GraphIdentity
@@ -47,6 +48,7 @@ RESET_PASSWORD = Operation(
     "User-PasswordProfile.ReadWrite.All",
     "the User Administrator role (Privileged Authentication Administrator for an administrator)",
 )
+READ_ALERTS = Operation("read security alerts", "SecurityAlert.Read.All")
 READ_ROLE_MEMBERS = Operation("list the Global Administrators", "RoleManagement.Read.Directory")
 USER_FIELDS = [
     "id", "userPrincipalName", "displayName", "mail", "accountEnabled", "userType", "onPremisesSyncEnabled",
@@ -135,6 +137,13 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
             if isinstance(member, User) and member.id and (await self.get_user(str(member.id))).account_enabled:
                 enabled.add(str(member.id))
         return enabled
+
+    async def security_alerts_since(self, since: str, top: int = 50) -> list[dict[str, Any]]:
+        """Microsoft Graph security alerts (alerts_v2) updated after `since` (ISO 8601, UTC), as Graph's JSON."""
+        builder = self._client.security.alerts_v2
+        query = builder.Alerts_v2RequestBuilderGetQueryParameters(
+            filter=f"lastUpdateDateTime gt {since}", top=top, orderby=["lastUpdateDateTime asc"])
+        return [to_json(alert) for alert in await call_graph_pages(READ_ALERTS, "the tenant", builder, query)]
 
     async def member_groups(self, user_id: str, group_ids: list[str]) -> set[str]:
         if not group_ids:

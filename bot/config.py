@@ -78,8 +78,13 @@ class Settings(BaseSettings):
     # Optional TOML file overriding which role runs each action and which actions need approval.
     policy_file: str = Field("", validation_alias="RIPOSTE_POLICY_FILE")
     approval_timeout_minutes: float = Field(30.0, validation_alias="RIPOSTE_APPROVAL_TIMEOUT_MINUTES")
-    # Auto-remediation of high-confidence alerts: off unless switched on.
+    # Poll Microsoft Graph security alerts (alerts_v2) every N seconds; 0 = off (alerts come by webhook only).
+    poll_alerts_seconds: float = Field(0.0, validation_alias="RIPOSTE_POLL_ALERTS_SECONDS")
+    # Auto-remediation of high-confidence, high-severity alerts: off unless switched on.
     automation_enabled: bool = Field(False, validation_alias="RIPOSTE_AUTOMATION")
+    automation_actions: CsvList = Field(
+        default_factory=lambda: ["revoke_sessions"], validation_alias="RIPOSTE_AUTOMATION_ACTIONS"
+    )
 
     # How long a clicker's group membership is trusted before Graph is asked again.
     role_cache_seconds: int = Field(60, validation_alias="RIPOSTE_ROLE_CACHE_SECONDS")
@@ -91,7 +96,8 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
 
     @field_validator(
-        "responder_groups", "approver_groups", "admin_responder_groups", "protected_users", mode="before"
+        "responder_groups", "approver_groups", "admin_responder_groups", "protected_users", "automation_actions",
+        mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from actions.errors import RiposteError
 from bot.alerts import AlertInvalid, parse_alert
+from bot.automation import maybe_automate
 from bot.config import is_loopback
 from bot.intake import ChannelNotConfigured, accept_alert
 from bot.metrics import Metrics
@@ -78,6 +79,11 @@ async def post_alert(request: web.Request) -> web.Response:
         log.exception("alert %s could not be posted to the channel", alert.id)
         return _error(502, "the alert card could not be posted to the channel; nothing was kept, send it again")
     metrics.count("riposte_alerts_total", status=accepted.status)
+    if accepted.status == "posted":
+        try:
+            await maybe_automate(services, accepted.case_id)
+        except Exception:  # the alert is in; a failed automation must not turn its 202 into an error
+            log.exception("automation failed on case %s", accepted.case_id)
     return web.json_response({"case_id": accepted.case_id, "status": accepted.status}, status=202)
 
 
