@@ -7,9 +7,10 @@ import asyncio
 import logging
 
 from actions import ACTIONS
-from actions.runner import AuditEntry
+from actions.runner import AuditEntry, Refused, authorize
 from actions.spec import Item, Role
 from bot.approvals import ApprovalRequest, new_request
+from bot.authz import check_last_global_admin, check_protected
 from bot.cards.alert_card import message_card
 from bot.cards.approval_card import ApprovalView, approval_card
 from bot.cases import ActionRecord, Case
@@ -131,6 +132,15 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
 async def _run_approved(services: Services, approval: ApprovalRequest, case: Case) -> Card:
     spec = ACTIONS[approval.action]
     requester = await services.roles.actor(approval.requester_id, approval.requester_name)
+    assert case.target is not None
+    try:  # the requester's right may have changed since they asked: check it again, fresh
+        check_protected(requester, case.target, services.settings.protected_users)
+        authorize(spec, requester, case.target, services.policy.role_for(spec.name))
+        await check_last_global_admin(services.tenant, case.target)
+    except Refused as refusal:
+        await services.runner.record_refusal(spec, requester, case.target, case.id, str(refusal))
+        await _close(services, approval, case, "failed", f"Approved, but not run: {refusal}")
+        return _view(services, approval, case, outcome=f"Not run: {refusal}")
     item = None
     if approval.item:
         listed = (await services.cases.listings(case.id)).get(spec.item_kind or "", [])
@@ -155,7 +165,10 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
 async def expire(services: Services, request_id: str) -> None:
     """Time is up: mark it expired (once, whichever replica gets there first) and say so on both cards."""
     approval = await services.approvals.get(request_id)
-    if approval is None or approval.state != "pending":
+    if approval is None:
+        await services.approvals.forget(request_id)
+        return
+    if approval.state != "pending":
         return
     case = await services.cases.get(approval.case_id)
     if not await services.approvals.claim_decision(approval.id, "expiry"):

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from bot.cases import CASE_TTL_SECONDS
 
 PENDING_INDEX = "riposte:approvals:pending"
+DECISION_CLAIM_SECONDS = 120
 
 
 def _key(request_id: str) -> str:
@@ -80,10 +81,18 @@ class ApprovalStore:
         return ApprovalRequest.from_json(str(raw)) if raw else None
 
     async def claim_decision(self, request_id: str, decider_id: str) -> bool:
-        """Only one decision per request, whichever replica and whoever clicks first."""
-        return bool(await self._redis.set(f"{_key(request_id)}:decided", decider_id, nx=True, ex=CASE_TTL_SECONDS))
+        """Only one decision per request, whichever replica and whoever clicks first.
+
+        The claim outlives any decision in progress but not a crash: once it lapses, a request still saved as
+        pending (its decider died before saving) can be expired by the sweep instead of staying stuck."""
+        key = f"{_key(request_id)}:decided"
+        return bool(await self._redis.set(key, decider_id, nx=True, ex=DECISION_CLAIM_SECONDS))
 
     async def due(self) -> list[str]:
         """Pending requests whose time is up."""
         ids = await self._redis.zrangebyscore(PENDING_INDEX, "-inf", time.time())
         return [str(request_id) for request_id in ids]
+
+    async def forget(self, request_id: str) -> None:
+        """A request whose record is gone: stop sweeping it."""
+        await self._redis.zrem(PENDING_INDEX, request_id)
