@@ -30,5 +30,6 @@ ACTION = ActionSpec(
     permission="MailboxSettings.ReadWrite",
     not_applicable=mailbox_not_applicable,
     needs_saved=True,
+    item_kind="inbox_rule",
     offered_on_alert=False,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from kiota_http.kiota_client_factory import KiotaClientFactory
 from kiota_http.middleware import RetryHandler
 from kiota_http.middleware.options import HeadersInspectionHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
 
 from actions.errors import BadRequest, NotFound, PermissionMissing, ServiceError, ServiceUnavailable, Throttled
@@ -128,6 +130,36 @@ async def call_graph(
         ) from None
     return result, request_id_of(inspection)
 
+
+
+async def get_json(operation: Operation, subject: str, builder: Any, query_parameters: Any = None) -> dict[str, Any]:
+    """GET through `builder` (same auth, retry and error translation) but parse the JSON ourselves.
+
+    For hot reads: msgraph-sdk's model deserialisation re-runs thousands of imports per object (~20 ms of CPU for
+    one User), while the JSON is a few hundred bytes."""
+
+    async def fetch(config: RequestConfiguration[Any]) -> dict[str, Any]:
+        if query_parameters is not None:
+            config.query_parameters = query_parameters
+        info = builder.to_get_request_information(config)
+        raw = await builder.request_adapter.send_primitive_async(info, "bytes", {"XXX": ODataError})
+        parsed: dict[str, Any] = json.loads(raw) if raw else {}
+        return parsed
+
+    result, _ = await call_graph(operation, subject, fetch)
+    return result
+
+
+async def get_json_pages(operation: Operation, subject: str, builder: Any) -> list[dict[str, Any]]:
+    """Every item of a collection as JSON, following @odata.nextLink."""
+    items: list[dict[str, Any]] = []
+    page = await get_json(operation, subject, builder)
+    while True:
+        items.extend(page.get("value") or [])
+        next_link = page.get("@odata.nextLink")
+        if not next_link:
+            return items
+        page = await get_json(operation, subject, builder.with_url(next_link))
 
 
 async def _get_page(operation: Operation, subject: str, builder: Any, query_parameters: Any) -> Any:

@@ -32,5 +32,6 @@ ACTION = ActionSpec(
     permission="Exchange.ManageAsApp + Exchange Administrator role",
     not_applicable=mailbox_not_applicable,
     needs_saved=True,
+    item_kind="mailbox_permission",
     offered_on_alert=False,
 )

@@ -49,5 +49,6 @@ ACTION = ActionSpec(
     run=_run,
     permission="Exchange.ManageAsApp + Exchange Administrator role",
     needs_saved=True,
+    item_kind="transport_rule",
     offered_on_alert=False,
 )

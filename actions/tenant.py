@@ -6,12 +6,12 @@ tenant_apps, mixed into GraphTenant.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
-from msgraph.generated.models.directory_role import DirectoryRole
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.user import User
 from msgraph.generated.users.item.check_member_groups.check_member_groups_post_request_body import (
@@ -20,7 +20,7 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
 from actions.errors import NotFound, ServiceError
-from actions.graph import Operation, call_graph, call_graph_pages
+from actions.graph import Operation, call_graph, call_graph_pages, get_json, get_json_pages
 from actions.graph_json import to_json
 from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, TargetUser
 from actions.tenant_apps import GraphApps
@@ -60,26 +60,21 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
         self._client = client
 
     async def get_user(self, id_or_upn: str) -> TargetUser:
-        user_builder = self._client.users.by_user_id(id_or_upn)
-
-        async def fetch(config: RequestConfiguration[Any]) -> Any:
-            config.query_parameters = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
-                select=USER_FIELDS
-            )
-            return await user_builder.get(request_configuration=config)
-
-        user, _ = await call_graph(READ_USER, id_or_upn, fetch)
-        user_id = str(user.id)
-        roles = await self._privileged_roles(user_id, id_or_upn)
-        has_mailbox = await self._has_mailbox(user_id, id_or_upn)
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)
+        user = await get_json(READ_USER, id_or_upn, self._client.users.by_user_id(id_or_upn), query)
+        user_id = str(user["id"])
+        roles, has_mailbox = await asyncio.gather(
+            self._privileged_roles(user_id, id_or_upn), self._has_mailbox(user_id, id_or_upn)
+        )
+        upn = str(user.get("userPrincipalName") or id_or_upn)
         return TargetUser(
             id=user_id,
-            upn=str(user.user_principal_name or id_or_upn),
-            display_name=str(user.display_name or user.user_principal_name or id_or_upn),
-            account_enabled=bool(user.account_enabled),
-            user_type=str(user.user_type or "Member"),
-            on_premises_sync=bool(user.on_premises_sync_enabled),
-            mail=user.mail,
+            upn=upn,
+            display_name=str(user.get("displayName") or upn),
+            account_enabled=bool(user.get("accountEnabled")),
+            user_type=str(user.get("userType") or "Member"),
+            on_premises_sync=bool(user.get("onPremisesSyncEnabled")),
+            mail=user.get("mail"),
             admin_roles=roles,
             has_mailbox=has_mailbox,
         )
@@ -90,13 +85,8 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
         Only a 404 counts as "no mailbox": when the check itself fails (permission, outage) the mailbox actions
         stay offered and fail with their own clear error, rather than the whole user failing to resolve.
         """
-        builder = self._client.users.by_user_id(user_id).mailbox_settings
-
-        async def fetch(config: RequestConfiguration[Any]) -> Any:
-            return await builder.get(request_configuration=config)
-
         try:
-            await call_graph(READ_MAILBOX, subject, fetch)
+            await get_json(READ_MAILBOX, subject, self._client.users.by_user_id(user_id).mailbox_settings)
         except NotFound:
             return False
         except ServiceError as error:
@@ -105,16 +95,13 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
 
     async def _privileged_roles(self, user_id: str, subject: str) -> tuple[str, ...]:
         builder = self._client.users.by_user_id(user_id).transitive_member_of
-
-        async def fetch(config: RequestConfiguration[Any]) -> Any:
-            return await builder.get(request_configuration=config)
-
-        page, _ = await call_graph(READ_ROLES, subject, fetch)
-        names = [
-            PRIVILEGED_ROLE_TEMPLATES[str(entry.role_template_id)]
-            for entry in (page.value or [])
-            if isinstance(entry, DirectoryRole) and str(entry.role_template_id) in PRIVILEGED_ROLE_TEMPLATES
-        ]
+        memberships = await get_json_pages(READ_ROLES, subject, builder)
+        names = {
+            PRIVILEGED_ROLE_TEMPLATES[str(entry.get("roleTemplateId"))]
+            for entry in memberships
+            if entry.get("@odata.type") == "#microsoft.graph.directoryRole"
+            and str(entry.get("roleTemplateId")) in PRIVILEGED_ROLE_TEMPLATES
+        }
         return tuple(sorted(names))
 
     async def enabled_global_admins(self) -> set[str]:

@@ -34,7 +34,7 @@ from sandbox.launcher import production_like_environment, start_server, start_te
 from sandbox.seed import load_seed  # noqa: E402
 
 SEED = load_seed()
-RESPONDER = next(u["id"] for u in SEED["users"] if u.get("sandboxRole") == "responder")
+RESPONDER = next(u["id"] for u in SEED["users"] if u.get("sandboxRole") == os.environ.get("BENCH_ROLE", "responder"))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 

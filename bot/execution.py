@@ -23,6 +23,8 @@ from bot.views import CaseState, reversed_by
 
 log = logging.getLogger(__name__)
 CARD_UPDATE_ATTEMPTS = 3
+# Actions that change the facts the card shows about the user (enabled or not); the others leave them as read.
+TARGET_CHANGING = frozenset({"disable_account", "enable_account", "block_user"})
 
 
 def now_iso() -> str:
@@ -146,7 +148,8 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
             await services.cases.save_listing(case.id, outcome.items[0].kind, list(outcome.items))
         await _reopen_counterparts(services, run)
         await _remember_block_policy(services, run, outcome.saved)
-        await _refresh_target(services, case)
+        if run.spec.name in TARGET_CHANGING:
+            await _refresh_target(services, case)
     else:
         record.state, record.summary = "failed", result.error
         await services.cases.release_action(case.id, run.key)

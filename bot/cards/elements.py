@@ -9,14 +9,19 @@ Card = dict[str, Any]
 SCHEMA_VERSION = "1.5"
 
 
+class CardJson(dict[str, Any]):
+    """A card built here: plain JSON all the way down (str, numbers, bools, None, lists, dicts), so it can be
+    handed to a serializer as it is, without a walk over every node."""
+
+
 def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> Card:
-    result: Card = {
+    result: Card = CardJson({
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": SCHEMA_VERSION,
         "msteams": {"width": "Full"},
         "body": body,
-    }
+    })
     if actions:
         result["actions"] = actions
     return result

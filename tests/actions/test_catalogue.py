@@ -351,7 +351,7 @@ async def test_remove_auth_method_never_removes_the_password(env: Env) -> None:
 
 async def test_item_actions_need_an_item_of_their_kind(env: Env) -> None:
     for name, spec in ACTIONS.items():
-        if spec.item_kind is None:
+        if spec.item_kind is None or spec.needs_saved:  # undos take their item from what the original saved
             continue
         assert not spec.offered_on_alert, name
         result = await env.run(name, item=None)
