@@ -1,0 +1,104 @@
+"""Card builders are pure: the JSON they produce is compared with a stored expectation, checked against the
+Adaptive Card 1.5 schema (what Teams renders) and kept under Teams' 28 KB card limit.
+
+Regenerate the expectations after an intended change: UPDATE_CARD_SNAPSHOTS=1 pytest tests/bot/test_cards.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import adaptive_cards
+import pytest
+from jsonschema import Draft6Validator
+
+from actions import ACTIONS
+from actions.spec import Item, TargetUser
+from bot.alerts import Alert, Evidence
+from bot.cards.alert_card import alert_card
+from bot.cards.approval_card import ApprovalView, approval_card
+from bot.cards.audit_card import audit_card
+from bot.cases import ActionRecord, Case
+from bot.signing import ButtonSigner
+from bot.views import CardPainter, CaseState
+
+EXPECTED = Path(__file__).with_name("expected")
+SCHEMA = json.loads((Path(adaptive_cards.__file__).parent / "schemas" / "schema-1.5.json").read_text())
+TEAMS_CARD_LIMIT = 28 * 1024
+ALICE = TargetUser(id="1a000000-0000-4000-8000-000000000004", upn="alice@contoso.com", display_name="Alice Target",
+                   account_enabled=True, mail="alice@contoso.com")
+ALERT = Alert(id="a1", source="defender", title="Suspicious inbox forwarding rule", severity="high",
+              user="alice@contoso.com", detected_at="2026-11-21T10:15:00Z", description="Forwards invoices out.",
+              category="InitialAccess", confidence="high",
+              evidence=(Evidence("inbox_rule", "AQAAAJ5dZqA=", "."), Evidence("ip", "203.0.113.7")))
+PAINTER = CardPainter(ButtonSigner(b"test-key"), ["breakglass@contoso.onmicrosoft.com"])
+
+
+def case(**changes: Any) -> Case:
+    fields: dict[str, Any] = {"id": "20261121-0000abcd", "alert": ALERT, "nonce": "nonce",
+                              "created_at": "2026-11-21T10:16:00+00:00", "target": ALICE, "offered": tuple(ACTIONS)}
+    return Case(**{**fields, **changes})
+
+
+DONE = ActionRecord(action="disable_account", state="done", actor_id="r", actor_name="Rita Responder",
+                    started_at="2026-11-21T10:20:00+00:00", finished_at="2026-11-21T10:20:01+00:00",
+                    summary="Disabled Alice Target (alice@contoso.com).", reversal="Re-enable with the button.",
+                    request_id="req-1")
+RULES = [Item("inbox_rule", "AQAAAJ5dZqA=", ".", "forwards to invoices@evil.example"),
+         Item("inbox_rule", "AQAAAJ5dZqC=", "Newsletters")]
+
+CARDS: dict[str, Any] = {
+    "alert_new": lambda: alert_card(PAINTER.view(CaseState(case(), {}))),
+    "alert_disabled_with_rules": lambda: alert_card(PAINTER.view(CaseState(
+        case(target=TargetUser(**{**ALICE.__dict__, "account_enabled": False})),
+        {DONE.key: DONE}, {"inbox_rule": RULES}))),
+    "alert_refused_notice": lambda: alert_card(PAINTER.view(CaseState(case(), {}), "⛔ Not done: needs a role")),
+    "alert_unresolved_user": lambda: alert_card(PAINTER.view(CaseState(
+        case(target=None, target_problem="no such user in this tenant"), {}))),
+    "confirm_command": lambda: alert_card(PAINTER.view(CaseState(case(kind="command", offered=("revoke_sessions",)),
+                                                                 {}))),
+    "approval_pending": lambda: approval_card(ApprovalView(
+        "Delete rule", "Alice Target (alice@contoso.com)", ".", True, "Restore rule", "Rita Responder",
+        "2026-11-21T10:20:00+00:00", "2026-11-21T10:50:00+00:00", "pending", {"case": "c"}, {"case": "c"},
+        "approvers")),
+    "audit": lambda: audit_card("alice@contoso.com", [{"at": "2026-11-21T10:20:00+00:00", "phase": "intent",
+                                                       "action": "disable_account", "actor_name": "Rita"}], 1),
+}
+
+
+def schema_errors(card: dict[str, Any]) -> list[str]:
+    teams_only = {key: value for key, value in card.items() if key != "msteams"}  # Teams' own extension
+    return [f"{list(error.path)}: {error.message[:200]}" for error in Draft6Validator(SCHEMA).iter_errors(teams_only)]
+
+
+@pytest.mark.parametrize("name", sorted(CARDS))
+def test_card_matches_expectation_and_schema(name: str) -> None:
+    card = json.loads(json.dumps(CARDS[name]()))
+    path = EXPECTED / f"{name}.json"
+    if os.environ.get("UPDATE_CARD_SNAPSHOTS"):
+        path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert card == json.loads(path.read_text(encoding="utf-8")), f"{name} changed; see the module docstring"
+    assert schema_errors(card) == []
+    assert len(json.dumps(card).encode()) < TEAMS_CARD_LIMIT
+
+
+def test_buttons_carry_only_a_signed_reference() -> None:
+    card = CARDS["alert_disabled_with_rules"]()
+    actions = [a for a in card["actions"]] + [
+        action for block in json.loads(json.dumps(card["body"])) for action in _actions_in(block)]
+    assert actions
+    for action in actions:
+        assert set(action["data"]) <= {"case", "nonce", "sig", "item"}, action
+        assert "alice@contoso.com" not in json.dumps(action["data"])
+
+
+def _actions_in(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [node] if node.get("type") == "Action.Execute" else []
+        return found + [a for value in node.values() for a in _actions_in(value)]
+    if isinstance(node, list):
+        return [a for value in node for a in _actions_in(value)]
+    return []
