@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from actions import ACTIONS
-from actions.runner import AuditEntry, Refused, authorize
+from actions.runner import ActionResult, AuditEntry, Refused, authorize
 from actions.spec import Item, Role
 from bot.approvals import ApprovalRequest, new_request
 from bot.authz import check_last_global_admin, check_protected
@@ -147,12 +147,18 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         item = next((i for i in listed if i.id == approval.item), None) or Item(
             kind=spec.item_kind or "", id=approval.item, label=approval.item_label)
     run = Run(case, spec, requester, item, approval.options, approved_by=approval.decided_by_name)
-    secret = await start(services, run)
-    # Written once and never refreshed: "Running now" stayed on the card after the action had ended (or failed).
-    outcome = "Started on approval; the case card at the top of this thread shows how it ended."
+
+    async def show_result(result: ActionResult) -> None:
+        # The approval card ends with how the action ended (the case card has the details and the undo).
+        ending = f"Done: {result.outcome.summary}" if result.ok and result.outcome else f"Failed: {result.error}"
+        await _update_approval_card(services, approval, case, ending)
+
+    secret = await start(services, run, show_result)
+    outcome = "Running; this card shows the result when it ends."
     if secret:
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
-    await _update_approval_card(services, approval, case, outcome)
+    else:
+        await _update_approval_card(services, approval, case, outcome)
     card = _view(services, approval, case, outcome=outcome)
     if secret:
         card["body"].insert(0, {"type": "Container", "style": "warning", "items": [

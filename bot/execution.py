@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -211,16 +211,25 @@ async def interrupted(services: Services, run: Run, record: ActionRecord) -> Non
     await update_case_card(services, run.case)
 
 
-async def start(services: Services, run: Run) -> str:
+OnFinished = Callable[[ActionResult], Awaitable[None]]
+
+
+async def start(services: Services, run: Run, on_finished: OnFinished | None = None) -> str:
     """Begin the run; inline actions finish before this returns (their secret is returned, for the clicker
-    only), the others continue in the background."""
+    only), the others continue in the background. `on_finished` hears the result either way."""
     record = await begin(services, run)
     if run.spec.inline:
         result = await execute(services, run, record)
+        if on_finished:
+            await on_finished(result)
         return (result.outcome.secret_for_clicker or "") if result.outcome else ""
-    services.inflight.start(execute_quietly(services, run, record), lambda: interrupted(services, run, record))
+    services.inflight.start(
+        _execute_then(services, run, record, on_finished), lambda: interrupted(services, run, record)
+    )
     return ""
 
 
-async def execute_quietly(services: Services, run: Run, record: ActionRecord) -> None:
-    await execute(services, run, record)
+async def _execute_then(services: Services, run: Run, record: ActionRecord, on_finished: OnFinished | None) -> None:
+    result = await execute(services, run, record)
+    if on_finished:
+        await on_finished(result)
