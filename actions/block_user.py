@@ -91,9 +91,12 @@ async def _disable_suspicious_rules(ctx: ActionContext) -> StepResult:
             disabled.append(item.id)
     names = ", ".join(f"“{item.label}”" for item in targets if item.id in disabled)
     summary = f"Disabled {len(disabled)} suspicious inbox rule(s): {names}." if disabled else ""
+    # Per rule, what disable_inbox_rule itself would save, so each gets its own "Re-enable rule" undo.
+    saved = {"rule_ids": disabled,
+             "rules": [{"rule_id": item.id, "displayName": item.label} for item in targets if item.id in disabled]}
     if failures:
-        raise StepFailed(f"{summary} Could not disable {'; '.join(failures)}".strip(), {"rule_ids": disabled})
-    return StepResult(summary, request_id, {"rule_ids": disabled})
+        raise StepFailed(f"{summary} Could not disable {'; '.join(failures)}".strip(), saved)
+    return StepResult(summary, request_id, saved)
 
 
 STEPS: Mapping[str, Step] = {

@@ -144,6 +144,7 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
             if run.spec.name == "block_user":  # each step's saved copy serves that step's own undo
                 for step, saved in outcome.saved.items():
                     await services.cases.save_removed(case.id, record_key(step), saved)
+                await _record_bundle_rules(services, run, record, outcome.saved.get("disable_inbox_rule"))
         if outcome.items and run.spec.item_kind is None:
             await services.cases.save_listing(case.id, outcome.items[0].kind, list(outcome.items))
         await _reopen_counterparts(services, run)
@@ -173,6 +174,23 @@ async def _reopen_counterparts(services: Services, run: Run) -> None:
                 if record is not None and record.state == "done":
                     record.state = "reversed"
                     await services.cases.put_record(run.case.id, record)
+
+
+async def _record_bundle_rules(
+    services: Services, run: Run, bundle: ActionRecord, saved: Mapping[str, Any] | None
+) -> None:
+    """Each inbox rule the bundle disabled shows as its own "Disable rule" outcome, with its own undo."""
+    for rule in (saved or {}).get("rules", []):
+        rule_id = str(rule["rule_id"])
+        await services.cases.save_removed(run.case.id, record_key("disable_inbox_rule", rule_id), rule)
+        await services.cases.claim_action(run.case.id, record_key("disable_inbox_rule", rule_id), run.actor.id)
+        await services.cases.put_record(run.case.id, ActionRecord(
+            action="disable_inbox_rule", state="done", actor_id=run.actor.id, actor_name=run.actor.name,
+            started_at=bundle.started_at, finished_at=now_iso(), item=rule_id,
+            item_label=str(rule.get("displayName") or rule_id),
+            summary=f"Disabled by {ACTIONS['block_user'].title}.", reversal=ACTIONS["disable_inbox_rule"].reversal,
+            request_id=bundle.request_id,
+        ))
 
 
 def block_policy_key(user_id: str) -> str:

@@ -227,6 +227,12 @@ async def test_block_user_runs_every_step(bot: RunningBot) -> None:
     assert_steps(text, ["✓ Disabled the account", "✓ Revoked every sign-in session", "✓ Removed mailbox forwarding",
                         "✓ Disabled 2 suspicious inbox rule(s): “.”, “Security alerts to archive”."])
     assert is_active(thread.button("restore_forwarding", undo=True))
+    # Each rule the bundle disabled has its own "Re-enable rule" button.
+    assert is_active(thread.button("enable_inbox_rule", RULE_DELETES, undo=True))
+    await thread.run("enable_inbox_rule", RULE_DELETES, undo=True,
+                     done="Re-enable rule “Security alerts to archive”: done by")
+    assert [(r["id"], r["isEnabled"]) for r in tenant(bot).inbox_rules[ALICE]] == [
+        (RULE_FORWARDS, False), (RULE_DELETES, True), (RULE_BENIGN, True)]
 
 
 async def test_block_user_with_a_step_unticked_skips_only_that_step(bot: RunningBot) -> None:
