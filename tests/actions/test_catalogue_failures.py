@@ -130,7 +130,9 @@ async def test_block_user_runs_every_step(env: Env) -> None:
     assert outcome.saved == {
         "remove_forwarding": {"ForwardingSmtpAddress": "smtp:invoices@evil.example", "ForwardingAddress": None,
                               "DeliverToMailboxAndForward": True},
-        "disable_inbox_rule": {"rule_ids": ["AQAAAJ5dZqA=", "AQAAAJ5dZqB="]},
+        "disable_inbox_rule": {"rule_ids": ["AQAAAJ5dZqA=", "AQAAAJ5dZqB="], "rules": [
+            {"rule_id": "AQAAAJ5dZqA=", "displayName": "."},
+            {"rule_id": "AQAAAJ5dZqB=", "displayName": "Security alerts to archive"}]},
     }
 
 
