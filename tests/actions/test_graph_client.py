@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -115,3 +116,36 @@ async def test_throttling_that_does_not_stop_gives_up_clearly(tenant_server: Run
     state(tenant_server).add_fault(method="POST", path_regex=REVOKE, status=429, times=None, retry_after="0.05")
     with pytest.raises(Throttled, match="kept throttling"):
         await static_tenant(tenant_server).revoke_sessions(ALICE)
+
+
+async def test_msal_certificate_flow_against_an_https_authority(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    authority = await start_server(create_tenant_app(load_seed()), ssl_context=server_context(cert, key))
+    # The app's own credential: an RSA key and its certificate in one PEM file (GRAPH_CLIENT_CERTIFICATE_PATH).
+    app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "riposte-app")])
+    now = datetime.datetime.now(datetime.UTC)
+    app_cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(app_key.public_key())
+                .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                .sign(app_key, hashes.SHA256()))
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(app_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption())
+                    + app_cert.public_bytes(serialization.Encoding.PEM))
+    try:
+        credential = MsalClientCredential(tenant_id=TENANT_ID, client_id="riposte-test-app",
+                                          authority_host=authority.url, certificate_path=str(pem))
+        token = await credential.get_token("https://graph.microsoft.com/.default")
+        assert token.token in state(authority).issued_tokens
+        [request] = [r for r in state(authority).requests if r.path.endswith("/oauth2/v2.0/token")]
+        assert request.body["client_assertion"] == "***", "a signed assertion was sent, and not recorded"
+    finally:
+        await authority.runner.cleanup()
