@@ -6,6 +6,10 @@ clicks "Revoke sessions" on each card as a responder, and prints latency percent
 process's own CPU time per click (which includes the background Graph call and the card update).
 
     .venv/bin/python bench/click_latency.py [--clicks 300] [--concurrency 1 8]
+
+BENCH_ROLE="no role" clicks as a person without a role instead: the answer path alone (look-up, role check,
+refusal card, audit), with no Graph call or card update behind it. BENCH_PYTHON_ARGS="-m cProfile -o bot.prof"
+profiles the bot process.
 """
 
 from __future__ import annotations
