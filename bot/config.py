@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -31,6 +32,10 @@ def is_loopback(host: str) -> bool:
 
 
 CsvList = Annotated[list[str], NoDecode]
+
+
+def _is_loopback_url(url: str) -> bool:
+    return is_loopback(urlsplit(url).hostname or "")
 
 
 class Settings(BaseSettings):
@@ -87,7 +92,7 @@ class Settings(BaseSettings):
     )
 
     # How long a clicker's group membership is trusted before Graph is asked again.
-    role_cache_seconds: int = Field(60, validation_alias="RIPOSTE_ROLE_CACHE_SECONDS")
+    role_cache_seconds: int = Field(60, ge=1, validation_alias="RIPOSTE_ROLE_CACHE_SECONDS")
     # How long shutdown waits for in-flight actions before recording them as interrupted.
     shutdown_grace_seconds: float = Field(20.0, validation_alias="RIPOSTE_SHUTDOWN_GRACE_SECONDS")
 
@@ -138,6 +143,14 @@ class Settings(BaseSettings):
                     f"HOST={self.host} is not a loopback address, and without MicrosoftAppId activities are not "
                     "authenticated: set MicrosoftAppId and MicrosoftAppPassword, or bind HOST=127.0.0.1."
                 )
+        if self.allow_unauthenticated and self.has_graph_credentials and not _is_loopback_url(self.graph_endpoint):
+            return (
+                "RIPOSTE_ALLOW_UNAUTHENTICATED=true with Graph credentials for a real tenant would let anything that "
+                "reaches this port act as any user: set MicrosoftAppId and MicrosoftAppPassword instead (it is for "
+                "local tests against a local tenant only)."
+            )
+        if self.automation_enabled and not self.alert_token.get_secret_value() and not self.local_mode:
+            return "RIPOSTE_AUTOMATION=true needs RIPOSTE_ALERT_TOKEN: otherwise a forged alert could trigger actions."
         if not self.local_mode and not self.redis_url:
             return "REDIS_URL is not set: outside local mode state must live in a shared Redis."
         return None

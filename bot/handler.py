@@ -10,6 +10,7 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 from redis.exceptions import RedisError
 
+from actions import ACTIONS
 from bot import command_flow
 from bot.cards.alert_card import message_card
 from bot.dialogs.ask_user import AskUser
@@ -103,9 +104,23 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
             await turn_context.send_activity(MessageFactory.text(reply.text))
 
     async def _submit_fallback(self, turn_context: TurnContext, value: dict[str, Any]) -> None:
-        """Clients without Universal Actions send Action.Submit: same checks, answer as a new message."""
-        data = {key: val for key, val in value.items() if key != "verb"}
-        card = await handle_click(self._services, _click(turn_context.activity, str(value["verb"]), data))
+        """Clients without Universal Actions send Action.Submit: same checks, answer as a new message.
+
+        That message is seen by everyone in the conversation, so nothing that can answer with a secret (a
+        temporary password, directly or through an approval) runs this way."""
+        verb = str(value["verb"])
+        click = _click(turn_context.activity, verb, {key: val for key, val in value.items() if key != "verb"})
+        if not click.object_id:
+            await turn_context.send_activity("This click carries no Entra identity, so nothing ran.")
+            return
+        spec = ACTIONS.get(verb)
+        if verb == "approve" or (spec is not None and spec.inline):
+            await turn_context.send_activity(
+                "This button needs a Teams client that supports Universal Actions (new Teams, or Teams on the "
+                "web); nothing ran. Its answer is shown only to you, which an older client cannot do."
+            )
+            return
+        card = await handle_click(self._services, click)
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
     async def on_teams_members_added(

@@ -212,7 +212,13 @@ class StartCase:
                    "RIPOSTE_ALLOW_UNAUTHENTICATED": "true", "HOST": "10.1.2.3", "REDIS_URL": "redis://x"},
                   "is not a loopback address"),
         StartCase({"GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c", "GRAPH_CLIENT_SECRET": "s",
-                   "RIPOSTE_ALLOW_UNAUTHENTICATED": "true"}, "REDIS_URL is not set"),
+                   "RIPOSTE_ALLOW_UNAUTHENTICATED": "true", "GRAPH_ENDPOINT": "http://127.0.0.1:9"},
+                  "REDIS_URL is not set"),
+        StartCase({"GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c", "GRAPH_CLIENT_SECRET": "s",
+                   "RIPOSTE_ALLOW_UNAUTHENTICATED": "true", "REDIS_URL": "redis://x"}, "act as any user"),
+        StartCase({"MicrosoftAppId": "x", "MicrosoftAppPassword": "y", "GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c",
+                   "GRAPH_CLIENT_SECRET": "s", "REDIS_URL": "redis://x", "RIPOSTE_AUTOMATION": "true"},
+                  "RIPOSTE_AUTOMATION=true needs RIPOSTE_ALERT_TOKEN"),
     ],
 )
 async def test_unsafe_settings_refuse_to_start_with_a_message(case: StartCase, tmp_path: Any) -> None:
@@ -245,3 +251,17 @@ async def test_admin_responder_may_act_on_a_global_admin_who_is_not_the_last(bot
     data = buttons(card_of(root))["revoke_sessions"]["data"]
     text = await click(bot, ADMIN_RESPONDER, root, "revoke_sessions", data)
     assert "last enabled Global Administrator" not in text and "Not done" not in text
+
+
+async def test_old_clients_cannot_reveal_a_password_to_the_whole_channel(bot: RunningBot) -> None:
+    """Action.Submit answers with a message everyone sees: reset_password and approvals refuse to run that way."""
+    _, root = await posted_card(bot)
+    data = buttons(card_of(root))["reset_password"]["data"]
+    conversation_id = channel(bot).threads()[-1]["id"]
+    submit = {**data, "verb": "reset_password"}
+    status, _ = await channel(bot).send_submit(RESPONDER, conversation_id, root["id"], submit)
+    assert status in (200, 201)
+    await asyncio.sleep(0.3)
+    replies = channel(bot).threads()[-1]["replies"]
+    assert "needs a Teams client that supports Universal Actions" in str(replies[-1].get("text"))
+    assert not [r for r in tenant(bot).requests if r.method == "PATCH"]
