@@ -114,6 +114,18 @@ class ActionRunner:
             )
         )
 
+    async def record_outcome(
+        self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, result: ActionResult
+    ) -> None:
+        await self._audit.record(
+            _entry(
+                "outcome", spec, actor, target, case_id,
+                result="ok" if result.ok else "failed",
+                detail=result.outcome.summary if result.outcome else result.error,
+                request_id=result.request_id or "",
+            )
+        )
+
     async def execute(
         self,
         spec: ActionSpec,
@@ -144,12 +156,10 @@ class ActionRunner:
             )
         else:
             result = ActionResult(ok=True, outcome=outcome, request_id=outcome.request_id)
-        await self._audit.record(
-            _entry(
-                "outcome", spec, actor, target, case_id,
-                result="ok" if result.ok else "failed",
-                detail=result.outcome.summary if result.outcome else result.error,
-                request_id=result.request_id or "",
-            )
-        )
+        try:
+            await self.record_outcome(spec, actor, target, case_id, result)
+        except Exception:
+            # The change happened (or not) whatever the audit store says: keep the result, log what was lost.
+            log.exception("audit outcome of %s on case %s (%s) could not be written", spec.name, case_id,
+                          "ok" if result.ok else "failed")
         return result

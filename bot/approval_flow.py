@@ -51,6 +51,8 @@ async def request(services: Services, run: Run) -> Card:
     approval = new_request(case.id, run.spec.name, item.id if item else "", item.label if item else "",
                            run.actor.id, run.actor.name, run.options, services.settings.approval_timeout_minutes)
     await services.approvals.save(approval)
+    # The request holds the action's claim until it is decided or expires, however long that is set to be.
+    await services.cases.keep_claim(case.id, run.key, int(services.settings.approval_timeout_minutes * 60) + 3600)
     await _audit(services, approval, case, "approval_requested", run.actor.id, run.actor.name)
     record = ActionRecord(action=run.spec.name, state="pending", actor_id=run.actor.id, actor_name=run.actor.name,
                           started_at=now_iso(), item=approval.item, item_label=approval.item_label)

@@ -118,10 +118,14 @@ class CaseStore:
     async def claim_action(self, case_id: str, key: str, actor_id: str) -> bool:
         """Exactly-once guard shared by every replica: only the first claimant runs the action (on that item).
 
-        The claim stays after success (a second click is told who did it), and is released after a failure or
-        when the reverse action ran, so the action can be run again."""
-        claimed = await self._redis.set(f"riposte:claim:{case_id}:{key}", actor_id, nx=True, ex=CASE_TTL_SECONDS)
+        A claim lapses after CLAIM_TTL_SECONDS unless kept: a replica that died mid-action does not block the
+        action for the life of the case. It is kept after success (a second click is told who did it) and
+        released after a failure or when the reverse action ran, so the action can be run again."""
+        claimed = await self._redis.set(f"riposte:claim:{case_id}:{key}", actor_id, nx=True, ex=CLAIM_TTL_SECONDS)
         return bool(claimed)
+
+    async def keep_claim(self, case_id: str, key: str, seconds: int = CASE_TTL_SECONDS) -> None:
+        await self._redis.expire(f"riposte:claim:{case_id}:{key}", seconds)
 
     async def release_action(self, case_id: str, key: str) -> None:
         await self._redis.delete(f"riposte:claim:{case_id}:{key}")

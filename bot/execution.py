@@ -95,8 +95,10 @@ async def _options(services: Services, run: Run) -> dict[str, Any]:
         for user in services.settings.protected_users:
             try:
                 ids.append((await services.tenant.get_user(user)).id)
-            except RiposteError:
-                log.warning("protected user %s could not be resolved; it cannot be excluded by id", user)
+            except RiposteError as error:
+                # A policy that fails to exclude a break-glass account could lock it out: refuse instead.
+                raise RiposteError(f"Protected account {user} could not be resolved ({error}), so a block policy "
+                                   "could not exclude it; fix RIPOSTE_PROTECTED_USERS.") from None
         options["protected_user_ids"] = ids
     return options
 
@@ -119,14 +121,27 @@ async def begin(services: Services, run: Run) -> ActionRecord:
 
 
 async def execute(services: Services, run: Run, record: ActionRecord) -> ActionResult:
-    """Call Graph/Exchange, keep what was removed, record the outcome, update the card. Never raises."""
+    """Call Graph/Exchange, keep what was removed, record the outcome, update the card. Never raises: once the
+    intent is written, a failure to record the outcome is logged in full (so the log has what the audit lacks)."""
     assert run.case.target is not None
-    saved = await _saved_for(services, run)
-    result = await services.runner.execute(
-        run.spec, run.actor, run.case.target, run.case.id, item=run.item, saved=saved,
-        options=await _options(services, run),
-    )
-    await _record_result(services, run, record, result)
+    try:
+        saved = await _saved_for(services, run)
+        options = await _options(services, run)
+    except RiposteError as error:
+        result = ActionResult(ok=False, error=f"{error} Nothing was changed.")
+        await services.runner.record_outcome(run.spec, run.actor, run.case.target, run.case.id, result)
+    else:
+        result = await services.runner.execute(
+            run.spec, run.actor, run.case.target, run.case.id, item=run.item, saved=saved, options=options
+        )
+    try:
+        await _record_result(services, run, record, result)
+    except Exception:
+        log.exception(
+            "%s on case %s by %s ended (%s: %s) but the outcome could not be recorded in Redis",
+            run.spec.name, run.case.id, run.actor.name, "ok" if result.ok else "failed",
+            result.outcome.summary if result.outcome else result.error,
+        )
     return result
 
 
@@ -137,6 +152,7 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
     outcome = result.outcome
     if result.ok and outcome:
         record.state, record.summary, record.reversal = "done", outcome.summary, outcome.reversal
+        await services.cases.keep_claim(case.id, run.key)
         record.undo = outcome.undo or ""
         record.steps = [f"{'✓' if step.ok else '✗'} {step.summary}" for step in outcome.steps]
         if outcome.saved:
@@ -212,11 +228,15 @@ async def _refresh_target(services: Services, case: Case) -> None:
     if case.target is None:
         return
     try:
-        case.target = await services.tenant.get_user(case.target.id)
+        target = await services.tenant.get_user(case.target.id)
     except RiposteError:
         log.warning("could not re-read %s after an action on case %s", case.target.id, case.id)
         return
-    await services.cases.save(case)
+    case.target = target
+    fresh = await services.cases.get(case.id)  # saved anew since this run began (e.g. closed): keep that
+    if fresh is not None:
+        fresh.target = target
+        await services.cases.save(fresh)
 
 
 async def interrupted(services: Services, run: Run, record: ActionRecord) -> None:

@@ -17,7 +17,7 @@ from actions.block_user import STEPS
 from actions.errors import RiposteError
 from actions.items import list_items
 from actions.runner import Actor, AuditEntry, Refused, authorize
-from actions.spec import ActionContext, ActionSpec, Item
+from actions.spec import ActionContext, ActionSpec, Item, Role
 from bot import approval_flow
 from bot.authz import check_last_global_admin, check_protected
 from bot.cards.alert_card import message_card
@@ -146,11 +146,19 @@ async def _cancel(services: Services, click: Click) -> Card:
     if case is None or case.kind != "command" or not hmac.compare_digest(str(click.data.get("nonce", "")),
                                                                            case.nonce):
         return message_card("Nothing to cancel here.", "default")
-    records = await services.cases.records(case.id)
-    if any(record.state in ("running", "done", "pending") for record in records.values()):
-        return await card_for(services, case, "Too late to cancel: it already started.", "warning")
-    case.closed = f"Cancelled by {click.name} at {when(now_iso())}; nothing was done."
+    actor = await services.roles.actor(click.object_id, click.name)
+    if Role.RESPONDER not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
+        return await card_for(services, case, f"⛔ Cancelling needs the responder role; {actor.name} does not hold it.")
+    # Take every action's claim: a Confirm racing this cancel (on any replica) either got there first or cannot run.
+    for name in case.offered:
+        if not await services.cases.claim_action(case.id, record_key(name), actor.id):
+            return await card_for(services, case, "Too late to cancel: it already started.", "warning")
+    case.closed = f"Cancelled by {actor.name} at {when(now_iso())}; nothing was done."
     await services.cases.save(case)
+    await services.audit.record(AuditEntry(
+        phase="cancelled", action=",".join(case.offered), actor_id=actor.id, actor_name=actor.name, case_id=case.id,
+        target_id=case.target.id if case.target else "", target_upn=case.target.upn if case.target else "",
+        result="cancelled"))
     await update_case_card(services, case)
     return await card_for(services, case)
 
