@@ -20,7 +20,10 @@ REVERSAL = (
 async def _run(ctx: ActionContext) -> Outcome:
     item = require_item(ctx, "app")
     name = str(item.detail.get("displayName") or item.label)
-    if ctx.options.get("mode") == "grant":
+    mode = ctx.options.get("mode")
+    if mode not in ("grant", "app"):  # deleting from the whole tenant is never a default
+        raise RiposteError("Choose what Remove app does: revoke this user's consent, or delete the app.")
+    if mode == "grant":
         grant_id = str(item.detail.get("grantId") or "")
         if not grant_id:
             raise RiposteError(f"The app {name} has no consent id on record; list the apps again.")

@@ -7,8 +7,10 @@ import asyncio
 import logging
 
 from actions import ACTIONS
+from actions.block_user import STEP_TITLES
 from actions.runner import ActionResult, AuditEntry, Refused, authorize
 from actions.spec import Item, Role
+from bot import alert_channel
 from bot.approvals import ApprovalRequest, new_request
 from bot.authz import check_last_global_admin, check_protected
 from bot.cards.alert_card import message_card
@@ -31,8 +33,20 @@ def _view(services: Services, request: ApprovalRequest, case: Case, notice: str 
         state=request.state, approve_data=sign(case.id, "approve", case.nonce, request.id),
         reject_data=sign(case.id, "reject", case.nonce, request.id), who_may_approve=WHO_MAY_APPROVE,
         decided_by=request.decided_by_name, decided_at=request.decided_at, reason=request.reason,
-        outcome=outcome, notice=notice,
+        outcome=outcome, notice=notice, choice=_choice(request.options),
     ))
+
+
+def _choice(options: dict[str, object]) -> str:
+    """The requester's choices, spelled out: the approver must see a tenant-wide deletion for what it is."""
+    if options.get("mode") == "app":
+        return "delete the app from the whole tenant"
+    if options.get("mode") == "grant":
+        return "revoke this user's consent only (the app stays in the tenant)"
+    steps = options.get("steps")
+    if isinstance(steps, list):
+        return "steps: " + ", ".join(STEP_TITLES.get(str(step), str(step)) for step in steps)
+    return ""
 
 
 async def _audit(services: Services, request: ApprovalRequest, case: Case, phase: str, actor_id: str,
@@ -57,12 +71,26 @@ async def request(services: Services, run: Run) -> Card:
     record = ActionRecord(action=run.spec.name, state="pending", actor_id=run.actor.id, actor_name=run.actor.name,
                           started_at=now_iso(), item=approval.item, item_label=approval.item_label)
     await services.cases.put_record(case.id, record)
-    if case.conversation:
-        approval.activity_id = await services.channel.reply(case.conversation, _view(services, approval, case))
-        await services.approvals.save(approval)
+    await _post_request(services, approval, case)
     await update_case_card(services, case)
     return await card_for(services, case, f"{run.spec.title} needs a second person's approval: an approver must "
                                           "approve it in this thread.", "emphasis")
+
+
+async def _post_request(services: Services, approval: ApprovalRequest, case: Case) -> None:
+    """In the case's thread; for a command typed in a personal chat, where no approver can see it, in a new
+    thread of the alert channel instead."""
+    conversation = case.conversation or {}
+    personal = str((conversation.get("conversation") or {}).get("id", "")).startswith("a:")
+    card = _view(services, approval, case)
+    if conversation and not personal:
+        approval.activity_id = await services.channel.reply(conversation, card)
+    else:
+        channel_id, service_url = await alert_channel.current(services)
+        if not channel_id:
+            return
+        approval.thread, approval.activity_id = await services.channel.post_thread(channel_id, card, service_url)
+    await services.approvals.save(approval)
 
 
 async def _close(services: Services, approval: ApprovalRequest, case: Case, state: str, summary: str) -> None:
@@ -77,9 +105,10 @@ async def _close(services: Services, approval: ApprovalRequest, case: Case, stat
 
 
 async def _update_approval_card(services: Services, approval: ApprovalRequest, case: Case, outcome: str = "") -> None:
-    if case.conversation and approval.activity_id:
+    conversation = approval.thread or case.conversation
+    if conversation and approval.activity_id:
         try:
-            await services.channel.update_card(case.conversation, approval.activity_id,
+            await services.channel.update_card(conversation, approval.activity_id,
                                                _view(services, approval, case, outcome=outcome))
         except Exception:
             log.exception("could not update approval card %s", approval.id)
@@ -155,12 +184,18 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         ending = f"Done: {result.outcome.summary}" if result.ok and result.outcome else f"Failed: {result.error}"
         await _update_approval_card(services, approval, case, ending)
 
-    secret = await start(services, run, show_result)
     outcome = "Running; this card shows the result when it ends."
+    if not spec.inline:  # before starting: the result, when it comes, must not be overwritten by this
+        await _update_approval_card(services, approval, case, outcome)
+    try:
+        secret = await start(services, run, show_result)
+    except Exception:
+        log.exception("approved %s on case %s could not start", spec.name, case.id)
+        await _close(services, approval, case, "failed", "Approved, but the audit trail could not be written, so "
+                                                          "nothing ran. Ask again.")
+        return _view(services, approval, case, outcome="Not run: the audit trail could not be written.")
     if secret:
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
-    else:
-        await _update_approval_card(services, approval, case, outcome)
     card = _view(services, approval, case, outcome=outcome)
     if secret:
         card["body"].insert(0, {"type": "Container", "style": "warning", "items": [

@@ -40,6 +40,7 @@ class ApprovalRequest:
     decided_at: str = ""
     reason: str = ""
     activity_id: str = ""  # the approval card's message in the case thread
+    thread: dict[str, Any] = field(default_factory=dict)  # where it was posted, when not in the case's thread
 
     @property
     def expired(self) -> bool:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actions import ACTIONS
-from actions.errors import RiposteError
+from actions.errors import NotFound, RiposteError
 from actions.runner import ActionResult, Actor
 from actions.spec import ActionSpec, Item
 from bot.cards.alert_card import alert_card
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CARD_UPDATE_ATTEMPTS = 3
 # Actions that change the facts the card shows about the user (enabled or not); the others leave them as read.
 TARGET_CHANGING = frozenset({"disable_account", "enable_account", "block_user"})
+BUNDLE_UNDOS = frozenset({"enable_account", "restore_forwarding", "enable_inbox_rule"})
 
 
 def now_iso() -> str:
@@ -91,6 +92,7 @@ async def _saved_for(services: Services, run: Run) -> dict[str, Any] | None:
 async def _options(services: Services, run: Run) -> dict[str, Any]:
     options = dict(run.options)
     if run.spec.name == "block_signin":
+        await _refuse_second_block(services, run)
         ids = []
         for user in services.settings.protected_users:
             try:
@@ -180,6 +182,8 @@ async def _reopen_counterparts(services: Services, run: Run) -> None:
     counterparts = {run.spec.undo, *reversed_by(run.spec.name)}
     if run.spec.name == "block_user":
         counterparts |= {"enable_account", "restore_forwarding"}
+    if run.spec.name in BUNDLE_UNDOS:  # one of the bundle's steps was undone: the bundle may run again
+        counterparts.add("block_user")
     records = await services.cases.records(run.case.id)
     for name in counterparts:
         if name and name in ACTIONS:
@@ -207,6 +211,21 @@ async def _record_bundle_rules(
             summary=f"Disabled by {ACTIONS['block_user'].title}.", reversal=ACTIONS["disable_inbox_rule"].reversal,
             request_id=bundle.request_id,
         ))
+
+
+async def _refuse_second_block(services: Services, run: Run) -> None:
+    """One Riposte block policy per user: a second would survive `unblock`, which removes the one it knows."""
+    assert run.case.target is not None
+    known = await services.redis.get(block_policy_key(run.case.target.id))
+    if not known:
+        return
+    policy = json.loads(str(known))
+    try:
+        await services.tenant.get_ca_policy(str(policy["policy_id"]))
+    except NotFound:
+        return  # deleted outside Riposte: block again
+    name = policy.get("displayName")
+    raise RiposteError(f"{run.case.target.label} is already blocked by the Riposte policy “{name}”.")
 
 
 def block_policy_key(user_id: str) -> str:

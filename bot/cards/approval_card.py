@@ -33,6 +33,7 @@ class ApprovalView:
     reason: str = ""
     outcome: str = ""
     notice: str = ""
+    choice: str = ""  # what the requester chose on the card (remove_app's mode, block_user's steps)
 
 
 def approval_card(view: ApprovalView) -> Card:
@@ -49,6 +50,7 @@ def approval_card(view: ApprovalView) -> Card:
         text(f"Approval needed: {what}", size="Medium", weight="Bolder"),
         facts([
             ("On", view.target_label),
+            ("Choice", view.choice),
             ("Requested by", f"{view.requester_name} at {when(view.requested_at)}"),
             ("Reversible", "yes: " + view.reversal if view.reversible else "no: " + view.reversal),
             ("Expires", when(view.expires_at)),

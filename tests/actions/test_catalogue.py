@@ -294,7 +294,9 @@ async def test_remove_app_grant_mode_revokes_only_the_consent(env: Env) -> None:
 
 async def test_remove_app_deletes_the_service_principal(env: Env) -> None:
     app = await env.item("app", "Mail Sync Pro")
-    result = await env.run("remove_app", item=app)
+    refused = await env.run("remove_app", item=app)
+    assert not refused.ok and "Choose what Remove app does" in refused.error, "tenant-wide deletion is never a default"
+    result = await env.run("remove_app", item=app, options={"mode": "app"})
     assert result.ok and result.outcome, result.error
     sp_id = app.detail["servicePrincipalId"]
     assert sp_id not in env.state.service_principals and sp_id in env.state.deleted_items

@@ -66,7 +66,7 @@ REFUSALS = [
                    "DeliverToMailboxAndForward": False}),
     Refusal("reset_password", graph("PATCH", f"^/users/{ALICE}$"), "User-PasswordProfile.ReadWrite.All"),
     Refusal("remove_app", graph("DELETE", "/servicePrincipals/"), "Application.ReadWrite.All",
-            item=("app", "Mail Sync Pro")),
+            item=("app", "Mail Sync Pro"), options={"mode": "app"}),
     Refusal("remove_app", graph("DELETE", "/oauth2PermissionGrants/"), "DelegatedPermissionGrant.ReadWrite.All",
             item=("app", "Mail Sync Pro"), options={"mode": "grant"}),
     Refusal("remove_teams_app", graph("DELETE", "/installedApps/"), "TeamsAppInstallation.ReadWriteForUser.All",
