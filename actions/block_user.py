@@ -17,7 +17,7 @@ from actions import disable_account, remove_forwarding, revoke_sessions
 from actions.common import internal_domains, mailbox_not_applicable
 from actions.errors import RiposteError, ServiceError
 from actions.items import inbox_rule_items
-from actions.spec import ActionContext, ActionSpec, Outcome, Role, StepOutcome, TargetUser
+from actions.spec import ActionContext, ActionSpec, Outcome, Role, StepOutcome
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +168,6 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
-def _not_applicable(target: TargetUser) -> str | None:
-    return None
-
-
 ACTION = ActionSpec(
     name="block_user",
     title="Block user",
@@ -184,5 +180,4 @@ ACTION = ActionSpec(
         disable_account.ACTION.permission, revoke_sessions.ACTION.permission, remove_forwarding.ACTION.permission,
         "MailboxSettings.ReadWrite",
     ))),
-    not_applicable=_not_applicable,
 )

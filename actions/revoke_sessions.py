@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, Role, TargetUser
+from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
 REVERSAL = "Cannot be undone; the user signs in again."
-
-
-def _not_applicable(target: TargetUser) -> str | None:
-    return None
 
 
 async def _run(ctx: ActionContext) -> Outcome:
@@ -32,5 +28,4 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User.RevokeSessions.All",
-    not_applicable=_not_applicable,
 )

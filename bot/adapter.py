@@ -1,7 +1,7 @@
 """botbuilder's CloudAdapter and the Teams channel (posting and updating cards through the Bot Connector).
 
-With this and handler.py the only modules that import botbuilder, a move to the Microsoft 365 Agents SDK
-stays small.
+botbuilder is imported only here, in handler.py, storage.py and dialogs/: a move to the Microsoft 365 Agents
+SDK stays small.
 """
 
 from __future__ import annotations

@@ -8,15 +8,15 @@ import logging
 
 from actions import ACTIONS
 from actions.block_user import STEP_TITLES
-from actions.runner import ActionResult, AuditEntry, Refused, authorize
+from actions.runner import ActionResult, AuditEntry, Refused
 from actions.spec import Item, Role
 from bot import alert_channel
 from bot.approvals import ApprovalRequest, new_request
-from bot.authz import check_last_global_admin, check_protected
-from bot.cards.alert_card import message_card
+from bot.cards.alert_card import message_card, secret_block
 from bot.cards.approval_card import ApprovalView, approval_card
-from bot.cases import ActionRecord, Case
+from bot.cases import ActionRecord, Case, record_key
 from bot.execution import Run, card_for, now_iso, start, update_case_card
+from bot.permission import permit
 from bot.services import Card, Services
 
 log = logging.getLogger(__name__)
@@ -95,11 +95,12 @@ async def _post_request(services: Services, approval: ApprovalRequest, case: Cas
 
 async def _close(services: Services, approval: ApprovalRequest, case: Case, state: str, summary: str) -> None:
     """End a request without running it: the action may be asked for again."""
-    record = (await services.cases.records(case.id)).get(f"{approval.action}|{approval.item}")
+    key = record_key(approval.action, approval.item)
+    record = (await services.cases.records(case.id)).get(key)
     if record is not None:
         record.state, record.finished_at, record.summary = state, now_iso(), summary
         await services.cases.put_record(case.id, record)
-    await services.cases.release_action(case.id, f"{approval.action}|{approval.item}")
+    await services.cases.release_action(case.id, key)
     await _update_approval_card(services, approval, case)
     await update_case_card(services, case)
 
@@ -165,9 +166,7 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
     requester = await services.roles.actor(approval.requester_id, approval.requester_name)
     assert case.target is not None
     try:  # the requester's right may have changed since they asked: check it again, fresh
-        check_protected(requester, case.target, services.settings.protected_users)
-        authorize(spec, requester, case.target, services.policy.role_for(spec.name))
-        await check_last_global_admin(services.tenant, case.target)
+        await permit(services, spec, requester, case.target)
     except Refused as refusal:
         await services.runner.record_refusal(spec, requester, case.target, case.id, str(refusal))
         await _close(services, approval, case, "failed", f"Approved, but not run: {refusal}")
@@ -198,10 +197,7 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
     card = _view(services, approval, case, outcome=outcome)
     if secret:
-        card["body"].insert(0, {"type": "Container", "style": "warning", "items": [
-            {"type": "TextBlock", "wrap": True, "weight": "Bolder",
-             "text": "Temporary password (shown once, only to you; it is not stored anywhere):"},
-            {"type": "TextBlock", "wrap": True, "fontType": "Monospace", "size": "Large", "text": secret}]})
+        card["body"].insert(0, secret_block(secret))
     return card
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 
 from actions import ACTIONS
-from actions.runner import Actor, Refused, authorize
+from actions.runner import Actor, Refused
 from actions.spec import Role
-from bot.authz import check_last_global_admin, check_protected
 from bot.execution import Run, start
+from bot.permission import permit
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,7 @@ async def maybe_automate(services: Services, case_id: str) -> list[str]:
             log.warning("RIPOSTE_AUTOMATION_ACTIONS names %r, which automation cannot run", name)
             continue
         try:
-            check_protected(AUTOMATION, case.target, settings.protected_users)
-            authorize(spec, AUTOMATION, case.target, services.policy.role_for(name))
-            await check_last_global_admin(services.tenant, case.target)
+            await permit(services, spec, AUTOMATION, case.target)
             if services.policy.needs_approval(name, case.target):
                 raise Refused(f"{spec.title} needs approval, which automation never grants itself")
         except Refused as refusal:

@@ -75,7 +75,6 @@ class ActionRecord:
     summary: str = ""
     reversal: str = ""
     request_id: str = ""
-    undo: str = ""
     item: str = ""
     item_label: str = ""
     approved_by: str = ""
@@ -90,7 +89,9 @@ class ActionRecord:
 
     @classmethod
     def from_json(cls, raw: str) -> ActionRecord:
-        return cls(**json.loads(raw))
+        data = json.loads(raw)
+        data.pop("undo", None)  # written by earlier versions; the action's spec says what reverses it
+        return cls(**data)
 
 
 class CaseStore:

@@ -3,10 +3,9 @@ before Confirm), a status card, the audit trail, or help. Returns what to post; 
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,13 +13,12 @@ from actions import ACTIONS
 from actions.errors import NotFound, RiposteError
 from actions.runner import Actor
 from actions.spec import Role
-from bot import alert_channel
+from bot import alert_channel, block_policies
 from bot.alerts import Alert
-from bot.cards.alert_card import alert_card, message_card
+from bot.cards.alert_card import alert_card
 from bot.cards.audit_card import audit_card
 from bot.cases import Case, record_key
 from bot.commands import HELP_LINES, Command, CommandError, parse_command, safe_echo
-from bot.execution import block_policy_key
 from bot.intake import new_case_id
 from bot.services import Card, Services
 from bot.views import CaseState
@@ -54,7 +52,6 @@ class Reply:
     card: Card | None = None
     case_id: str = ""  # the card is a case card: remember where it was posted
     ask_user: str = ""  # the command lacked only its user: ask for it (a dialog), e.g. "revoke"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def help_reply() -> str:
@@ -137,9 +134,9 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
                 kind="status" if status else "command")
     await services.cases.save(case)
     if "unblock_signin" in case.offered:
-        policy = await services.redis.get(block_policy_key(target.id))
+        policy = await block_policies.known(services, target.id)
         if policy:  # the block policy Riposte made for this user, wherever it was made: unblock removes it
-            await services.cases.save_removed(case.id, record_key("block_signin"), json.loads(str(policy)))
+            await services.cases.save_removed(case.id, record_key("block_signin"), policy)
     state = CaseState(case, {}, saved_keys=await services.cases.saved_keys(case.id))
     return Reply(card=alert_card(services.painter.view(state)), case_id=case.id)
 
@@ -160,7 +157,3 @@ async def posted(services: Services, case_id: str, reference: dict[str, Any], ac
     if case is not None:
         case.conversation, case.activity_id = reference, activity_id
         await services.cases.save(case)
-
-
-def refusal_card(message: str) -> Card:
-    return message_card(message, "attention")

@@ -5,7 +5,6 @@ Shared by a direct click and by an approval."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actions import ACTIONS
-from actions.errors import NotFound, RiposteError
+from actions.errors import RiposteError
 from actions.runner import ActionResult, Actor
 from actions.spec import ActionSpec, Item
+from bot import block_policies
 from bot.cards.alert_card import alert_card
 from bot.cases import ActionRecord, Case, record_key
 from bot.services import Card, Services
@@ -92,7 +92,7 @@ async def _saved_for(services: Services, run: Run) -> dict[str, Any] | None:
 async def _options(services: Services, run: Run) -> dict[str, Any]:
     options = dict(run.options)
     if run.spec.name == "block_signin":
-        await _refuse_second_block(services, run)
+        await block_policies.refuse_second(services, run.case.target)
         ids = []
         for user in services.settings.protected_users:
             try:
@@ -155,7 +155,6 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
     if result.ok and outcome:
         record.state, record.summary, record.reversal = "done", outcome.summary, outcome.reversal
         await services.cases.keep_claim(case.id, run.key)
-        record.undo = outcome.undo or ""
         record.steps = [f"{'✓' if step.ok else '✗'} {step.summary}" for step in outcome.steps]
         if outcome.saved:
             await services.cases.save_removed(case.id, run.key, outcome.saved)
@@ -166,7 +165,7 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
         if outcome.items and run.spec.item_kind is None:
             await services.cases.save_listing(case.id, outcome.items[0].kind, list(outcome.items))
         await _reopen_counterparts(services, run)
-        await _remember_block_policy(services, run, outcome.saved)
+        await block_policies.remember(services, run.spec.name, case.target, outcome.saved)
         if run.spec.name in TARGET_CHANGING:
             await _refresh_target(services, case)
     else:
@@ -211,35 +210,6 @@ async def _record_bundle_rules(
             summary=f"Disabled by {ACTIONS['block_user'].title}.", reversal=ACTIONS["disable_inbox_rule"].reversal,
             request_id=bundle.request_id,
         ))
-
-
-async def _refuse_second_block(services: Services, run: Run) -> None:
-    """One Riposte block policy per user: a second would survive `unblock`, which removes the one it knows."""
-    assert run.case.target is not None
-    known = await services.redis.get(block_policy_key(run.case.target.id))
-    if not known:
-        return
-    policy = json.loads(str(known))
-    try:
-        await services.tenant.get_ca_policy(str(policy["policy_id"]))
-    except NotFound:
-        return  # deleted outside Riposte: block again
-    name = policy.get("displayName")
-    raise RiposteError(f"{run.case.target.label} is already blocked by the Riposte policy “{name}”.")
-
-
-def block_policy_key(user_id: str) -> str:
-    return f"riposte:block-policy:{user_id.lower()}"
-
-
-async def _remember_block_policy(services: Services, run: Run, saved: Mapping[str, Any] | None) -> None:
-    """Per user, the block policy Riposte created, so `unblock <user>` can remove it from any conversation."""
-    assert run.case.target is not None
-    key = block_policy_key(run.case.target.id)
-    if run.spec.name == "block_signin" and saved:
-        await services.redis.set(key, json.dumps(dict(saved)))
-    elif run.spec.name == "unblock_signin":
-        await services.redis.delete(key)
 
 
 async def _refresh_target(services: Services, case: Case) -> None:

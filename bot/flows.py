@@ -16,14 +16,14 @@ from actions import ACTIONS
 from actions.block_user import STEPS
 from actions.errors import RiposteError
 from actions.items import list_items
-from actions.runner import Actor, AuditEntry, Refused, authorize
+from actions.runner import Actor, AuditEntry, Refused
 from actions.spec import ActionContext, ActionSpec, Item, Role
 from bot import approval_flow
-from bot.authz import check_last_global_admin, check_protected
 from bot.cards.alert_card import message_card
 from bot.cards.elements import when
 from bot.cases import Case, record_key
 from bot.execution import Run, card_for, now_iso, start, update_case_card
+from bot.permission import permit
 from bot.services import Card, Services
 from bot.views import LISTING_ACTIONS, reversed_by, show_verb
 
@@ -113,10 +113,7 @@ async def _action_click(services: Services, click: Click) -> Card:
     if case.target is None:
         return await card_for(services, case, f"Nothing ran: the user could not be resolved ({case.target_problem}).")
     try:
-        check_protected(actor, case.target, services.settings.protected_users)
-        authorize(spec, actor, case.target, services.policy.role_for(spec.name))
-        if spec.name not in LISTING_ACTIONS:
-            await check_last_global_admin(services.tenant, case.target)
+        await permit(services, spec, actor, case.target)
     except Refused as refusal:
         await services.runner.record_refusal(spec, actor, case.target, case.id, str(refusal))
         return await card_for(services, case, f"⛔ Not done: {refusal}")

@@ -147,6 +147,15 @@ def _listing_block(listing: ListingView) -> list[dict[str, Any]]:
     return blocks
 
 
+def secret_block(secret: str) -> dict[str, Any]:
+    """A temporary password, for the clicker's own copy of a card only."""
+    return container([
+        text("Temporary password (shown once, only to you; it is not stored anywhere):", weight="Bolder"),
+        text(secret, fontType="Monospace", size="Large"),
+        text("Give it to the user over a trusted channel; they must change it at next sign-in.", isSubtle=True),
+    ], style="warning")
+
+
 def alert_card(view: AlertView) -> Card:
     alert = view.alert
     header = container(
@@ -161,11 +170,7 @@ def alert_card(view: AlertView) -> Card:
     if view.notice:
         body.append(container([text(view.notice, weight="Bolder")], style=view.notice_style))
     if view.secret:
-        body.append(container([
-            text("Temporary password (shown once, only to you; it is not stored anywhere):", weight="Bolder"),
-            text(view.secret, fontType="Monospace", size="Large"),
-            text("Give it to the user over a trusted channel; they must change it at next sign-in.", isSubtle=True),
-        ], style="warning"))
+        body.append(secret_block(view.secret))
     body.append(header)
     body.append(facts([*_target_facts(view), ("Category", alert.category), ("Confidence", alert.confidence),
                        ("Case", view.case_id)]))
