@@ -34,6 +34,7 @@ COMMAND_ACTIONS = {
     "reset_password": ("reset_password",),
 }
 STATUS_ACTIONS = tuple(ACTIONS)
+AUDIT_SCAN = 5000  # newest audit entries searched by `audit`; older ones are in the stream, e.g. for XRANGE
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,14 @@ class Reply:
 
 
 def help_reply() -> str:
-    described = {syntax: description for syntax, description in HELP_LINES}
-    for syntax, verb in (("revoke <user>", "revoke_sessions"), ("disable <user>", "disable_account"),
-                         ("enable <user>", "enable_account"), ("reset password <user>", "reset_password"),
-                         ("block <user>", "block_user"), ("rules <user>", "list_inbox_rules")):
-        if syntax in described and verb in ACTIONS:
-            described[syntax] = ACTIONS[verb].description
-    lines = [f"- `{syntax}`: {description}" for syntax, description in described.items()]
+    """Every command with a one-line description; where a command runs one action, the action's own words."""
+    lines = []
+    for syntax, description in HELP_LINES:
+        verb = "reset_password" if syntax.startswith("reset password") else syntax.split(" ")[0]
+        actions = COMMAND_ACTIONS.get(verb, ())
+        if len(actions) == 1 and actions[0] in ACTIONS:
+            description = ACTIONS[actions[0]].description
+        lines.append(f"- `{syntax}`: {description}")
     return ("Riposte commands (in a channel, mention me first: `@Riposte revoke alice@contoso.com`):\n\n"
             + "\n".join(lines))
 
@@ -105,9 +107,9 @@ async def _use_channel(services: Services, speaker: Speaker, actor: Actor) -> Re
 
 
 async def _audit(services: Services, command: Command) -> Reply:
-    entries = await services.audit.entries(case_id=command.case_id, target=command.user, limit=5000)
+    entries = await services.audit.entries(case_id=command.case_id, target=command.user, limit=AUDIT_SCAN)
     subject = command.case_id or command.user or ""
-    return Reply(card=audit_card(subject, entries[-25:], len(entries)))
+    return Reply(card=audit_card(subject, entries[-25:], len(entries), AUDIT_SCAN))
 
 
 async def _case_command(services: Services, command: Command, actor: Actor) -> Reply:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from bot.cards.elements import Card, card, container, facts, text, when
 
 
-def audit_card(subject: str, entries: list[dict[str, str]], total: int) -> Card:
+def audit_card(subject: str, entries: list[dict[str, str]], total: int, searched: int) -> Card:
     body = [text(f"Audit trail: {subject}", size="Medium", weight="Bolder")]
     if not entries:
-        body.append(text("No Riposte actions recorded for this yet.", isSubtle=True))
+        body.append(text(f"Nothing about this in the newest {searched:,} audit entries (the Redis stream "
+                         "riposte:audit holds older ones).", isSubtle=True))
     elif total > len(entries):
         body.append(text(f"The last {len(entries)} of {total} entries.", isSubtle=True))
     for entry in entries:

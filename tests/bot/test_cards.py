@@ -65,7 +65,7 @@ CARDS: dict[str, Any] = {
         "2026-11-21T10:20:00+00:00", "2026-11-21T10:50:00+00:00", "pending", {"case": "c"}, {"case": "c"},
         "approvers")),
     "audit": lambda: audit_card("alice@contoso.com", [{"at": "2026-11-21T10:20:00+00:00", "phase": "intent",
-                                                       "action": "disable_account", "actor_name": "Rita"}], 1),
+                                                       "action": "disable_account", "actor_name": "Rita"}], 1, 5000),
 }
 
 
