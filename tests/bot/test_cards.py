@@ -24,6 +24,7 @@ from bot.cards.audit_card import audit_card
 from bot.cases import ActionRecord, Case
 from bot.signing import ButtonSigner
 from bot.views import CardPainter, CaseState
+from tests.e2e.helpers import execute_buttons
 
 EXPECTED = Path(__file__).with_name("expected")
 SCHEMA = json.loads((Path(adaptive_cards.__file__).parent / "schemas" / "schema-1.5.json").read_text())
@@ -87,18 +88,8 @@ def test_card_matches_expectation_and_schema(name: str) -> None:
 
 def test_buttons_carry_only_a_signed_reference() -> None:
     card = CARDS["alert_disabled_with_rules"]()
-    actions = [a for a in card["actions"]] + [
-        action for block in json.loads(json.dumps(card["body"])) for action in _actions_in(block)]
+    actions = execute_buttons(card)
     assert actions
     for action in actions:
         assert set(action["data"]) <= {"case", "nonce", "sig", "item"}, action
         assert "alice@contoso.com" not in json.dumps(action["data"])
-
-
-def _actions_in(node: Any) -> list[dict[str, Any]]:
-    if isinstance(node, dict):
-        found = [node] if node.get("type") == "Action.Execute" else []
-        return found + [a for value in node.values() for a in _actions_in(value)]
-    if isinstance(node, list):
-        return [a for value in node for a in _actions_in(value)]
-    return []

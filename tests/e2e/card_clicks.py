@@ -16,6 +16,7 @@ from tests.e2e.helpers import (
     card_of,
     card_text,
     channel,
+    execute_buttons,
     posted_card,
     wait_until,
 )
@@ -26,21 +27,6 @@ SAM_UPN = "sam.synced@contoso.com"
 BREAKGLASS_UPN = "breakglass@contoso.onmicrosoft.com"
 BREAKGLASS = USERS["breakglass"]["id"]
 _alert_ids = itertools.count(1)
-
-
-def execute_buttons(node: Any) -> list[dict[str, Any]]:
-    """Every Action.Execute in a card: the main buttons, per-item buttons and undo buttons on status blocks."""
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if node.get("type") == "Action.Execute":
-            found.append(node)
-        for key, value in node.items():
-            if key != "fallback":
-                found.extend(execute_buttons(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(execute_buttons(value))
-    return found
 
 
 def is_active(button: dict[str, Any]) -> bool:

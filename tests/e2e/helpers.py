@@ -74,6 +74,21 @@ def card_text(card: dict[str, Any]) -> str:
     return "\n".join(found)
 
 
+def execute_buttons(node: Any) -> list[dict[str, Any]]:
+    """Every Action.Execute in a card: the main buttons, per-item buttons and undo buttons on status blocks."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("type") == "Action.Execute":
+            found.append(node)
+        for key, value in node.items():
+            if key != "fallback":
+                found.extend(execute_buttons(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(execute_buttons(value))
+    return found
+
+
 def buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {action["verb"]: action for action in card.get("actions", []) if action.get("type") == "Action.Execute"}
 

@@ -29,6 +29,7 @@ from tests.e2e.helpers import (
     card_of,
     card_text,
     channel,
+    execute_buttons,
     posted_card,
     tenant,
     wait_until,
@@ -42,21 +43,6 @@ PENDING_LINE = "Waiting for an approver"
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-
-
-def all_buttons(node: Any) -> list[dict[str, Any]]:
-    """Every Action.Execute on a card, in ActionSets too (listed items carry their own buttons)."""
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if node.get("type") == "Action.Execute":
-            found.append(node)
-        for key, value in node.items():
-            if key != "fallback":
-                found.extend(all_buttons(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(all_buttons(value))
-    return found
 
 
 def thread_of(bot: RunningBot, case_root: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +102,7 @@ async def request_rule_deletion(bot: RunningBot, alert: dict[str, Any] | None = 
 
     def delete_button() -> dict[str, Any] | None:
         card = card_of(channel(bot).find_activity(root["id"]))
-        return next((b for b in all_buttons(card)
+        return next((b for b in execute_buttons(card)
                      if b["verb"] == "delete_inbox_rule" and b["data"].get("item") == RULE_ID), None)
 
     button = await wait_until(delete_button, what="the listed rule's Delete button")
@@ -178,7 +164,7 @@ async def test_request_refusals_then_approval_runs_once(make_bot: BotFactory, cl
         answer = await decide(bot, user, root, approval, "approve")
         assert f"Deciding needs the approver role; {name} does not hold it" in answer, answer
     # Clicking the action again while it waits changes nothing and asks nobody twice.
-    again = next(b for b in all_buttons(card_of(channel(bot).find_activity(root["id"])))
+    again = next(b for b in execute_buttons(card_of(channel(bot).find_activity(root["id"])))
                  if b["verb"] == "delete_inbox_rule" and b["data"].get("item") == RULE_ID)
     assert again.get("isEnabled") is False
     answer = card_text(await click(bot, ADMIN_RESPONDER, root, root["id"], "delete_inbox_rule", again["data"]))
@@ -324,7 +310,7 @@ async def test_approved_action_that_fails_is_shown_and_can_be_asked_again(bot: R
     assert "Done:" not in shared
     assert RULE_ID in rules(bot)
     # Nothing was deleted, so the action may be asked for (and approved) again.
-    button = next(b for b in all_buttons(card_of(channel(bot).find_activity(root["id"])))
+    button = next(b for b in execute_buttons(card_of(channel(bot).find_activity(root["id"])))
                   if b["verb"] == "delete_inbox_rule" and b["data"].get("item") == RULE_ID)
     assert "needs a second person's approval" in card_text(
         await click(bot, RESPONDER, root, root["id"], "delete_inbox_rule", button["data"]))
@@ -367,7 +353,7 @@ async def test_reject_needs_a_reason_then_closes_and_the_action_can_be_asked_aga
     assert "already decided" in await decide(bot, APPROVER, root, approval, "approve")
 
     # The Delete button is live again: a new request posts a new approval card.
-    button = next(b for b in all_buttons(card_of(channel(bot).find_activity(root["id"])))
+    button = next(b for b in execute_buttons(card_of(channel(bot).find_activity(root["id"])))
                   if b["verb"] == "delete_inbox_rule" and b["data"].get("item") == RULE_ID)
     assert button.get("isEnabled", True)
     answer = card_text(await click(bot, RESPONDER, root, root["id"], "delete_inbox_rule", button["data"]))
@@ -409,7 +395,7 @@ async def test_request_expires_on_its_own_and_a_late_approve_does_nothing(
     assert entries[1]["actor_name"] == "Riposte"
 
     # "Click the action again to ask anew": the button is live again.
-    button = next(b for b in all_buttons(card_of(channel(bot).find_activity(root["id"])))
+    button = next(b for b in execute_buttons(card_of(channel(bot).find_activity(root["id"])))
                   if b["verb"] == "delete_inbox_rule" and b["data"].get("item") == RULE_ID)
     assert button.get("isEnabled", True)
     assert "needs a second person's approval" in card_text(

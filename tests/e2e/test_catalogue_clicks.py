@@ -27,11 +27,10 @@ from tests.e2e.card_clicks import (
     TEAMS_INSTALL,
     TRANSPORT_RULE,
     CaseThread,
-    execute_buttons,
     is_active,
     phases,
 )
-from tests.e2e.helpers import ALICE, RESPONDER, audit_entries, card_text, tenant
+from tests.e2e.helpers import ALICE, RESPONDER, audit_entries, card_text, execute_buttons, tenant
 
 MAILBOX_ACTIONS = ("list_inbox_rules", "remove_forwarding", "remove_mailbox_access")
 

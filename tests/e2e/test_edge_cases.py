@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sandbox.channel import personal_conversation_id
 from tests.conftest import RunningBot
-from tests.e2e.card_clicks import MAIL_SYNC_PRO, CaseThread, execute_buttons, is_active
+from tests.e2e.card_clicks import MAIL_SYNC_PRO, CaseThread, is_active
 from tests.e2e.helpers import (
     ALICE,
     NO_ROLE,
@@ -14,6 +14,7 @@ from tests.e2e.helpers import (
     card_of,
     card_text,
     channel,
+    execute_buttons,
     tenant,
     wait_until,
 )

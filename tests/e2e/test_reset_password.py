@@ -12,8 +12,8 @@ import pytest
 import redis.asyncio as redis_async
 
 from tests.conftest import RunningBot
-from tests.e2e.card_clicks import CaseThread, execute_buttons, phases
-from tests.e2e.helpers import ALICE, APPROVER, audit_entries, card_text, channel, tenant
+from tests.e2e.card_clicks import CaseThread, phases
+from tests.e2e.helpers import ALICE, APPROVER, audit_entries, card_text, channel, execute_buttons, tenant
 
 SECRET_BANNER = "Temporary password (shown once, only to you; it is not stored anywhere):"
 
