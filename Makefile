@@ -15,6 +15,7 @@ run: $(STAMP)
 	$(BIN)/python app.py
 
 test: $(STAMP)
+	scripts/install-test-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -q
