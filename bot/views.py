@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from actions import ACTIONS
@@ -14,7 +15,7 @@ from actions.runner import Actor, Refused
 from actions.spec import ActionSpec, Item
 from bot.authz import check_protected
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
-from bot.cases import ActionRecord, Case, record_key
+from bot.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
 from bot.signing import ButtonSigner
 
 NOBODY = Actor(id="", name="")
@@ -71,6 +72,17 @@ def not_applicable_reason(case: Case, spec: ActionSpec, protected_users: list[st
     except Refused as refusal:
         return str(refusal)
     return spec.not_applicable(case.target) or ""
+
+
+def _settle_abandoned(record: ActionRecord) -> ActionRecord:
+    """A record still "running" after its claim lapsed belongs to a replica that died mid-action: say so."""
+    if record.state != "running":
+        return record
+    started = datetime.fromisoformat(record.started_at)
+    if datetime.now(UTC) - started < timedelta(seconds=CLAIM_TTL_SECONDS):
+        return record
+    return replace(record, state="interrupted", summary="The bot stopped before this finished; check the user's "
+                                                        "state before running it again.")
 
 
 @dataclass(frozen=True)
@@ -203,6 +215,7 @@ class CardPainter:
         return tuple(toggles)
 
     def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "") -> AlertView:
+        state = replace(state, records={key: _settle_abandoned(record) for key, record in state.records.items()})
         case = state.case
         return AlertView(
             case_id=case.id, alert=case.alert, target=case.target, target_problem=case.target_problem,

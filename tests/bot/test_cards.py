@@ -93,3 +93,12 @@ def test_buttons_carry_only_a_signed_reference() -> None:
     for action in actions:
         assert set(action["data"]) <= {"case", "nonce", "sig", "item"}, action
         assert "alice@contoso.com" not in json.dumps(action["data"])
+
+
+def test_an_action_abandoned_by_a_dead_replica_shows_as_interrupted_and_can_run_again() -> None:
+    running = ActionRecord(action="revoke_sessions", state="running", actor_id="r", actor_name="Rita Responder",
+                           started_at="2026-01-01T00:00:00+00:00")
+    view = PAINTER.view(CaseState(case(), {running.key: running}))
+    assert [status.state for status in view.statuses] == ["interrupted"]
+    revoke = next(button for button in view.buttons if button.verb == "revoke_sessions")
+    assert revoke.enabled
