@@ -114,10 +114,13 @@ class CardPainter:
         buttons = self._offered_buttons(state)
         if state.case.kind != "command":
             return buttons
-        # A typed command's card: nothing runs before Confirm.
+        # A typed command's card: nothing runs before Confirm; once something started, there is nothing to cancel.
         case = state.case
+        confirms = tuple(replace(button, title=f"Confirm: {button.title}") for button in buttons)
+        if any(record.state in BUSY_STATES for record in state.records.values()):
+            return confirms
         cancel = Button("Cancel", "cancel", self._signer.data(case.id, "cancel", case.nonce), tooltip="do nothing")
-        return (*(replace(button, title=f"Confirm: {button.title}") for button in buttons), cancel)
+        return (*confirms, cancel)
 
     def _offered_buttons(self, state: CaseState) -> tuple[Button, ...]:
         buttons: list[Button] = []
