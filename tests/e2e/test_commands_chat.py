@@ -59,6 +59,7 @@ async def test_channel_command_confirms_before_acting_then_runs(bot: RunningBot)
     await wait_until(lambda: "Revoke sessions: done by Rita Responder" in card_text(
         card_of(channel(bot).find_activity(card_id))), what="the confirm card to show the outcome")
     assert revokes(bot) == 1
+    assert "cancel" not in buttons(card_of(channel(bot).find_activity(card_id))), "nothing left to cancel"
 
 
 async def test_cancel_does_nothing_and_closes_the_card(bot: RunningBot) -> None:
