@@ -45,6 +45,8 @@ APP_MODE_INPUT = {
     ],
 }
 BUSY_STATES = ("running", "done", "pending")
+# Items shown per list: Teams refuses cards over 28 KB, and suspicious items are listed first anyway.
+LISTED_PER_KIND = 12
 
 
 def item_actions(kind: str) -> list[ActionSpec]:
@@ -196,10 +198,13 @@ class CardPainter:
                         for spec in specs
                     ),
                 )
-                for item in items
+                for item in items[:LISTED_PER_KIND]
             )
             inputs = (APP_MODE_INPUT,) if kind == "app" else ()
-            views.append(ListingView(LISTING_TITLES.get(kind, kind), item_views, inputs))
+            title = LISTING_TITLES.get(kind, kind)
+            if len(items) > LISTED_PER_KIND:
+                title += f" (the first {LISTED_PER_KIND} of {len(items)}, suspicious first)"
+            views.append(ListingView(title, item_views, inputs))
         return tuple(views)
 
     def inputs(self, state: CaseState) -> tuple[dict[str, Any], ...]:

@@ -102,3 +102,12 @@ def test_an_action_abandoned_by_a_dead_replica_shows_as_interrupted_and_can_run_
     assert [status.state for status in view.statuses] == ["interrupted"]
     revoke = next(button for button in view.buttons if button.verb == "revoke_sessions")
     assert revoke.enabled
+
+
+def test_a_long_listing_stays_under_the_teams_card_limit() -> None:
+    many = [Item("inbox_rule", f"rule-{index}", f"Rule number {index} " + "x" * 60, "forwards outside" * (index % 2))
+            for index in range(200)]
+    card = json.loads(json.dumps(alert_card(PAINTER.view(CaseState(case(), {}, {"inbox_rule": many})))))
+    assert len(json.dumps(card).encode()) < TEAMS_CARD_LIMIT
+    assert "Inbox rules (the first 12 of 200, suspicious first)" in json.dumps(card)
+    assert schema_errors(card) == []
