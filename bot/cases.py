@@ -154,6 +154,8 @@ class CaseStore:
         """The items last listed on the card: a per-item click is checked against this, never trusted as sent."""
         redis_key = f"riposte:case:{case_id}:items"
         payload = [dataclasses.asdict(item) for item in items]
+        # Delete first so the newest list is last in the (small, insertion-ordered) hash: the card shows it first.
+        await self._redis.hdel(redis_key, kind)  # type: ignore[misc]
         await self._redis.hset(redis_key, kind, json.dumps(payload))  # type: ignore[misc]
         await self._redis.expire(redis_key, CASE_TTL_SECONDS)
 

@@ -45,8 +45,9 @@ APP_MODE_INPUT = {
     ],
 }
 BUSY_STATES = ("running", "done", "pending")
-# Items shown per list: Teams refuses cards over 28 KB, and suspicious items are listed first anyway.
+# Items shown per list and per card: Teams refuses cards over 28 KB; suspicious items are listed first anyway.
 LISTED_PER_KIND = 12
+LISTED_TOTAL = 16
 
 
 def item_actions(kind: str) -> list[ActionSpec]:
@@ -186,8 +187,12 @@ class CardPainter:
         return tuple(views)
 
     def listings(self, state: CaseState) -> tuple[ListingView, ...]:
+        """The newest list first, within a budget of items for the whole card (Teams refuses cards over 28 KB)."""
         views = []
-        for kind, items in state.listings.items():
+        budget = LISTED_TOTAL
+        for kind, items in reversed(list(state.listings.items())):
+            shown = items[:min(LISTED_PER_KIND, budget)]
+            budget -= len(shown)
             specs = item_actions(kind)
             item_views = tuple(
                 ItemView(
@@ -198,12 +203,13 @@ class CardPainter:
                         for spec in specs
                     ),
                 )
-                for item in items[:LISTED_PER_KIND]
+                for item in shown
             )
-            inputs = (APP_MODE_INPUT,) if kind == "app" else ()
+            inputs = (APP_MODE_INPUT,) if kind == "app" and shown else ()
             title = LISTING_TITLES.get(kind, kind)
-            if len(items) > LISTED_PER_KIND:
-                title += f" (the first {LISTED_PER_KIND} of {len(items)}, suspicious first)"
+            if len(shown) < len(items):
+                title += (f" (the first {len(shown)} of {len(items)}, suspicious first)" if shown else
+                          f" ({len(items)}: list them again to see them here)")
             views.append(ListingView(title, item_views, inputs))
         return tuple(views)
 

@@ -111,3 +111,14 @@ def test_a_long_listing_stays_under_the_teams_card_limit() -> None:
     assert len(json.dumps(card).encode()) < TEAMS_CARD_LIMIT
     assert "Inbox rules (the first 12 of 200, suspicious first)" in json.dumps(card)
     assert schema_errors(card) == []
+
+
+def test_every_list_open_at_once_still_fits_a_teams_card() -> None:
+    kinds = ["inbox_rule", "app", "teams_app", "auth_method", "mailbox_permission", "transport_rule"]
+    listings = {kind: [Item(kind, f"{kind}-{i}", f"Item {i} " + "x" * 40, "a reason") for i in range(12)]
+                for kind in kinds}
+    card = json.loads(json.dumps(alert_card(PAINTER.view(CaseState(case(), {}, listings)))))
+    assert len(json.dumps(card).encode()) < TEAMS_CARD_LIMIT
+    text = json.dumps(card)
+    assert "Transport rules (the first 12 of 12" not in text and "Item 0" in text
+    assert "list them again to see them here" in text, "lists beyond the budget say how to see them"
