@@ -126,6 +126,8 @@ class Settings(BaseSettings):
         """Why this combination of settings must not start, or None."""
         if self.microsoft_app_id and not self.microsoft_app_password.get_secret_value():
             return "MicrosoftAppId is set but MicrosoftAppPassword is not: set the bot's client secret."
+        if self.microsoft_app_type.lower() == "singletenant" and not self.microsoft_app_tenant_id:
+            return "MicrosoftAppType=SingleTenant needs MicrosoftAppTenantId (the bot's tenant id)."
         if self.microsoft_app_id and not self.has_graph_credentials:
             return (
                 "MicrosoftAppId is set but Graph credentials are not: set GRAPH_TENANT_ID, GRAPH_CLIENT_ID and "

@@ -204,6 +204,8 @@ class StartCase:
     "case",
     [
         StartCase({"MicrosoftAppId": "x"}, "MicrosoftAppPassword is not"),
+        StartCase({"MicrosoftAppId": "x", "MicrosoftAppPassword": "y", "MicrosoftAppType": "SingleTenant"},
+                  "needs MicrosoftAppTenantId"),
         StartCase({"MicrosoftAppId": "x", "MicrosoftAppPassword": "y"}, "Graph credentials are not"),
         StartCase({"GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c", "GRAPH_CLIENT_SECRET": "s", "REDIS_URL": "redis://x"},
                   "RIPOSTE_ALLOW_UNAUTHENTICATED=true"),
