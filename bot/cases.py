@@ -106,6 +106,10 @@ class CaseStore:
         existing = await self._redis.get(key)
         return str(existing) if existing else None
 
+    async def claim_alert_for(self, source: str, alert_id: str, case_id: str) -> None:
+        """The source alert belongs to another (grouping) case: its repeats are duplicates of that one."""
+        await self._redis.set(f"riposte:alert:{source}:{alert_id}", case_id, ex=CASE_TTL_SECONDS)
+
     async def release_alert(self, source: str, alert_id: str) -> None:
         await self._redis.delete(f"riposte:alert:{source}:{alert_id}")
 

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     # Optional TOML file overriding which role runs each action and which actions need approval.
     policy_file: str = Field("", validation_alias="RIPOSTE_POLICY_FILE")
     approval_timeout_minutes: float = Field(30.0, validation_alias="RIPOSTE_APPROVAL_TIMEOUT_MINUTES")
+    # A further alert about a user with a case opened in the last N minutes joins that case's thread; 0 = off.
+    group_alerts_minutes: float = Field(0.0, ge=0, validation_alias="RIPOSTE_GROUP_ALERTS_MINUTES")
     # Poll Microsoft Graph security alerts (alerts_v2) every N seconds; 0 = off (alerts come by webhook only).
     poll_alerts_seconds: float = Field(0.0, validation_alias="RIPOSTE_POLL_ALERTS_SECONDS")
     # Auto-remediation of high-confidence, high-severity alerts: off unless switched on.

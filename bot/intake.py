@@ -11,7 +11,7 @@ from actions import ACTIONS
 from actions.errors import NotFound, RiposteError
 from bot import alert_channel
 from bot.alerts import Alert
-from bot.cards.alert_card import alert_card
+from bot.cards.alert_card import alert_card, grouped_alert_card
 from bot.cases import Case
 from bot.services import Services
 from bot.views import CaseState
@@ -46,6 +46,10 @@ async def accept_alert(services: Services, alert: Alert) -> Accepted:
         return Accepted(existing, "duplicate")
     try:
         case = await _open_case(services, alert, case_id)
+        grouped = await _group_into_open_case(services, alert, case)
+        if grouped:
+            await services.cases.claim_alert_for(alert.source, alert.id, grouped)
+            return Accepted(grouped, "grouped")
         view = services.painter.view(CaseState(case, {}))
         reference, activity_id = await services.channel.post_thread(channel_id, alert_card(view), service_url)
     except BaseException:
@@ -55,8 +59,29 @@ async def accept_alert(services: Services, alert: Alert) -> Accepted:
     case.conversation = reference
     case.activity_id = activity_id
     await services.cases.save(case)
+    if case.target and services.settings.group_alerts_minutes > 0:
+        await services.redis.set(_open_case_key(case.target.id), case.id,
+                                 ex=int(services.settings.group_alerts_minutes * 60))
     log.info("case %s posted for alert %s/%s", case.id, alert.source, alert.id)
     return Accepted(case.id, "posted")
+
+
+def _open_case_key(user_id: str) -> str:
+    return f"riposte:open-case:{user_id.lower()}"
+
+
+async def _group_into_open_case(services: Services, alert: Alert, case: Case) -> str | None:
+    """With RIPOSTE_GROUP_ALERTS_MINUTES, a further alert about a user with a recent case joins that case's
+    thread (one place to act on the user) instead of opening another; returns that case's id."""
+    if services.settings.group_alerts_minutes <= 0 or case.target is None:
+        return None
+    open_id = await services.redis.get(_open_case_key(case.target.id))
+    existing = await services.cases.get(str(open_id)) if open_id else None
+    if existing is None or not existing.conversation:
+        return None
+    await services.channel.reply(existing.conversation, grouped_alert_card(alert))
+    log.info("alert %s/%s grouped into case %s", alert.source, alert.id, existing.id)
+    return existing.id
 
 
 async def _open_case(services: Services, alert: Alert, case_id: str) -> Case:

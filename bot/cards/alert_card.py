@@ -185,6 +185,22 @@ def alert_card(view: AlertView) -> Card:
     return card(body, [button.render() for button in view.buttons] or None)
 
 
+def grouped_alert_card(alert: Alert) -> Card:
+    """A further alert about the same user, posted in the open case's thread."""
+    when_seen = f" · detected {when(alert.detected_at)}" if alert.detected_at else ""
+    body: list[dict[str, Any]] = [
+        container([text(f"Another alert: {alert.severity.upper()} · {alert.title}", weight="Bolder"),
+                   text(f"{alert.source}{when_seen}", isSubtle=True, spacing="None")],
+                  style=SEVERITY_STYLE.get(alert.severity, "default")),
+        facts([("Category", alert.category), ("Confidence", alert.confidence), ("Source alert", alert.id)]),
+    ]
+    if alert.description:
+        body.append(text(alert.description))
+    body.extend(_evidence(alert))
+    body.append(text("Act on the user with the buttons on the card at the top of this thread.", isSubtle=True))
+    return card(body)
+
+
 def message_card(message: str, style: str = "default") -> Card:
     """A one-message card, for answers that are not about a case."""
     return card([container([text(message, weight="Bolder")], style=style)])

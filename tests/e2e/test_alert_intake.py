@@ -10,7 +10,7 @@ import redis.asyncio as redis_async
 from pydantic import SecretStr
 
 from tests.conftest import BotFactory, RunningBot
-from tests.e2e.helpers import SAMPLE_ALERT, channel, post_alert
+from tests.e2e.helpers import SAMPLE_ALERT, card_text, channel, post_alert
 
 
 async def stored_keys(redis_url: str) -> list[str]:
@@ -108,3 +108,20 @@ async def test_alert_token_is_required_when_set(make_bot: BotFactory) -> None:
             assert response.status == 401
         async with session.post(url, json=SAMPLE_ALERT, headers={"Authorization": "Bearer s3cret-token"}) as response:
             assert response.status == 202
+
+
+async def test_a_further_alert_about_the_same_user_joins_the_open_case_when_grouping_is_on(
+    make_bot: BotFactory,
+) -> None:
+    bot = await make_bot(group_alerts_minutes=60)
+    first_status, first = await post_alert(bot, SAMPLE_ALERT)
+    second_status, second = await post_alert(bot, {**SAMPLE_ALERT, "id": "another", "title": "Impossible travel"})
+    assert (first_status, first["status"], second_status) == (202, "posted", 202)
+    assert second == {"case_id": first["case_id"], "status": "grouped"}
+    [thread] = channel(bot).threads()
+    reply = thread["replies"][-1]["attachments"][0]["content"]
+    assert "Another alert: HIGH · Impossible travel" in card_text(reply)
+    _, again = await post_alert(bot, {**SAMPLE_ALERT, "id": "another"})
+    assert again == {"case_id": first["case_id"], "status": "duplicate"}
+    _, other = await post_alert(bot, {**SAMPLE_ALERT, "id": "sam", "user": "sam.synced@contoso.com"})
+    assert other["status"] == "posted" and len(channel(bot).threads()) == 2
