@@ -7,10 +7,15 @@ from collections.abc import Iterable
 
 from redis.asyncio import Redis
 
+from actions.errors import NotFound, RiposteError, ServiceError
 from actions.runner import Actor, Refused
 from actions.spec import Role, TargetUser, Tenant
 
 SYSTEM_ACCOUNT_MARKERS = ("app@sharepoint", "sharepoint\\system", "nt authority\\", "#ext#@anonymous")
+
+
+class RoleCheckFailed(RiposteError):
+    """Graph could not say which groups the person is in: fail closed, saying why."""
 
 
 class RoleResolver:
@@ -39,7 +44,12 @@ class RoleResolver:
         if cached is not None:
             return frozenset(Role(value) for value in json.loads(cached))
         all_groups = sorted({group for groups in self._groups.values() for group in groups})
-        member_of = await self._tenant.member_groups(object_id, all_groups)
+        try:
+            member_of = await self._tenant.member_groups(object_id, all_groups)
+        except NotFound:
+            member_of = set()  # not a user of this tenant (a guest of another, a test client): no role here
+        except ServiceError as error:
+            raise RoleCheckFailed(f"Your Riposte role could not be checked, so nothing ran: {error}") from None
         roles = frozenset(role for role, groups in self._groups.items() if member_of.intersection(groups))
         await self._redis.set(key, json.dumps(sorted(roles)), ex=self._cache_seconds)
         return roles

@@ -15,10 +15,19 @@ from actions.runner import Actor
 from actions.spec import Role
 from bot import alert_channel, block_policies
 from bot.alerts import Alert
+from bot.authz import RoleCheckFailed
 from bot.cards.alert_card import alert_card
 from bot.cards.audit_card import audit_card
 from bot.cases import Case, record_key
-from bot.commands import HELP_LINES, Command, CommandError, parse_command, safe_echo
+from bot.commands import (
+    AUDIT_PLACEHOLDER,
+    HELP_LINES,
+    USER_PLACEHOLDER,
+    Command,
+    CommandError,
+    parse_command,
+    safe_echo,
+)
 from bot.intake import new_case_id
 from bot.services import Card, Services
 from bot.views import CaseState
@@ -63,19 +72,31 @@ def help_reply() -> str:
         actions = COMMAND_ACTIONS.get(verb, ())
         if len(actions) == 1 and actions[0] in ACTIONS:
             description = ACTIONS[actions[0]].description
-        lines.append(f"- `{syntax}`: {description}")
+        lines.append(f"- `{for_chat(syntax)}`: {description}")
     return ("Riposte commands (in a channel, mention me first: `@Riposte revoke alice@contoso.com`):\n\n"
             + "\n".join(lines))
 
 
 def _error_reply(error: CommandError) -> Reply:
-    text = error.message
+    text = for_chat(error.message)
     if error.suggestion:
-        text += f" Did you mean `{error.suggestion}`?"
+        text += f" Did you mean `{for_chat(error.suggestion)}`?"
     return Reply(text=text)
 
 
 async def handle_text(services: Services, speaker: Speaker, text: str) -> Reply:
+    try:
+        return await _handle_text(services, speaker, text)
+    except RoleCheckFailed as error:
+        return Reply(text=str(error))
+
+
+def for_chat(text: str) -> str:
+    """Placeholders without angle brackets: Teams would take `<user>` for an HTML tag and drop or escape it."""
+    return text.replace(AUDIT_PLACEHOLDER, "USER-OR-CASE-ID").replace(USER_PLACEHOLDER, "USER")
+
+
+async def _handle_text(services: Services, speaker: Speaker, text: str) -> Reply:
     parsed = parse_command(text)
     if isinstance(parsed, CommandError):
         if parsed.missing_user:

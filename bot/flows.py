@@ -19,6 +19,7 @@ from actions.items import list_items
 from actions.runner import Actor, AuditEntry, Refused
 from actions.spec import ActionContext, ActionSpec, Item, Role
 from bot import approval_flow
+from bot.authz import RoleCheckFailed
 from bot.cards.alert_card import message_card
 from bot.cards.elements import when
 from bot.cases import Case, record_key
@@ -64,6 +65,8 @@ async def handle_click(services: Services, click: Click) -> Card:
     except RedisError:
         log.exception("state store unreachable while handling a click on %r", click.verb)
         return message_card(STATE_STORE_DOWN, "attention")
+    except RoleCheckFailed as error:
+        return message_card(str(error), "attention")
 
 
 async def _refuse_tampered(services: Services, click: Click, why: str) -> None:

@@ -101,10 +101,11 @@ async def test_person_without_a_role_is_told_so(bot: RunningBot) -> None:
 
 async def test_help_lists_every_command(bot: RunningBot) -> None:
     text = reply_text(await say_in_channel(bot, NO_ROLE, "help"))
-    for command in ("block <user>", "unblock <user>", "revoke <user>", "disable <user>", "enable <user>",
-                    "rules <user>", "reset password <user>", "status <user>", "audit <user | case id>",
+    for command in ("block USER", "unblock USER", "revoke USER", "disable USER", "enable USER",
+                    "rules USER", "reset password USER", "status USER", "audit USER-OR-CASE-ID",
                     "use this channel for alerts", "help"):
         assert f"`{command}`" in text, command
+    assert "<user>" not in text, "Teams would take <user> for an HTML tag"
 
 
 async def test_echoed_input_cannot_inject_markup(bot: RunningBot) -> None:
@@ -213,3 +214,18 @@ async def test_unblock_removes_the_block_policy_riposte_made_from_another_conver
     await wait_until(lambda: not any(p["displayName"].startswith("Riposte block:")
                                      for p in tenant(bot).ca_policies.values()), what="the policy removed")
     assert any(p["displayName"] == "Require MFA for admins" for p in tenant(bot).ca_policies.values())
+
+
+async def test_someone_unknown_to_the_tenant_is_told_they_hold_no_role(bot: RunningBot) -> None:
+    """The Agents Playground's test users are not in the tenant: checkMemberGroups answers 404."""
+    await channel(bot).send_message(RESPONDER, "hello", personal_conversation_id(RESPONDER))
+    message = dict(channel(bot).chat(RESPONDER)[0])
+    message.update({"id": "stranger-1", "text": "revoke alice@contoso.com",
+                    "from": {"id": "29:stranger", "name": "Alex Wilber",
+                             "aadObjectId": "00000000-0000-0000-0000-0000000000020"}})
+    async with aiohttp.ClientSession() as session, session.post(f"{bot.url}/api/messages", json=message) as response:
+        assert response.status in (200, 201)
+    chat = await wait_until(lambda: [a for a in channel(bot).chat(RESPONDER) if "no Riposte role" in
+                                     str(a.get("text"))] or None, what="the answer to the stranger")
+    assert "Alex Wilber holds no Riposte role" in str(chat[-1]["text"])
+    assert revokes(bot) == 0
