@@ -57,7 +57,7 @@ def create_app(
     """The whole bot as an aiohttp application; `credential` overrides the msal one (the local sandbox)."""
     policy = load_policy(settings.policy_file)
     app = web.Application(client_max_size=1024 * 1024)
-    app[METRICS] = Metrics()
+    app[METRICS] = counters = Metrics()
     adapter = build_adapter(settings)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -77,7 +77,7 @@ def create_app(
             channel=TeamsChannel(adapter, settings, settings.tenant_id), cases=CaseStore(redis), audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
             runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
-            painter=CardPainter(signer, settings.protected_users), approvals=ApprovalStore(redis),
+            painter=CardPainter(signer, settings.protected_users), approvals=ApprovalStore(redis), metrics=counters,
         )
         app[SERVICES] = services
         app[BOT] = RiposteBot(services)

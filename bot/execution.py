@@ -149,6 +149,7 @@ async def execute(services: Services, run: Run, record: ActionRecord) -> ActionR
 
 async def _record_result(services: Services, run: Run, record: ActionRecord, result: ActionResult) -> None:
     case = run.case
+    services.metrics.count("riposte_actions_total", action=run.spec.name, result="ok" if result.ok else "failed")
     record.finished_at = now_iso()
     record.request_id = result.request_id or ""
     outcome = result.outcome

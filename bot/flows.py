@@ -118,6 +118,7 @@ async def _action_click(services: Services, click: Click) -> Card:
     try:
         await permit(services, spec, actor, case.target)
     except Refused as refusal:
+        services.metrics.count("riposte_refusals_total", action=spec.name)
         await services.runner.record_refusal(spec, actor, case.target, case.id, str(refusal))
         return await card_for(services, case, f"⛔ Not done: {refusal}")
     if spec.item_kind and not click.item and show_verb(spec.item_kind) == spec.name:

@@ -15,6 +15,7 @@ from bot.authz import RoleResolver
 from bot.cases import CaseStore
 from bot.config import Settings
 from bot.inflight import InFlight
+from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.signing import ButtonSigner
 from bot.views import CardPainter
@@ -51,3 +52,4 @@ class Services:
     policy: Policy
     painter: CardPainter
     approvals: ApprovalStore
+    metrics: Metrics

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+
+import aiohttp
 
 from tests.conftest import RunningBot
 from tests.e2e.helpers import (
@@ -85,3 +88,27 @@ async def test_click_without_the_role_is_refused_and_audited(bot: RunningBot, cl
     assert [(e["phase"], e["actor_id"]) for e in entries] == [("refused", NO_ROLE)]
     # The shared card is unchanged for everyone else.
     assert "Not done" not in card_text(card_of(channel(bot).find_activity(root["id"])))
+
+
+async def test_metrics_count_actions_and_refusals(bot: RunningBot) -> None:
+    _, root = await posted_card(bot)
+    revoke = buttons(card_of(root))["revoke_sessions"]
+    conversation_id = channel(bot).threads()[-1]["id"]
+    await channel(bot).send_invoke(NO_ROLE, conversation_id, root["id"], "revoke_sessions", revoke["data"])
+    await channel(bot).send_invoke(RESPONDER, conversation_id, root["id"], "revoke_sessions", revoke["data"])
+    await wait_until(lambda: revoke_calls(bot), what="the revoke")
+
+    async def scrape() -> str:
+        async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/metrics") as response:
+            assert response.status == 200 and response.content_type == "text/plain"
+            return await response.text()
+
+    text = ""
+    for _ in range(50):
+        text = await scrape()
+        if 'riposte_actions_total{action="revoke_sessions",result="ok"} 1' in text:
+            break
+        await asyncio.sleep(0.05)
+    assert 'riposte_actions_total{action="revoke_sessions",result="ok"} 1' in text
+    assert 'riposte_refusals_total{action="revoke_sessions"} 1' in text
+    assert 'riposte_alerts_total{status="posted"} 1' in text
