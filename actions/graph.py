@@ -132,6 +132,16 @@ async def call_graph(
 
 
 
+async def call_method(operation: Operation, subject: str, method: Any, *args: Any) -> tuple[Any, str | None]:
+    """One request-builder call (`builder.post`, `builder.delete`, ...) through call_graph: its result and
+    Graph's request id, or a translated ServiceError."""
+
+    async def send(config: RequestConfiguration[Any]) -> Any:
+        return await method(*args, request_configuration=config)
+
+    return await call_graph(operation, subject, send)
+
+
 async def get_json(operation: Operation, subject: str, builder: Any, query_parameters: Any = None) -> dict[str, Any]:
     """GET through `builder` (same auth, retry and error translation) but parse the JSON ourselves.
 

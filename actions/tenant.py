@@ -10,7 +10,6 @@ import asyncio
 import logging
 from typing import Any
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.user import User
@@ -20,7 +19,7 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
 from actions.errors import NotFound, ServiceError
-from actions.graph import Operation, call_graph, call_graph_pages, get_json, get_json_pages
+from actions.graph import Operation, call_graph_pages, call_method, get_json, get_json_pages
 from actions.graph_json import to_json
 from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, TargetUser
 from actions.tenant_apps import GraphApps
@@ -108,16 +107,10 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
         """Object ids of the Global Administrators whose accounts are enabled."""
         role_builder = self._client.directory_roles_with_role_template_id(GLOBAL_ADMIN_TEMPLATE)
 
-        async def fetch_role(config: RequestConfiguration[Any]) -> Any:
-            return await role_builder.get(request_configuration=config)
-
-        role, _ = await call_graph(READ_ROLE_MEMBERS, "the tenant", fetch_role)
+        role, _ = await call_method(READ_ROLE_MEMBERS, "the tenant", role_builder.get)
         members_builder = self._client.directory_roles.by_directory_role_id(str(role.id)).members
 
-        async def fetch_members(config: RequestConfiguration[Any]) -> Any:
-            return await members_builder.get(request_configuration=config)
-
-        page, _ = await call_graph(READ_ROLE_MEMBERS, "the tenant", fetch_members)
+        page, _ = await call_method(READ_ROLE_MEMBERS, "the tenant", members_builder.get)
         enabled: set[str] = set()
         for member in page.value or []:
             # Role members come back without accountEnabled unless asked: read each (there are few).
@@ -138,37 +131,25 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
         builder = self._client.users.by_user_id(user_id).check_member_groups
         body = CheckMemberGroupsPostRequestBody(group_ids=group_ids)
 
-        async def post(config: RequestConfiguration[Any]) -> Any:
-            return await builder.post(body, request_configuration=config)
-
-        answer, _ = await call_graph(CHECK_GROUPS, user_id, post)
+        answer, _ = await call_method(CHECK_GROUPS, user_id, builder.post, body)
         return set(answer.value or [])
 
     async def revoke_sessions(self, user_id: str) -> str | None:
         builder = self._client.users.by_user_id(user_id).revoke_sign_in_sessions
 
-        async def post(config: RequestConfiguration[Any]) -> Any:
-            return await builder.post(request_configuration=config)
-
-        _, request_id = await call_graph(REVOKE, user_id, post)
+        _, request_id = await call_method(REVOKE, user_id, builder.post)
         return request_id
 
     async def set_account_enabled(self, user_id: str, enabled: bool) -> str | None:
         builder = self._client.users.by_user_id(user_id)
         body = User(account_enabled=enabled)
 
-        async def patch(config: RequestConfiguration[Any]) -> Any:
-            return await builder.patch(body, request_configuration=config)
-
-        _, request_id = await call_graph(ENABLE_DISABLE, user_id, patch)
+        _, request_id = await call_method(ENABLE_DISABLE, user_id, builder.patch, body)
         return request_id
 
     async def reset_password(self, user_id: str, password: str) -> str | None:
         builder = self._client.users.by_user_id(user_id)
         body = User(password_profile=PasswordProfile(password=password, force_change_password_next_sign_in=True))
 
-        async def patch(config: RequestConfiguration[Any]) -> Any:
-            return await builder.patch(body, request_configuration=config)
-
-        _, request_id = await call_graph(RESET_PASSWORD, user_id, patch)
+        _, request_id = await call_method(RESET_PASSWORD, user_id, builder.patch, body)
         return request_id

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.oauth2_permission_grants.oauth2_permission_grants_request_builder import (
     Oauth2PermissionGrantsRequestBuilder,
@@ -13,7 +12,7 @@ from msgraph.generated.users.item.teamwork.installed_apps.installed_apps_request
     InstalledAppsRequestBuilder,
 )
 
-from actions.graph import Operation, call_graph, call_graph_pages
+from actions.graph import Operation, call_graph_pages, call_method
 from actions.graph_json import to_json
 
 READ_GRANTS = Operation("read the user's app consents", "DelegatedPermissionGrant.Read.All")
@@ -38,28 +37,19 @@ class GraphApps:
     async def get_service_principal(self, service_principal_id: str) -> dict[str, Any]:
         builder = self._client.service_principals.by_service_principal_id(service_principal_id)
 
-        async def fetch(config: RequestConfiguration[Any]) -> Any:
-            return await builder.get(request_configuration=config)
-
-        sp, _ = await call_graph(READ_APP, f"application {service_principal_id}", fetch)
+        sp, _ = await call_method(READ_APP, f"application {service_principal_id}", builder.get)
         return to_json(sp)
 
     async def delete_service_principal(self, service_principal_id: str) -> str | None:
         builder = self._client.service_principals.by_service_principal_id(service_principal_id)
 
-        async def delete(config: RequestConfiguration[Any]) -> Any:
-            return await builder.delete(request_configuration=config)
-
-        _, request_id = await call_graph(DELETE_APP, f"application {service_principal_id}", delete)
+        _, request_id = await call_method(DELETE_APP, f"application {service_principal_id}", builder.delete)
         return request_id
 
     async def delete_consent_grant(self, grant_id: str) -> str | None:
         builder = self._client.oauth2_permission_grants.by_o_auth2_permission_grant_id(grant_id)
 
-        async def delete(config: RequestConfiguration[Any]) -> Any:
-            return await builder.delete(request_configuration=config)
-
-        _, request_id = await call_graph(DELETE_GRANT, f"consent {grant_id}", delete)
+        _, request_id = await call_method(DELETE_GRANT, f"consent {grant_id}", builder.delete)
         return request_id
 
     async def list_teams_apps(self, user_id: str) -> list[dict[str, Any]]:
@@ -72,8 +62,5 @@ class GraphApps:
         installed = self._client.users.by_user_id(user_id).teamwork.installed_apps
         builder = installed.by_user_scope_teams_app_installation_id(installation_id)
 
-        async def delete(config: RequestConfiguration[Any]) -> Any:
-            return await builder.delete(request_configuration=config)
-
-        _, request_id = await call_graph(REMOVE_TEAMS_APP, user_id, delete)
+        _, request_id = await call_method(REMOVE_TEAMS_APP, user_id, builder.delete)
         return request_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.identity_protection.risky_users.confirm_compromised.confirm_compromised_post_request_body import (  # noqa: E501
     ConfirmCompromisedPostRequestBody,
@@ -16,7 +15,7 @@ from msgraph.generated.identity_protection.risky_users.dismiss.dismiss_post_requ
 from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
 
 from actions.errors import RiposteError
-from actions.graph import Operation, call_graph, call_graph_pages
+from actions.graph import Operation, call_graph_pages, call_method
 from actions.graph_json import from_json, to_json
 
 READ_POLICY = Operation("read a Conditional Access policy", "Policy.Read.All")
@@ -55,28 +54,19 @@ class GraphIdentity:
         builder = self._client.identity.conditional_access.policies
         body = from_json(policy, ConditionalAccessPolicy)
 
-        async def post(config: RequestConfiguration[Any]) -> Any:
-            return await builder.post(body, request_configuration=config)
-
-        created, request_id = await call_graph(WRITE_POLICY, str(policy.get("displayName", "")), post)
+        created, request_id = await call_method(WRITE_POLICY, str(policy.get("displayName", "")), builder.post, body)
         return str(created.id), request_id
 
     async def get_ca_policy(self, policy_id: str) -> dict[str, Any]:
         builder = self._client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
 
-        async def fetch(config: RequestConfiguration[Any]) -> Any:
-            return await builder.get(request_configuration=config)
-
-        policy, _ = await call_graph(READ_POLICY, f"policy {policy_id}", fetch)
+        policy, _ = await call_method(READ_POLICY, f"policy {policy_id}", builder.get)
         return to_json(policy)
 
     async def delete_ca_policy(self, policy_id: str) -> str | None:
         builder = self._client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
 
-        async def delete(config: RequestConfiguration[Any]) -> Any:
-            return await builder.delete(request_configuration=config)
-
-        _, request_id = await call_graph(WRITE_POLICY, f"policy {policy_id}", delete)
+        _, request_id = await call_method(WRITE_POLICY, f"policy {policy_id}", builder.delete)
         return request_id
 
     # --- Authentication methods -------------------------------------------------------------------
@@ -95,10 +85,7 @@ class GraphIdentity:
         collection = getattr(self._client.users.by_user_id(user_id).authentication, collection_name)
         builder = getattr(collection, by_id)(method_id)
 
-        async def delete(config: RequestConfiguration[Any]) -> Any:
-            return await builder.delete(request_configuration=config)
-
-        _, request_id = await call_graph(WRITE_METHODS, user_id, delete)
+        _, request_id = await call_method(WRITE_METHODS, user_id, builder.delete)
         return request_id
 
     # --- Identity Protection ----------------------------------------------------------------------
@@ -107,18 +94,12 @@ class GraphIdentity:
         builder = self._client.identity_protection.risky_users.confirm_compromised
         body = ConfirmCompromisedPostRequestBody(user_ids=[user_id])
 
-        async def post(config: RequestConfiguration[Any]) -> Any:
-            return await builder.post(body, request_configuration=config)
-
-        _, request_id = await call_graph(RISK, user_id, post)
+        _, request_id = await call_method(RISK, user_id, builder.post, body)
         return request_id
 
     async def dismiss_risk(self, user_id: str) -> str | None:
         builder = self._client.identity_protection.risky_users.dismiss
         body = DismissPostRequestBody(user_ids=[user_id])
 
-        async def post(config: RequestConfiguration[Any]) -> Any:
-            return await builder.post(body, request_configuration=config)
-
-        _, request_id = await call_graph(RISK, user_id, post)
+        _, request_id = await call_method(RISK, user_id, builder.post, body)
         return request_id

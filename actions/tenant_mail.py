@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.models.message_rule import MessageRule
 
-from actions.graph import Operation, call_graph, call_graph_pages
+from actions.graph import Operation, call_graph_pages, call_method
 from actions.graph_json import from_json, to_json
 
 READ_RULES = Operation("read inbox rules", "MailboxSettings.Read")
@@ -31,20 +30,14 @@ class GraphMail:
     async def get_inbox_rule(self, user_id: str, rule_id: str) -> dict[str, Any]:
         builder = self._rules(user_id).by_message_rule_id(rule_id)
 
-        async def fetch(config: RequestConfiguration[Any]) -> Any:
-            return await builder.get(request_configuration=config)
-
-        rule, _ = await call_graph(READ_RULES, user_id, fetch)
+        rule, _ = await call_method(READ_RULES, user_id, builder.get)
         return to_json(rule)
 
     async def set_inbox_rule_enabled(self, user_id: str, rule_id: str, enabled: bool) -> str | None:
         builder = self._rules(user_id).by_message_rule_id(rule_id)
         body = MessageRule(is_enabled=enabled)
 
-        async def patch(config: RequestConfiguration[Any]) -> Any:
-            return await builder.patch(body, request_configuration=config)
-
-        _, request_id = await call_graph(WRITE_RULES, user_id, patch)
+        _, request_id = await call_method(WRITE_RULES, user_id, builder.patch, body)
         return request_id
 
     async def create_inbox_rule(self, user_id: str, rule: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -52,17 +45,11 @@ class GraphMail:
         builder = self._rules(user_id)
         body = from_json({k: rule[k] for k in RULE_FIELDS if rule.get(k) is not None}, MessageRule)
 
-        async def post(config: RequestConfiguration[Any]) -> Any:
-            return await builder.post(body, request_configuration=config)
-
-        created, request_id = await call_graph(WRITE_RULES, user_id, post)
+        created, request_id = await call_method(WRITE_RULES, user_id, builder.post, body)
         return str(created.id), request_id
 
     async def delete_inbox_rule(self, user_id: str, rule_id: str) -> str | None:
         builder = self._rules(user_id).by_message_rule_id(rule_id)
 
-        async def delete(config: RequestConfiguration[Any]) -> Any:
-            return await builder.delete(request_configuration=config)
-
-        _, request_id = await call_graph(WRITE_RULES, user_id, delete)
+        _, request_id = await call_method(WRITE_RULES, user_id, builder.delete)
         return request_id
