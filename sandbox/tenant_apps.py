@@ -12,10 +12,10 @@ from sandbox.tenant_http import (
     GraphError,
     bad_request,
     collection,
+    existing,
     graph_json,
     json_body,
     no_content,
-    not_found,
     now_iso,
     parse_eq_filter,
     state_of,
@@ -28,11 +28,7 @@ routes = web.RouteTableDef()
 
 
 def _service_principal(request: web.Request) -> dict[str, Any]:
-    sp_id = request.match_info["sp"]
-    sp = state_of(request).service_principals.get(sp_id)
-    if sp is None:
-        raise not_found(sp_id)
-    return sp
+    return existing(state_of(request).service_principals, request.match_info["sp"])
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
@@ -80,11 +76,7 @@ async def delete_service_principal(request: web.Request) -> web.Response:
 
 
 def _deleted_item(request: web.Request) -> dict[str, Any]:
-    item_id = request.match_info["item"]
-    item = state_of(request).deleted_items.get(item_id)
-    if item is None:
-        raise not_found(item_id)
-    return item
+    return existing(state_of(request).deleted_items, request.match_info["item"])
 
 
 @routes.get("/v1.0/directory/deletedItems/{item}")
@@ -124,11 +116,7 @@ async def list_user_grants(request: web.Request) -> web.Response:
 
 
 def _grant(request: web.Request) -> dict[str, Any]:
-    grant_id = request.match_info["grant"]
-    grant = state_of(request).oauth2_grants.get(grant_id)
-    if grant is None:
-        raise not_found(grant_id)
-    return grant
+    return existing(state_of(request).oauth2_grants, request.match_info["grant"])
 
 
 @routes.get("/v1.0/oauth2PermissionGrants/{grant}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ GRAPH_METADATA = "https://graph.microsoft.com/v1.0/$metadata"
 # Graph's own content type; clients comparing it to a bare "application/json" should fail here too.
 GRAPH_CONTENT_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
                       "IEEE754Compatible=false;charset=utf-8")
+T = TypeVar("T")
 REQUEST_IDS: web.RequestKey[tuple[str, str]] = web.RequestKey("riposte_sandbox_request_ids")
 
 
@@ -40,6 +42,14 @@ def not_found(key: str) -> GraphError:
     return GraphError(404, "Request_ResourceNotFound",
                       f"Resource '{key}' does not exist or one of its queried reference-property objects "
                       "are not present.")
+
+
+def existing(store: Mapping[str, T], key: str) -> T:
+    """store[key], or Graph's 404 for it."""
+    found = store.get(key)
+    if found is None:
+        raise not_found(key)
+    return found
 
 
 def bad_request(message: str, code: str = "Request_BadRequest") -> GraphError:

@@ -11,10 +11,10 @@ from sandbox.tenant_http import (
     GraphError,
     bad_request,
     collection,
+    existing,
     graph_json,
     json_body,
     no_content,
-    not_found,
     now_iso,
     state_of,
 )
@@ -30,11 +30,7 @@ _CA_STATES = {"enabled", "disabled", "enabledForReportingButNotEnforced"}
 
 
 def _policy(request: web.Request) -> dict[str, Any]:
-    policy_id = request.match_info["policy"]
-    policy = state_of(request).ca_policies.get(policy_id)
-    if policy is None:
-        raise not_found(policy_id)
-    return policy
+    return existing(state_of(request).ca_policies, request.match_info["policy"])
 
 
 def _policy_value_ok(name: str, value: Any) -> bool:
@@ -175,8 +171,4 @@ async def list_risky(request: web.Request) -> web.Response:
 
 @routes.get("/v1.0/identityProtection/riskyUsers/{user}")
 async def get_risky(request: web.Request) -> web.Response:
-    user_id = request.match_info["user"]
-    risky = state_of(request).risky_users.get(user_id)
-    if risky is None:
-        raise not_found(user_id)
-    return graph_json(risky)
+    return graph_json(existing(state_of(request).risky_users, request.match_info["user"]))
