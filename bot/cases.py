@@ -154,6 +154,21 @@ class CaseStore:
         keys = await self._redis.hkeys(f"riposte:case:{case_id}:saved")  # type: ignore[misc]
         return frozenset(str(key) for key in keys)
 
+    async def card_state(
+        self, case_id: str
+    ) -> tuple[dict[str, ActionRecord], dict[str, list[Item]], frozenset[str]]:
+        """Records, listings and saved-copy keys in one round trip: every card drawn needs all three."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(_records_key(case_id))
+            pipe.hgetall(f"riposte:case:{case_id}:items")
+            pipe.hkeys(f"riposte:case:{case_id}:saved")
+            records, items, saved = await pipe.execute()
+        return (
+            {str(key): ActionRecord.from_json(str(value)) for key, value in records.items()},
+            {str(kind): [Item(**item) for item in json.loads(value)] for kind, value in items.items()},
+            frozenset(str(key) for key in saved),
+        )
+
     async def save_listing(self, case_id: str, kind: str, items: list[Item]) -> None:
         """The items last listed on the card: a per-item click is checked against this, never trusted as sent."""
         redis_key = f"riposte:case:{case_id}:items"

@@ -33,9 +33,7 @@ def now_iso() -> str:
 
 
 async def load_state(services: Services, case: Case) -> CaseState:
-    records = await services.cases.records(case.id)
-    listings = await services.cases.listings(case.id)
-    saved = await services.cases.saved_keys(case.id)
+    records, listings, saved = await services.cases.card_state(case.id)
     return CaseState(case, records, listings, saved)
 
 
