@@ -189,7 +189,9 @@ async def test_request_refusals_then_approval_runs_once(make_bot: BotFactory, cl
     assert " UTC" in text
     assert RULE_ID not in rules(bot) and rule_deletions(bot) == 1
 
-    shared = approval_text(bot, approval["id"])  # the approval card everyone sees
+    # The approval card everyone sees gets the result after the case card does.
+    shared = await wait_until(lambda: "Done: " in approval_text(bot, approval["id"])
+                              and approval_text(bot, approval["id"]), what="the result on the approval card")
     assert "Approved by Avery Approver at " in shared and "Rita Responder at " in shared
     assert "yes: “Restore rule” recreates it" in shared
     assert "Done: Deleted the inbox rule “.” of Alice Target" in shared
