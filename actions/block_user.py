@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from actions import disable_account, remove_forwarding, revoke_sessions
-from actions.common import internal_domains, mailbox_not_applicable
+from actions.common import mailbox_not_applicable
 from actions.errors import RiposteError, ServiceError
-from actions.items import inbox_rule_items
+from actions.items import inbox_rules
 from actions.spec import ActionContext, ActionSpec, Outcome, Role, StepOutcome
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ async def _disable_suspicious_rules(ctx: ActionContext) -> StepResult:
     reason = mailbox_not_applicable(ctx.target)
     if reason:
         return _skip(reason)
-    items = inbox_rule_items(await ctx.tenant.list_inbox_rules(ctx.target.id), internal_domains(ctx))
+    items = await inbox_rules(ctx)
     targets = [item for item in items if item.suspicious and item.detail.get("isEnabled", True)]
     if not targets:
         return StepResult("No enabled inbox rule looks malicious: nothing to disable.")

@@ -6,6 +6,7 @@ card data is trusted.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,15 +21,18 @@ RECENT_METHOD = timedelta(days=7)
 # --- inbox rules ---------------------------------------------------------------------------------
 
 _FORWARDS = {"forwardTo": "forwards", "forwardAsAttachmentTo": "forwards as attachment", "redirectTo": "redirects"}
-# Folders nobody reads, by display name or well-known name (spaces and case ignored).
-_HIDING_FOLDERS = {"rssfeeds", "rsssubscriptions", "archive", "deleteditems", "conversationhistory", "junkemail"}
+# Folders nobody reads. Graph finds these by well-known name whatever the mailbox's language; RSS Feeds has no
+# well-known name in Graph v1.0, so it is recognised by display name (spaces and case ignored).
+_HIDING_WELL_KNOWN = ("archive", "deleteditems", "junkemail", "conversationhistory")
+_HIDING_NAMES = {"rssfeeds", "rsssubscriptions", *_HIDING_WELL_KNOWN}
 _SECURITY_WORDS = ("security", "password", "sign-in", "signin", "mfa", "verification", "verify", "invoice",
                    "payment", "wire", "phish", "suspicious", "compromise", "unusual", "hack", "helpdesk")
 _TEXT_CONDITIONS = ("subjectContains", "bodyContains", "bodyOrSubjectContains", "senderContains")
 
 
-def rule_suspicion(rule: Mapping[str, Any], domains: set[str]) -> str:
-    """Why an inbox rule looks like an attacker's, or "" when it looks benign."""
+def rule_suspicion(rule: Mapping[str, Any], domains: set[str], hiding: Mapping[str, str]) -> str:
+    """Why an inbox rule looks like an attacker's, or "" when it looks benign. `hiding`: folder id → name, for
+    the folders nobody reads (see hiding_folders)."""
     actions: Mapping[str, Any] = rule.get("actions") or {}
     conditions: Mapping[str, Any] = rule.get("conditions") or {}
     reasons: list[str] = []
@@ -45,8 +49,8 @@ def rule_suspicion(rule: Mapping[str, Any], domains: set[str]) -> str:
     elif actions.get("delete"):
         reasons.append("deletes mail")
     folder = str(actions.get("moveToFolder") or "")
-    if folder.replace(" ", "").lower() in _HIDING_FOLDERS:
-        reasons.append(f"moves mail to {folder}")
+    if folder in hiding:
+        reasons.append(f"moves mail to {hiding[folder]}")
     words = sorted({
         word for key in _TEXT_CONDITIONS for text in conditions.get(key) or []
         for word in _SECURITY_WORDS if word in str(text).lower()
@@ -59,23 +63,54 @@ def rule_suspicion(rule: Mapping[str, Any], domains: set[str]) -> str:
     return "; ".join(reasons)
 
 
-def inbox_rule_items(rules: list[dict[str, Any]], domains: set[str]) -> list[Item]:
+def _plain(name: str) -> str:
+    return name.replace(" ", "").lower()
+
+
+async def hiding_folders(ctx: ActionContext, rules: list[dict[str, Any]]) -> dict[str, str]:
+    """Of the folders these rules move mail to (Graph names them by id), the ones nobody reads: id → name.
+
+    A folder that cannot be read (no Mail.ReadBasic.All, or gone) is judged by its id alone, so the listing
+    still works, just less sharply."""
+    moved_to = sorted({str(folder) for rule in rules if (folder := (rule.get("actions") or {}).get("moveToFolder"))})
+    if not moved_to:
+        return {}
+
+    async def look_up(folder: str) -> dict[str, Any]:
+        try:
+            return await ctx.tenant.get_mail_folder(ctx.target.id, folder)
+        except RiposteError:
+            return {}
+
+    found = await asyncio.gather(*(look_up(folder) for folder in (*_HIDING_WELL_KNOWN, *moved_to)))
+    well_known_ids = {str(folder.get("id")) for folder in found[:len(_HIDING_WELL_KNOWN)] if folder}
+    hiding: dict[str, str] = {}
+    for folder_id, folder in zip(moved_to, found[len(_HIDING_WELL_KNOWN):], strict=True):
+        name = str(folder.get("displayName") or folder_id)
+        if folder_id in well_known_ids or _plain(name) in _HIDING_NAMES:
+            hiding[folder_id] = name
+    return hiding
+
+
+async def inbox_rules(ctx: ActionContext) -> list[Item]:
+    """The target's inbox rules as listing items, suspicious ones first."""
+    rules = await ctx.tenant.list_inbox_rules(ctx.target.id)
+    return inbox_rule_items(rules, internal_domains(ctx), await hiding_folders(ctx, rules))
+
+
+def inbox_rule_items(rules: list[dict[str, Any]], domains: set[str], hiding: Mapping[str, str]) -> list[Item]:
     items = [
         Item(
             kind="inbox_rule",
             id=str(rule["id"]),
             label=str(rule.get("displayName") or "(no name)") + ("" if rule.get("isEnabled", True) else " (disabled)"),
-            suspicious=rule_suspicion(rule, domains),
+            suspicious=rule_suspicion(rule, domains, hiding),
             detail={"displayName": rule.get("displayName"), "isEnabled": rule.get("isEnabled", True),
                     "sequence": rule.get("sequence")},
         )
         for rule in sorted(rules, key=lambda r: int(r.get("sequence") or 0))
     ]
     return _suspicious_first(items)
-
-
-async def _inbox_rules(ctx: ActionContext) -> list[Item]:
-    return inbox_rule_items(await ctx.tenant.list_inbox_rules(ctx.target.id), internal_domains(ctx))
 
 
 # --- apps the user consented to ------------------------------------------------------------------
@@ -235,7 +270,7 @@ def _suspicious_first(items: list[Item]) -> list[Item]:
 
 
 LISTERS: Mapping[str, Callable[[ActionContext], Awaitable[list[Item]]]] = {
-    "inbox_rule": _inbox_rules,
+    "inbox_rule": inbox_rules,
     "app": _apps,
     "teams_app": _teams_apps,
     "auth_method": _auth_methods,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from actions.common import internal_domains, mailbox_not_applicable
-from actions.items import inbox_rule_items
+from actions.common import mailbox_not_applicable
+from actions.items import inbox_rules
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
 REVERSAL = "Read only: nothing was changed."
 
 
 async def _run(ctx: ActionContext) -> Outcome:
-    items = inbox_rule_items(await ctx.tenant.list_inbox_rules(ctx.target.id), internal_domains(ctx))
+    items = await inbox_rules(ctx)
     suspicious = [item for item in items if item.suspicious]
     if not items:
         summary = f"{ctx.target.label} has no inbox rules."

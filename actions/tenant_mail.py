@@ -8,11 +8,12 @@ from typing import Any
 from msgraph import GraphServiceClient
 from msgraph.generated.models.message_rule import MessageRule
 
-from actions.graph import Operation, call_graph_pages, call_method
+from actions.graph import Operation, call_graph_pages, call_method, get_json
 from actions.graph_json import from_json, to_json
 
 READ_RULES = Operation("read inbox rules", "MailboxSettings.Read")
 WRITE_RULES = Operation("change inbox rules", "MailboxSettings.ReadWrite")
+READ_FOLDERS = Operation("read mail folder names", "Mail.ReadBasic.All")
 # What a rule is made of; everything else Graph returns (id, hasError, isReadOnly) is assigned by Exchange.
 RULE_FIELDS = ("displayName", "sequence", "isEnabled", "conditions", "actions", "exceptions")
 
@@ -26,6 +27,12 @@ class GraphMail:
     async def list_inbox_rules(self, user_id: str) -> list[dict[str, Any]]:
         rules = await call_graph_pages(READ_RULES, user_id, self._rules(user_id))
         return [to_json(rule) for rule in rules]
+
+    async def get_mail_folder(self, user_id: str, folder: str) -> dict[str, Any]:
+        """A folder's id and display name, by id or by well-known name ("archive", "deleteditems", …)."""
+        builder = self._client.users.by_user_id(user_id).mail_folders.by_mail_folder_id(folder)
+        query = builder.MailFolderItemRequestBuilderGetQueryParameters(select=["id", "displayName"])
+        return await get_json(READ_FOLDERS, user_id, builder, query)
 
     async def get_inbox_rule(self, user_id: str, rule_id: str) -> dict[str, Any]:
         builder = self._rules(user_id).by_message_rule_id(rule_id)

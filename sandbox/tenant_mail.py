@@ -22,13 +22,18 @@ def _item_not_found() -> GraphError:
     return GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
 
+def _no_mailbox() -> GraphError:
+    """What Graph answers for a user without an Exchange Online mailbox."""
+    return GraphError(404, "MailboxNotEnabledForRESTAPI",
+                      "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+
+
 def _rules_of(request: web.Request) -> tuple[str, list[dict[str, Any]]]:
-    """The user's inbox rules; 404 as Graph answers for a user without an Exchange Online mailbox."""
+    """The user's inbox rules."""
     user = graph_user(request)
     rules = state_of(request).inbox_rules.get(user["id"])
     if rules is None:
-        raise GraphError(404, "MailboxNotEnabledForRESTAPI",
-                         "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+        raise _no_mailbox()
     if request.match_info["folder"].lower() != "inbox":
         raise _item_not_found()
     return user["id"], rules
@@ -99,12 +104,28 @@ async def delete_rule(request: web.Request) -> web.Response:
     return no_content()
 
 
+@routes.get("/v1.0/users/{id}/mailFolders/{folder}")
+async def get_folder(request: web.Request) -> web.Response:
+    """One folder, by id or by well-known name (Graph's mailFolder resource, without item counts' upkeep)."""
+    user = graph_user(request)
+    folders = state_of(request).mail_folders.get(user["id"])
+    if folders is None:
+        raise _no_mailbox()
+    wanted = request.match_info["folder"]
+    folder = next((f for f in folders if f["id"] == wanted or f.get("wellKnownName") == wanted.lower()), None)
+    if folder is None:
+        raise _item_not_found()
+    context = f"https://graph.microsoft.com/v1.0/$metadata#users('{user['id']}')/mailFolders/$entity"
+    return graph_json({"@odata.context": context, "id": folder["id"], "displayName": folder["displayName"],
+                       "parentFolderId": None, "childFolderCount": 0, "unreadItemCount": 0, "totalItemCount": 0,
+                       "isHidden": False})
+
+
 @routes.get("/v1.0/users/{id}/mailboxSettings")
 async def mailbox_settings(request: web.Request) -> web.Response:
     user = graph_user(request)
     settings = state_of(request).mailbox_settings.get(user["id"])
     if settings is None:
-        raise GraphError(404, "MailboxNotEnabledForRESTAPI",
-                         "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+        raise _no_mailbox()
     context = f"https://graph.microsoft.com/v1.0/$metadata#users('{user['id']}')/mailboxSettings"
     return graph_json({"@odata.context": context, **settings})

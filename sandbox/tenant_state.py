@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -72,6 +73,21 @@ def _default_mailbox_settings() -> dict[str, Any]:
     }
 
 
+# Every mailbox has these folders; Graph also finds them by these well-known names, whatever the locale.
+_DEFAULT_FOLDERS = {"inbox": "Inbox", "archive": "Archive", "deleteditems": "Deleted Items",
+                    "junkemail": "Junk Email", "conversationhistory": "Conversation History",
+                    "sentitems": "Sent Items", "drafts": "Drafts"}
+
+
+def _default_folders(user_id: str) -> list[dict[str, Any]]:
+    """Opaque, stable ids shaped like Exchange's (real ones are long base64 entry ids)."""
+    return [
+        {"id": "AQMkAD" + hashlib.sha256(f"{user_id}/{name}".encode()).hexdigest()[:48] + "AAAA==",
+         "displayName": display, "wellKnownName": name}
+        for name, display in _DEFAULT_FOLDERS.items()
+    ]
+
+
 class TenantState:
     """Everything the tenant knows. Seed-shaped dicts, keyed by object id where Graph has one."""
 
@@ -90,6 +106,7 @@ class TenantState:
         self.mailboxes: dict[str, dict[str, Any]] = {}  # Exchange side: forwarding and FullAccess
         self.mailbox_settings: dict[str, dict[str, Any]] = {}
         self.inbox_rules: dict[str, list[dict[str, Any]]] = {}
+        self.mail_folders: dict[str, list[dict[str, Any]]] = {}
         self.auth_methods: dict[str, list[dict[str, Any]]] = {}
         self.teams_apps: dict[str, list[dict[str, Any]]] = {}
         for raw in seed.get("users", []):
@@ -115,6 +132,7 @@ class TenantState:
         if mailbox is None:  # no Exchange Online mailbox (guest, cloud-only admin, on-prem)
             return
         self.inbox_rules[uid] = mailbox.pop("inboxRules", [])
+        self.mail_folders[uid] = _default_folders(uid) + mailbox.pop("folders", [])
         self.mailbox_settings[uid] = {**_default_mailbox_settings(), **mailbox.pop("settings", {})}
         self.mailboxes[uid] = {
             "forwardingSmtpAddress": mailbox.get("forwardingSmtpAddress"),
@@ -188,6 +206,7 @@ class TenantState:
             "mailboxes": self.mailboxes,
             "mailboxSettings": self.mailbox_settings,
             "inboxRules": self.inbox_rules,
+            "mailFolders": self.mail_folders,
             "authenticationMethods": self.auth_methods,
             "teamsApps": self.teams_apps,
             "conditionalAccessPolicies": list(self.ca_policies.values()),

@@ -146,6 +146,40 @@ async def test_list_inbox_rules_puts_the_malicious_ones_first_and_says_why(env: 
     assert not env.state.mutations()
 
 
+def _move_benign_rule_to(env: Env, folder_id: str) -> None:
+    rule = next(r for r in env.state.inbox_rules[ALICE] if r["displayName"] == "Newsletters")
+    rule["actions"]["moveToFolder"] = folder_id
+
+
+async def test_a_rule_moving_mail_to_the_archive_is_flagged_by_folder_id_whatever_its_language(env: Env) -> None:
+    # Graph names the folder by id; a German mailbox calls its archive "Archiv".
+    archive = next(f for f in env.state.mail_folders[ALICE] if f.get("wellKnownName") == "archive")
+    archive["displayName"] = "Archiv"
+    _move_benign_rule_to(env, archive["id"])
+
+    newsletters = await env.item("inbox_rule", "Newsletters")
+
+    assert newsletters.suspicious == "moves mail to Archiv"
+
+
+async def test_a_rule_moving_mail_to_an_ordinary_folder_is_not_flagged(env: Env) -> None:
+    sent = next(f for f in env.state.mail_folders[ALICE] if f.get("wellKnownName") == "sentitems")
+    _move_benign_rule_to(env, sent["id"])
+
+    assert (await env.item("inbox_rule", "Newsletters")).suspicious == ""
+
+
+async def test_without_permission_to_read_folder_names_rules_are_still_listed(env: Env) -> None:
+    env.state.add_fault(status=403, method="GET", path_regex="/mailFolders/[^/]+$", times=None)
+
+    result = await env.run("list_inbox_rules")
+
+    assert result.ok and result.outcome
+    forward = result.outcome.items[0]
+    assert "invoices@evil.example" in forward.suspicious and "RSS Feeds" not in forward.suspicious
+    assert "2 look malicious" in result.outcome.summary
+
+
 @pytest.mark.parametrize(
     "action", ["list_inbox_rules", "disable_inbox_rule", "delete_inbox_rule", "remove_forwarding",
                "restore_forwarding", "remove_mailbox_access", "restore_mailbox_access"],
