@@ -1,7 +1,10 @@
 """Exchange Online admin REST (`POST /adminapi/beta/{tenant}/InvokeCommand`): the Exchange port over httpx.
 
 The same app identity as Graph, with a token for Exchange (`https://outlook.office365.com/.default`); the app
-needs the Exchange.ManageAsApp application permission and the Exchange Administrator role.
+needs the Exchange.ManageAsApp application permission and the Exchange Administrator role. This endpoint is what
+the ExchangeOnlineManagement module itself calls; it is not documented, so the request follows what open-source
+tools that call it app-only send (CIPP's New-ExoRequest): an X-AnchorMailbox routing header, a page-size
+preference, and @odata.nextLink paging by POSTing the same body again.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
@@ -18,6 +21,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from actions.errors import BadRequest, NotFound, PermissionMissing, ServiceError, ServiceUnavailable, Throttled
 
 log = logging.getLogger(__name__)
+T = TypeVar("T", list[Any], dict[str, Any])
 
 EXCHANGE_ENDPOINT = "https://outlook.office365.com"
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
@@ -25,6 +29,10 @@ EXCHANGE_PERMISSION = "Exchange.ManageAsApp"
 MAX_RETRIES = 3  # after a 429
 MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After is capped rather than stalling a click
 DEFAULT_RETRY_AFTER = 1.0
+PAGE_SIZE = 1000
+MAX_PAGES = 50  # a listing longer than 50,000 objects is not something a card can show anyway
+# The well-known system mailbox Exchange routes app-only admin calls to (the anchor the EXO module uses).
+ANCHOR_MAILBOX = "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{tenant}"
 
 
 def _retry_after(response: httpx.Response, attempt: int) -> float:
@@ -36,7 +44,14 @@ def _retry_after(response: httpx.Response, attempt: int) -> float:
     return min(MAX_RETRY_AFTER, backoff)
 
 
+def _of_type(value: Any, kind: type[T]) -> T:
+    """`value` when it is a `kind`, else an empty one (error bodies are not guaranteed to have any shape)."""
+    return value if isinstance(value, kind) else kind()
+
+
 def _error_detail(response: httpx.Response) -> tuple[str, str]:
+    """The error code and the most specific message: the cmdlet's own words sit in `details` or in
+    `innererror.internalException`, with a generic `message` around them."""
     try:
         body = response.json()
     except ValueError:
@@ -44,7 +59,14 @@ def _error_detail(response: httpx.Response) -> tuple[str, str]:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return "", str(body)[:300]
-    return str(error.get("code") or ""), str(error.get("message") or "")
+    details = _of_type(error.get("details"), list)
+    inner_exception = _of_type(_of_type(error.get("innererror"), dict).get("internalException"), dict)
+    messages = [
+        *(d.get("message") for d in details if isinstance(d, dict)),
+        inner_exception.get("message"),
+        error.get("message"),
+    ]
+    return str(error.get("code") or ""), next((str(m) for m in messages if m), "")
 
 
 def translate(response: httpx.Response, cmdlet: str, subject: str) -> ServiceError:
@@ -96,19 +118,35 @@ class ExchangeAdmin:
     ) -> None:
         self._credential = credential
         self._url = f"{endpoint.rstrip('/')}/adminapi/beta/{tenant_id}/InvokeCommand"
+        self._anchor = ANCHOR_MAILBOX.format(tenant=tenant_id)
         self._scope = scope
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._owns_http = http is None
 
     async def invoke(self, cmdlet: str, parameters: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        """Run one cmdlet; its output objects (every page) and the request id of the last call."""
         subject = str(parameters.get("Identity", "the organization"))
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": dict(parameters)}}
+        values: list[dict[str, Any]] = []
+        url: str | None = self._url
+        request_id: str | None = None
+        pages = 0
+        while url and pages < MAX_PAGES:
+            page, url, request_id = await self._post(url, body, cmdlet, subject)
+            values.extend(page)
+            pages += 1
+        return values, request_id
+
+    async def _post(self, url: str, body: Mapping[str, Any], cmdlet: str,
+                    subject: str) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        """One page: its objects, the next page's URL, the request id (retrying only when throttled)."""
         attempt = 0
         while True:
             token = await self._credential.get_token(self._scope)
-            headers = {"Authorization": f"Bearer {token.token}", "Content-Type": "application/json"}
+            headers = {"Authorization": f"Bearer {token.token}", "Content-Type": "application/json",
+                       "X-AnchorMailbox": self._anchor, "Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
             try:
-                response = await self._http.post(self._url, json=body, headers=headers)
+                response = await self._http.post(url, json=body, headers=headers)
             except httpx.HTTPError as error:
                 raise ServiceUnavailable(
                     f"Exchange could not be reached to run {cmdlet} for {subject}: {type(error).__name__}"
@@ -121,19 +159,25 @@ class ExchangeAdmin:
                 continue
             if response.status_code >= 400:
                 raise translate(response, cmdlet, subject)
-            return _values(response), response.headers.get("request-id")
+            page, next_link = _page(response)
+            return page, next_link, response.headers.get("request-id")
 
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
 
 
-def _values(response: httpx.Response) -> list[dict[str, Any]]:
+def _page(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
+    """A response's output objects and its @odata.nextLink, if any."""
     if response.status_code == 204 or not response.content:
-        return []
+        return [], None
     try:
         body = response.json()
     except ValueError:
-        return []
-    values = body.get("value") if isinstance(body, dict) else None
-    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+        return [], None
+    if not isinstance(body, dict):
+        return [], None
+    values = body.get("value")
+    next_link = body.get("@odata.nextLink")
+    page = [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+    return page, str(next_link) if next_link else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -190,8 +191,18 @@ _CMDLETS: dict[str, tuple[Cmdlet, set[str] | None]] = {
 }
 
 
+def _page_size(request: web.Request) -> int:
+    """`Prefer: odata.maxpagesize=N`, capped by the sandbox's own page size (tests shrink it to see paging)."""
+    asked = re.search(r"odata\.maxpagesize\s*=\s*(\d+)", request.headers.get("Prefer", ""))
+    limit = state_of(request).exchange_page_size
+    return max(1, min(int(asked.group(1)), limit)) if asked else limit
+
+
 @routes.post("/adminapi/beta/{tenant}/InvokeCommand")
 async def invoke_command(request: web.Request) -> web.Response:
+    if not request.headers.get("X-AnchorMailbox"):
+        # Exchange routes admin calls by this header; the sandbox insists so a client that forgets it is caught.
+        raise _bad("Sandbox: the X-AnchorMailbox header is missing (Exchange routes admin calls by it).")
     cmdlet_input = (await json_body(request)).get("CmdletInput")
     if not isinstance(cmdlet_input, dict) or not isinstance(cmdlet_input.get("CmdletName"), str):
         raise _bad("The request body must contain CmdletInput with a CmdletName.")
@@ -206,7 +217,15 @@ async def invoke_command(request: web.Request) -> web.Response:
     for key in raw:
         if allowed is not None and key.lower() not in allowed | _COMMON:
             raise _bad(f"A parameter cannot be found that matches parameter name '{key}'.")
-    value = handler(state_of(request), Params(raw))
+    state = state_of(request)
+    token = request.query.get("$skiptoken")
+    value = state.exchange_pages.pop(token, []) if token else handler(state, Params(raw))
+    size = _page_size(request)
     context = (f"https://outlook.office365.com/adminapi/beta/{request.match_info['tenant']}"
                "/$metadata#Collection(Exchange.GenericHashTable)")
-    return graph_json({"@odata.context": context, "value": value})
+    answer: dict[str, Any] = {"@odata.context": context, "value": value[:size]}
+    if len(value) > size:  # the rest waits under a token (the cmdlet ran once; paging does not re-run it)
+        token = uuid.uuid4().hex
+        state.exchange_pages[token] = value[size:]
+        answer["@odata.nextLink"] = str(request.url.with_query({"$skiptoken": token}))
+    return graph_json(answer)

@@ -97,6 +97,8 @@ class TenantState:
         self.faults: list[Fault] = []
         # Survives reset(): a running bot keeps its cached token across test cases.
         self.issued_tokens: set[str] = set()
+        self.exchange_page_size = 1000  # Exchange's largest page; tests lower it to see paging
+        self.exchange_pages: dict[str, list[dict[str, Any]]] = {}  # the rest of a paged cmdlet output, by token
         self._load()
 
     def _load(self) -> None:
@@ -145,6 +147,8 @@ class TenantState:
         """Back to the seed; forget requests and faults (issued tokens stay valid)."""
         self.requests.clear()
         self.faults.clear()
+        self.exchange_page_size = 1000
+        self.exchange_pages.clear()
         self._load()
 
     # --- lookups -------------------------------------------------------------------------------

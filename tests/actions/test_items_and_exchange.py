@@ -76,6 +76,18 @@ async def test_exchange_returns_the_output_and_the_request_id(env: Env) -> None:
     assert request.path.endswith("/InvokeCommand") and request.cmdlet == "Get-Mailbox"
 
 
+async def test_exchange_output_longer_than_a_page_is_followed_to_the_end(env: Env) -> None:
+    env.state.transport_rules.extend({"Identity": f"Rule {n}", "Name": f"Rule {n}", "State": "Enabled",
+                                      "Priority": n} for n in range(1, 5))
+    env.state.exchange_page_size = 2
+
+    output, _ = await env.exchange.invoke("Get-TransportRule", {})
+
+    assert [rule["Name"] for rule in output] == ["Copy finance mail out", *(f"Rule {n}" for n in range(1, 5))]
+    assert [r.cmdlet for r in env.state.requests] == ["Get-TransportRule"] * 3  # three pages
+    assert not env.state.exchange_pages, "every page was fetched"
+
+
 async def test_exchange_throttling_is_retried_after_a_fractional_retry_after(env: Env) -> None:
     env.state.add_fault(cmdlet="Get-Mailbox", status=429, times=2, retry_after="0.15")
     started = time.monotonic()

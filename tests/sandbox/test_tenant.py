@@ -53,9 +53,12 @@ async def call(client: Client, method: str, path: str, body: Any = None,
     return await response.json(content_type=None) if text else None
 
 
+ANCHOR = {"X-AnchorMailbox": f"APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{TENANT_ID}"}
+
+
 async def cmdlet(client: Client, name: str, status: int = 200, **params: Any) -> Any:
     body = {"CmdletInput": {"CmdletName": name, "Parameters": params}}
-    return await call(client, "POST", EXCHANGE, body, status=status)
+    return await call(client, "POST", EXCHANGE, body, status=status, headers=ANCHOR)
 
 
 # --- auth and error shapes ---------------------------------------------------------------------
@@ -367,3 +370,9 @@ async def test_token_endpoint_rejects_an_empty_secret(client: Client) -> None:
     assert error["error"] == "invalid_client" and error["error_description"].startswith("AADSTS7000215")
     bad_tenant = await client.get("/not-our-tenant/v2.0/.well-known/openid-configuration")
     assert bad_tenant.status == 400
+
+
+async def test_exchange_calls_without_an_anchor_mailbox_are_refused(client: Client) -> None:
+    body = {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": "alice@contoso.com"}}}
+    answer = await call(client, "POST", EXCHANGE, body, status=400)
+    assert "X-AnchorMailbox" in answer["error"]["message"]
