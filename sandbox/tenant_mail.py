@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import secrets
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from sandbox.tenant_http import GraphError, bad_request, collection, graph_json, json_body, no_content, state_of
+from sandbox.tenant_state import TenantState
 from sandbox.tenant_users import graph_user
+
+T = TypeVar("T")
 
 routes = web.RouteTableDef()
 
@@ -22,21 +26,23 @@ def _item_not_found() -> GraphError:
     return GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
 
-def _no_mailbox() -> GraphError:
-    """What Graph answers for a user without an Exchange Online mailbox."""
-    return GraphError(404, "MailboxNotEnabledForRESTAPI",
-                      "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+def _mailbox_part(request: web.Request, part: Callable[[TenantState], Mapping[str, T]]) -> tuple[str, T]:
+    """The user's id and their entry in `part` of the state (rules, folders, settings); Graph's 404 for a user
+    without an Exchange Online mailbox."""
+    user = graph_user(request)
+    found = part(state_of(request)).get(user["id"])
+    if found is None:
+        raise GraphError(404, "MailboxNotEnabledForRESTAPI",
+                         "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+    return user["id"], found
 
 
 def _rules_of(request: web.Request) -> tuple[str, list[dict[str, Any]]]:
     """The user's inbox rules."""
-    user = graph_user(request)
-    rules = state_of(request).inbox_rules.get(user["id"])
-    if rules is None:
-        raise _no_mailbox()
+    user_id, rules = _mailbox_part(request, lambda state: state.inbox_rules)
     if request.match_info["folder"].lower() != "inbox":
         raise _item_not_found()
-    return user["id"], rules
+    return user_id, rules
 
 
 def _find_rule(request: web.Request, rules: list[dict[str, Any]]) -> dict[str, Any]:
@@ -107,15 +113,12 @@ async def delete_rule(request: web.Request) -> web.Response:
 @routes.get("/v1.0/users/{id}/mailFolders/{folder}")
 async def get_folder(request: web.Request) -> web.Response:
     """One folder, by id or by well-known name (Graph's mailFolder resource, without item counts' upkeep)."""
-    user = graph_user(request)
-    folders = state_of(request).mail_folders.get(user["id"])
-    if folders is None:
-        raise _no_mailbox()
+    user_id, folders = _mailbox_part(request, lambda state: state.mail_folders)
     wanted = request.match_info["folder"]
     folder = next((f for f in folders if f["id"] == wanted or f.get("wellKnownName") == wanted.lower()), None)
     if folder is None:
         raise _item_not_found()
-    context = f"https://graph.microsoft.com/v1.0/$metadata#users('{user['id']}')/mailFolders/$entity"
+    context = f"https://graph.microsoft.com/v1.0/$metadata#users('{user_id}')/mailFolders/$entity"
     return graph_json({"@odata.context": context, "id": folder["id"], "displayName": folder["displayName"],
                        "parentFolderId": None, "childFolderCount": 0, "unreadItemCount": 0, "totalItemCount": 0,
                        "isHidden": False})
@@ -123,9 +126,6 @@ async def get_folder(request: web.Request) -> web.Response:
 
 @routes.get("/v1.0/users/{id}/mailboxSettings")
 async def mailbox_settings(request: web.Request) -> web.Response:
-    user = graph_user(request)
-    settings = state_of(request).mailbox_settings.get(user["id"])
-    if settings is None:
-        raise _no_mailbox()
-    context = f"https://graph.microsoft.com/v1.0/$metadata#users('{user['id']}')/mailboxSettings"
+    user_id, settings = _mailbox_part(request, lambda state: state.mailbox_settings)
+    context = f"https://graph.microsoft.com/v1.0/$metadata#users('{user_id}')/mailboxSettings"
     return graph_json({"@odata.context": context, **settings})
