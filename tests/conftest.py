@@ -17,7 +17,7 @@ from aiohttp import web
 
 from app import create_app
 from bot.config import Settings
-from sandbox.launcher import RunningServer, Sandbox, start_sandbox, start_server
+from sandbox.launcher import RunningServer, Sandbox, start_sandbox
 
 
 def free_port() -> int:
@@ -96,11 +96,21 @@ async def make_bot(base_settings: Settings) -> AsyncIterator[BotFactory]:
     started: list[RunningBot] = []
 
     async def start(**overrides: Any) -> RunningBot:
-        port = free_port()
+        # Hold the bot's port from the start: a port found free, closed, and bound again later can be taken in
+        # between (the sandbox's own servers and every client connection draw from the same ports).
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
         settings = base_settings.model_copy(update=overrides)
         sandbox = await start_sandbox(f"http://127.0.0.1:{port}", settings)
         app = create_app(sandbox.settings, credential=sandbox.credential, sandbox_page=sandbox.page_url)
-        server = await start_server(app, "127.0.0.1", port)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.SockSite(runner, listener).start()
+        server = RunningServer(runner, f"http://127.0.0.1:{port}")
         started.append(RunningBot(server, sandbox))
         return started[-1]
 

@@ -171,9 +171,9 @@ def test_a_suggestion_is_itself_a_valid_command_once_the_placeholder_is_filled()
 
 def test_ten_kilobytes_of_text_are_refused_quickly() -> None:
     for text in ("x" * 10_240, "revoke " * 1_500, "<at" * 4_000, "<at>" * 2_600, "<p " * 4_000, "&amp;" * 2_100):
-        started = time.perf_counter()
+        started = time.process_time()
         result = parse_command(text)
-        assert time.perf_counter() - started < 0.1
+        assert time.process_time() - started < 0.1
         assert isinstance(result, CommandError)
         assert result.message != UNREADABLE_MESSAGE
         assert result.message.startswith("That message is too long to be a command (")
@@ -190,9 +190,9 @@ def test_the_length_cap_counts_what_was_typed_not_the_markup() -> None:
 
 def test_hostile_mention_markup_is_stripped_in_linear_time() -> None:
     for text in ("<at>" * 1_900, "<at " * 1_900 + "</at", "<a" * 3_900, "<p" + " x" * 3_900):
-        started = time.perf_counter()
+        started = time.process_time()
         strip_mentions(text)
-        assert time.perf_counter() - started < 0.1
+        assert time.process_time() - started < 0.1
 
 
 INJECTIONS = [

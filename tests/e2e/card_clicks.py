@@ -91,7 +91,7 @@ class CaseThread:
         value: dict[str, Any] = answer["value"]
         return value
 
-    async def wait_for(self, needle: str, seconds: float = 10.0) -> str:
+    async def wait_for(self, needle: str, seconds: float = 30.0) -> str:
         """The card's text once it says `needle` and nothing is still running."""
 
         def ready() -> str:

@@ -93,7 +93,7 @@ def buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {action["verb"]: action for action in card.get("actions", []) if action.get("type") == "Action.Execute"}
 
 
-async def wait_until(predicate: Callable[[], Any], seconds: float = 10.0, what: str = "condition") -> Any:
+async def wait_until(predicate: Callable[[], Any], seconds: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = predicate()

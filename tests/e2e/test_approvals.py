@@ -320,6 +320,8 @@ async def test_approved_action_that_fails_is_shown_and_can_be_asked_again(bot: R
                                what="a second approval card"))[1]
     await decide(bot, APPROVER, root, second, "approve")
     await wait_until(lambda: RULE_ID not in rules(bot), what="the rule to be deleted")
+    # Graph deletes the rule before the bot writes the audit outcome; the case card is updated after both.
+    await wait_until(lambda: "Delete rule “.”: done by" in case_text(bot, root), what="the outcome on the case card")
     assert [(e["phase"], e["result"]) for e in await audit(clean_redis, case_id)] == [
         ("approval_requested", "approval_requested"), ("approved", "approved"), ("intent", "pending"),
         ("outcome", "failed"), ("approval_requested", "approval_requested"), ("approved", "approved"),
@@ -364,6 +366,8 @@ async def test_reject_needs_a_reason_then_closes_and_the_action_can_be_asked_aga
                                what="a second approval card")
     assert "Approved by Avery" in await decide(bot, APPROVER, root, replies[1], "approve")
     await wait_until(lambda: RULE_ID not in rules(bot), what="the rule to be deleted")
+    # Graph deletes the rule before the bot writes the audit outcome; the case card is updated after both.
+    await wait_until(lambda: "Delete rule “.”: done by" in case_text(bot, root), what="the outcome on the case card")
     assert rule_deletions(bot) == 1
 
     entries = await audit(clean_redis, case_id)

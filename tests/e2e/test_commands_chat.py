@@ -205,6 +205,9 @@ async def test_unblock_removes_the_block_policy_riposte_made_from_another_conver
     await channel(bot).send_invoke(RESPONDER, status_thread["id"], card_id, "block_signin", data)
     await wait_until(lambda: any(p["displayName"].startswith("Riposte block: alice@contoso.com")
                                  for p in tenant(bot).ca_policies.values()), what="the block policy")
+    # `unblock` finds the policy the bot remembered after Graph made it: wait for the card, updated last.
+    await wait_until(lambda: "Block sign-in: done by" in card_text(card_of(channel(bot).find_activity(card_id))),
+                     what="the block's outcome on the status card")
 
     thread = await say_in_channel(bot, RESPONDER, "unblock alice@contoso.com")
     confirm = card_of(thread["replies"][-1])

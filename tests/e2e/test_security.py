@@ -28,6 +28,7 @@ from tests.e2e.helpers import (
     channel,
     posted_card,
     tenant,
+    wait_until,
 )
 
 APP_PY = Path(__file__).resolve().parents[2] / "app.py"
@@ -155,6 +156,10 @@ async def test_fifty_concurrent_invokes_revoke_once(bot: RunningBot, clean_redis
     assert all("Revoke sessions" in text for text in texts)
     second_clicks = [t for t in texts if "this click changed nothing" in t or "was already done by" in t]
     assert len(second_clicks) == 49
+    # The revoke runs in the background: wait for its outcome on the card (after the audit outcome), then give
+    # a wrongly started second run a moment to show.
+    await wait_until(lambda: "Revoke sessions: done by" in card_text(card_of(channel(bot).find_activity(root["id"]))),
+                     what="the revoke's outcome on the card")
     await asyncio.sleep(0.5)
     assert revokes(bot) == 1
     phases = [e["phase"] for e in await audit_entries(clean_redis, case_id)]
@@ -170,6 +175,7 @@ async def test_two_app_instances_sharing_redis_revoke_once(make_bot: BotFactory,
     async with aiohttp.ClientSession() as session:
         answers = await asyncio.gather(post_activity(session, first, invoke), post_activity(session, second, invoke))
     assert [status for status, _ in answers] == [200, 200]
+    await wait_until(lambda: revokes(first) + revokes(second) >= 1, what="the revoke")
     await asyncio.sleep(0.5)
     assert revokes(first) + revokes(second) == 1
 
