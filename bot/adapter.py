@@ -18,6 +18,7 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, Conversati
 from msrest.serialization import Serializer
 from msrest.universal_http.requests import ClientRetryPolicy
 
+from bot.answered import answering_turn
 from bot.cards.elements import CardJson
 from bot.config import Settings
 
@@ -74,12 +75,18 @@ def build_adapter(settings: Settings) -> CloudAdapter:
 
 async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.StreamResponse:
     """POST /api/messages: botbuilder validates the JWT (when an app id is set) and runs the turn."""
-    try:
-        response: web.StreamResponse | None = await adapter.process(request, bot)
-    except jwt.PyJWTError:
-        # botbuilder lets a malformed token escape as a 500; it is an authentication failure.
-        return web.json_response({"error": "invalid Bot Framework token"}, status=401)
-    return response or web.Response(status=201)
+    with answering_turn():
+        try:
+            response: web.StreamResponse | None = await adapter.process(request, bot)
+        except jwt.PyJWTError:
+            # botbuilder lets a malformed token escape as a 500; it is an authentication failure.
+            return web.json_response({"error": "invalid Bot Framework token"}, status=401)
+        response = response or web.Response(status=201)
+        # Written here rather than by aiohttp after we return, so that the turn's background work (waiting in
+        # after_answer) starts only once the answer is on the wire.
+        await response.prepare(request)
+        await response.write_eof()
+        return response
 
 
 class TeamsChannel:

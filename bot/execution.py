@@ -16,6 +16,7 @@ from actions.errors import RiposteError
 from actions.runner import ActionResult, Actor
 from actions.spec import ActionSpec, Item
 from bot import block_policies
+from bot.answered import after_answer
 from bot.cards.alert_card import alert_card
 from bot.cases import ActionRecord, Case, record_key
 from bot.services import Card, Services
@@ -256,6 +257,7 @@ async def start(services: Services, run: Run, on_finished: OnFinished | None = N
 
 
 async def _execute_then(services: Services, run: Run, record: ActionRecord, on_finished: OnFinished | None) -> None:
+    await after_answer()  # the clicker's "running" answer must reach them before the outcome does
     result = await execute(services, run, record)
     if on_finished:
         await on_finished(result)

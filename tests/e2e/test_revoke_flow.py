@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
+import pytest
 
+from bot import flows, handler
+from bot.flows import Click
+from bot.services import Services
 from tests.conftest import RunningBot
 from tests.e2e.helpers import (
     ALICE,
@@ -74,6 +79,38 @@ async def test_responder_click_revokes_sessions_and_updates_the_card(bot: Runnin
     assert [(e["phase"], e["result"]) for e in entries] == [("intent", "pending"), ("outcome", "ok")]
     assert all(e["actor_id"] == RESPONDER and e["target_id"] == ALICE for e in entries)
     assert entries[1]["request_id"]
+
+
+async def test_the_clicker_sees_the_outcome_even_when_the_answer_is_slower_than_graph(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Teams shows the clicker their click's answer in place of the message; an outcome that reached them first
+    # would stay hidden behind the older "running" answer. Make the answer slow (a busy replica) to prove the
+    # outcome still comes after it.
+    slow_answer_seconds = 0.3
+    answer_click = flows.handle_click
+
+    async def slow_click(services: Services, click: Click) -> dict[str, Any]:
+        card = await answer_click(services, click)
+        await asyncio.sleep(slow_answer_seconds)
+        return card
+
+    monkeypatch.setattr(handler, "handle_click", slow_click)
+    _, root = await posted_card(bot)
+    revoke = buttons(card_of(root))["revoke_sessions"]
+    conversation_id = channel(bot).threads()[-1]["id"]
+
+    status, answer = await channel(bot).send_invoke(RESPONDER, conversation_id, root["id"], "revoke_sessions",
+                                                    revoke["data"])
+    assert status == 200 and "done by" not in card_text(answer["value"])
+
+    def clickers_view() -> str:
+        cards, _ = channel(bot).cards_for(channel(bot).find_activity(root["id"]) or {}, RESPONDER)
+        text = card_text(cards[0]) if cards else ""
+        return text if "Revoke sessions: done by Rita Responder" in text else ""
+
+    await wait_until(clickers_view, what="the clicker's own view to show the outcome")
+    assert len(revoke_calls(bot)) == 1
 
 
 async def test_click_without_the_role_is_refused_and_audited(bot: RunningBot, clean_redis: str) -> None:
