@@ -1,7 +1,5 @@
-"""msgraph-sdk models ↔ Graph's JSON shape, so the Tenant port speaks plain dicts (storable with a case, SDK-free).
-
-Both directions go through kiota's own JSON serializer, so the dicts are exactly what Graph sends and accepts.
-"""
+"""Graph's JSON shape → msgraph-sdk models, for request bodies, so the Tenant port speaks plain dicts (storable
+with a case, SDK-free). Reads need no conversion: they are parsed as Graph's JSON (actions.graph.get_json)."""
 
 from __future__ import annotations
 
@@ -11,19 +9,8 @@ from typing import Any, TypeVar
 
 from kiota_abstractions.serialization import Parsable
 from kiota_serialization_json.json_parse_node import JsonParseNode
-from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
 
 P = TypeVar("P", bound=Parsable)
-
-
-def to_json(model: Parsable | None) -> dict[str, Any]:
-    """The model as Graph's JSON object (unset properties left out)."""
-    if model is None:
-        return {}
-    writer = JsonSerializationWriter()
-    writer.write_object_value(None, model)
-    data: dict[str, Any] = json.loads(writer.get_serialized_content() or b"{}")
-    return data
 
 
 def from_json(data: Mapping[str, Any], model: type[P]) -> P:

@@ -19,8 +19,7 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
 from actions.errors import NotFound, ServiceError
-from actions.graph import Operation, call_graph_pages, call_method, get_json, get_json_pages
-from actions.graph_json import to_json
+from actions.graph import Operation, call_method, get_json, get_json_pages
 from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, TargetUser
 from actions.tenant_apps import GraphApps
 from actions.tenant_identity import GraphIdentity
@@ -107,23 +106,22 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
         """Object ids of the Global Administrators whose accounts are enabled."""
         role_builder = self._client.directory_roles_with_role_template_id(GLOBAL_ADMIN_TEMPLATE)
 
-        role, _ = await call_method(READ_ROLE_MEMBERS, "the tenant", role_builder.get)
-        members_builder = self._client.directory_roles.by_directory_role_id(str(role.id)).members
-
-        page, _ = await call_method(READ_ROLE_MEMBERS, "the tenant", members_builder.get)
-        enabled: set[str] = set()
-        for member in page.value or []:
-            # Role members come back without accountEnabled unless asked: read each (there are few).
-            if isinstance(member, User) and member.id and (await self.get_user(str(member.id))).account_enabled:
-                enabled.add(str(member.id))
-        return enabled
+        role = await get_json(READ_ROLE_MEMBERS, "the tenant", role_builder)
+        members_builder = self._client.directory_roles.by_directory_role_id(str(role["id"])).members
+        members = await get_json_pages(READ_ROLE_MEMBERS, "the tenant", members_builder)
+        user_ids = [str(m["id"]) for m in members if m.get("@odata.type") == "#microsoft.graph.user" and m.get("id")]
+        # Role members come back without accountEnabled unless asked: read each (there are few).
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "accountEnabled"])
+        users = await asyncio.gather(*(get_json(READ_USER, user_id, self._client.users.by_user_id(user_id), query)
+                                       for user_id in user_ids))
+        return {str(user["id"]) for user in users if user.get("accountEnabled")}
 
     async def security_alerts_since(self, since: str, top: int = 50) -> list[dict[str, Any]]:
         """Microsoft Graph security alerts (alerts_v2) updated after `since` (ISO 8601, UTC), as Graph's JSON."""
         builder = self._client.security.alerts_v2
         query = builder.Alerts_v2RequestBuilderGetQueryParameters(
             filter=f"lastUpdateDateTime gt {since}", top=top, orderby=["lastUpdateDateTime asc"])
-        return [to_json(alert) for alert in await call_graph_pages(READ_ALERTS, "the tenant", builder, query)]
+        return await get_json_pages(READ_ALERTS, "the tenant", builder, query)
 
     async def member_groups(self, user_id: str, group_ids: list[str]) -> set[str]:
         if not group_ids:

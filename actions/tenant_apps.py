@@ -12,8 +12,7 @@ from msgraph.generated.users.item.teamwork.installed_apps.installed_apps_request
     InstalledAppsRequestBuilder,
 )
 
-from actions.graph import Operation, call_graph_pages, call_method
-from actions.graph_json import to_json
+from actions.graph import Operation, call_method, get_json, get_json_pages
 
 READ_GRANTS = Operation("read the user's app consents", "DelegatedPermissionGrant.Read.All")
 DELETE_GRANT = Operation("revoke an app consent", "DelegatedPermissionGrant.ReadWrite.All")
@@ -31,14 +30,11 @@ class GraphApps:
         query = Oauth2PermissionGrantsRequestBuilder.Oauth2PermissionGrantsRequestBuilderGetQueryParameters(
             filter=f"principalId eq '{user_id}'"
         )
-        grants = await call_graph_pages(READ_GRANTS, user_id, self._client.oauth2_permission_grants, query)
-        return [to_json(grant) for grant in grants]
+        return await get_json_pages(READ_GRANTS, user_id, self._client.oauth2_permission_grants, query)
 
     async def get_service_principal(self, service_principal_id: str) -> dict[str, Any]:
         builder = self._client.service_principals.by_service_principal_id(service_principal_id)
-
-        sp, _ = await call_method(READ_APP, f"application {service_principal_id}", builder.get)
-        return to_json(sp)
+        return await get_json(READ_APP, f"application {service_principal_id}", builder)
 
     async def delete_service_principal(self, service_principal_id: str) -> str | None:
         builder = self._client.service_principals.by_service_principal_id(service_principal_id)
@@ -56,7 +52,7 @@ class GraphApps:
         """Apps installed in the user's personal scope, each with its teamsApp (displayName, distributionMethod)."""
         query = InstalledAppsRequestBuilder.InstalledAppsRequestBuilderGetQueryParameters(expand=["teamsApp"])
         builder = self._client.users.by_user_id(user_id).teamwork.installed_apps
-        return [to_json(app) for app in await call_graph_pages(READ_TEAMS_APPS, user_id, builder, query)]
+        return await get_json_pages(READ_TEAMS_APPS, user_id, builder, query)
 
     async def remove_teams_app(self, user_id: str, installation_id: str) -> str | None:
         installed = self._client.users.by_user_id(user_id).teamwork.installed_apps

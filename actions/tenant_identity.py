@@ -15,8 +15,8 @@ from msgraph.generated.identity_protection.risky_users.dismiss.dismiss_post_requ
 from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
 
 from actions.errors import RiposteError
-from actions.graph import Operation, call_graph_pages, call_method
-from actions.graph_json import from_json, to_json
+from actions.graph import Operation, call_method, get_json, get_json_pages
+from actions.graph_json import from_json
 
 READ_POLICY = Operation("read a Conditional Access policy", "Policy.Read.All")
 WRITE_POLICY = Operation(
@@ -59,9 +59,7 @@ class GraphIdentity:
 
     async def get_ca_policy(self, policy_id: str) -> dict[str, Any]:
         builder = self._client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
-
-        policy, _ = await call_method(READ_POLICY, f"policy {policy_id}", builder.get)
-        return to_json(policy)
+        return await get_json(READ_POLICY, f"policy {policy_id}", builder)
 
     async def delete_ca_policy(self, policy_id: str) -> str | None:
         builder = self._client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
@@ -73,7 +71,7 @@ class GraphIdentity:
 
     async def list_auth_methods(self, user_id: str) -> list[dict[str, Any]]:
         builder = self._client.users.by_user_id(user_id).authentication.methods
-        return [to_json(method) for method in await call_graph_pages(READ_METHODS, user_id, builder)]
+        return await get_json_pages(READ_METHODS, user_id, builder)
 
     async def delete_auth_method(self, user_id: str, odata_type: str, method_id: str) -> str | None:
         if odata_type not in METHOD_BUILDERS:

@@ -8,8 +8,8 @@ from typing import Any
 from msgraph import GraphServiceClient
 from msgraph.generated.models.message_rule import MessageRule
 
-from actions.graph import Operation, call_graph_pages, call_method, get_json
-from actions.graph_json import from_json, to_json
+from actions.graph import Operation, call_method, get_json, get_json_pages
+from actions.graph_json import from_json
 
 READ_RULES = Operation("read inbox rules", "MailboxSettings.Read")
 WRITE_RULES = Operation("change inbox rules", "MailboxSettings.ReadWrite")
@@ -25,8 +25,7 @@ class GraphMail:
         return self._client.users.by_user_id(user_id).mail_folders.by_mail_folder_id("inbox").message_rules
 
     async def list_inbox_rules(self, user_id: str) -> list[dict[str, Any]]:
-        rules = await call_graph_pages(READ_RULES, user_id, self._rules(user_id))
-        return [to_json(rule) for rule in rules]
+        return await get_json_pages(READ_RULES, user_id, self._rules(user_id))
 
     async def get_mail_folder(self, user_id: str, folder: str) -> dict[str, Any]:
         """A folder's id and display name, by id or by well-known name ("archive", "deleteditems", …)."""
@@ -35,10 +34,7 @@ class GraphMail:
         return await get_json(READ_FOLDERS, user_id, builder, query)
 
     async def get_inbox_rule(self, user_id: str, rule_id: str) -> dict[str, Any]:
-        builder = self._rules(user_id).by_message_rule_id(rule_id)
-
-        rule, _ = await call_method(READ_RULES, user_id, builder.get)
-        return to_json(rule)
+        return await get_json(READ_RULES, user_id, self._rules(user_id).by_message_rule_id(rule_id))
 
     async def set_inbox_rule_enabled(self, user_id: str, rule_id: str, enabled: bool) -> str | None:
         builder = self._rules(user_id).by_message_rule_id(rule_id)
