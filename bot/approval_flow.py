@@ -15,7 +15,7 @@ from bot.approvals import ApprovalRequest, new_request
 from bot.cards.alert_card import message_card, secret_block
 from bot.cards.approval_card import ApprovalView, approval_card
 from bot.cases import ActionRecord, Case, record_key
-from bot.execution import Run, card_for, now_iso, start, update_case_card
+from bot.execution import Run, after_the_answer, card_for, now_iso, start, update_case_card
 from bot.permission import permit
 from bot.services import Card, Services
 
@@ -71,8 +71,12 @@ async def request(services: Services, run: Run) -> Card:
     record = ActionRecord(action=run.spec.name, state="pending", actor_id=run.actor.id, actor_name=run.actor.name,
                           started_at=now_iso(), item=approval.item, item_label=approval.item_label)
     await services.cases.put_record(case.id, record)
-    await _post_request(services, approval, case)
-    await update_case_card(services, case)
+
+    async def show_request() -> None:
+        await _post_request(services, approval, case)
+        await update_case_card(services, case)
+
+    after_the_answer(services, show_request)
     return await card_for(services, case, f"{run.spec.title} needs a second person's approval: an approver must "
                                           "approve it in this thread.", "emphasis")
 

@@ -44,6 +44,30 @@ async def card_for(services: Services, case: Case, notice: str = "", style: str 
     return alert_card(services.painter.view(state, notice, style, secret))
 
 
+async def _nothing_to_record() -> None:
+    return None
+
+
+def in_background(services: Services, work: Awaitable[Any]) -> None:
+    """Let `work` go on after the answer, tracked so that shutdown lets it finish (nothing to record if cut)."""
+
+    async def run() -> None:
+        await work
+
+    services.inflight.start(run(), _nothing_to_record)
+
+
+def after_the_answer(services: Services, work: Callable[[], Awaitable[None]]) -> None:
+    """Card posts and updates the clicker's answer need not wait for: run them once it is sent (Teams gives the
+    answer ~5 s, and a slow or throttled Bot Connector must not eat into that)."""
+
+    async def later() -> None:
+        await after_answer()
+        await work()
+
+    services.inflight.start(later(), _nothing_to_record)
+
+
 async def update_case_card(services: Services, case: Case) -> None:
     """Replace the thread's card with the case as it stands now (every viewer sees it)."""
     if not case.conversation or not case.activity_id:

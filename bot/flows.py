@@ -5,8 +5,10 @@ beyond the signed reference: the target, the items and the allowed actions come 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ from bot.authz import RoleCheckFailed
 from bot.cards.alert_card import message_card
 from bot.cards.elements import when
 from bot.cases import Case, record_key
-from bot.execution import Run, card_for, now_iso, start, update_case_card
+from bot.execution import Run, after_the_answer, card_for, in_background, now_iso, start, update_case_card
 from bot.permission import permit
 from bot.services import Card, Services
 from bot.views import LISTING_ACTIONS, reversed_by, show_verb
@@ -31,6 +33,8 @@ from bot.views import LISTING_ACTIONS, reversed_by, show_verb
 log = logging.getLogger(__name__)
 STATE_STORE_DOWN = "The state store (Redis) is unreachable, so nothing was changed. Try again in a minute."
 APPROVAL_VERBS = ("approve", "reject")
+# A listing slower than this is answered "still listing" and lands on the card later (Teams waits ~5 s).
+LIST_ANSWER_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,15 @@ async def handle_click(services: Services, click: Click) -> Card:
         return message_card(STATE_STORE_DOWN, "attention")
     except RoleCheckFailed as error:
         return message_card(str(error), "attention")
+    except RiposteError as error:  # e.g. Graph refused a safety check (the last Global Administrator)
+        log.warning("click on %r by %s stopped: %s", click.verb, click.object_id, error)
+        return message_card(f"Not done: {error}", "attention")
+    except Exception:
+        # Teams shows a bare failure for an invoke the bot cannot answer: answer with where to look instead.
+        error_id = secrets.token_hex(4)
+        log.exception("click on %r failed (error id %s)", click.verb, error_id)
+        return message_card(f"Something went wrong handling this click (error id {error_id}, in the bot's log). "
+                            "Check the card and the audit before trying again.", "attention")
 
 
 async def _refuse_tampered(services: Services, click: Click, why: str) -> None:
@@ -160,7 +173,7 @@ async def _cancel(services: Services, click: Click) -> Card:
         phase="cancelled", action=",".join(case.offered), actor_id=actor.id, actor_name=actor.name, case_id=case.id,
         target_id=case.target.id if case.target else "", target_upn=case.target.upn if case.target else "",
         result="cancelled"))
-    await update_case_card(services, case)
+    after_the_answer(services, lambda: update_case_card(services, case))
     return await card_for(services, case)
 
 
@@ -190,17 +203,38 @@ def _options(spec: ActionSpec, data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) -> Card:
+    """List the items inline when Graph is quick; when it is not, answer within Teams' limit and let the listing
+    land on the card (or its failure in the thread) when it comes."""
     assert case.target is not None and spec.item_kind
+    kind = spec.item_kind
     context = ActionContext(tenant=services.tenant, target=case.target, case_id=case.id,
                             exchange=services.runner.exchange)
-    try:
-        items = await list_items(spec.item_kind, context)
-    except RiposteError as error:
-        return await card_for(services, case, f"Could not list them: {error}")
-    await services.cases.save_listing(case.id, spec.item_kind, items)
-    await update_case_card(services, case)
-    log.info("%s listed %d %s item(s) on case %s", actor.name, len(items), spec.item_kind, case.id)
-    return await card_for(services, case)
+    answered_late = asyncio.Event()
+
+    async def fill() -> str:
+        try:
+            items = await list_items(kind, context)
+        except RiposteError as error:
+            if answered_late.is_set() and case.conversation:
+                await services.channel.reply(case.conversation, message_card(f"Could not list them: {error}"))
+            return str(error)
+        await services.cases.save_listing(case.id, kind, items)
+        log.info("%s listed %d %s item(s) on case %s", actor.name, len(items), kind, case.id)
+        if answered_late.is_set():
+            await update_case_card(services, case)
+        else:
+            after_the_answer(services, lambda: update_case_card(services, case))
+        return ""
+
+    listing = asyncio.ensure_future(fill())
+    done, _ = await asyncio.wait({listing}, timeout=LIST_ANSWER_SECONDS)
+    if listing not in done:
+        answered_late.set()
+        in_background(services, listing)
+        return await card_for(services, case, f"{spec.title}: still listing (Graph is slow); the card shows them "
+                                              "when they arrive.", "emphasis")
+    error = listing.result()
+    return await card_for(services, case, f"Could not list them: {error}" if error else "")
 
 
 async def _already(services: Services, case: Case, run: Run) -> str:

@@ -7,6 +7,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from actions import ACTIONS
 from tests.conftest import RunningBot
 from tests.e2e.helpers import (
     APPROVER,
@@ -89,6 +90,11 @@ class CaseThread:
         )
         assert status == 200 and answer["statusCode"] == 200, answer
         value: dict[str, Any] = answer["value"]
+        spec = ACTIONS.get(verb)
+        listed = (spec is not None and spec.item_kind and not item and not undo
+                  and not any(notice in str(value) for notice in ("Could not list", "still listing")))
+        if listed:  # the clicker's answer shows the listing at once; everyone's card gets it just after
+            await wait_until(lambda: self.text() == card_text(value), what="the listing on the shared card")
         return value
 
     async def wait_for(self, needle: str, seconds: float = 30.0) -> str:
@@ -107,10 +113,11 @@ class CaseThread:
 
     async def approve(self, *, user: str = APPROVER) -> dict[str, Any]:
         """Approve the newest pending approval request in the thread; return the approver's own answer."""
-        pending = [reply for reply in self.replies() if any(
-            b["verb"] == "approve" for b in execute_buttons(reply.get("attachments") or []))]
-        assert pending, "no approval request in the thread"
-        reply = pending[-1]
+        def pending() -> list[dict[str, Any]]:  # posted just after the requester's answer
+            return [reply for reply in self.replies() if any(
+                b["verb"] == "approve" for b in execute_buttons(reply.get("attachments") or []))]
+
+        reply = (await wait_until(pending, what="an approval request in the thread"))[-1]
         data = next(b for b in execute_buttons(reply["attachments"]) if b["verb"] == "approve")["data"]
         status, answer = await channel(self.bot).send_invoke(user, self.conversation_id, reply["id"], "approve", data)
         assert status == 200 and answer["statusCode"] == 200, answer

@@ -4,6 +4,7 @@ missing permission is a clear failure that changes nothing."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from tests.e2e.card_clicks import (
     is_active,
     phases,
 )
-from tests.e2e.helpers import ALICE, RESPONDER, audit_entries, card_text, execute_buttons, tenant
+from tests.e2e.helpers import ALICE, RESPONDER, audit_entries, card_of, card_text, execute_buttons, tenant, wait_until
 
 MAILBOX_ACTIONS = ("list_inbox_rules", "remove_forwarding", "remove_mailbox_access")
 
@@ -144,6 +145,31 @@ async def test_delete_one_inbox_rule_after_approval(bot: RunningBot) -> None:
     text = await thread.wait_for("Delete rule “.”: done by")
     assert "Approved by Avery Approver." in text
     assert [r["id"] for r in tenant(bot).inbox_rules[ALICE]] == [RULE_DELETES, RULE_BENIGN]
+
+
+async def test_a_slow_listing_is_answered_in_time_and_lands_on_the_card_later(bot: RunningBot) -> None:
+    thread = await CaseThread.open(bot)
+    tenant(bot).add_fault(status=0, delay=4.0, method="GET", path_regex="^/oauth2PermissionGrants")  # Graph is slow
+    started = time.monotonic()
+
+    answer = await thread.click("remove_app")
+
+    assert time.monotonic() - started < 4.0, "the answer waited for Graph, past Teams' ~5 s with any latency"
+    assert "Remove app: still listing (Graph is slow)" in card_text(answer)
+    await thread.wait_for("Mail Sync Pro")
+    assert listing_labels(thread, "Consented apps") == ["Mail Sync Pro (Mail.ReadWrite Mail.Send offline_access)"]
+
+
+async def test_a_slow_listing_that_then_fails_says_so_in_the_thread(bot: RunningBot) -> None:
+    thread = await CaseThread.open(bot)
+    tenant(bot).add_fault(status=403, delay=4.0, method="GET", path_regex="^/oauth2PermissionGrants")
+
+    answer = await thread.click("remove_app")
+
+    assert "still listing" in card_text(answer)
+    reply = await wait_until(lambda: [r for r in thread.replies() if "Could not list them" in card_text(card_of(r))],
+                             what="the listing's failure in the thread")
+    assert "DelegatedPermissionGrant.Read.All" in card_text(card_of(reply[0]))
 
 
 @pytest.mark.parametrize("mode", ["grant", "app"])

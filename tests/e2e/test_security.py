@@ -254,6 +254,19 @@ async def test_last_enabled_global_admin_is_never_acted_on(bot: RunningBot, clea
     assert [e["phase"] for e in await audit_entries(clean_redis, case_id)] == ["refused"]
 
 
+async def test_a_safety_check_graph_refuses_answers_a_card_that_says_so_and_nothing_runs(bot: RunningBot) -> None:
+    # The last-Global-Admin check reads the role's members; without the permission Graph answers 403.
+    _, root = await posted_card(bot, {**SAMPLE_ALERT, "id": "ga-check-403", "user": "grace.admin@contoso.com"})
+    tenant(bot).add_fault(status=403, method="GET", path_regex="^/directoryRoles", times=None)
+    before = len(graph_writes(bot))
+    data = buttons(card_of(root))["disable_account"]["data"]
+
+    text = await click(bot, ADMIN_RESPONDER, root, "disable_account", data)
+
+    assert "Not done: Graph refused to" in text and "RoleManagement.Read.Directory" in text, text
+    assert len(graph_writes(bot)) == before
+
+
 async def test_admin_responder_may_act_on_a_global_admin_who_is_not_the_last(bot: RunningBot) -> None:
     _, root = await posted_card(bot, {**SAMPLE_ALERT, "id": "not-last-ga", "user": "grace.admin@contoso.com"})
     data = buttons(card_of(root))["revoke_sessions"]["data"]
