@@ -18,7 +18,7 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
 )
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
-from actions.errors import NotFound, ServiceError
+from actions.errors import NotFound, RiposteError, ServiceError
 from actions.graph import Operation, call_method, get_json, get_json_pages
 from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, TargetUser
 from actions.tenant_apps import GraphApps
@@ -58,8 +58,8 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
         self._client = client
 
     async def get_user(self, id_or_upn: str) -> TargetUser:
-        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)
-        user = await get_json(READ_USER, id_or_upn, self._client.users.by_user_id(id_or_upn), query)
+        """`id_or_upn` is an object id, a UPN or a mail address (Graph's /users/{id} knows only the first two)."""
+        user = await self._read_user(id_or_upn)
         user_id = str(user["id"])
         roles, has_mailbox = await asyncio.gather(
             self._privileged_roles(user_id, id_or_upn), self._has_mailbox(user_id, id_or_upn)
@@ -76,6 +76,32 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
             admin_roles=roles,
             has_mailbox=has_mailbox,
         )
+
+    async def _read_user(self, key: str) -> dict[str, Any]:
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)
+        try:
+            return await get_json(READ_USER, key, self._client.users.by_user_id(key), query)
+        except NotFound:
+            if "@" not in key:
+                raise
+            matches = await self._users_with_address(key)
+            if not matches:
+                raise
+        if len(matches) > 1:
+            upns = ", ".join(sorted(str(user.get("userPrincipalName")) for user in matches))
+            raise RiposteError(f"{key} is the address of {len(matches)} users ({upns}): say which one by its UPN "
+                               "or object id.")
+        return matches[0]
+
+    async def _users_with_address(self, address: str) -> list[dict[str, Any]]:
+        """Users whose mail or one of whose proxy addresses is `address` (a guest's mail is not its UPN)."""
+        quoted = address.replace("'", "''")  # OData escapes a quote by doubling it
+        builder = self._client.users
+        query = builder.UsersRequestBuilderGetQueryParameters(
+            filter=f"mail eq '{quoted}' or proxyAddresses/any(p:p eq 'smtp:{quoted}')", count=True,
+            select=USER_FIELDS)
+        # Filtering on proxyAddresses is an advanced query: Graph wants $count and this header with it.
+        return await get_json_pages(READ_USER, address, builder, query, {"ConsistencyLevel": "eventual"})
 
     async def _has_mailbox(self, user_id: str, subject: str) -> bool:
         """Graph answers 404 (MailboxNotEnabledForRESTAPI) for a user without an Exchange Online mailbox.

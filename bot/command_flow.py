@@ -128,9 +128,21 @@ async def _use_channel(services: Services, speaker: Speaker, actor: Actor) -> Re
 
 
 async def _audit(services: Services, command: Command) -> Reply:
-    entries = await services.audit.entries(case_id=command.case_id, target=command.user, limit=AUDIT_SCAN)
+    target = await _audit_target(services, command.user) if command.user else None
+    entries = await services.audit.entries(case_id=command.case_id, target=target, limit=AUDIT_SCAN)
     subject = command.case_id or command.user or ""
     return Reply(card=audit_card(subject, entries[-25:], len(entries), AUDIT_SCAN))
+
+
+async def _audit_target(services: Services, user: str) -> str:
+    """Entries name their target by object id and UPN; a mail address is neither, so ask the tenant whose it is."""
+    if "@" not in user:
+        return user
+    try:
+        return (await services.tenant.get_user(user)).id
+    except RiposteError as error:  # e.g. a deleted user: their entries still carry the UPN typed
+        log.info("audit: %s not resolved (%s); matching it as typed", user, error)
+        return user
 
 
 async def _case_command(services: Services, command: Command, actor: Actor) -> Reply:

@@ -79,8 +79,10 @@ def graph_json(data: Any, status: int = 200, headers: dict[str, str] | None = No
                         headers={"Content-Type": GRAPH_CONTENT_TYPE, **(headers or {})})
 
 
-def collection(context: str, items: list[dict[str, Any]]) -> web.Response:
-    return graph_json({"@odata.context": f"{GRAPH_METADATA}#{context}", "value": items})
+def collection(context: str, items: list[dict[str, Any]], *, count: bool = False) -> web.Response:
+    """Graph's collection body; with `count` (an advanced query's $count=true) also "@odata.count"."""
+    counted = {"@odata.count": len(items)} if count else {}
+    return graph_json({"@odata.context": f"{GRAPH_METADATA}#{context}", **counted, "value": items})
 
 
 def no_content() -> web.Response:
@@ -105,17 +107,35 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return {key: value for key, value in body.items() if not key.startswith("@odata.")}
 
 
-_EQ_CLAUSE = re.compile(r"\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*", re.IGNORECASE)
+_STRING = r"'((?:[^']|'')*)'"
+# `name eq 'x'`, or `name/any(p:p eq 'x')` on a collection property; then `or` and the next clause, or the end.
+_CLAUSE = re.compile(
+    rf"\s*(?:(\w+)\s+eq\s+{_STRING}|(\w+)/any\((\w+):\s*(\w+)\s+eq\s+{_STRING}\))\s*(?:or\s+(?=\S)|\Z)", re.IGNORECASE)
 
 
-def parse_eq_filter(expression: str, allowed: set[str]) -> list[tuple[str, str]]:
-    """`a eq 'x' or b eq 'y'` → [(a, x), (b, y)]; anything else is Graph's unsupported-query 400."""
-    clauses = []
-    for part in re.split(r"\s+or\s+", expression.strip(), flags=re.IGNORECASE):
-        match = _EQ_CLAUSE.fullmatch(part)
-        if not match or match.group(1) not in allowed:
-            raise bad_request("Unsupported or invalid query filter clause specified.", "Request_UnsupportedQuery")
-        clauses.append((match.group(1), match.group(2).replace("''", "'")))
+def _unsupported_filter() -> GraphError:
+    return bad_request("Unsupported or invalid query filter clause specified.", "Request_UnsupportedQuery")
+
+
+def parse_eq_filter(expression: str, allowed: set[str], collections: frozenset[str] = frozenset()
+                    ) -> list[tuple[str, str]]:
+    """`a eq 'x' or c/any(p:p eq 'y')` → [(a, x), (c, y)] for `a` in `allowed` and `c` in `collections`;
+    anything else is Graph's unsupported-query 400."""
+    clauses, position = [], 0
+    while position < len(expression):
+        match = _CLAUSE.match(expression, position)
+        if not match:
+            raise _unsupported_filter()
+        name, value, collection_name, variable, compared, item = match.groups()
+        if name is not None and name in allowed:
+            clauses.append((name, value.replace("''", "'")))
+        elif collection_name in collections and variable == compared:
+            clauses.append((collection_name, item.replace("''", "'")))
+        else:
+            raise _unsupported_filter()
+        position = match.end()
+    if not clauses:
+        raise _unsupported_filter()
     return clauses
 
 

@@ -50,10 +50,26 @@ def user_ref(user: dict[str, Any]) -> dict[str, Any]:
 @routes.get("/v1.0/users")
 async def list_users(request: web.Request) -> web.Response:
     users = list(state_of(request).users.values())
+    # Advanced queries (ConsistencyLevel: eventual plus $count=true) are what Graph needs to filter on
+    # proxyAddresses; $count alone, without the header, is refused.
+    eventual = request.headers.get("ConsistencyLevel", "").lower() == "eventual"
+    count = request.query.get("$count", "").lower() == "true"
+    if count and not eventual:
+        raise bad_request("$count is not currently supported.")
     if expression := request.query.get("$filter"):
-        clauses = parse_eq_filter(expression, {"id", "userPrincipalName", "mail", "displayName"})
-        users = [u for u in users if any((u.get(k) or "").lower() == v.lower() for k, v in clauses)]
-    return collection("users", [select_fields(public_user(u), request) for u in users])
+        clauses = parse_eq_filter(expression, {"id", "userPrincipalName", "mail", "displayName"},
+                                  collections=frozenset({"proxyAddresses"}))
+        if not (eventual and count) and any(name == "proxyAddresses" for name, _ in clauses):
+            raise bad_request("Unsupported or invalid query filter clause specified for property 'proxyAddresses' "
+                              "of resource 'User'.", "Request_UnsupportedQuery")
+        users = [u for u in users if any(_holds(u, name, value) for name, value in clauses)]
+    return collection("users", [select_fields(public_user(u), request) for u in users], count=count)
+
+
+def _holds(user: dict[str, Any], name: str, value: str) -> bool:
+    """Whether the property (or, for a collection, one of its values) equals `value`; Graph ignores case."""
+    held = user.get(name)
+    return any(isinstance(v, str) and v.lower() == value.lower() for v in (held if isinstance(held, list) else [held]))
 
 
 @routes.get("/v1.0/users/{id}")

@@ -14,6 +14,7 @@ from tests.e2e.helpers import (
     ALICE,
     NO_ROLE,
     RESPONDER,
+    USERS,
     buttons,
     card_of,
     card_text,
@@ -37,8 +38,11 @@ def reply_text(thread: dict[str, Any]) -> str:
     return card_text(card_of(reply)) if reply.get("attachments") else str(reply.get("text", ""))
 
 
-def revokes(bot: RunningBot) -> int:
-    return sum(1 for r in tenant(bot).requests if r.path == f"/users/{ALICE}/revokeSignInSessions")
+PAT = USERS["pat_fabrikam.com#EXT#"]["id"]  # a guest: its mail, pat@fabrikam.com, is not its UPN
+
+
+def revokes(bot: RunningBot, user: str = ALICE) -> int:
+    return sum(1 for r in tenant(bot).requests if r.path == f"/users/{user}/revokeSignInSessions")
 
 
 async def test_channel_command_confirms_before_acting_then_runs(bot: RunningBot) -> None:
@@ -130,6 +134,23 @@ async def test_audit_shows_what_was_done(bot: RunningBot) -> None:
     audit = await say_in_channel(bot, RESPONDER, "audit alice@contoso.com")
     text = reply_text(audit)
     assert "Audit trail: alice@contoso.com" in text and "intent · revoke_sessions" in text
+
+
+async def test_status_of_a_guest_typed_by_its_mail_shows_its_card(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "status pat@fabrikam.com")
+    text = reply_text(thread)
+    assert "Status of Pat Partner (Guest)" in text and "No such user" not in text
+    assert "revoke_sessions" in buttons(card_of(thread["replies"][-1]))
+
+
+async def test_audit_by_mail_finds_what_was_done_to_that_user(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "revoke pat@fabrikam.com")
+    data = buttons(card_of(thread["replies"][-1]))["revoke_sessions"]["data"]
+    await channel(bot).send_invoke(RESPONDER, thread["id"], thread["replies"][-1]["id"], "revoke_sessions", data)
+    await wait_until(lambda: revokes(bot, PAT) == 1, what="the guest's revoke")
+    # The entries name Pat by object id and UPN; the mail typed is neither.
+    text = reply_text(await say_in_channel(bot, RESPONDER, "audit pat@fabrikam.com"))
+    assert "Audit trail: pat@fabrikam.com" in text and "intent · revoke_sessions" in text
 
 
 async def test_use_this_channel_for_alerts_is_remembered(bot: RunningBot) -> None:

@@ -107,6 +107,25 @@ async def test_user_lookup_by_id_or_upn_hides_seed_internals(client: Client) -> 
     assert [u["userPrincipalName"] for u in found["value"]] == [GUEST_UPN]
 
 
+async def test_filtering_on_proxy_addresses_is_an_advanced_query(client: Client) -> None:
+    by_alias = {"$filter": "mail eq 'alice.target@contoso.com' or "
+                           "proxyAddresses/any(p:p eq 'SMTP:Alice.Target@contoso.com')"}
+    refused = await call(client, "GET", "/v1.0/users", params=by_alias, status=400)
+    assert refused["error"]["code"] == "Request_UnsupportedQuery"
+    assert "'proxyAddresses'" in refused["error"]["message"]
+    counted = await call(client, "GET", "/v1.0/users", params={"$count": "true"}, status=400)
+    assert counted["error"]["message"] == "$count is not currently supported."
+
+    eventual = {"ConsistencyLevel": "eventual"}
+    found = await call(client, "GET", "/v1.0/users", params={**by_alias, "$count": "true"}, headers=eventual)
+    assert [u["id"] for u in found["value"]] == [ALICE] and found["@odata.count"] == 1
+    for unsupported in ("startsWith(mail,'alice')", "mail eq 'a@b.c' or", "proxyAddresses/any(p:q eq 'x')",
+                        "jobTitle eq 'Finance Manager'"):
+        error = await call(client, "GET", "/v1.0/users", params={"$filter": unsupported, "$count": "true"},
+                           headers=eventual, status=400)
+        assert error["error"]["code"] == "Request_UnsupportedQuery", unsupported
+
+
 async def test_check_member_groups_returns_the_subset(client: Client) -> None:
     result = await call(client, "POST", f"/v1.0/users/{RITA}/checkMemberGroups",
                         {"groupIds": [RESPONDERS, APPROVERS, ADMIN_RESPONDERS]})
