@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 READ_USER = Operation("read the user", "User.Read.All")
 READ_ROLES = Operation("read the user's directory roles", "RoleManagement.Read.Directory")
 CHECK_GROUPS = Operation("check group membership", "GroupMember.Read.All")
+CHECK_GROUPS_LIMIT = 20  # group ids Graph's checkMemberGroups takes in one request
 REVOKE = Operation(
     "revoke sign-in sessions",
     "User.RevokeSessions.All",
@@ -150,8 +151,11 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
         return await get_json_pages(READ_ALERTS, "the tenant", builder, query)
 
     async def member_groups(self, user_id: str, group_ids: list[str]) -> set[str]:
-        if not group_ids:
-            return set()
+        batches = [group_ids[i:i + CHECK_GROUPS_LIMIT] for i in range(0, len(group_ids), CHECK_GROUPS_LIMIT)]
+        answers = await asyncio.gather(*(self._check_member_groups(user_id, batch) for batch in batches))
+        return set().union(*answers)
+
+    async def _check_member_groups(self, user_id: str, group_ids: list[str]) -> set[str]:
         builder = self._client.users.by_user_id(user_id).check_member_groups
         body = CheckMemberGroupsPostRequestBody(group_ids=group_ids)
 

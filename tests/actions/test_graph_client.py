@@ -94,6 +94,20 @@ async def test_unknown_user_is_not_found(tenant_server: RunningServer) -> None:
         await static_tenant(tenant_server).get_user("ghost@contoso.com")
 
 
+async def test_membership_of_more_groups_than_one_request_takes_is_checked_in_batches(
+    tenant_server: RunningServer,
+) -> None:
+    rita = next(user["id"] for user in SEED["users"] if user["userPrincipalName"] == "rita.responder@contoso.com")
+    group_ids = [f"9b000000-0000-4000-8000-{n:012d}" for n in range(25)]
+    for n, group_id in enumerate(group_ids):
+        members = [rita] if n in (2, 22) else []  # one in each batch: the first 20, then the rest
+        state(tenant_server).groups[group_id] = {"id": group_id, "displayName": f"Group {n}", "members": members}
+    assert await static_tenant(tenant_server).member_groups(rita, group_ids) == {group_ids[2], group_ids[22]}
+    checks = [r.body["groupIds"] for r in state(tenant_server).requests if r.path.endswith("/checkMemberGroups")]
+    assert sorted(len(batch) for batch in checks) == [5, 20]
+    assert sorted(g for batch in checks for g in batch) == group_ids
+
+
 async def test_forbidden_names_the_missing_permission(tenant_server: RunningServer) -> None:
     state(tenant_server).add_fault(method="POST", path_regex=REVOKE, status=403, times=1)
     with pytest.raises(PermissionMissing) as refused:

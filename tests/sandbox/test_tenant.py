@@ -132,6 +132,9 @@ async def test_check_member_groups_returns_the_subset(client: Client) -> None:
     assert result["value"] == [RESPONDERS]
     assert result["@odata.context"].endswith("#Collection(Edm.String)")
     await call(client, "POST", f"/v1.0/users/{RITA}/checkMemberGroups", {"groupIds": "x"}, status=400)
+    too_many = await call(client, "POST", f"/v1.0/users/{RITA}/checkMemberGroups",
+                          {"groupIds": [RESPONDERS] * 21}, status=400)
+    assert too_many["error"]["code"] == "Request_BadRequest" and "limit of 20" in too_many["error"]["message"]
 
 
 async def test_member_of_and_role_members(client: Client) -> None:
