@@ -1,10 +1,11 @@
 """Exchange Online admin REST (`POST /adminapi/beta/{tenant}/InvokeCommand`): the Exchange port over httpx.
 
-The same app identity as Graph, with a token for Exchange (`https://outlook.office365.com/.default`); the app
-needs the Exchange.ManageAsApp application permission and the Exchange Administrator role. This endpoint is what
-the ExchangeOnlineManagement module itself calls; it is not documented, so the request follows what open-source
-tools that call it app-only send (CIPP's New-ExoRequest): an X-AnchorMailbox routing header, a page-size
-preference, and @odata.nextLink paging by POSTing the same body again.
+The same app identity as Graph, with a token for Exchange (`{endpoint}/.default`: a national cloud's endpoint,
+e.g. https://outlook.office365.us, is its own token audience); the app needs the Exchange.ManageAsApp
+application permission and the Exchange Administrator role. This endpoint is what the ExchangeOnlineManagement
+module itself calls; it is not documented, so the request follows what open-source tools that call it app-only
+send (CIPP's New-ExoRequest): an X-AnchorMailbox routing header, a page-size preference, and @odata.nextLink
+paging by POSTing the same body again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", list[Any], dict[str, Any])
 
 EXCHANGE_ENDPOINT = "https://outlook.office365.com"
-EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
 EXCHANGE_PERMISSION = "Exchange.ManageAsApp"
 MAX_RETRIES = 3  # after a 429
 MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After is capped rather than stalling a click
@@ -112,14 +112,14 @@ class ExchangeAdmin:
         tenant_id: str,
         *,
         endpoint: str = EXCHANGE_ENDPOINT,
-        scope: str = EXCHANGE_SCOPE,
         http: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
     ) -> None:
         self._credential = credential
-        self._url = f"{endpoint.rstrip('/')}/adminapi/beta/{tenant_id}/InvokeCommand"
+        root = endpoint.rstrip("/")
+        self._url = f"{root}/adminapi/beta/{tenant_id}/InvokeCommand"
         self._anchor = ANCHOR_MAILBOX.format(tenant=tenant_id)
-        self._scope = scope
+        self._scope = f"{root}/.default"
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._owns_http = http is None
 

@@ -1,4 +1,5 @@
-"""The Graph client against the sandbox tenant over real HTTP: msal over HTTPS, and error translation."""
+"""The Graph client against the sandbox tenant over real HTTP: msal over HTTPS (for Graph and Exchange), and
+error translation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from actions.credentials import CredentialError, MsalClientCredential, StaticTokenCredential
 from actions.errors import NotFound, PermissionMissing, Throttled
+from actions.exchange import ExchangeAdmin
 from actions.graph import build_graph_client
 from actions.tenant import GraphTenant
 from sandbox.launcher import RunningServer, start_server
@@ -23,6 +25,7 @@ SEED = load_seed()
 TENANT_ID = SEED["tenant"]["id"]
 ALICE = next(user["id"] for user in SEED["users"] if user["userPrincipalName"] == "alice@contoso.com")
 REVOKE = rf"/users/{ALICE}/revokeSignInSessions"
+CLIENT_SECRET = "a-client-secret-value"
 
 
 @pytest.fixture
@@ -30,6 +33,28 @@ async def tenant_server() -> AsyncIterator[RunningServer]:
     server = await start_server(create_tenant_app(load_seed()))
     yield server
     await server.runner.cleanup()
+
+
+@pytest.fixture
+async def authority(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunningServer]:
+    """The sandbox tenant over HTTPS, as msal insists for an authority (trusted through REQUESTS_CA_BUNDLE)."""
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # msal uses requests
+    server = await start_server(create_tenant_app(load_seed()), ssl_context=server_context(cert, key))
+    yield server
+    await server.runner.cleanup()
+
+
+async def http_door(server: RunningServer) -> str:
+    """Another door into the same tenant state, over loopback HTTP (for Graph or Exchange clients)."""
+    site = web.TCPSite(server.runner, "127.0.0.1", 0)
+    await site.start()
+    return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+
+def secret_credential(authority: RunningServer, secret: str = CLIENT_SECRET) -> MsalClientCredential:
+    return MsalClientCredential(tenant_id=TENANT_ID, client_id="riposte-test-app", authority_host=authority.url,
+                                client_secret=secret)
 
 
 def state(server: RunningServer) -> TenantState:
@@ -40,53 +65,37 @@ def static_tenant(server: RunningServer) -> GraphTenant:
     return GraphTenant(build_graph_client(server.url, StaticTokenCredential(SANDBOX_GRAPH_TOKEN)))
 
 
-async def test_msal_client_secret_flow_against_an_https_authority(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cert, key = self_signed_certificate(tmp_path)
-    context = server_context(cert, key)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # msal uses requests
-    authority = await start_server(create_tenant_app(load_seed()), ssl_context=context)
+async def test_msal_client_secret_flow_against_an_https_authority(authority: RunningServer) -> None:
+    tenant = GraphTenant(build_graph_client(await http_door(authority), secret_credential(authority)))
+
+    target = await tenant.get_user("alice@contoso.com")
+    assert (target.id, target.display_name, target.account_enabled) == (ALICE, "Alice Target", True)
+    assert await tenant.revoke_sessions(target.id)
+
+    recorded = state(authority).requests
+    token_requests = [r for r in recorded if r.path.endswith("/oauth2/v2.0/token")]
+    assert len(token_requests) == 1, "the token is cached by msal between calls"
+    assert CLIENT_SECRET not in repr(recorded)
+    assert state(authority).issued_tokens, "Graph calls were made with a token the authority issued"
+    assert any(r.path == REVOKE for r in recorded)
+
+
+async def test_the_exchange_token_is_asked_for_the_exchange_endpoint(authority: RunningServer) -> None:
+    """A national cloud's Exchange (https://outlook.office365.us) is its own token audience."""
+    endpoint = await http_door(authority)
+    exchange = ExchangeAdmin(secret_credential(authority), TENANT_ID, endpoint=endpoint)
     try:
-        # One tenant state, two doors: the authority over HTTPS (msal insists) and Graph over loopback HTTP.
-        graph_site = web.TCPSite(authority.runner, "127.0.0.1", 0)
-        await graph_site.start()
-        graph_port = graph_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        credential = MsalClientCredential(
-            tenant_id=TENANT_ID, client_id="riposte-test-app", authority_host=authority.url,
-            client_secret="a-client-secret-value",
-        )
-        tenant = GraphTenant(build_graph_client(f"http://127.0.0.1:{graph_port}", credential))
-
-        target = await tenant.get_user("alice@contoso.com")
-        assert (target.id, target.display_name, target.account_enabled) == (ALICE, "Alice Target", True)
-        assert await tenant.revoke_sessions(target.id)
-
-        recorded = state(authority).requests
-        token_requests = [r for r in recorded if r.path.endswith("/oauth2/v2.0/token")]
-        assert len(token_requests) == 1, "the token is cached by msal between calls"
-        assert "a-client-secret-value" not in repr(recorded)
-        assert state(authority).issued_tokens, "Graph calls were made with a token the authority issued"
-        assert any(r.path == REVOKE for r in recorded)
+        output, _ = await exchange.invoke("Get-Mailbox", {"Identity": "alice@contoso.com"})
     finally:
-        await authority.runner.cleanup()
+        await exchange.aclose()
+    assert output[0]["ForwardingSmtpAddress"] == "smtp:invoices@evil.example"
+    [token_request] = [r for r in state(authority).requests if r.path.endswith("/oauth2/v2.0/token")]
+    assert token_request.body["scope"] == f"{endpoint}/.default"
 
 
-async def test_msal_failure_is_a_clear_error_without_the_secret(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cert, key = self_signed_certificate(tmp_path)
-    context = server_context(cert, key)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    authority = await start_server(create_tenant_app(load_seed()), ssl_context=context)
-    try:
-        credential = MsalClientCredential(
-            tenant_id=TENANT_ID, client_id="riposte-test-app", authority_host=authority.url, client_secret=""
-        )
-        with pytest.raises(CredentialError, match="invalid_client"):
-            await credential.get_token("https://graph.microsoft.com/.default")
-    finally:
-        await authority.runner.cleanup()
+async def test_msal_failure_is_a_clear_error_without_the_secret(authority: RunningServer) -> None:
+    with pytest.raises(CredentialError, match="invalid_client"):
+        await secret_credential(authority, secret="").get_token("https://graph.microsoft.com/.default")
 
 
 async def test_unknown_user_is_not_found(tenant_server: RunningServer) -> None:
@@ -132,17 +141,12 @@ async def test_throttling_that_does_not_stop_gives_up_clearly(tenant_server: Run
         await static_tenant(tenant_server).revoke_sessions(ALICE)
 
 
-async def test_msal_certificate_flow_against_an_https_authority(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_msal_certificate_flow_against_an_https_authority(authority: RunningServer, tmp_path: Path) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
-    cert, key = self_signed_certificate(tmp_path)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    authority = await start_server(create_tenant_app(load_seed()), ssl_context=server_context(cert, key))
     # The app's own credential: an RSA key and its certificate in one PEM file (GRAPH_CLIENT_CERTIFICATE_PATH).
     app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "riposte-app")])
@@ -154,12 +158,9 @@ async def test_msal_certificate_flow_against_an_https_authority(
     pem.write_bytes(app_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption())
                     + app_cert.public_bytes(serialization.Encoding.PEM))
-    try:
-        credential = MsalClientCredential(tenant_id=TENANT_ID, client_id="riposte-test-app",
-                                          authority_host=authority.url, certificate_path=str(pem))
-        token = await credential.get_token("https://graph.microsoft.com/.default")
-        assert token.token in state(authority).issued_tokens
-        [request] = [r for r in state(authority).requests if r.path.endswith("/oauth2/v2.0/token")]
-        assert request.body["client_assertion"] == "***", "a signed assertion was sent, and not recorded"
-    finally:
-        await authority.runner.cleanup()
+    credential = MsalClientCredential(tenant_id=TENANT_ID, client_id="riposte-test-app",
+                                      authority_host=authority.url, certificate_path=str(pem))
+    token = await credential.get_token("https://graph.microsoft.com/.default")
+    assert token.token in state(authority).issued_tokens
+    [request] = [r for r in state(authority).requests if r.path.endswith("/oauth2/v2.0/token")]
+    assert request.body["client_assertion"] == "***", "a signed assertion was sent, and not recorded"
