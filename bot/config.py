@@ -126,6 +126,15 @@ class Settings(BaseSettings):
 
     def startup_problem(self) -> str | None:
         """Why this combination of settings must not start, or None."""
+        graph_set = {"GRAPH_TENANT_ID": self.graph_tenant_id, "GRAPH_CLIENT_ID": self.graph_client_id,
+                     "GRAPH_CLIENT_SECRET or GRAPH_CLIENT_CERTIFICATE_PATH":
+                         self.graph_client_secret.get_secret_value() or self.graph_client_certificate_path}
+        missing = [name for name, value in graph_set.items() if not value]
+        if 0 < len(missing) < len(graph_set):  # half-configured: never fall back to the sandbox tenant quietly
+            return f"Graph credentials are incomplete: {', '.join(missing)} not set."
+        if self.allow_unauthenticated and self.microsoft_app_id:
+            return ("RIPOSTE_ALLOW_UNAUTHENTICATED=true has no effect with MicrosoftAppId set (activities are always "
+                    "authenticated then): remove one of them.")
         if self.microsoft_app_id and not self.microsoft_app_password.get_secret_value():
             return "MicrosoftAppId is set but MicrosoftAppPassword is not: set the bot's client secret."
         if self.microsoft_app_type.lower() == "singletenant" and not self.microsoft_app_tenant_id:
