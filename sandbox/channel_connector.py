@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +17,7 @@ from sandbox.channel_activities import (
     SANDBOX_TEAM_NAME,
 )
 from sandbox.channel_state import ChannelState
+from sandbox.faults import Fault
 
 StateGetter = Callable[[web.Request], ChannelState]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -22,6 +25,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _fault_response(fault: Fault) -> web.Response:
+    if fault.code == "MessageWritesBlocked":
+        # The body Teams documents for a bot removed from (or blocked in) the conversation: not the usual envelope.
+        details = {"subCode": "MessageWritesBlocked", "details": "Thread is blocked from message writes.",
+                   "errorCode": None, "errorSubCode": None}
+        return web.json_response({"errorCode": 209, "message": json.dumps(details, indent=2)},
+                                 status=fault.status, headers=fault.headers())
+    code = fault.code or HTTPStatus(fault.status).phrase.replace(" ", "")
+    message = fault.message or "The sandbox injected a failure."
+    return web.json_response({"error": {"code": code, "message": message}}, status=fault.status,
+                             headers=fault.headers())
 
 
 def _no_conversation() -> web.Response:
@@ -40,17 +56,24 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 def connector_routes(state_of: StateGetter) -> tuple[list[web.AbstractRouteDef], Callable[..., Any]]:
-    """The /v3 routes plus a middleware recording each connector request in `state.received`."""
+    """The /v3 routes plus a middleware recording each connector request in `state.received` and answering it
+    with an injected fault (`state.add_fault`) when one matches."""
 
     @web.middleware
     async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/v3/"):
+            state = state_of(request)
             raw = await request.read()
             try:
                 body: Any = json.loads(raw) if raw.strip() else None
             except ValueError:
                 body = raw.decode(errors="replace")
-            state_of(request).received.append({"method": request.method, "path": request.path, "body": body})
+            state.received.append({"method": request.method, "path": request.path, "body": body})
+            fault = state.faults.take(request.method, request.path)
+            if fault is not None:
+                await asyncio.sleep(fault.delay)
+                if fault.status:
+                    return _fault_response(fault)
         return await handler(request)
 
     async def create_conversation(request: web.Request) -> web.Response:

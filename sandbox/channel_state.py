@@ -28,6 +28,7 @@ from sandbox.channel_activities import (
     thread_conversation_id,
     utc_now_iso,
 )
+from sandbox.faults import Fault, Faults
 from sandbox.seed import load_seed
 
 BOT_TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -54,6 +55,7 @@ class ChannelState:
         self.service_url: str | None = None
         self.conversations: dict[str, Conversation] = {}
         self.received: list[dict[str, Any]] = []
+        self.faults = Faults()
         self.deleted: set[str] = set()
         self.edited: set[str] = set()
         # (activity id, person's oid) -> the card an invoke answered with, shown only to that person.
@@ -151,6 +153,14 @@ class ChannelState:
         return cards, False
 
     # -- writing: what the bot does through the connector ---------------------------------------
+
+    def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500, times: int | None = 1,
+                  retry_after: str | None = None, code: str | None = None, delay: float = 0.0) -> Fault:
+        """Fail the next `times` connector requests matching `method` and `path_regex` (on the decoded path,
+        e.g. "^/v3/conversations$") with `status`; code="MessageWritesBlocked" answers with Teams' body for a
+        bot removed from the conversation."""
+        return self.faults.add(Fault(status=status, method=method, path_regex=path_regex, times=times,
+                                     retry_after=retry_after, code=code, delay=delay))
 
     def _stamp(self, body: dict[str, Any], conversation: Conversation, activity_id: str) -> dict[str, Any]:
         activity = dict(body)

@@ -18,9 +18,10 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from sandbox import tenant_apps, tenant_auth, tenant_exchange, tenant_identity, tenant_mail, tenant_users
+from sandbox.faults import Fault
 from sandbox.seed import load_seed
 from sandbox.tenant_http import REQUEST_IDS, ExchangeError, GraphError, error_response, new_request_ids, state_of
-from sandbox.tenant_state import SANDBOX_GRAPH_TOKEN, TENANT, Fault, RecordedRequest, TenantState
+from sandbox.tenant_state import SANDBOX_GRAPH_TOKEN, TENANT, RecordedRequest, TenantState
 
 __all__ = ["SANDBOX_GRAPH_TOKEN", "TENANT", "Fault", "RecordedRequest", "TenantState", "create_tenant_app"]
 
@@ -82,9 +83,8 @@ def _check_bearer(request: web.Request) -> None:
 
 def _fault_error(fault: Fault, path: str) -> GraphError:
     code, message = _FAULT_DEFAULTS.get(fault.status, ("UnknownError", "The sandbox injected a failure."))
-    headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
     error_type = ExchangeError if path.startswith("/adminapi/") else GraphError
-    return error_type(fault.status, fault.code or code, fault.message or message, headers)
+    return error_type(fault.status, fault.code or code, fault.message or message, fault.headers())
 
 
 def _routing_error(request: web.Request, exc: web.HTTPException) -> GraphError:
@@ -104,7 +104,7 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     state.requests.append(RecordedRequest(request.method, path, dict(request.query), body, cmdlet))
     if request.path.startswith(_PROTECTED_PREFIXES):
         _check_bearer(request)
-    fault = state.take_fault(request.method, path, cmdlet)
+    fault = state.faults.take(request.method, path, cmdlet)
     if fault is not None:
         if fault.delay:
             await asyncio.sleep(fault.delay)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import web
+
+from sandbox.faults import Fault, Faults
 
 SANDBOX_GRAPH_TOKEN = "riposte-sandbox-token"
 
@@ -29,38 +31,6 @@ class RecordedRequest:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class Fault:
-    """An injected failure: the next `times` matching requests get `status` (times=None: all of them).
-
-    `delay` seconds pass before the answer; with status 0 the request is then served normally (a slow Graph).
-    """
-
-    status: int
-    method: str | None = None
-    path_regex: str = ".*"
-    times: int | None = 1
-    retry_after: str | None = None
-    code: str | None = None
-    message: str | None = None
-    cmdlet: str | None = None
-    delay: float = 0.0
-    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self._pattern = re.compile(self.path_regex)
-
-    def matches(self, method: str, path: str, cmdlet: str | None) -> bool:
-        if self.method and self.method.upper() != method.upper():
-            return False
-        if self.cmdlet and (cmdlet or "").lower() != self.cmdlet.lower():
-            return False
-        return self._pattern.search(path) is not None
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
 
 
 def _default_mailbox_settings() -> dict[str, Any]:
@@ -94,7 +64,7 @@ class TenantState:
     def __init__(self, seed: dict[str, Any]) -> None:
         self._seed = copy.deepcopy(seed)
         self.requests: list[RecordedRequest] = []
-        self.faults: list[Fault] = []
+        self.faults = Faults()
         # Survives reset(): a running bot keeps its cached token across test cases.
         self.issued_tokens: set[str] = set()
         self.exchange_page_size = 1000  # Exchange's largest page; tests lower it to see paging
@@ -184,22 +154,9 @@ class TenantState:
     def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500,
                   times: int | None = 1, retry_after: str | float | None = None, code: str | None = None,
                   message: str | None = None, cmdlet: str | None = None, delay: float = 0.0) -> Fault:
-        fault = Fault(status=status, method=method, path_regex=path_regex, times=times,
-                      retry_after=None if retry_after is None else str(retry_after),
-                      code=code, message=message, cmdlet=cmdlet, delay=delay)
-        self.faults.append(fault)
-        return fault
-
-    def take_fault(self, method: str, path: str, cmdlet: str | None) -> Fault | None:
-        """The first live fault matching this request, counting it down."""
-        for fault in self.faults:
-            if fault.matches(method, path, cmdlet):
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self.faults.remove(fault)
-                return fault
-        return None
+        return self.faults.add(Fault(status=status, method=method, path_regex=path_regex, times=times,
+                                     retry_after=None if retry_after is None else str(retry_after),
+                                     code=code, message=message, cmdlet=cmdlet, delay=delay))
 
     def snapshot(self) -> dict[str, Any]:
         return copy.deepcopy({

@@ -1,0 +1,62 @@
+"""Injected failures, shared by the sandbox tenant and the sandbox channel: tests (and the page) make the next
+matching requests fail the way the real service fails them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Fault:
+    """An injected failure: the next `times` matching requests get `status` (times=None: all of them).
+
+    `delay` seconds pass before the answer; with status 0 the request is then served normally (a slow service).
+    """
+
+    status: int
+    method: str | None = None
+    path_regex: str = ".*"
+    times: int | None = 1
+    retry_after: str | None = None
+    code: str | None = None
+    message: str | None = None
+    cmdlet: str | None = None
+    delay: float = 0.0
+    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._pattern = re.compile(self.path_regex)
+
+    def matches(self, method: str, path: str, cmdlet: str | None) -> bool:
+        if self.method and self.method.upper() != method.upper():
+            return False
+        if self.cmdlet and (cmdlet or "").lower() != self.cmdlet.lower():
+            return False
+        return self._pattern.search(path) is not None
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": self.retry_after} if self.retry_after else {}
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+
+class Faults(list[Fault]):
+    """The live faults, first added first matched."""
+
+    def add(self, fault: Fault) -> Fault:
+        self.append(fault)
+        return fault
+
+    def take(self, method: str, path: str, cmdlet: str | None = None) -> Fault | None:
+        """The first live fault matching this request, counting it down."""
+        for fault in self:
+            if fault.matches(method, path, cmdlet):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.remove(fault)
+                return fault
+        return None
