@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
@@ -17,16 +18,27 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
 from msrest.serialization import Serializer
 from msrest.universal_http.requests import ClientRetryPolicy
+from urllib3.util.retry import Retry
 
 from bot.answered import answering_turn
 from bot.cards.elements import CardJson
 from bot.config import Settings
+from bot.connector import call_connector
 
 log = logging.getLogger(__name__)
 
 # botbuilder builds a ConnectorClient per activity, and msrest's ClientRetryPolicy.__init__ filters range(999)
 # against a 500-element *list*: ~7 ms of CPU each time. A set makes the same filter ~100x cheaper.
 ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
+
+
+def _no_retries(self: ClientRetryPolicy) -> Retry:
+    return Retry(0, read=False)  # requests' own default
+
+
+# bot/connector.py retries Bot Connector calls on Teams' terms. msrest's urllib3 policy would retry beneath it
+# (5xx and connection errors 3 times without jitter, never 429) and turn an exhausted 502 into a RetryError.
+ClientRetryPolicy.__call__ = _no_retries
 
 # msrest walks a card node by node (~5 ms for a full case card) each time a card is sent or returned; cards built
 # by bot.cards are plain JSON by construction (CardJson), so they pass through as they are.
@@ -90,7 +102,8 @@ async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot)
 
 
 class TeamsChannel:
-    """Implements bot.services.Channel over the Bot Connector REST API."""
+    """Implements bot.services.Channel over the Bot Connector REST API; every call goes through
+    bot.connector.call_connector (retries on Teams' terms)."""
 
     def __init__(self, adapter: CloudAdapter, settings: Settings, tenant_id: str) -> None:
         self._adapter = adapter
@@ -115,29 +128,46 @@ class TeamsChannel:
             posted["reference"] = reference.serialize()
             posted["activity_id"] = context.activity.id
 
-        await self._adapter.create_conversation(
+        await call_connector(f"channel {channel_id}", lambda: self._adapter.create_conversation(
             self._app_id, remember, parameters, "msteams", service_url or self._service_url, None
-        )
+        ))
         return posted["reference"], posted["activity_id"]
 
     async def reply(self, reference: dict[str, Any], card: dict[str, Any]) -> str:
         """Post `card` into the thread of `reference`; return the new message's id."""
-        conversation = ConversationReference().deserialize(reference)
         posted: dict[str, str] = {}
 
         async def send(context: TurnContext) -> None:
             response = await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
             posted["id"] = response.id if response else ""
 
-        await self._adapter.continue_conversation(conversation, send, self._app_id)
+        await self._in_conversation(reference, send)
         return posted.get("id", "")
 
     async def update_card(self, reference: dict[str, Any], activity_id: str, card: dict[str, Any]) -> None:
-        conversation = ConversationReference().deserialize(reference)
-
         async def replace(context: TurnContext) -> None:
             activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
             activity.id = activity_id
             await context.update_activity(activity)
 
-        await self._adapter.continue_conversation(conversation, replace, self._app_id)
+        await self._in_conversation(reference, replace)
+
+    async def _in_conversation(self, reference: dict[str, Any], work: Callable[[TurnContext], Awaitable[None]]) -> None:
+        """Run `work` in the conversation of `reference`, raising its error: botbuilder would hand it to
+        on_turn_error and return as if it had worked."""
+        conversation = ConversationReference().deserialize(reference)
+        failed: list[Exception] = []
+
+        async def run(context: TurnContext) -> None:
+            try:
+                await work(context)
+            except Exception as error:
+                failed.append(error)
+
+        async def attempt() -> None:
+            failed.clear()
+            await self._adapter.continue_conversation(conversation, run, self._app_id)
+            if failed:
+                raise failed[0]
+
+        await call_connector(f"conversation {conversation.conversation.id}", attempt)

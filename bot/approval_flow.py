@@ -87,13 +87,18 @@ async def _post_request(services: Services, approval: ApprovalRequest, case: Cas
     conversation = case.conversation or {}
     personal = str((conversation.get("conversation") or {}).get("id", "")).startswith("a:")
     card = _view(services, approval, case)
-    if conversation and not personal:
-        approval.activity_id = await services.channel.reply(conversation, card)
-    else:
-        channel_id, service_url = await alert_channel.current(services)
-        if not channel_id:
-            return
-        approval.thread, approval.activity_id = await services.channel.post_thread(channel_id, card, service_url)
+    in_thread = bool(conversation) and not personal
+    channel_id, service_url = ("", "") if in_thread else await alert_channel.current(services)
+    if not in_thread and not channel_id:
+        return
+    try:
+        if in_thread:
+            approval.activity_id = await services.channel.reply(conversation, card)
+        else:
+            approval.thread, approval.activity_id = await services.channel.post_thread(channel_id, card, service_url)
+    except Exception:  # the request is kept: it expires unseen rather than fail the click that asked for it
+        log.exception("could not post the card of approval request %s on case %s", approval.id, case.id)
+        return
     await services.approvals.save(approval)
 
 

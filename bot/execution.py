@@ -4,7 +4,6 @@ Shared by a direct click and by an approval."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from bot.services import Card, Services
 from bot.views import CaseState, reversed_by
 
 log = logging.getLogger(__name__)
-CARD_UPDATE_ATTEMPTS = 3
 # Actions that change the facts the card shows about the user (enabled or not); the others leave them as read.
 TARGET_CHANGING = frozenset({"disable_account", "enable_account", "block_user"})
 BUNDLE_UNDOS = frozenset({"enable_account", "restore_forwarding", "enable_inbox_rule"})
@@ -73,15 +71,10 @@ async def update_case_card(services: Services, case: Case) -> None:
     if not case.conversation or not case.activity_id:
         return
     card = await card_for(services, case)
-    for attempt in range(1, CARD_UPDATE_ATTEMPTS + 1):
-        try:
-            await services.channel.update_card(case.conversation, case.activity_id, card)
-            return
-        except Exception:
-            if attempt == CARD_UPDATE_ATTEMPTS:
-                log.exception("could not update the card of case %s; the audit has the outcome", case.id)
-                return
-            await asyncio.sleep(0.5 * 2**attempt)
+    try:
+        await services.channel.update_card(case.conversation, case.activity_id, card)  # retried by the channel
+    except Exception:
+        log.exception("could not update the card of case %s; the audit has the outcome", case.id)
 
 
 @dataclass
