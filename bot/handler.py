@@ -11,7 +11,7 @@ from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccou
 from redis.exceptions import RedisError
 
 from actions import ACTIONS
-from bot import command_flow
+from bot import command_flow, deliveries
 from bot.cards.alert_card import message_card
 from bot.dialogs.ask_user import AskUser
 from bot.flows import STATE_STORE_DOWN, Click, handle_click
@@ -51,6 +51,25 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         super().__init__()
         self._services = services
         self._ask_user = AskUser(RedisStorage(services.redis))
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        # Messages only: a click (invoke) Teams repeats is already run once by its per-action claim.
+        if turn_context.activity.type == "message" and not await self._first_delivery(turn_context):
+            return
+        await super().on_turn(turn_context)
+
+    async def _first_delivery(self, turn_context: TurnContext) -> bool:
+        activity = turn_context.activity
+        conversation_id = str(getattr(activity.conversation, "id", "") or "")
+        try:
+            first = await deliveries.first_delivery(self._services.redis, conversation_id, str(activity.id or ""))
+        except RedisError:
+            log.exception("state store unreachable while checking a message for a repeated delivery")
+            await turn_context.send_activity(STATE_STORE_DOWN)
+            return False
+        if not first:
+            log.info("ignored Teams' repeated delivery of message %s", activity.id)
+        return first
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity

@@ -56,6 +56,7 @@ class ChannelState:
         self.conversations: dict[str, Conversation] = {}
         self.received: list[dict[str, Any]] = []
         self.faults = Faults()
+        self._sent_messages: dict[str, dict[str, Any]] = {}  # by id, as delivered to the bot
         self.deleted: set[str] = set()
         self.edited: set[str] = set()
         # (activity id, person's oid) -> the card an invoke answered with, shown only to that person.
@@ -317,7 +318,16 @@ class ChannelState:
         if conversation.activities and conversation.personal_oid is None:
             message["replyToId"] = conversation.activities[0]["id"]
         conversation.activities.append({k: v for k, v in message.items() if k != "attachments"})
+        self._sent_messages[activity_id] = message
         self._bump()
+        return await self._post_to_bot("/api/messages", message)
+
+    async def redeliver(self, activity_id: str) -> tuple[int, Any]:
+        """Deliver a typed message to the bot again, same id and all, as Teams does when the bot took too long
+        (about 15 s) to answer it."""
+        message = self._sent_messages.get(activity_id)
+        if message is None:
+            raise web.HTTPNotFound(text=f"no message {activity_id!r} was sent to the bot")
         return await self._post_to_bot("/api/messages", message)
 
     async def send_sample_alert(self) -> tuple[int, Any]:

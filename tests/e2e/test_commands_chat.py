@@ -253,3 +253,23 @@ async def test_someone_unknown_to_the_tenant_is_told_they_hold_no_role(bot: Runn
                                      str(a.get("text"))] or None, what="the answer to the stranger")
     assert "Alex Wilber holds no Riposte role" in str(chat[-1]["text"])
     assert revokes(bot) == 0
+
+
+async def test_a_message_teams_delivers_twice_gets_one_confirm_card(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "revoke alice@contoso.com")
+    status, _ = await channel(bot).redeliver(thread["root"]["id"])  # the turn has ended when this returns
+    assert status in (200, 201)
+    replies = channel(bot).threads()[-1]["replies"]
+    assert len(replies) == 1 and "Confirm: Revoke sessions" in card_text(card_of(replies[0]))
+
+
+async def test_a_repeated_command_is_not_taken_as_the_answer_to_the_question_it_asked(bot: RunningBot) -> None:
+    chat_id = personal_conversation_id(RESPONDER)
+    await channel(bot).send_message(RESPONDER, "revoke", chat_id)
+    await wait_until(lambda: len(channel(bot).chat(RESPONDER)) >= 2 or None, what="the question")
+    await channel(bot).redeliver(channel(bot).chat(RESPONDER)[0]["id"])
+    await channel(bot).send_message(RESPONDER, "alice@contoso.com", chat_id)
+    chat = await wait_until(lambda: channel(bot).chat(RESPONDER) if len(channel(bot).chat(RESPONDER)) >= 4 else None,
+                            what="the confirm card")
+    assert len(chat) == 4, [c.get("text") for c in chat]
+    assert "Confirm: Revoke sessions for Alice Target?" in card_text(card_of(chat[-1]))
