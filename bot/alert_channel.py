@@ -1,4 +1,5 @@
-"""Where alerts go: the channel a responder chose in chat (remembered in Redis), else RIPOSTE_ALERT_CHANNEL."""
+"""Where alerts go: the channel a responder chose in chat (remembered in Redis), else RIPOSTE_ALERT_CHANNEL; and
+the Bot Connector service URL to post there, as Teams last sent it (it differs by region), else the setting."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import json
 from bot.services import Services
 
 ALERT_CHANNEL_KEY = "riposte:alert-channel"
+SERVICE_URL_KEY = "riposte:service-url"
+
+
+async def learn_service_url(services: Services, service_url: str) -> None:
+    """Remember the service URL an authenticated activity from our tenant came with (one cheap write each)."""
+    await services.redis.set(SERVICE_URL_KEY, service_url)
 
 
 async def remember(services: Services, channel_id: str, service_url: str, set_by: str) -> None:
@@ -16,8 +23,9 @@ async def remember(services: Services, channel_id: str, service_url: str, set_by
 
 async def current(services: Services) -> tuple[str, str]:
     """The channel id and its Bot Connector service URL; the newest choice in chat wins over the setting."""
-    raw = await services.redis.get(ALERT_CHANNEL_KEY)
+    raw, learned = await services.redis.mget(ALERT_CHANNEL_KEY, SERVICE_URL_KEY)
+    service_url = str(learned or services.settings.service_url)
     if raw:
         chosen = json.loads(str(raw))
-        return str(chosen["channel_id"]), str(chosen.get("service_url") or services.settings.service_url)
-    return services.settings.alert_channel, services.settings.service_url
+        return str(chosen["channel_id"]), str(chosen.get("service_url") or service_url)
+    return services.settings.alert_channel, service_url

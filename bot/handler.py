@@ -11,7 +11,7 @@ from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccou
 from redis.exceptions import RedisError
 
 from actions import ACTIONS
-from bot import command_flow, deliveries
+from bot import alert_channel, command_flow, deliveries
 from bot.cards.alert_card import message_card
 from bot.dialogs.ask_user import AskUser
 from bot.flows import STATE_STORE_DOWN, Click, handle_click
@@ -53,10 +53,23 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         self._ask_user = AskUser(RedisStorage(services.redis))
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
         # Messages only: a click (invoke) Teams repeats is already run once by its per-action claim.
-        if turn_context.activity.type == "message" and not await self._first_delivery(turn_context):
+        if activity.type == "message" and not await self._first_delivery(turn_context):
             return
+        await self._learn_service_url(activity)
         await super().on_turn(turn_context)
+
+    async def _learn_service_url(self, activity: Activity) -> None:
+        """Threads Riposte starts (alerts) go to the service URL Teams last used with us (RIPOSTE_SERVICE_URL
+        until then). Only from the tenant we serve: the activity is authenticated, but any tenant can send one."""
+        expected = self._services.settings.tenant_id
+        if not activity.service_url or (expected and _tenant_of(activity) != expected):
+            return
+        try:
+            await alert_channel.learn_service_url(self._services, str(activity.service_url))
+        except RedisError:
+            log.warning("could not remember the service URL %s", activity.service_url)
 
     async def _first_delivery(self, turn_context: TurnContext) -> bool:
         activity = turn_context.activity

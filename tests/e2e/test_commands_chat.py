@@ -14,11 +14,13 @@ from tests.e2e.helpers import (
     ALICE,
     NO_ROLE,
     RESPONDER,
+    SAMPLE_ALERT,
     USERS,
     buttons,
     card_of,
     card_text,
     channel,
+    post_alert,
     tenant,
     wait_until,
 )
@@ -273,3 +275,15 @@ async def test_a_repeated_command_is_not_taken_as_the_answer_to_the_question_it_
                             what="the confirm card")
     assert len(chat) == 4, [c.get("text") for c in chat]
     assert "Confirm: Revoke sessions for Alice Target?" in card_text(card_of(chat[-1]))
+
+
+async def test_alerts_go_to_the_service_url_teams_last_used(bot: RunningBot) -> None:
+    # RIPOSTE_SERVICE_URL left at a value that is not where this tenant's Teams answers (it differs by region).
+    bot.sandbox.settings.service_url = "http://127.0.0.1:9/"
+    status, _ = await post_alert(bot, {**SAMPLE_ALERT, "id": "before-any-activity"})
+    assert status == 502
+
+    await say_in_channel(bot, RESPONDER, "help")  # any activity from our tenant carries Teams' service URL
+
+    status, answer = await post_alert(bot, {**SAMPLE_ALERT, "id": "after-an-activity"})
+    assert status == 202 and answer["status"] == "posted", answer
