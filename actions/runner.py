@@ -39,6 +39,7 @@ class AuditEntry:
     result: str = ""  # ok | failed | refused | interrupted | pending
     detail: str = ""
     request_id: str = ""
+    decision: str = ""  # approve | reject: on an approval decision (its card verb); the action is what it decides
 
 
 class AuditSink(Protocol):

@@ -50,12 +50,15 @@ def _choice(options: dict[str, object]) -> str:
 
 
 async def _audit(services: Services, request: ApprovalRequest, case: Case, phase: str, actor_id: str,
-                 actor_name: str, detail: str = "") -> None:
+                 actor_name: str, detail: str = "", decision: str = "") -> None:
     await services.audit.record(AuditEntry(
         phase=phase, action=request.action, actor_id=actor_id, actor_name=actor_name, case_id=case.id,
         target_id=case.target.id if case.target else "", target_upn=case.target.upn if case.target else "",
-        result=phase, detail=detail,
+        result=phase, detail=detail, decision=decision,
     ))
+    if phase in ("approved", "rejected", "expired"):
+        services.metrics.count("riposte_approvals_total", action=request.action,
+                               decision=decision or phase)
 
 
 async def request(services: Services, run: Run) -> Card:
@@ -138,17 +141,17 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
         approval = await services.approvals.get(request_id) or approval
         return _view(services, approval, case, notice="This request has expired; nothing ran.")
     if clicker_id == approval.requester_id:
-        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "self-approval")
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "self-approval", verb)
         return _view(services, approval, case, notice="⛔ You requested this, so you cannot approve or reject it: "
                                                       "another approver must.")
     # The target is the suspect account: it must not approve its own containment (nor get its new password).
     if case.target is not None and clicker_id.lower() == case.target.id.lower():
-        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "own account")
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "own account", verb)
         return _view(services, approval, case, notice="⛔ This request is about your own account, so you cannot "
                                                       "approve or reject it: another approver must.")
     roles = await services.roles.roles(clicker_id)
     if Role.APPROVER not in roles:
-        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "not an approver")
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "not an approver", verb)
         return _view(services, approval, case, notice=f"⛔ Deciding needs the approver role; {clicker_name} "
                                                       "does not hold it.")
     reason = reason.strip()[:500]
@@ -161,12 +164,12 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
     if verb == "reject":
         approval.state, approval.reason = "rejected", reason
         await services.approvals.save(approval)
-        await _audit(services, approval, case, "rejected", clicker_id, clicker_name, reason)
+        await _audit(services, approval, case, "rejected", clicker_id, clicker_name, reason, "reject")
         await _close(services, approval, case, "rejected", f"Rejected by {clicker_name}: {reason}")
         return _view(services, approval, case)
     approval.state = "approved"
     await services.approvals.save(approval)
-    await _audit(services, approval, case, "approved", clicker_id, clicker_name)
+    await _audit(services, approval, case, "approved", clicker_id, clicker_name, decision="approve")
     return await _run_approved(services, approval, case)
 
 

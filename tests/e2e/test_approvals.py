@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import redis.asyncio as redis_async
 from aiohttp import web
 
@@ -212,6 +213,10 @@ async def test_request_refusals_then_approval_runs_once(make_bot: BotFactory, cl
         ("intent", RESPONDER), ("outcome", RESPONDER),
     ]
     assert entries[1]["detail"] == "self-approval" and entries[3]["detail"] == "not an approver"
+    # Decisions carry their card verb (the contract's `approve` / `reject`); `action` is what was decided on.
+    assert [e["decision"] for e in entries] == ["", "approve", "reject", "approve", "approve", "approve", "", ""]
+    async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/metrics") as response:
+        assert 'riposte_approvals_total{action="delete_inbox_rule",decision="approve"} 1' in await response.text()
     assert entries[-1]["result"] == "ok"
     assert all(e["action"] == "delete_inbox_rule" and e["target_id"] == ALICE for e in entries)
 
