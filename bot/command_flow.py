@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actions import ACTIONS
+from actions.disable_account import SYNC_WARNING
 from actions.errors import NotFound, RiposteError
 from actions.runner import Actor
-from actions.spec import Role
+from actions.spec import Role, TargetUser
 from bot import alert_channel, block_policies
 from bot.alerts import Alert
 from bot.authz import RoleCheckFailed
@@ -156,11 +157,13 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
         return Reply(text=f"Could not look up {safe_echo(command.user)}: {error}")
     status = command.verb == "status"
     offered = STATUS_ACTIONS if status else COMMAND_ACTIONS[command.verb]
+    if target.on_premises_sync and not status and {"disable_account", "block_user"} & set(offered):
+        offered = (*offered, "block_signin")  # sync can undo a disable; a Conditional Access block it cannot
     titles = ", ".join(ACTIONS[name].title for name in offered if name in ACTIONS)
     alert = Alert(
         id=f"chat-{secrets.token_hex(6)}", source="chat", severity="informational", user=target.id,
         title=f"Status of {target.display_name}" if status else f"Confirm: {titles} for {target.display_name}?",
-        description="" if status else _what_will_happen(offered),
+        description="" if status else _what_will_happen(offered, target),
         detected_at=datetime.now(UTC).isoformat(timespec="seconds"),
         category=f"typed by {actor.name}",
     )
@@ -176,8 +179,8 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
     return Reply(card=alert_card(services.painter.view(state)), case_id=case.id)
 
 
-def _what_will_happen(offered: tuple[str, ...]) -> str:
-    parts = []
+def _what_will_happen(offered: tuple[str, ...], target: TargetUser) -> str:
+    parts = [SYNC_WARNING.strip()] if target.on_premises_sync and "block_signin" in offered else []
     for name in offered:
         spec = ACTIONS.get(name)
         if spec:

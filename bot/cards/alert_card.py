@@ -87,7 +87,8 @@ def _target_facts(view: AlertView) -> list[tuple[str, str]]:
     target = view.target
     if target is None:
         return [("User", f"{view.alert.user} (not resolved: {view.target_problem})")]
-    kind = "guest" if target.is_guest else ("synced from on-premises" if target.on_premises_sync else "cloud")
+    synced = "synced from on-premises (directory sync may re-enable a disabled account: Block sign-in holds)"
+    kind = "guest" if target.is_guest else (synced if target.on_premises_sync else "cloud")
     pairs = [
         ("User", target.label),
         ("Account", "enabled" if target.account_enabled else "disabled"),

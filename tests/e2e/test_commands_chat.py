@@ -68,6 +68,19 @@ async def test_channel_command_confirms_before_acting_then_runs(bot: RunningBot)
     assert "cancel" not in buttons(card_of(channel(bot).find_activity(card_id))), "nothing left to cancel"
 
 
+async def test_disabling_a_synced_user_warns_before_confirm_and_offers_the_block_sync_cannot_undo(
+    bot: RunningBot,
+) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "disable sam.synced@contoso.com")
+    confirm = card_of(thread["replies"][-1])
+    text = card_text(confirm)
+    assert "the next directory sync may re-enable it" in text
+    assert {"disable_account", "block_signin"} <= set(buttons(confirm))
+
+    alice_thread = await say_in_channel(bot, RESPONDER, "disable alice@contoso.com")  # cloud-only: no such offer
+    assert "block_signin" not in buttons(card_of(alice_thread["replies"][-1]))
+
+
 async def test_cancel_does_nothing_and_closes_the_card(bot: RunningBot) -> None:
     thread = await say_in_channel(bot, RESPONDER, "disable alice@contoso.com")
     card_id = thread["replies"][-1]["id"]
