@@ -63,7 +63,8 @@ _USER_VERBS: dict[str, _UserVerb] = {
 }
 
 HELP_LINES: list[tuple[str, str]] = [
-    ("block <user>", "contain the account in one step: block sign-in, sign out everywhere and the other steps"),
+    ("block <user>", "contain the account in one step: disable it, sign out everywhere, remove mail forwarding and "
+                     "turn off suspicious inbox rules"),
     ("unblock <user>", "undo a block: re-enable the account and remove Riposte's sign-in block"),
     ("revoke <user>", "sign the user out of every session and device"),
     ("disable <user>", "disable the account so nobody can sign in with it"),

@@ -27,6 +27,8 @@ from bot.commands import HELP_LINES  # noqa: E402
 from bot.config import Settings  # noqa: E402
 
 MAX_COMMANDS = 10  # Teams allows ten commands per command list
+# Eleven commands, so each list leaves out the one that matters least there (typing it still works).
+LEFT_OUT = {"team": "enable <user>", "personal": "use this channel for alerts"}
 ACCENT = (0xB3, 0x26, 0x1E)
 
 
@@ -61,9 +63,10 @@ def manifest(app_id: str, developer: str, website: str) -> dict[str, Any]:
     template = Template((ROOT / "manifest" / "manifest.template.json").read_text(encoding="utf-8"))
     document: dict[str, Any] = json.loads(template.safe_substitute(
         MicrosoftAppId=app_id, DEVELOPER_NAME=developer, WEBSITE_URL=website.rstrip("/")))
-    commands = [{"title": syntax[:32], "description": description[:128]}
-                for syntax, description in HELP_LINES[:MAX_COMMANDS]]
-    document["bots"][0]["commandLists"][0]["commands"] = commands
+    for command_list in document["bots"][0]["commandLists"]:
+        left_out = LEFT_OUT["personal" if "personal" in command_list["scopes"] else "team"]
+        command_list["commands"] = [{"title": syntax[:32], "description": description[:128]}
+                                    for syntax, description in HELP_LINES if syntax != left_out][:MAX_COMMANDS]
     return document
 
 
