@@ -37,13 +37,14 @@ def rule_suspicion(rule: Mapping[str, Any], domains: set[str], hiding: Mapping[s
     conditions: Mapping[str, Any] = rule.get("conditions") or {}
     reasons: list[str] = []
     for key, verb in _FORWARDS.items():
-        external = [
-            str((r.get("emailAddress") or {}).get("address", ""))
-            for r in actions.get(key) or []
-            if is_external(str((r.get("emailAddress") or {}).get("address", "")), domains)
-        ]
+        # Every forward is worth a look (an attacker may relay through a second compromised mailbox); one that
+        # leaves the tenant says so.
+        addresses = [str((r.get("emailAddress") or {}).get("address", "")) for r in actions.get(key) or []]
+        external = [address for address in addresses if is_external(address, domains)]
         if external:
             reasons.append(f"{verb} mail outside {', '.join(sorted(domains)) or 'the tenant'} ({', '.join(external)})")
+        elif addresses:
+            reasons.append(f"{verb} mail to {', '.join(addresses)}")
     if actions.get("permanentDelete"):
         reasons.append("permanently deletes mail")
     elif actions.get("delete"):

@@ -169,6 +169,15 @@ async def test_a_rule_moving_mail_to_an_ordinary_folder_is_not_flagged(env: Env)
     assert (await env.item("inbox_rule", "Newsletters")).suspicious == ""
 
 
+async def test_a_rule_forwarding_inside_the_tenant_is_flagged_too(env: Env) -> None:
+    rule = next(r for r in env.state.inbox_rules[ALICE] if r["displayName"] == "Newsletters")
+    rule["actions"] = {"forwardTo": [{"emailAddress": {"address": "mallory@contoso.com"}}]}
+
+    newsletters = await env.item("inbox_rule", "Newsletters")
+
+    assert newsletters.suspicious == "forwards mail to mallory@contoso.com"
+
+
 async def test_without_permission_to_read_folder_names_rules_are_still_listed(env: Env) -> None:
     env.state.add_fault(status=403, method="GET", path_regex="/mailFolders/[^/]+$", times=None)
 
