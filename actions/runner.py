@@ -103,9 +103,14 @@ class ActionRunner:
     ) -> None:
         await self._audit.record(_entry("refused", spec, actor, target, case_id, result="refused", detail=reason))
 
-    async def record_intent(self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str) -> None:
-        """Written before anything changes; if this raises, the action must not run."""
-        await self._audit.record(_entry("intent", spec, actor, target, case_id, result="pending"))
+    async def record_intent(self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str,
+                            item: Item | None = None, options: Mapping[str, Any] | None = None) -> None:
+        """Written before anything changes; if this raises, the action must not run. Says exactly what will run:
+        on which item (an app, a rule) and with which choices (app vs. consent, the bundle's steps)."""
+        what = [f"item: {item.label} ({item.id})"] if item else []
+        what += [f"{name}: {value}" for name, value in sorted((options or {}).items())]
+        await self._audit.record(_entry("intent", spec, actor, target, case_id, result="pending",
+                                        detail="; ".join(what)))
 
     async def record_interrupted(self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str) -> None:
         await self._audit.record(

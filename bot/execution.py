@@ -125,7 +125,8 @@ async def begin(services: Services, run: Run) -> ActionRecord:
     """The action's claim is held; write the intent (or raise: then nothing runs) and show it running."""
     assert run.case.target is not None
     try:
-        await services.runner.record_intent(run.spec, run.actor, run.case.target, run.case.id)
+        await services.runner.record_intent(run.spec, run.actor, run.case.target, run.case.id, run.item,
+                                            run.options)
     except Exception:
         await services.cases.release_action(run.case.id, run.key)
         raise

@@ -173,7 +173,7 @@ async def test_a_slow_listing_that_then_fails_says_so_in_the_thread(bot: Running
 
 
 @pytest.mark.parametrize("mode", ["grant", "app"])
-async def test_remove_app_in_both_modes(bot: RunningBot, mode: str) -> None:
+async def test_remove_app_in_both_modes(bot: RunningBot, mode: str, clean_redis: str) -> None:
     thread = await CaseThread.open(bot)
     await thread.click("remove_app")
     assert listing_labels(thread, "Consented apps") == ["Mail Sync Pro (Mail.ReadWrite Mail.Send offline_access)"]
@@ -182,6 +182,10 @@ async def test_remove_app_in_both_modes(bot: RunningBot, mode: str) -> None:
     await thread.run("remove_app", GRANT, inputs={"app_mode": mode}, approval=True,
                      done="Remove app “Mail Sync Pro (Mail.ReadWrite Mail.Send offline_access)”: done by")
     assert GRANT not in tenant(bot).oauth2_grants
+    # The intent, written before anything changed, says which app and how far the removal goes.
+    [intent] = [e for e in await audit_entries(clean_redis, thread.case_id) if e["phase"] == "intent"]
+    assert f"item: Mail Sync Pro (Mail.ReadWrite Mail.Send offline_access) ({GRANT})" in intent["detail"]
+    assert f"mode: {mode}" in intent["detail"]
     if mode == "grant":
         assert MAIL_SYNC_PRO in tenant(bot).service_principals
         assert "Revoked Alice Target (alice@contoso.com)'s consent to “Mail Sync Pro”" in thread.text()
