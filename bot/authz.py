@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 
@@ -12,6 +13,7 @@ from actions.runner import Actor, Refused
 from actions.spec import Role, TargetUser, Tenant
 
 SYSTEM_ACCOUNT_MARKERS = ("app@sharepoint", "sharepoint\\system", "nt authority\\", "#ext#@anonymous")
+ROLE_CHECK_SECONDS = 3.5  # of Teams' ~5 s for an answer
 
 
 class RoleCheckFailed(RiposteError):
@@ -43,6 +45,17 @@ class RoleResolver:
         cached = await self._redis.get(key)
         if cached is not None:
             return frozenset(Role(value) for value in json.loads(cached))
+        # A slow Graph must not hold the click past Teams' ~5 s: answer "try again", and let the look-up finish
+        # and fill the cache so that the next click is quick.
+        look_up = asyncio.ensure_future(self._look_up(object_id, key))
+        look_up.add_done_callback(_consume_error)
+        try:
+            return await asyncio.wait_for(asyncio.shield(look_up), ROLE_CHECK_SECONDS)
+        except TimeoutError:
+            raise RoleCheckFailed("Graph is slow to confirm your Riposte role, so nothing ran. Try again in a "
+                                  "moment.") from None
+
+    async def _look_up(self, object_id: str, key: str) -> frozenset[Role]:
         all_groups = sorted({group for groups in self._groups.values() for group in groups})
         try:
             member_of = await self._tenant.member_groups(object_id, all_groups)
@@ -53,6 +66,12 @@ class RoleResolver:
         roles = frozenset(role for role, groups in self._groups.items() if member_of.intersection(groups))
         await self._redis.set(key, json.dumps(sorted(roles)), ex=self._cache_seconds)
         return roles
+
+
+def _consume_error(task: asyncio.Future[frozenset[Role]]) -> None:
+    """A look-up the click stopped waiting for may still fail; its error was already answered or is moot."""
+    if not task.cancelled():
+        task.exception()
 
 
 def check_protected(actor: Actor, target: TargetUser, protected_users: Iterable[str]) -> None:
