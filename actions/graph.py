@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,7 +20,7 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
 )
 from kiota_http.kiota_client_factory import KiotaClientFactory
 from kiota_http.middleware import RetryHandler
-from kiota_http.middleware.options import HeadersInspectionHandlerOption
+from kiota_http.middleware.options import HeadersInspectionHandlerOption, RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
@@ -71,9 +73,26 @@ class Operation:
     note: str = ""  # extra prerequisite (a directory role, a licence)
 
 
+# Set while a call must answer at once (an action whose result goes in the click's answer): no waiting out a
+# throttle, since Teams drops an answer later than ~5 s; a 429 then fails clearly with nothing changed.
+_no_retries: ContextVar[bool] = ContextVar("riposte_graph_no_retries", default=False)
+
+
+@contextmanager
+def without_retries() -> Iterator[None]:
+    token = _no_retries.set(True)
+    try:
+        yield
+    finally:
+        _no_retries.reset(token)
+
+
 def new_request_config() -> tuple[RequestConfiguration[Any], HeadersInspectionHandlerOption]:
     inspection = HeadersInspectionHandlerOption(inspect_response_headers=True)
-    return RequestConfiguration(options=[inspection]), inspection
+    options: list[Any] = [inspection]
+    if _no_retries.get():
+        options.append(RetryHandlerOption(max_retries=0))
+    return RequestConfiguration(options=options), inspection
 
 
 def request_id_of(inspection: HeadersInspectionHandlerOption) -> str | None:
@@ -100,7 +119,7 @@ def translate(error: APIError, operation: Operation, subject: str) -> ServiceErr
         return NotFound(f"{what}: no such object in this tenant ({detail})", request_id=request_id, code=code)
     if status == 429:
         return Throttled(
-            f"{what}: Graph kept throttling (429) after the retries; try again in a minute.",
+            f"{what}: Graph is throttling requests (429); nothing was changed. Try again in a minute.",
             request_id=request_id,
             code=code,
         )

@@ -190,9 +190,12 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
             kind=spec.item_kind or "", id=approval.item, label=approval.item_label)
     run = Run(case, spec, requester, item, approval.options, approved_by=approval.decided_by_name)
 
+    endings: list[str] = []
+
     async def show_result(result: ActionResult) -> None:
         # The approval card ends with how the action ended (the case card has the details and the undo).
         ending = f"Done: {result.outcome.summary}" if result.ok and result.outcome else f"Failed: {result.error}"
+        endings.append(ending)
         await _update_approval_card(services, approval, case, ending)
 
     outcome = "Running; this card shows the result when it ends."
@@ -207,6 +210,8 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         return _view(services, approval, case, outcome="Not run: the audit trail could not be written.")
     if secret:
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
+    elif spec.inline and endings:  # it already ended: the approver's own view must not say "running"
+        outcome = endings[0]
     card = _view(services, approval, case, outcome=outcome)
     if secret:
         card["body"].insert(0, secret_block(secret))

@@ -12,6 +12,7 @@ from typing import Any
 
 from actions import ACTIONS
 from actions.errors import RiposteError
+from actions.graph import without_retries
 from actions.runner import ActionResult, Actor
 from actions.spec import ActionSpec, Item
 from bot import block_policies
@@ -264,7 +265,8 @@ async def start(services: Services, run: Run, on_finished: OnFinished | None = N
     only), the others continue in the background. `on_finished` hears the result either way."""
     record = await begin(services, run)
     if run.spec.inline:
-        result = await execute(services, run, record)
+        with without_retries():  # its answer carries the result: it cannot wait out a throttle
+            result = await execute(services, run, record)
         if on_finished:
             await on_finished(result)
         return (result.outcome.secret_for_clicker or "") if result.outcome else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -97,3 +98,20 @@ async def test_reset_password_shows_the_password_once_to_the_approver_only(
     assert caplog.records and password not in logged
     # The shared card, as everyone sees it now, says it was done and shows no password.
     assert password not in json.dumps(thread.card()) and SECRET_BANNER not in thread.text()
+
+
+async def test_a_throttled_reset_fails_at_once_rather_than_after_teams_stopped_waiting(bot: RunningBot) -> None:
+    # Waiting out Retry-After would answer after Teams gave up (~5 s): the password would be changed and shown
+    # to nobody. The reset fails clearly instead, with nothing changed, and can be asked for again.
+    thread = await CaseThread.open(bot)
+    await thread.click("reset_password")
+    tenant(bot).add_fault(status=429, retry_after="7", method="PATCH", path_regex=f"^/users/{ALICE}$")
+    started = time.monotonic()
+
+    answer = await thread.approve(user=APPROVER)
+
+    assert time.monotonic() - started < 3.0, "the approver's answer waited out the throttle"
+    assert "Graph is throttling requests (429); nothing was changed" in card_text(answer)
+    assert SECRET_BANNER not in card_text(answer)
+    assert "passwordResetAt" not in tenant(bot).users[ALICE]
+    await thread.wait_for("Reset password: failed")
