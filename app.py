@@ -128,6 +128,9 @@ async def serve(settings: Settings) -> None:
     log.info("Riposte listening on http://%s:%s (messaging endpoint /api/messages)", settings.host, settings.port)
     if page:
         log.warning("Local sandbox: open http://%s:%s/sandbox in a browser", settings.host, settings.port)
+    elif not settings.alert_token.get_secret_value():
+        log.warning("RIPOSTE_ALERT_TOKEN is not set: /api/alerts trusts any loopback caller, which behind a "
+                    "reverse proxy on this host is everyone. Set a token.")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
