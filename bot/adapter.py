@@ -130,7 +130,7 @@ class TeamsChannel:
 
         await call_connector(f"channel {channel_id}", lambda: self._adapter.create_conversation(
             self._app_id, remember, parameters, "msteams", service_url or self._service_url, None
-        ))
+        ), repeatable=False)
         return posted["reference"], posted["activity_id"]
 
     async def reply(self, reference: dict[str, Any], card: dict[str, Any]) -> str:
@@ -141,7 +141,7 @@ class TeamsChannel:
             response = await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
             posted["id"] = response.id if response else ""
 
-        await self._in_conversation(reference, send)
+        await self._in_conversation(reference, send, repeatable=False)
         return posted.get("id", "")
 
     async def update_card(self, reference: dict[str, Any], activity_id: str, card: dict[str, Any]) -> None:
@@ -152,7 +152,8 @@ class TeamsChannel:
 
         await self._in_conversation(reference, replace)
 
-    async def _in_conversation(self, reference: dict[str, Any], work: Callable[[TurnContext], Awaitable[None]]) -> None:
+    async def _in_conversation(self, reference: dict[str, Any], work: Callable[[TurnContext], Awaitable[None]],
+                               *, repeatable: bool = True) -> None:
         """Run `work` in the conversation of `reference`, raising its error: botbuilder would hand it to
         on_turn_error and return as if it had worked."""
         conversation = ConversationReference().deserialize(reference)
@@ -170,4 +171,4 @@ class TeamsChannel:
             if failed:
                 raise failed[0]
 
-        await call_connector(f"conversation {conversation.conversation.id}", attempt)
+        await call_connector(f"conversation {conversation.conversation.id}", attempt, repeatable=repeatable)

@@ -27,5 +27,6 @@ async def current(services: Services) -> tuple[str, str]:
     service_url = str(learned or services.settings.service_url)
     if raw:
         chosen = json.loads(str(raw))
-        return str(chosen["channel_id"]), str(chosen.get("service_url") or service_url)
+        # The URL Teams last used wins over the one recorded when the channel was chosen (it can move).
+        return str(chosen["channel_id"]), str(learned or chosen.get("service_url") or services.settings.service_url)
     return services.settings.alert_channel, service_url

@@ -8,6 +8,7 @@ import logging
 
 from actions import ACTIONS
 from actions.block_user import STEP_TITLES
+from actions.errors import RiposteError
 from actions.runner import ActionResult, AuditEntry, Refused
 from actions.spec import Item, Role
 from bot import alert_channel
@@ -76,7 +77,16 @@ async def request(services: Services, run: Run) -> Card:
     await services.cases.put_record(case.id, record)
 
     async def show_request() -> None:
-        await _post_request(services, approval, case)
+        try:
+            await _post_request(services, approval, case)
+        except Exception as error:  # nobody could approve: end the request rather than leave it pending unseen
+            log.exception("approval request %s could not be posted", approval.id)
+            approval.state = "failed"
+            await services.approvals.save(approval)
+            await _audit(services, approval, case, "failed", "", "Riposte", f"approval card not posted: {error}")
+            await _close(services, approval, case, "failed", "The approval request could not be posted in Teams "
+                                                              f"({error}); nothing ran. Ask again.")
+            return
         await update_case_card(services, case)
 
     after_the_answer(services, show_request)
@@ -93,15 +103,12 @@ async def _post_request(services: Services, approval: ApprovalRequest, case: Cas
     in_thread = bool(conversation) and not personal
     channel_id, service_url = ("", "") if in_thread else await alert_channel.current(services)
     if not in_thread and not channel_id:
-        return
-    try:
-        if in_thread:
-            approval.activity_id = await services.channel.reply(conversation, card)
-        else:
-            approval.thread, approval.activity_id = await services.channel.post_thread(channel_id, card, service_url)
-    except Exception:  # the request is kept: it expires unseen rather than fail the click that asked for it
-        log.exception("could not post the card of approval request %s on case %s", approval.id, case.id)
-        return
+        raise RiposteError("no alert channel is set for approvers to see it: type 'use this channel for alerts' "
+                           "in the security team's channel")
+    if in_thread:
+        approval.activity_id = await services.channel.reply(conversation, card)
+    else:
+        approval.thread, approval.activity_id = await services.channel.post_thread(channel_id, card, service_url)
     await services.approvals.save(approval)
 
 
@@ -113,8 +120,12 @@ async def _close(services: Services, approval: ApprovalRequest, case: Case, stat
         record.state, record.finished_at, record.summary = state, now_iso(), summary
         await services.cases.put_record(case.id, record)
     await services.cases.release_action(case.id, key)
-    await _update_approval_card(services, approval, case)
-    await update_case_card(services, case)
+
+    async def show() -> None:  # reached from a click too: Teams must get its answer first
+        await _update_approval_card(services, approval, case)
+        await update_case_card(services, case)
+
+    after_the_answer(services, show)
 
 
 async def _update_approval_card(services: Services, approval: ApprovalRequest, case: Case, outcome: str = "") -> None:
@@ -196,6 +207,7 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         # The approval card ends with how the action ended (the case card has the details and the undo).
         ending = f"Done: {result.outcome.summary}" if result.ok and result.outcome else f"Failed: {result.error}"
         endings.append(ending)
+        # Inline (reset_password): before the approver's answer, which must stay their view (it has the password).
         await _update_approval_card(services, approval, case, ending)
 
     outcome = "Running; this card shows the result when it ends."

@@ -34,7 +34,7 @@ class ApprovalRequest:
     created_at: str
     expires_at: str
     options: dict[str, Any] = field(default_factory=dict)
-    state: str = "pending"  # pending | approved | rejected | expired
+    state: str = "pending"  # pending | approved | rejected | expired | failed (its card could not be posted)
     decided_by_id: str = ""
     decided_by_name: str = ""
     decided_at: str = ""

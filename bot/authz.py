@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from actions.errors import NotFound, RiposteError, ServiceError
 from actions.runner import Actor, Refused
 from actions.spec import Role, TargetUser, Tenant
+from bot.answered import time_left
 
 SYSTEM_ACCOUNT_MARKERS = ("app@sharepoint", "sharepoint\\system", "nt authority\\", "#ext#@anonymous")
 ROLE_CHECK_SECONDS = 3.5  # of Teams' ~5 s for an answer
@@ -50,7 +51,7 @@ class RoleResolver:
         look_up = asyncio.ensure_future(self._look_up(object_id, key))
         look_up.add_done_callback(_consume_error)
         try:
-            return await asyncio.wait_for(asyncio.shield(look_up), ROLE_CHECK_SECONDS)
+            return await asyncio.wait_for(asyncio.shield(look_up), time_left(ROLE_CHECK_SECONDS))
         except TimeoutError:
             raise RoleCheckFailed("Graph is slow to confirm your Riposte role, so nothing ran. Try again in a "
                                   "moment.") from None

@@ -21,16 +21,21 @@ import requests
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from actions.errors import RiposteError
+from bot.answered import answering, time_left
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({412, 429, 502, 504})
+# A 502/504 may come after Teams created the message: only a call that is safe to repeat (a PUT) retries them.
+REFUSED_STATUSES = frozenset({412, 429})
 ATTEMPTS = 5
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 8.0
 # Past this, the caller hears the failure rather than wait (an alert source, a card left as it was).
 TOTAL_SECONDS = 20.0
+# Before a click's answer, a Bot Connector call may retry only briefly: the answer must reach Teams within ~5 s.
+WHILE_ANSWERING_SECONDS = 1.5
 
 
 class ChannelBlocked(RiposteError):
@@ -82,10 +87,14 @@ def backoff(attempt: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-async def call_connector(where: str, call: Callable[[], Awaitable[T]]) -> T:
+async def call_connector(where: str, call: Callable[[], Awaitable[T]], *, repeatable: bool = True) -> T:
     """Run `call` (one Bot Connector request) until it succeeds, fails for good, or the attempts or time run
-    out; then its error is raised. `where` names the conversation for the log and errors."""
-    deadline = time.monotonic() + TOTAL_SECONDS
+    out; then its error is raised. `where` names the conversation for the log and errors. `repeatable=False`
+    for a POST that creates a message: it is retried only when Teams refused it (412, 429) or the connection
+    failed, not after a 502/504 that may have come after the message was made."""
+    budget = time_left(WHILE_ANSWERING_SECONDS) if answering() else TOTAL_SECONDS
+    deadline = time.monotonic() + budget
+    retried = RETRY_STATUSES if repeatable else REFUSED_STATUSES
     attempt = 1
     while True:
         try:
@@ -98,7 +107,7 @@ async def call_connector(where: str, call: Callable[[], Awaitable[T]]) -> T:
                 log.error("%s", message)
                 raise ChannelBlocked(message) from error
             status = status_of(error)
-            if status not in RETRY_STATUSES and not _is_connection_failure(error):
+            if status not in retried and not _is_connection_failure(error):
                 raise
             delay = retry_after(error)
             delay = backoff(attempt) if delay is None else delay

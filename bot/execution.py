@@ -16,7 +16,7 @@ from actions.graph import without_retries
 from actions.runner import ActionResult, Actor
 from actions.spec import ActionSpec, Item
 from bot import block_policies
-from bot.answered import after_answer
+from bot.answered import after_answer, answering
 from bot.cards.alert_card import alert_card
 from bot.cases import ActionRecord, Case, record_key
 from bot.services import Card, Services
@@ -75,6 +75,10 @@ async def update_case_card(services: Services, case: Case) -> None:
     try:
         await services.channel.update_card(case.conversation, case.activity_id, card)  # retried by the channel
     except Exception:
+        if answering():  # retried only briefly before a click's answer: try again, patiently, after it
+            log.warning("card of case %s not updated before the answer; trying again after it", case.id)
+            after_the_answer(services, lambda: update_case_card(services, case))
+            return
         log.exception("could not update the card of case %s; the audit has the outcome", case.id)
 
 
@@ -191,6 +195,9 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
         record.state, record.summary = "failed", result.error
         await services.cases.release_action(case.id, run.key)
     await services.cases.put_record(case.id, record)
+    # For an inline action this runs before the answer, on purpose: the answer (with the password) must be the
+    # clicker's last view of the card; a later update would replace it. The Bot Connector retries only briefly
+    # while a click waits (bot.connector).
     await update_case_card(services, case)
 
 

@@ -21,6 +21,7 @@ from actions.items import list_items
 from actions.runner import Actor, AuditEntry, Refused
 from actions.spec import ActionContext, ActionSpec, Item, Role
 from bot import approval_flow
+from bot.answered import after_answer, time_left
 from bot.authz import RoleCheckFailed
 from bot.cards.alert_card import message_card
 from bot.cards.elements import when
@@ -211,23 +212,32 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
                             exchange=services.runner.exchange)
     answered_late = asyncio.Event()
 
+    async def say_late(problem: str) -> None:
+        await after_answer()  # the "still listing" answer must reach the clicker first
+        if case.conversation:
+            await services.channel.reply(case.conversation, message_card(f"Could not list them: {problem}"))
+
     async def fill() -> str:
         try:
             items = await list_items(kind, context)
         except RiposteError as error:
-            if answered_late.is_set() and case.conversation:
-                await services.channel.reply(case.conversation, message_card(f"Could not list them: {error}"))
+            if answered_late.is_set():
+                await say_late(str(error))
             return str(error)
+        except Exception:
+            if not answered_late.is_set():
+                raise
+            error_id = secrets.token_hex(4)
+            log.exception("listing %s on case %s failed (error id %s)", kind, case.id, error_id)
+            await say_late(f"something went wrong (error id {error_id}, in the bot's log)")
+            return "failed"
         await services.cases.save_listing(case.id, kind, items)
         log.info("%s listed %d %s item(s) on case %s", actor.name, len(items), kind, case.id)
-        if answered_late.is_set():
-            await update_case_card(services, case)
-        else:
-            after_the_answer(services, lambda: update_case_card(services, case))
+        after_the_answer(services, lambda: update_case_card(services, case))
         return ""
 
     listing = asyncio.ensure_future(fill())
-    done, _ = await asyncio.wait({listing}, timeout=LIST_ANSWER_SECONDS)
+    done, _ = await asyncio.wait({listing}, timeout=time_left(LIST_ANSWER_SECONDS))
     if listing not in done:
         answered_late.set()
         in_background(services, listing)

@@ -349,10 +349,13 @@ async def test_reject_needs_a_reason_then_closes_and_the_action_can_be_asked_aga
 
     answer = await decide(bot, APPROVER, root, approval, "reject", reason="rule is the user's own archive")
     assert "Rejected by Avery Approver at " in answer and "rule is the user's own archive" in answer
-    shared = approval_text(bot, approval["id"])
+    # Both shared cards are updated just after the approver's answer.
+    shared = await wait_until(lambda: "Rejected by" in approval_text(bot, approval["id"])
+                              and approval_text(bot, approval["id"]), what="the rejection on the approval card")
     assert "Rejected by Avery Approver at " in shared and "rule is the user's own archive" in shared
     assert "Rita Responder at " in shared
-    text = case_text(bot, root)
+    text = await wait_until(lambda: "rejected by" in case_text(bot, root) and case_text(bot, root),
+                            what="the rejection on the case card")
     assert "Delete rule “.”: rejected by Rita Responder" in text
     assert "Rejected by Avery Approver: rule is the user's own archive" in text
     await asyncio.sleep(0.2)
@@ -426,8 +429,9 @@ async def test_click_after_the_deadline_expires_it_even_before_the_sweeper(bot: 
 
     answer = await decide(bot, APPROVER, root, approval, "approve")
     assert "This request has expired; nothing ran." in answer
-    assert "Expired: nobody approved in time" in approval_text(bot, approval["id"])
-    assert "approval expired" in case_text(bot, root)
+    await wait_until(lambda: "Expired: nobody approved in time" in approval_text(bot, approval["id"]),
+                     what="the expiry on the approval card")
+    await wait_until(lambda: "approval expired" in case_text(bot, root), what="the expiry on the case card")
     await asyncio.sleep(0.2)
     assert rule_deletions(bot) == 0
     assert [e["phase"] for e in await audit(clean_redis, case_id)] == ["approval_requested", "expired"]

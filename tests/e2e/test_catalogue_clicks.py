@@ -160,6 +160,19 @@ async def test_a_slow_listing_is_answered_in_time_and_lands_on_the_card_later(bo
     assert listing_labels(thread, "Consented apps") == ["Mail Sync Pro (Mail.ReadWrite Mail.Send offline_access)"]
 
 
+async def test_a_slow_role_check_and_a_slow_listing_share_one_answer_budget(bot: RunningBot) -> None:
+    thread = await CaseThread.open(bot)
+    tenant(bot).add_fault(status=0, delay=3.0, method="POST", path_regex=f"^/users/{RESPONDER}/checkMemberGroups$")
+    tenant(bot).add_fault(status=0, delay=4.0, method="GET", path_regex="^/oauth2PermissionGrants")
+    started = time.monotonic()
+
+    answer = await thread.click("remove_app")
+
+    assert time.monotonic() - started < 4.9, "each step had its own limit: together they passed Teams' ~5 s"
+    assert "still listing" in card_text(answer)
+    await thread.wait_for("Mail Sync Pro")
+
+
 async def test_a_slow_listing_that_then_fails_says_so_in_the_thread(bot: RunningBot) -> None:
     thread = await CaseThread.open(bot)
     tenant(bot).add_fault(status=403, delay=4.0, method="GET", path_regex="^/oauth2PermissionGrants")

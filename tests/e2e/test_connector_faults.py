@@ -8,7 +8,9 @@ import time
 import pytest
 
 from tests.conftest import RunningBot
+from tests.e2e.card_clicks import RULE_FORWARDS, CaseThread
 from tests.e2e.helpers import (
+    APPROVER,
     RESPONDER,
     SAMPLE_ALERT,
     buttons,
@@ -62,3 +64,43 @@ async def test_a_bot_removed_from_the_team_is_not_retried_and_the_alert_source_i
     assert thread_posts(bot) == 1 and channel(bot).threads() == []
     status, answer = await post_alert(bot, SAMPLE_ALERT)  # nothing was kept: once the bot is back, it posts
     assert (status, answer["status"]) == (202, "posted")
+
+
+async def test_a_502_on_a_new_thread_is_not_retried_since_teams_may_have_made_it(bot: RunningBot) -> None:
+    channel(bot).add_fault(method="POST", path_regex=NEW_THREAD, status=502)
+    status, _ = await post_alert(bot, SAMPLE_ALERT)
+    assert status == 502 and thread_posts(bot) == 1, "a retry could post a second live card for one case"
+    status, answer = await post_alert(bot, SAMPLE_ALERT)  # the alert source sends it again: now it is posted
+    assert (status, answer["status"]) == (202, "posted")
+
+
+async def test_an_approval_card_that_cannot_be_posted_ends_the_request_and_says_so(bot: RunningBot) -> None:
+    thread = await CaseThread.open(bot)
+    await thread.click("list_inbox_rules")
+    await thread.wait_for("Inbox rules")
+    channel(bot).add_fault(method="POST", path_regex="/activities", status=403, code="MessageWritesBlocked")
+
+    answer = await thread.click("delete_inbox_rule", RULE_FORWARDS)
+
+    assert "needs a second person's approval" in card_text(answer)
+    text = await thread.wait_for("The approval request could not be posted in Teams")
+    assert "Ask again" in text
+    assert not [r for r in thread.replies() if "Approval needed" in card_text(card_of(r))]
+    channel(bot).faults.clear()
+    assert "needs a second person's approval" in card_text(await thread.click("delete_inbox_rule", RULE_FORWARDS))
+    await thread.approve()  # asked again: this time the card is there
+
+
+async def test_a_throttled_card_update_does_not_hold_back_the_password_answer(bot: RunningBot) -> None:
+    thread = await CaseThread.open(bot)
+    await thread.click("reset_password")
+    await wait_until(lambda: [r for r in thread.replies() if "Approval needed" in card_text(card_of(r))],
+                     what="the approval card")
+    channel(bot).add_fault(method="PUT", path_regex="/activities/", status=429, retry_after="4", times=3)
+    started = time.monotonic()
+
+    answer = await thread.approve(user=APPROVER)
+
+    assert time.monotonic() - started < 4.5, "Teams would have dropped the answer, and the password with it"
+    assert "Temporary password" in card_text(answer)
+    await thread.wait_for("Reset password: done by Rita Responder")  # the shared card catches up after
