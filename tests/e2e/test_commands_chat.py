@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
+import redis.asyncio as redis_async
 
 from app import create_app
 from sandbox.channel import SANDBOX_CHANNEL_ID, personal_conversation_id
@@ -299,4 +301,22 @@ async def test_alerts_go_to_the_service_url_teams_last_used(bot: RunningBot) -> 
     await say_in_channel(bot, RESPONDER, "help")  # any activity from our tenant carries Teams' service URL
 
     status, answer = await post_alert(bot, {**SAMPLE_ALERT, "id": "after-an-activity"})
+    assert status == 202 and answer["status"] == "posted", answer
+
+
+async def test_the_service_url_teams_uses_now_wins_over_the_one_stored_with_the_alert_channel(
+    bot: RunningBot, clean_redis: str
+) -> None:
+    await say_in_channel(bot, RESPONDER, "use this channel for alerts")
+    # Teams has since moved this tenant: the URL recorded with the channel choice no longer answers.
+    client = redis_async.Redis.from_url(clean_redis, decode_responses=True)
+    try:
+        chosen = json.loads(str(await client.get("riposte:alert-channel")))
+        await client.set("riposte:alert-channel", json.dumps({**chosen, "service_url": "http://127.0.0.1:9/"}))
+    finally:
+        await client.aclose()
+
+    await say_in_channel(bot, RESPONDER, "help")  # an activity with Teams' current URL
+
+    status, answer = await post_alert(bot, {**SAMPLE_ALERT, "id": "after-the-move"})
     assert status == 202 and answer["status"] == "posted", answer
