@@ -13,6 +13,8 @@ GUEST_MAILBOX = "guest account: their mailbox (if any) is in their home tenant"
 GUEST_HOME_TENANT = "guest account: the password is managed by their home tenant"
 SYNCED_ON_PREMISES = "password is managed on-premises (the account is synced from Active Directory): reset it there"
 EXCHANGE_NEEDS = "the Exchange.ManageAsApp permission and the Exchange Administrator role"
+EXCHANGE_PERMISSION = "Exchange.ManageAsApp + Exchange Administrator role"  # an Exchange-backed action's needs
+RULES_IN_OUTLOOK = "Outlook on the web › Settings › Mail › Rules"
 
 
 def mailbox_not_applicable(target: TargetUser) -> str | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from actions.common import mailbox_not_applicable, require_item
+from actions.common import RULES_IN_OUTLOOK, mailbox_not_applicable, require_item
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
-REVERSAL = "“Re-enable rule” turns it back on; or Outlook on the web › Settings › Mail › Rules."
+REVERSAL = f"“Re-enable rule” turns it back on; or {RULES_IN_OUTLOOK}."
 
 
 async def _run(ctx: ActionContext) -> Outcome:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from actions.common import mailbox_not_applicable, require_saved
+from actions.common import RULES_IN_OUTLOOK, mailbox_not_applicable, require_saved
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
-REVERSAL = "Disable it again from the inbox rules list, or Outlook on the web › Settings › Mail › Rules."
+REVERSAL = f"Disable it again from the inbox rules list, or {RULES_IN_OUTLOOK}."
 
 
 async def _run(ctx: ActionContext) -> Outcome:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.common import mailbox_not_applicable, require_exchange
+from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange
 from actions.errors import NotFound
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
@@ -58,7 +58,7 @@ ACTION = ActionSpec(
     reversible=True,
     reversal=REVERSAL,
     run=_run,
-    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    permission=EXCHANGE_PERMISSION,
     not_applicable=mailbox_not_applicable,
     undo="restore_forwarding",
     undo_title="Restore forwarding",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.common import mailbox_not_applicable, require_exchange, require_item
+from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_item
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
 REVERSAL = (
@@ -34,7 +34,7 @@ ACTION = ActionSpec(
     reversible=True,
     reversal=REVERSAL,
     run=_run,
-    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    permission=EXCHANGE_PERMISSION,
     not_applicable=mailbox_not_applicable,
     undo="restore_mailbox_access",
     undo_title="Restore access",

@@ -5,7 +5,7 @@ Transport rules apply to the whole organization (an attacker with admin rights a
 
 from __future__ import annotations
 
-from actions.common import require_exchange, require_item
+from actions.common import EXCHANGE_PERMISSION, require_exchange, require_item
 from actions.errors import NotFound
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
@@ -41,7 +41,7 @@ ACTION = ActionSpec(
     reversible=True,
     reversal=REVERSAL,
     run=_run,
-    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    permission=EXCHANGE_PERMISSION,
     needs_approval=True,
     destructive=True,
     undo="restore_transport_rule",

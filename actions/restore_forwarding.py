@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.common import mailbox_not_applicable, require_exchange, require_saved
+from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved
 from actions.remove_forwarding import FORWARDING_FIELDS, WHERE, describe
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
@@ -31,7 +31,7 @@ ACTION = ActionSpec(
     reversible=True,
     reversal=REVERSAL,
     run=_run,
-    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    permission=EXCHANGE_PERMISSION,
     not_applicable=mailbox_not_applicable,
     undo="remove_forwarding",
     undo_title="Remove again",

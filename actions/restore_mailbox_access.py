@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.common import mailbox_not_applicable, require_exchange, require_saved
+from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
 REVERSAL = "Remove it again from the mailbox permissions list."
@@ -29,7 +29,7 @@ ACTION = ActionSpec(
     reversible=True,
     reversal=REVERSAL,
     run=_run,
-    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    permission=EXCHANGE_PERMISSION,
     not_applicable=mailbox_not_applicable,
     needs_saved=True,
     item_kind="mailbox_permission",

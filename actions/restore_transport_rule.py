@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actions.common import require_exchange, require_saved
+from actions.common import EXCHANGE_PERMISSION, require_exchange, require_saved
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
 REVERSAL = "Remove it again from the transport rules list, or Exchange admin centre › Mail flow › Rules."
@@ -47,7 +47,7 @@ ACTION = ActionSpec(
     reversible=True,
     reversal=REVERSAL,
     run=_run,
-    permission="Exchange.ManageAsApp + Exchange Administrator role",
+    permission=EXCHANGE_PERMISSION,
     needs_saved=True,
     item_kind="transport_rule",
     offered_on_alert=False,

@@ -16,7 +16,7 @@ from bot.approvals import ApprovalRequest, new_request
 from bot.cards.alert_card import message_card, secret_block
 from bot.cards.approval_card import ApprovalView, approval_card
 from bot.cases import ActionRecord, Case, record_key
-from bot.execution import Run, after_the_answer, card_for, now_iso, start, update_case_card
+from bot.execution import Run, after_the_answer, card_for, now_iso, secret_of, start, update_case_card
 from bot.permission import permit
 from bot.services import Card, Services
 
@@ -201,33 +201,34 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
             kind=spec.item_kind or "", id=approval.item, label=approval.item_label)
     run = Run(case, spec, requester, item, approval.options, approved_by=approval.decided_by_name)
 
-    endings: list[str] = []
-
     async def show_result(result: ActionResult) -> None:
-        # The approval card ends with how the action ended (the case card has the details and the undo).
-        ending = f"Done: {result.outcome.summary}" if result.ok and result.outcome else f"Failed: {result.error}"
-        endings.append(ending)
-        # Inline (reset_password): before the approver's answer, which must stay their view (it has the password).
-        await _update_approval_card(services, approval, case, ending)
+        # The approval card ends with how the action ended (the case card has the details and the undo). Inline
+        # (reset_password): before the approver's answer, which must stay their view (it has the password).
+        await _update_approval_card(services, approval, case, _ending(result))
 
     outcome = "Running; this card shows the result when it ends."
     if not spec.inline:  # before starting: the result, when it comes, must not be overwritten by this
         await _update_approval_card(services, approval, case, outcome)
     try:
-        secret = await start(services, run, show_result)
+        result = await start(services, run, show_result)
     except Exception:
         log.exception("approved %s on case %s could not start", spec.name, case.id)
         await _close(services, approval, case, "failed", "Approved, but the audit trail could not be written, so "
                                                           "nothing ran. Ask again.")
         return _view(services, approval, case, outcome="Not run: the audit trail could not be written.")
+    secret = secret_of(result)
     if secret:
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
-    elif spec.inline and endings:  # it already ended: the approver's own view must not say "running"
-        outcome = endings[0]
+    elif result:  # it already ended (inline): the approver's own view must not say "running"
+        outcome = _ending(result)
     card = _view(services, approval, case, outcome=outcome)
     if secret:
         card["body"].insert(0, secret_block(secret))
     return card
+
+
+def _ending(result: ActionResult) -> str:
+    return f"Done: {result.outcome.summary}" if result.ok and result.outcome else f"Failed: {result.error}"
 
 
 async def expire(services: Services, request_id: str) -> None:

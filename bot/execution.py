@@ -267,20 +267,26 @@ async def interrupted(services: Services, run: Run, record: ActionRecord) -> Non
 OnFinished = Callable[[ActionResult], Awaitable[None]]
 
 
-async def start(services: Services, run: Run, on_finished: OnFinished | None = None) -> str:
-    """Begin the run; inline actions finish before this returns (their secret is returned, for the clicker
-    only), the others continue in the background. `on_finished` hears the result either way."""
+async def start(services: Services, run: Run, on_finished: OnFinished | None = None) -> ActionResult | None:
+    """Begin the run. An inline action finishes before this returns, with its result (its secret is for the
+    clicker's answer only); the others continue in the background (None). `on_finished` hears the result
+    either way."""
     record = await begin(services, run)
     if run.spec.inline:
         with without_retries():  # its answer carries the result: it cannot wait out a throttle
             result = await execute(services, run, record)
         if on_finished:
             await on_finished(result)
-        return (result.outcome.secret_for_clicker or "") if result.outcome else ""
+        return result
     services.inflight.start(
         _execute_then(services, run, record, on_finished), lambda: interrupted(services, run, record)
     )
-    return ""
+    return None
+
+
+def secret_of(result: ActionResult | None) -> str:
+    """What only the clicker may see (reset_password's temporary password), if the run ended with one."""
+    return (result.outcome.secret_for_clicker or "") if result and result.outcome else ""
 
 
 async def _execute_then(services: Services, run: Run, record: ActionRecord, on_finished: OnFinished | None) -> None:

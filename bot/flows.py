@@ -26,7 +26,16 @@ from bot.authz import RoleCheckFailed
 from bot.cards.alert_card import message_card
 from bot.cards.elements import when
 from bot.cases import Case, record_key
-from bot.execution import Run, after_the_answer, card_for, in_background, now_iso, start, update_case_card
+from bot.execution import (
+    Run,
+    after_the_answer,
+    card_for,
+    in_background,
+    now_iso,
+    secret_of,
+    start,
+    update_case_card,
+)
 from bot.permission import permit
 from bot.services import Card, Services
 from bot.views import LISTING_ACTIONS, reversed_by, show_verb
@@ -149,11 +158,11 @@ async def _action_click(services: Services, click: Click) -> Card:
     if services.policy.needs_approval(spec.name, case.target):
         return await approval_flow.request(services, run)
     try:
-        secret = await start(services, run)
+        result = await start(services, run)
     except Exception:
         log.exception("audit intent could not be written; %s not run", spec.name)
         return await card_for(services, case, "The audit trail could not be written, so nothing ran. Try again.")
-    return await card_for(services, case, secret=secret)
+    return await card_for(services, case, secret=secret_of(result))
 
 
 async def _cancel(services: Services, click: Click) -> Card:

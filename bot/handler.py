@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
@@ -19,6 +20,7 @@ from bot.services import Services
 from bot.storage import RedisStorage
 
 log = logging.getLogger(__name__)
+SERVICE_URL_REWRITE_SECONDS = 60.0
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 WELCOME = ("Riposte is here. I post security alerts with buttons to contain an account, and I take commands: "
            "mention me and type `help`. A responder can type `use this channel for alerts` in the channel that "
@@ -51,6 +53,9 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         super().__init__()
         self._services = services
         self._ask_user = AskUser(RedisStorage(services.redis))
+        # The service URL this process last wrote to Redis, and when: not rewritten on every click. Redis holds
+        # the truth for all replicas; this only spares the click path a write (refreshed each minute anyway).
+        self._service_url_written = ("", 0.0)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -66,10 +71,16 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         expected = self._services.settings.tenant_id
         if not activity.service_url or (expected and _tenant_of(activity) != expected):
             return
+        url, now = str(activity.service_url), time.monotonic()
+        written, at = self._service_url_written
+        if url == written and now - at < SERVICE_URL_REWRITE_SECONDS:
+            return
         try:
-            await alert_channel.learn_service_url(self._services, str(activity.service_url))
+            await alert_channel.learn_service_url(self._services, url)
         except RedisError:
-            log.warning("could not remember the service URL %s", activity.service_url)
+            log.warning("could not remember the service URL %s", url)
+            return
+        self._service_url_written = (url, now)
 
     async def _first_delivery(self, turn_context: TurnContext) -> bool:
         activity = turn_context.activity
