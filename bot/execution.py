@@ -67,11 +67,12 @@ def after_the_answer(services: Services, work: Callable[[], Awaitable[None]]) ->
     services.inflight.start(later(), _nothing_to_record)
 
 
-async def update_case_card(services: Services, case: Case) -> None:
-    """Replace the thread's card with the case as it stands now (every viewer sees it)."""
+async def update_case_card(services: Services, case: Case, card: Card | None = None) -> None:
+    """Replace the thread's card with the case as it stands now (every viewer sees it); `card` when the caller
+    has just drawn it (for its own answer) and nothing changed since."""
     if not case.conversation or not case.activity_id:
         return
-    card = await card_for(services, case)
+    card = card or await card_for(services, case)
     try:
         await services.channel.update_card(case.conversation, case.activity_id, card)  # retried by the channel
     except Exception:

@@ -183,8 +183,9 @@ async def _cancel(services: Services, click: Click) -> Card:
         phase="cancelled", action=",".join(case.offered), actor_id=actor.id, actor_name=actor.name, case_id=case.id,
         target_id=case.target.id if case.target else "", target_upn=case.target.upn if case.target else "",
         result="cancelled"))
-    after_the_answer(services, lambda: update_case_card(services, case))
-    return await card_for(services, case)
+    card = await card_for(services, case)
+    after_the_answer(services, lambda: update_case_card(services, case, card))
+    return card
 
 
 async def _chosen_item(services: Services, case: Case, spec: ActionSpec, item_id: str) -> Item | None:
@@ -242,7 +243,8 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
             return "failed"
         await services.cases.save_listing(case.id, kind, items)
         log.info("%s listed %d %s item(s) on case %s", actor.name, len(items), kind, case.id)
-        after_the_answer(services, lambda: update_case_card(services, case))
+        if answered_late.is_set():  # else the answer below draws the card and passes it on
+            after_the_answer(services, lambda: update_case_card(services, case))
         return ""
 
     listing = asyncio.ensure_future(fill())
@@ -253,7 +255,11 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
         return await card_for(services, case, f"{spec.title}: still listing (Graph is slow); the card shows them "
                                               "when they arrive.", "emphasis")
     error = listing.result()
-    return await card_for(services, case, f"Could not list them: {error}" if error else "")
+    if error:
+        return await card_for(services, case, f"Could not list them: {error}")
+    card = await card_for(services, case)
+    after_the_answer(services, lambda: update_case_card(services, case, card))  # everyone's card shows it too
+    return card
 
 
 async def _already(services: Services, case: Case, run: Run) -> str:
