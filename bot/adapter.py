@@ -68,7 +68,7 @@ class _BotAuthConfig:
     def __init__(self, settings: Settings) -> None:
         self.APP_ID = settings.microsoft_app_id
         self.APP_PASSWORD = settings.microsoft_app_password.get_secret_value()
-        self.APP_TYPE = settings.microsoft_app_type
+        self.APP_TYPE = settings.app_type
         self.APP_TENANTID = settings.microsoft_app_tenant_id
 
 

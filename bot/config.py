@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     microsoft_app_tenant_id: str = Field(
         "", validation_alias=AliasChoices("MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID")
     )
+    # Empty: SingleTenant when MicrosoftAppTenantId is set, else MultiTenant (see app_type).
     microsoft_app_type: str = Field(
-        "MultiTenant", validation_alias=AliasChoices("MicrosoftAppType", "MICROSOFT_APP_TYPE")
+        "", validation_alias=AliasChoices("MicrosoftAppType", "MICROSOFT_APP_TYPE")
     )
 
     # Microsoft Graph application credentials.
@@ -120,6 +121,14 @@ class Settings(BaseSettings):
         return not self.microsoft_app_id and not self.has_graph_credentials
 
     @property
+    def app_type(self) -> str:
+        """The bot's app type. New Azure Bot resources are single-tenant only (since July 2025), and a
+        single-tenant app run as MultiTenant fails every outgoing post (AADSTS700016): a tenant id implies it."""
+        if self.microsoft_app_type:
+            return self.microsoft_app_type
+        return "SingleTenant" if self.microsoft_app_tenant_id else "MultiTenant"
+
+    @property
     def tenant_id(self) -> str:
         """The one tenant whose activities and users this deployment serves."""
         return self.microsoft_app_tenant_id or self.graph_tenant_id
@@ -137,8 +146,13 @@ class Settings(BaseSettings):
                     "authenticated then): remove one of them.")
         if self.microsoft_app_id and not self.microsoft_app_password.get_secret_value():
             return "MicrosoftAppId is set but MicrosoftAppPassword is not: set the bot's client secret."
-        if self.microsoft_app_type.lower() == "singletenant" and not self.microsoft_app_tenant_id:
+        if self.app_type.lower() == "singletenant" and not self.microsoft_app_tenant_id:
             return "MicrosoftAppType=SingleTenant needs MicrosoftAppTenantId (the bot's tenant id)."
+        if self.app_type.lower() == "multitenant" and self.microsoft_app_tenant_id:
+            return ("MicrosoftAppType=MultiTenant with MicrosoftAppTenantId set: an app registered in one tenant "
+                    "(every Azure Bot created since July 2025) fails each outgoing message as MultiTenant "
+                    "(AADSTS700016). Set MicrosoftAppType=SingleTenant, or remove MicrosoftAppTenantId for a "
+                    "genuinely multi-tenant app.")
         if self.microsoft_app_id and not self.has_graph_credentials:
             return (
                 "MicrosoftAppId is set but Graph credentials are not: set GRAPH_TENANT_ID, GRAPH_CLIENT_ID and "
