@@ -21,9 +21,9 @@ from sandbox import tenant_apps, tenant_auth, tenant_exchange, tenant_identity, 
 from sandbox.faults import Fault
 from sandbox.seed import load_seed
 from sandbox.tenant_http import REQUEST_IDS, ExchangeError, GraphError, error_response, new_request_ids, state_of
-from sandbox.tenant_state import SANDBOX_GRAPH_TOKEN, TENANT, RecordedRequest, TenantState
+from sandbox.tenant_state import ROLE_READ_PERMISSIONS, SANDBOX_GRAPH_TOKEN, TENANT, RecordedRequest, TenantState
 
-__all__ = ["SANDBOX_GRAPH_TOKEN", "TENANT", "Fault", "RecordedRequest", "TenantState", "create_tenant_app"]
+__all__ = ["ROLE_READ_PERMISSIONS", "SANDBOX_GRAPH_TOKEN", "TENANT", "Fault", "RecordedRequest", "TenantState", "create_tenant_app"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -186,6 +186,26 @@ def _fault_problem(body: Any) -> str | None:
     except re.error as exc:
         return f"path_regex does not compile: {exc}"
     return None
+
+
+@control.get("/_sandbox/permissions")
+async def list_withheld(request: web.Request) -> web.Response:
+    return web.json_response({"withheld": sorted(state_of(request).withheld_permissions)})
+
+
+@control.put("/_sandbox/permissions")
+async def withhold_permissions(request: web.Request) -> web.Response:
+    """Withhold application permissions from the app (the rest stay granted): {"withheld": ["Directory.Read.All"]}."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    withheld = body.get("withheld") if isinstance(body, dict) else None
+    if not isinstance(withheld, list) or not all(isinstance(name, str) for name in withheld):
+        return web.json_response({"error": 'expected {"withheld": [permission names]}'}, status=400)
+    state = state_of(request)
+    state.withheld_permissions = set(withheld)
+    return web.json_response({"withheld": sorted(state.withheld_permissions)})
 
 
 @control.delete("/_sandbox/faults")

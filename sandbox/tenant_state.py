@@ -17,6 +17,10 @@ SANDBOX_GRAPH_TOKEN = "riposte-sandbox-token"
 # Graph gives every user's password method this fixed id.
 PASSWORD_METHOD_ID = "28c10230-6103-485e-b985-444c60001490"
 
+# Application permissions any one of which lets the app see which directory roles a user holds.
+ROLE_READ_PERMISSIONS = frozenset({"RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory",
+                                   "RoleManagement.Read.All", "Directory.Read.All", "Directory.ReadWrite.All"})
+
 # Reads that go over POST; they change nothing, so mutations() leaves them out.
 _READ_ONLY_POSTS = re.compile(r"/users/[^/]+/(checkMemberGroups|checkMemberObjects|getMemberGroups)$|/oauth2/")
 
@@ -69,6 +73,8 @@ class TenantState:
         self.issued_tokens: set[str] = set()
         self.exchange_page_size = 1000  # Exchange's largest page; tests lower it to see paging
         self.exchange_pages: dict[str, list[dict[str, Any]]] = {}  # the rest of a paged cmdlet output, by token
+        # The app holds every application permission but these (tests withhold some to see Graph's answer).
+        self.withheld_permissions: set[str] = set()
         self._load()
 
     def _load(self) -> None:
@@ -119,6 +125,7 @@ class TenantState:
         self.faults.clear()
         self.exchange_page_size = 1000
         self.exchange_pages.clear()
+        self.withheld_permissions.clear()
         self._load()
 
     # --- lookups -------------------------------------------------------------------------------
@@ -137,6 +144,9 @@ class TenantState:
 
     def role_ids_of(self, user_id: str) -> list[str]:
         return [rid for rid, role in self.directory_roles.items() if user_id in role.get("members", [])]
+
+    def can_read_roles(self) -> bool:
+        return not ROLE_READ_PERMISSIONS <= self.withheld_permissions
 
     def accepts_token(self, token: str) -> bool:
         return bool(token) and (token == SANDBOX_GRAPH_TOKEN or token in self.issued_tokens)
@@ -178,6 +188,7 @@ class TenantState:
             "transportRules": self.transport_rules,
             "securityAlerts": self.security_alerts,
             "faults": [f.to_json() for f in self.faults],
+            "withheldPermissions": sorted(self.withheld_permissions),
         })
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.tenant_http import (
+    GraphError,
     bad_request,
     collection,
     graph_json,
@@ -139,7 +140,11 @@ async def member_of(request: web.Request) -> web.Response:
          "securityEnabled": True}
         for gid in state.group_ids_of(user["id"])
     ]
-    items += [{"@odata.type": "#microsoft.graph.directoryRole", **_role(state.directory_roles[rid])}
+    # Without a role-reading permission Graph still answers 200, with each role reduced to its type and id
+    # ("limited information returned"): no name, no roleTemplateId.
+    readable = state.can_read_roles()
+    items += [{"@odata.type": "#microsoft.graph.directoryRole",
+               **(_role(state.directory_roles[rid]) if readable else {"id": rid})}
               for rid in state.role_ids_of(user["id"])]
     return collection("directoryObjects", items)
 
@@ -150,12 +155,19 @@ def _role(role: dict[str, Any]) -> dict[str, Any]:
 
 @routes.get("/v1.0/directoryRoles")
 async def list_roles(request: web.Request) -> web.Response:
-    return collection("directoryRoles", [_role(r) for r in state_of(request).directory_roles.values()])
+    return collection("directoryRoles", [_role(r) for r in _readable_roles(request).values()])
+
+
+def _readable_roles(request: web.Request) -> dict[str, dict[str, Any]]:
+    state = state_of(request)
+    if not state.can_read_roles():
+        raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    return state.directory_roles
 
 
 def _directory_role(request: web.Request) -> dict[str, Any]:
     """By object id (/directoryRoles/{id}) or by template (/directoryRoles(roleTemplateId='...'))."""
-    roles = state_of(request).directory_roles
+    roles = _readable_roles(request)
     if "template" in request.match_info:
         key = request.match_info["template"]
         role = next((r for r in roles.values() if r["roleTemplateId"] == key), None)

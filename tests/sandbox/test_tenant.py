@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
-from sandbox.tenant import SANDBOX_GRAPH_TOKEN, TENANT, TenantState, create_tenant_app
+from sandbox.tenant import ROLE_READ_PERMISSIONS, SANDBOX_GRAPH_TOKEN, TENANT, TenantState, create_tenant_app
 
 Client = TestClient[web.Request, web.Application]
 
@@ -148,6 +148,24 @@ async def test_member_of_and_role_members(client: Client) -> None:
     by_id = await call(client, "GET", "/v1.0/directoryRoles/7a000000-0000-4000-8000-000000000002/members")
     assert [u["userPrincipalName"] for u in by_id["value"]] == ["sid.secadmin@contoso.com"]
     await call(client, "GET", "/v1.0/directoryRoles(roleTemplateId='nope')/members", status=404)
+
+
+async def test_without_a_role_reading_permission_roles_lose_their_identity(client: Client) -> None:
+    await call(client, "PUT", "/_sandbox/permissions", {"withheld": sorted(ROLE_READ_PERMISSIONS)})
+    sid = await call(client, "GET", "/v1.0/users/sid.secadmin@contoso.com/transitiveMemberOf")
+    # Still 200, as Graph answers: each role reduced to its type and id ("limited information returned").
+    assert sid["value"] == [{"@odata.type": "#microsoft.graph.directoryRole",
+                             "id": "7a000000-0000-4000-8000-000000000002"}]
+    denied = await call(client, "GET", f"/v1.0/directoryRoles(roleTemplateId='{GLOBAL_ADMIN_TEMPLATE}')/members",
+                        status=403)
+    assert denied["error"]["code"] == "Authorization_RequestDenied"
+    # One role-reading permission is enough; reset grants everything again.
+    await call(client, "PUT", "/_sandbox/permissions", {"withheld": ["RoleManagement.Read.Directory"]})
+    sid = await call(client, "GET", "/v1.0/users/sid.secadmin@contoso.com/transitiveMemberOf")
+    assert sid["value"][0]["roleTemplateId"] == "194ae4cb-b126-40b2-bd5b-6091b380977d"
+    await call(client, "PUT", "/_sandbox/permissions", {"withheld": "all"}, status=400)
+    await call(client, "POST", "/_sandbox/reset")
+    assert await call(client, "GET", "/_sandbox/permissions") == {"withheld": []}
 
 
 async def test_revoke_sessions_is_recorded_and_changes_state(client: Client) -> None:
