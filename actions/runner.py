@@ -66,9 +66,8 @@ def authorize(spec: ActionSpec, actor: Actor, target: TargetUser, required: Role
     if role not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
         raise Refused(f"{spec.title} needs the {role.value} role; {actor.name} does not hold it.")
     if target.is_admin and Role.ADMIN_RESPONDER not in actor.roles:
-        roles = ", ".join(target.admin_roles)
         raise Refused(
-            f"{target.label} holds {roles}: acting on an administrator needs the admin_responder role."
+            f"{target.label} holds {target.privilege}: acting on an administrator needs the admin_responder role."
         )
     reason = spec.not_applicable(target)
     if reason:

@@ -28,6 +28,8 @@ PRIVILEGED_ROLE_TEMPLATES: Mapping[str, str] = {
     "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9": "Conditional Access Administrator",
 }
 GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
+# Without one of these, Graph lists a user's directory roles with neither name nor template id.
+ROLE_READ_PERMISSION = "RoleManagement.Read.Directory (or Directory.Read.All)"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class TargetUser:
     mail: str | None = None
     admin_roles: tuple[str, ...] = ()
     has_mailbox: bool = True
+    # The permission the app lacks when Graph hid which directory roles the user holds: counted as an admin.
+    roles_unreadable: str = ""
 
     @property
     def is_guest(self) -> bool:
@@ -50,7 +54,15 @@ class TargetUser:
 
     @property
     def is_admin(self) -> bool:
-        return bool(self.admin_roles)
+        return bool(self.admin_roles or self.roles_unreadable)
+
+    @property
+    def privilege(self) -> str:
+        """Why the user counts as an administrator, in words; empty for an ordinary user."""
+        held = list(self.admin_roles)
+        if self.roles_unreadable:
+            held.append(f"directory roles Riposte cannot identify (the app lacks {self.roles_unreadable})")
+        return ", ".join(held)
 
     @property
     def label(self) -> str:

@@ -20,7 +20,7 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 
 from actions.errors import NotFound, RiposteError, ServiceError
 from actions.graph import Operation, call_method, get_json, get_json_pages
-from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, TargetUser
+from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, ROLE_READ_PERMISSION, TargetUser
 from actions.tenant_apps import GraphApps
 from actions.tenant_identity import GraphIdentity
 from actions.tenant_mail import GraphMail
@@ -28,7 +28,7 @@ from actions.tenant_mail import GraphMail
 log = logging.getLogger(__name__)
 
 READ_USER = Operation("read the user", "User.Read.All")
-READ_ROLES = Operation("read the user's directory roles", "RoleManagement.Read.Directory")
+READ_ROLES = Operation("read the user's directory roles", ROLE_READ_PERMISSION)
 CHECK_GROUPS = Operation("check group membership", "GroupMember.Read.All")
 CHECK_GROUPS_LIMIT = 20  # group ids Graph's checkMemberGroups takes in one request
 REVOKE = Operation(
@@ -48,7 +48,7 @@ RESET_PASSWORD = Operation(
     "the User Administrator role (Privileged Authentication Administrator for an administrator)",
 )
 READ_ALERTS = Operation("read security alerts", "SecurityAlert.Read.All")
-READ_ROLE_MEMBERS = Operation("list the Global Administrators", "RoleManagement.Read.Directory")
+READ_ROLE_MEMBERS = Operation("list the Global Administrators", ROLE_READ_PERMISSION)
 USER_FIELDS = [
     "id", "userPrincipalName", "displayName", "mail", "accountEnabled", "userType", "onPremisesSyncEnabled",
 ]
@@ -62,7 +62,7 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
         """`id_or_upn` is an object id, a UPN or a mail address (Graph's /users/{id} knows only the first two)."""
         user = await self._read_user(id_or_upn)
         user_id = str(user["id"])
-        roles, has_mailbox = await asyncio.gather(
+        (roles, roles_unreadable), has_mailbox = await asyncio.gather(
             self._privileged_roles(user_id, id_or_upn), self._has_mailbox(user_id, id_or_upn)
         )
         upn = str(user.get("userPrincipalName") or id_or_upn)
@@ -76,6 +76,7 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
             mail=user.get("mail"),
             admin_roles=roles,
             has_mailbox=has_mailbox,
+            roles_unreadable=roles_unreadable,
         )
 
     async def _read_user(self, key: str) -> dict[str, Any]:
@@ -118,16 +119,18 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
             log.warning("could not tell whether %s has a mailbox: %s", subject, error)
         return True
 
-    async def _privileged_roles(self, user_id: str, subject: str) -> tuple[str, ...]:
+    async def _privileged_roles(self, user_id: str, subject: str) -> tuple[tuple[str, ...], str]:
+        """The privileged roles the user holds, and the missing permission if Graph hid some roles' identity.
+
+        Without RoleManagement.Read.Directory (or Directory.Read.All) Graph still answers 200 but lists each
+        directory role with only its type and id: that is not the absence of a role, so it must fail closed."""
         builder = self._client.users.by_user_id(user_id).transitive_member_of
         memberships = await get_json_pages(READ_ROLES, subject, builder)
-        names = {
-            PRIVILEGED_ROLE_TEMPLATES[str(entry.get("roleTemplateId"))]
-            for entry in memberships
-            if entry.get("@odata.type") == "#microsoft.graph.directoryRole"
-            and str(entry.get("roleTemplateId")) in PRIVILEGED_ROLE_TEMPLATES
-        }
-        return tuple(sorted(names))
+        roles = [entry for entry in memberships if entry.get("@odata.type") == "#microsoft.graph.directoryRole"]
+        names = {PRIVILEGED_ROLE_TEMPLATES[str(role.get("roleTemplateId"))] for role in roles
+                 if str(role.get("roleTemplateId")) in PRIVILEGED_ROLE_TEMPLATES}
+        hidden = any(not role.get("roleTemplateId") for role in roles)
+        return tuple(sorted(names)), ROLE_READ_PERMISSION if hidden else ""
 
     async def enabled_global_admins(self) -> set[str]:
         """Object ids of the Global Administrators whose accounts are enabled."""

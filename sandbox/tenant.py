@@ -23,7 +23,8 @@ from sandbox.seed import load_seed
 from sandbox.tenant_http import REQUEST_IDS, ExchangeError, GraphError, error_response, new_request_ids, state_of
 from sandbox.tenant_state import ROLE_READ_PERMISSIONS, SANDBOX_GRAPH_TOKEN, TENANT, RecordedRequest, TenantState
 
-__all__ = ["ROLE_READ_PERMISSIONS", "SANDBOX_GRAPH_TOKEN", "TENANT", "Fault", "RecordedRequest", "TenantState", "create_tenant_app"]
+__all__ = ["ROLE_READ_PERMISSIONS", "SANDBOX_GRAPH_TOKEN", "TENANT", "Fault", "RecordedRequest", "TenantState",
+           "create_tenant_app"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

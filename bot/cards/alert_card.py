@@ -94,8 +94,8 @@ def _target_facts(view: AlertView) -> list[tuple[str, str]]:
         ("Account", "enabled" if target.account_enabled else "disabled"),
         ("Type", kind + ("" if target.has_mailbox else ", no mailbox")),
     ]
-    if target.admin_roles:
-        pairs.append(("Admin roles", f"{', '.join(target.admin_roles)}: acting needs the admin_responder role"))
+    if target.is_admin:
+        pairs.append(("Admin roles", f"{target.privilege}: acting needs the admin_responder role"))
     return pairs
 
 
