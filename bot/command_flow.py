@@ -45,6 +45,7 @@ COMMAND_ACTIONS = {
 }
 STATUS_ACTIONS = tuple(ACTIONS)
 AUDIT_SCAN = 5000  # newest audit entries searched by `audit`; older ones are in the stream, e.g. for XRANGE
+AUDIT_SHOWN = 20  # the newest matching entries on the card: 20 with 300-character details fit in 28 KB
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ async def _audit(services: Services, command: Command) -> Reply:
     target = await _audit_target(services, command.user) if command.user else None
     entries = await services.audit.entries(case_id=command.case_id, target=target, limit=AUDIT_SCAN)
     subject = command.case_id or command.user or ""
-    return Reply(card=audit_card(subject, entries[-25:], len(entries), AUDIT_SCAN))
+    return Reply(card=audit_card(subject, entries[-AUDIT_SHOWN:], len(entries), AUDIT_SCAN))
 
 
 async def _audit_target(services: Services, user: str) -> str:

@@ -15,6 +15,7 @@ from actions.runner import Actor, Refused
 from actions.spec import ActionSpec, Item
 from bot.authz import check_protected
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
+from bot.cards.elements import text
 from bot.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
 from bot.signing import ButtonSigner
 
@@ -222,8 +223,7 @@ class CardPainter:
             return ()
         if not_applicable_reason(state.case, bundle, self._protected):
             return ()
-        toggles: list[dict[str, Any]] = [{"type": "TextBlock", "text": "Block user does:", "weight": "Bolder",
-                                          "spacing": "Medium"}]
+        toggles: list[dict[str, Any]] = [text("Block user does:", weight="Bolder", spacing="Medium")]
         toggles.extend({"type": "Input.Toggle", "id": f"step_{name}", "title": title, "value": "true",
                         "valueOn": "true", "valueOff": "false"} for name, title in STEP_TITLES.items())
         return tuple(toggles)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.cards.elements import Card, card, container, facts, text, when
+from bot.cards.elements import Card, card, container, fact_line, text, when
 
 
 def audit_card(subject: str, entries: list[dict[str, str]], total: int, searched: int) -> Card:
@@ -17,5 +17,5 @@ def audit_card(subject: str, entries: list[dict[str, str]], total: int, searched
         pairs = [("By", entry.get("actor_name", "")), ("On", entry.get("target_upn", "")),
                  ("Case", entry.get("case_id", "")), ("Result", entry.get("result", "")),
                  ("Detail", entry.get("detail", "")[:300]), ("Request id", entry.get("request_id", ""))]
-        body.append(container([text(line, weight="Bolder"), facts(pairs)]))
+        body.append(container([text(line, weight="Bolder"), fact_line(pairs)]))
     return card(body)

@@ -27,12 +27,37 @@ def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
     return result
 
 
+# Style that belongs to a TextRun; the rest (spacing, separator, alignment) to its RichTextBlock.
+_RUN_STYLE = frozenset({"size", "weight", "color", "isSubtle", "fontType", "italic", "strikethrough", "highlight",
+                        "underline"})
+
+
+def run(value: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextRun", "text": value, **style}
+
+
 def text(value: str, **style: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": value, "wrap": True, **style}
+    """Text shown exactly as given. Every string on a card goes through here (or facts, which does): Teams reads
+    TextBlock text and Fact values as markdown, so an attacker's alert title `[portal](https://evil.example)`
+    would become a live link and a password with `**` would lose characters; a TextRun is never markdown."""
+    layout = {key: value for key, value in style.items() if key not in _RUN_STYLE}
+    return {"type": "RichTextBlock", "inlines": [run(value, **{k: v for k, v in style.items() if k in _RUN_STYLE})],
+            **layout}
 
 
 def facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    return {"type": "FactSet", "facts": [{"title": title, "value": value} for title, value in pairs if value]}
+    """'Title: value' lines; not a FactSet, whose values Teams renders as markdown."""
+    lines = [{"type": "RichTextBlock", "inlines": [run(f"{title}: ", weight="Bolder"), run(value)]}
+             for title, value in pairs if value]
+    return {"type": "Container", "items": lines}
+
+
+def fact_line(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """'Title: value · Title: value' in one wrapped paragraph: facts for long lists (the audit), in less JSON."""
+    inlines: list[dict[str, Any]] = []
+    for title, value in ((title, value) for title, value in pairs if value):
+        inlines += [run(f"{' · ' if inlines else ''}{title}: ", weight="Bolder"), run(value)]
+    return {"type": "RichTextBlock", "inlines": inlines}
 
 
 def container(items: list[dict[str, Any]], style: str | None = None) -> dict[str, Any]:

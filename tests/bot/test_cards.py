@@ -18,12 +18,13 @@ from jsonschema import Draft6Validator
 from actions import ACTIONS
 from actions.spec import Item, TargetUser
 from bot.alerts import Alert, Evidence
-from bot.cards.alert_card import alert_card
+from bot.cards.alert_card import alert_card, grouped_alert_card, message_card
 from bot.cards.approval_card import ApprovalView, approval_card
 from bot.cards.audit_card import audit_card
 from bot.cases import ActionRecord, Case
 from bot.signing import ButtonSigner
 from bot.views import CardPainter, CaseState
+from sandbox.card_markdown import literal_texts, markdown_texts
 from tests.e2e.helpers import execute_buttons
 
 EXPECTED = Path(__file__).with_name("expected")
@@ -122,3 +123,45 @@ def test_every_list_open_at_once_still_fits_a_teams_card() -> None:
     text = json.dumps(card)
     assert "Transport rules (the first 12 of 12" not in text and "Item 0" in text
     assert "list them again to see them here" in text, "lists beyond the budget say how to see them"
+
+
+# -- attacker-written text stays text ----------------------------------------------------------------------
+
+EVIL = "[open the incident portal](https://evil.example)"
+HOSTILE_ALERT = Alert(id="evil-1", source="defender", title=EVIL, severity="high", user="alice@contoso.com",
+                      detected_at="2026-11-21T10:15:00Z", description=f"See {EVIL} **now**", category=EVIL,
+                      confidence="high", evidence=(Evidence("inbox_rule", "r1", EVIL), Evidence("app", "a1", EVIL)))
+HOSTILE_TARGET = TargetUser(**{**ALICE.__dict__, "display_name": EVIL})
+HOSTILE_CARDS: dict[str, Any] = {
+    "alert": lambda: alert_card(PAINTER.view(CaseState(
+        case(alert=HOSTILE_ALERT, target=HOSTILE_TARGET),
+        {DONE.key: DONE}, {"inbox_rule": [Item("inbox_rule", "r1", EVIL, f"forwards to {EVIL}")],
+                           "app": [Item("app", "a1", EVIL)]}))),
+    "grouped": lambda: grouped_alert_card(HOSTILE_ALERT),
+    "approval": lambda: approval_card(ApprovalView(
+        "Delete rule", HOSTILE_TARGET.label, EVIL, True, "Restore rule", EVIL, "2026-11-21T10:20:00+00:00",
+        "2026-11-21T10:50:00+00:00", "rejected", {}, {}, "approvers", decided_by=EVIL, reason=EVIL)),
+    "audit": lambda: audit_card(EVIL, [{"at": "2026-11-21T10:20:00+00:00", "phase": "intent", "action": "x",
+                                        "actor_name": EVIL, "target_upn": EVIL, "detail": EVIL}], 1, 5000),
+    "message": lambda: message_card(EVIL),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_CARDS))
+def test_no_card_text_is_read_as_markdown_so_no_attacker_link_goes_live(name: str) -> None:
+    card = HOSTILE_CARDS[name]()
+    assert markdown_texts(card) == []  # no TextBlock text and no Fact: nothing on the card is markdown
+    assert any(EVIL in shown for shown in literal_texts(card)), "the hostile text is shown, as it is"
+    assert schema_errors(json.loads(json.dumps(card))) == []
+
+
+@pytest.mark.parametrize("name", sorted(CARDS))
+def test_every_stored_card_shows_its_text_literally(name: str) -> None:
+    assert markdown_texts(CARDS[name]()) == []
+
+
+def test_a_temporary_password_with_markdown_characters_is_shown_character_for_character() -> None:
+    password = "Ab**cd__ef*g_h[i](j)`k"
+    card = alert_card(PAINTER.view(CaseState(case(), {}), secret=password))
+    assert password in literal_texts(card)
+    assert not any(password in shown for shown in markdown_texts(card))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.card_markdown import literal_texts
 from tests.conftest import RunningBot
 from tests.e2e.card_clicks import (
     ALICE_UPN,
@@ -43,12 +44,12 @@ def rule(bot: RunningBot, rule_id: str) -> dict[str, Any] | None:
 def listing_labels(thread: CaseThread, title: str) -> list[str]:
     """The item labels of one listing, in card order (each item is a container: label, reason, buttons)."""
     body = thread.card()["body"]
-    start = next(i for i, block in enumerate(body) if block.get("text") == title)
+    start = next(i for i, block in enumerate(body) if literal_texts(block) == [title])
     labels = []
     for block in body[start + 1:]:
         if block.get("type") != "Container" or not execute_buttons(block):
             break
-        labels.append(block["items"][0]["text"])
+        labels.append(literal_texts(block["items"][0])[0])
     return labels
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio as redis_async
 
+from sandbox.card_markdown import literal_texts, markdown_texts
 from tests.conftest import RunningBot
 from tests.e2e.card_clicks import CaseThread, phases
 from tests.e2e.helpers import ALICE, APPROVER, audit_entries, card_text, channel, execute_buttons, tenant
@@ -49,12 +50,10 @@ async def redis_dump(url: str) -> str:
 
 
 def password_in(answer: dict[str, Any]) -> str:
-    """The monospace text right after the banner in the approver's answer."""
-    for container in answer["body"]:
-        texts = [item.get("text") for item in container.get("items", [])]
-        if SECRET_BANNER in texts:
-            password: str = texts[texts.index(SECRET_BANNER) + 1]
-            return password
+    """The literal text (TextRuns, never markdown) right after the banner in the approver's answer."""
+    texts = literal_texts(answer)
+    if SECRET_BANNER in texts:
+        return texts[texts.index(SECRET_BANNER) + 1]
     raise AssertionError("the approver's answer shows no temporary password")
 
 
@@ -70,6 +69,7 @@ async def test_reset_password_shows_the_password_once_to_the_approver_only(
     answer = await thread.approve(user=APPROVER)
     password = password_in(answer)
     assert len(password) == 20
+    assert not any(password in shown for shown in markdown_texts(answer)), "markdown could garble the password"
     assert card_text(answer).count(password) == 1
     text = await thread.wait_for("Reset password: done by Rita Responder")
     assert "Approved by Avery Approver." in text and "shown once, only to the person who clicked" in text
