@@ -98,11 +98,15 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
         if activity.name != "adaptiveCard/action":
-            response: InvokeResponse = await super().on_invoke_activity(turn_context)
-            return response
+            # Riposte implements no other invoke. 501 is what botbuilder answers for an invoke a bot does not
+            # handle; answered here, because its Teams dispatch first deserializes the value (task/fetch,
+            # composeExtension/..., fileConsent/...) and turns a malformed one into an error with a traceback.
+            log.info("answered 501 to an unhandled invoke %r", str(activity.name or "")[:80])
+            return InvokeResponse(status=501)
         # Raw value: botbuilder's typed AdaptiveCardInvokeValue drops fields Teams sends (trigger).
         value = activity.value if isinstance(activity.value, dict) else {}
-        action = value.get("action") or {}
+        action = value.get("action")
+        action = action if isinstance(action, dict) else {}
         raw_data = action.get("data")
         click = _click(activity, str(action.get("verb", "")), raw_data if isinstance(raw_data, dict) else {})
         if not click.object_id:
