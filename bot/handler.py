@@ -128,13 +128,16 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         speaker = command_flow.Speaker(
             object_id=object_id, name=str(getattr(sender, "name", "") or "someone"),
             channel_id=str((channel_data.get("channel") or {}).get("id") or ""),
-            service_url=str(activity.service_url or ""),
+            service_url=str(activity.service_url or ""), tenant_id=_tenant_of(activity),
         )
         try:
-            handled, completed = await self._ask_user.continue_pending(turn_context)
-            if handled and completed is None:
-                return  # a pending question was answered with cancel, or asked again
-            reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "")
+            # Before the dialog too: its answer is a user to look up.
+            reply = await command_flow.refuse_other_tenant(self._services, speaker)
+            if reply is None:
+                handled, completed = await self._ask_user.continue_pending(turn_context)
+                if handled and completed is None:
+                    return  # a pending question was answered with cancel, or asked again
+                reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "")
             if reply.ask_user:
                 await self._ask_user.start(turn_context, reply.ask_user)
                 return
