@@ -11,11 +11,11 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import jwt
 from aiohttp import web
-from botbuilder.core import Bot, CardFactory, MessageFactory, TurnContext
+from botbuilder.core import Bot, CardFactory, MessageFactory, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
+from msrest.exceptions import DeserializationError
 from msrest.serialization import Serializer
 from msrest.universal_http.requests import ClientRetryPolicy
 from urllib3.util.retry import Retry
@@ -24,8 +24,10 @@ from bot.answered import answering_turn
 from bot.cards.elements import CardJson
 from bot.config import Settings
 from bot.connector import call_connector
+from bot.inbound import BadActivity, parse_activity
 
 log = logging.getLogger(__name__)
+AUTH_REFUSED = "invalid or missing Bot Framework token"
 
 # botbuilder builds a ConnectorClient per activity, and msrest's ClientRetryPolicy.__init__ filters range(999)
 # against a 500-element *list*: ~7 ms of CPU each time. A set makes the same filter ~100x cheaper.
@@ -79,26 +81,64 @@ def build_adapter(settings: Settings) -> CloudAdapter:
         error_id = secrets.token_hex(4)
         log.error("unhandled error in a turn (error id %s)", error_id, exc_info=error)
         if context.activity.type == "message":
-            await context.send_activity(f"Something went wrong (error id {error_id}, in the bot's log).")
+            try:
+                await context.send_activity(f"Something went wrong (error id {error_id}, in the bot's log).")
+            except Exception as send_error:  # e.g. the Bot Connector is what failed: the turn is already logged
+                log.warning("could not tell the sender about error %s: %s", error_id, send_error)
 
     adapter.on_turn_error = on_error
     return adapter
 
 
 async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.StreamResponse:
-    """POST /api/messages: botbuilder validates the JWT (when an app id is set) and runs the turn."""
+    """POST /api/messages: check the body is an activity, authenticate it (the JWT, when an app id is set), then
+    run the turn. What botbuilder's CloudAdapter.process does, with bad input answered 400/401 instead of 500."""
     with answering_turn():
-        try:
-            response: web.StreamResponse | None = await adapter.process(request, bot)
-        except jwt.PyJWTError:
-            # botbuilder lets a malformed token escape as a 500; it is an authentication failure.
-            return web.json_response({"error": "invalid Bot Framework token"}, status=401)
-        response = response or web.Response(status=201)
+        response = await _answer(adapter, request, bot)
         # Written here rather than by aiohttp after we return, so that the turn's background work (waiting in
         # after_answer) starts only once the answer is on the wire.
         await response.prepare(request)
         await response.write_eof()
         return response
+
+
+def _refuse(request: web.Request, status: int, message: str, detail: str = "") -> web.Response:
+    # One line, no traceback: bad input is the caller's problem, not the bot's.
+    log.warning("refused an activity from %s with %d: %s%s", request.remote, status, message,
+                f" ({detail})" if detail else "")
+    return web.json_response({"error": message}, status=status)
+
+
+async def _answer(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.StreamResponse:
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return _refuse(request, 415, "Content-Type must be application/json")
+    try:
+        # Parsed once, here: botbuilder's own path would parse it again with request.json().
+        activity = Activity().deserialize(parse_activity(await request.read()))
+    except BadActivity as error:
+        return _refuse(request, 400, str(error))
+    except (DeserializationError, RecursionError) as error:
+        return _refuse(request, 400, "body is not a Bot Framework activity", _first_line(error))
+    try:
+        authenticated = await adapter.bot_framework_authentication.authenticate_request(
+            activity, request.headers.get("Authorization", "")
+        )
+    except PermissionError:
+        return _refuse(request, 401, AUTH_REFUSED, "botbuilder refused the token")
+    except OSError as error:  # requests' errors are OSErrors: Bot Framework's signing keys could not be fetched
+        return _refuse(request, 503, "cannot validate Bot Framework tokens right now", _first_line(error))
+    except Exception as error:
+        # botbuilder lets malformed or forged tokens escape as assorted errors (a KeyError for a token without
+        # `iss`, PyJWT's errors, a bare Exception for a failed endorsement): each is an authentication failure.
+        return _refuse(request, 401, AUTH_REFUSED, f"{type(error).__name__}: {_first_line(error)}")
+    invoke_response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+    if invoke_response:
+        return web.json_response(serializer_helper(invoke_response.body), status=invoke_response.status)
+    return web.Response(status=201)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0][:200] if str(error) else ""
 
 
 class TeamsChannel:

@@ -12,12 +12,12 @@ from typing import Any
 from actions import ACTIONS
 from actions.disable_account import SYNC_WARNING
 from actions.errors import NotFound, RiposteError
-from actions.runner import Actor
+from actions.runner import Actor, AuditEntry
 from actions.spec import Role, TargetUser
 from bot import alert_channel, block_policies
 from bot.alerts import Alert
 from bot.authz import RoleCheckFailed
-from bot.cards.alert_card import alert_card
+from bot.cards.alert_card import alert_card, message_card
 from bot.cards.audit_card import audit_card
 from bot.cases import Case, record_key
 from bot.commands import (
@@ -46,6 +46,8 @@ COMMAND_ACTIONS = {
 STATUS_ACTIONS = tuple(ACTIONS)
 AUDIT_SCAN = 5000  # newest audit entries searched by `audit`; older ones are in the stream, e.g. for XRANGE
 AUDIT_SHOWN = 20  # the newest matching entries on the card: 20 with 300-character details fit in 28 KB
+OTHER_TENANT = ("This message comes from another tenant than the one Riposte serves, so nothing was looked up or "
+                "done.")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Speaker:
     name: str
     channel_id: str  # channelData.channel.id, empty outside a channel
     service_url: str
+    tenant_id: str  # channelData.tenant.id
 
 
 @dataclass
@@ -84,6 +87,21 @@ def _error_reply(error: CommandError) -> Reply:
     if error.suggestion:
         text += f" Did you mean `{for_chat(error.suggestion)}`?"
     return Reply(text=text)
+
+
+async def refuse_other_tenant(services: Services, speaker: Speaker) -> Reply | None:
+    """A message from another tenant than the one served is refused before anything else, as a click is: the
+    activity is authenticated, but any tenant that installs the bot can send one, and a command (or the answer
+    to "which user?") would look the target up and show their facts."""
+    expected = services.settings.tenant_id
+    if not expected or speaker.tenant_id == expected:
+        return None
+    log.warning("refused a command from another tenant (%r) by %s", speaker.tenant_id[:64], speaker.object_id)
+    await services.audit.record(AuditEntry(
+        phase="refused", action="command", actor_id=speaker.object_id, actor_name=speaker.name, case_id="",
+        result="refused", detail=f"command from another tenant ({speaker.tenant_id[:64]!r})",
+    ))
+    return Reply(card=message_card(OTHER_TENANT, "attention"))
 
 
 async def handle_text(services: Services, speaker: Speaker, text: str) -> Reply:

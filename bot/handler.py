@@ -98,11 +98,15 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
         if activity.name != "adaptiveCard/action":
-            response: InvokeResponse = await super().on_invoke_activity(turn_context)
-            return response
+            # Riposte implements no other invoke. 501 is what botbuilder answers for an invoke a bot does not
+            # handle; answered here, because its Teams dispatch first deserializes the value (task/fetch,
+            # composeExtension/..., fileConsent/...) and turns a malformed one into an error with a traceback.
+            log.info("answered 501 to an unhandled invoke %r", str(activity.name or "")[:80])
+            return InvokeResponse(status=501)
         # Raw value: botbuilder's typed AdaptiveCardInvokeValue drops fields Teams sends (trigger).
         value = activity.value if isinstance(activity.value, dict) else {}
-        action = value.get("action") or {}
+        action = value.get("action")
+        action = action if isinstance(action, dict) else {}
         raw_data = action.get("data")
         click = _click(activity, str(action.get("verb", "")), raw_data if isinstance(raw_data, dict) else {})
         if not click.object_id:
@@ -124,13 +128,16 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         speaker = command_flow.Speaker(
             object_id=object_id, name=str(getattr(sender, "name", "") or "someone"),
             channel_id=str((channel_data.get("channel") or {}).get("id") or ""),
-            service_url=str(activity.service_url or ""),
+            service_url=str(activity.service_url or ""), tenant_id=_tenant_of(activity),
         )
         try:
-            handled, completed = await self._ask_user.continue_pending(turn_context)
-            if handled and completed is None:
-                return  # a pending question was answered with cancel, or asked again
-            reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "")
+            # Before the dialog too: its answer is a user to look up.
+            reply = await command_flow.refuse_other_tenant(self._services, speaker)
+            if reply is None:
+                handled, completed = await self._ask_user.continue_pending(turn_context)
+                if handled and completed is None:
+                    return  # a pending question was answered with cancel, or asked again
+                reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "")
             if reply.ask_user:
                 await self._ask_user.start(turn_context, reply.ask_user)
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -320,3 +321,60 @@ async def test_the_service_url_teams_uses_now_wins_over_the_one_stored_with_the_
 
     status, answer = await post_alert(bot, {**SAMPLE_ALERT, "id": "after-the-move"})
     assert status == 202 and answer["status"] == "posted", answer
+
+
+OTHER_TENANT = "72f988bf-0000-0000-0000-000000000000"
+
+
+def from_another_tenant(bot: RunningBot, user: str) -> None:
+    """From now on the sandbox sends this person's messages with another tenant's id (channelData.tenant.id and
+    conversation.tenantId), as a user of another organisation that installed the bot would."""
+    people = channel(bot).people
+    index = next(i for i, person in enumerate(people) if person.oid == user)
+    people[index] = dataclasses.replace(people[index], tenant_id=OTHER_TENANT)
+
+
+async def test_a_command_from_another_tenant_is_refused_without_looking_the_target_up(
+    bot: RunningBot, clean_redis: str
+) -> None:
+    from_another_tenant(bot, RESPONDER)
+    graph_calls = len(tenant(bot).requests)
+
+    thread = await say_in_channel(bot, RESPONDER, "disable alice@contoso.com")
+
+    assert thread["root"]["channelData"]["tenant"]["id"] == OTHER_TENANT
+    assert len(thread["replies"]) == 1
+    text = reply_text(thread)
+    assert "comes from another tenant than the one Riposte serves" in text
+    assert "Alice" not in text and "alice@" not in text and "Confirm" not in text
+    assert len(tenant(bot).requests) == graph_calls, "no user (and no role) was looked up"
+    refused = [e for e in await audit_trail(clean_redis) if e.get("phase") == "refused"]
+    assert [(e["action"], e["actor_id"]) for e in refused] == [("command", RESPONDER)]
+
+
+async def test_the_which_user_question_is_neither_asked_nor_answered_for_another_tenant(bot: RunningBot) -> None:
+    chat_id = personal_conversation_id(RESPONDER)
+    await channel(bot).send_message(RESPONDER, "revoke", chat_id)  # asked in our tenant...
+    await wait_until(lambda: len(channel(bot).chat(RESPONDER)) >= 2 or None, what="the question")
+    from_another_tenant(bot, RESPONDER)
+    graph_calls = len(tenant(bot).requests)
+
+    await channel(bot).send_message(RESPONDER, "alice@contoso.com", chat_id)  # ...answered from another
+    await channel(bot).send_message(RESPONDER, "disable", chat_id)  # and a new question is not asked
+
+    chat = channel(bot).chat(RESPONDER)
+    bot_said = [a for a in chat if (a.get("from") or {}).get("aadObjectId") != RESPONDER]
+    answers = [card_text(card_of(a)) if a.get("attachments") else str(a.get("text")) for a in bot_said[1:]]
+    assert len(answers) == 2 and all("comes from another tenant than the one Riposte serves" in a for a in answers)
+    assert not [a for a in chat if "Confirm" in json.dumps(a) or "Alice Target" in json.dumps(a)]
+    assert sum("Which user" in str(a.get("text")) for a in chat) == 1
+    assert len(tenant(bot).requests) == graph_calls
+
+
+async def audit_trail(redis_url: str) -> list[dict[str, str]]:
+    client = redis_async.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        raw = await client.xrange("riposte:audit") or []
+        return [{str(k): str(v) for k, v in (fields or {}).items()} for _, fields in raw]
+    finally:
+        await client.aclose()
