@@ -50,7 +50,8 @@ def instant(stamp: str) -> Instant:
 class _Polled:
     at: Instant
     stamp: str  # as Graph wrote it: the watermark goes back to Graph in $filter
-    alert: Alert
+    id: str
+    alert: Alert | None  # None: unreadable; it never will be, so the watermark passes it like a handled one
 
 
 async def poll_once(services: Services) -> int:
@@ -65,11 +66,11 @@ async def poll_once(services: Services) -> int:
         log.warning("Graph security alerts were read only in part; the watermark stays at %s", since)
         services.metrics.count(FAILURES, reason="incomplete")
     new = 0
-    ordered = sorted(_readable(services, pages.items), key=lambda item: (item.at, item.alert.id))
+    ordered = sorted(_readable(services, pages.items), key=lambda item: (item.at, item.id))
     for at, group in groupby(ordered, key=lambda item: item.at):
         stamp = since
         for item in group:
-            outcome = await _accept(services, item)
+            outcome = await _accept(services, item.alert, item.stamp) if item.alert else False
             advancing = advancing and outcome is not None
             new += outcome is True
             stamp = item.stamp
@@ -80,14 +81,14 @@ async def poll_once(services: Services) -> int:
     return new
 
 
-async def _accept(services: Services, item: _Polled) -> bool | None:
+async def _accept(services: Services, alert: Alert, stamp: str) -> bool | None:
     """True: a new case (or an alert joining one); False: a duplicate; None: failed, to be tried again."""
     try:
-        accepted = await accept_alert(services, item.alert)
+        accepted = await accept_alert(services, alert)
     except Exception as error:  # whatever it was, the alerts after this one must still be handled
         services.metrics.count(FAILURES, reason="accept")
         log.warning("Graph alert %s (updated %s) was not accepted and is retried next poll: %s: %s",
-                    item.alert.id, item.stamp, type(error).__name__, error)
+                    alert.id, stamp, type(error).__name__, error)
         return None
     if accepted.status == "duplicate":
         return False
@@ -100,19 +101,28 @@ async def _accept(services: Services, item: _Polled) -> bool | None:
 
 
 def _readable(services: Services, raws: list[dict[str, Any]]) -> list[_Polled]:
-    """The alerts that can become cases; one that cannot be read never will be, so it is counted and passed."""
+    """The polled alerts in a sortable form. One that cannot be read never will be: it is counted and logged,
+    and passed (without a lastUpdateDateTime it cannot even be placed, so it is dropped)."""
     polled = []
     for raw in raws:
-        stamp = str(raw.get("lastUpdateDateTime") or "")
+        stamp, alert_id = str(raw.get("lastUpdateDateTime") or ""), str(raw.get("id") or "")
         try:
             at = instant(stamp)
-            alert = parse_graph_alert({"@odata.type": "#microsoft.graph.security.alert", **raw})
-        except (AlertInvalid, ValueError) as invalid:
-            services.metrics.count(FAILURES, reason="invalid")
-            log.warning("skipped Graph alert %s (updated %s): %s", raw.get("id"), stamp or "never", invalid)
+        except ValueError as error:
+            _count_invalid(services, alert_id, stamp, error)
             continue
-        polled.append(_Polled(at, stamp, alert))
+        alert: Alert | None = None
+        try:
+            alert = parse_graph_alert({"@odata.type": "#microsoft.graph.security.alert", **raw})
+        except AlertInvalid as invalid:
+            _count_invalid(services, alert_id, stamp, invalid)
+        polled.append(_Polled(at, stamp, alert_id, alert))
     return polled
+
+
+def _count_invalid(services: Services, alert_id: str, stamp: str, error: Exception) -> None:
+    services.metrics.count(FAILURES, reason="invalid")
+    log.warning("skipped Graph alert %s (updated %s): %s", alert_id or "without id", stamp or "never", error)
 
 
 async def poll_forever(services: Services, every_seconds: float) -> None:
