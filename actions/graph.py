@@ -26,6 +26,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
 
 from actions.errors import BadRequest, NotFound, PermissionMissing, ServiceError, ServiceUnavailable, Throttled
+from actions.spec import Pages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -183,15 +184,37 @@ async def get_json(operation: Operation, subject: str, builder: Any, query_param
     return result
 
 
-async def get_json_pages(operation: Operation, subject: str, builder: Any, query_parameters: Any = None,
-                         headers: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+async def read_pages(operation: Operation, subject: str, builder: Any, query_parameters: Any = None,
+                     headers: Mapping[str, str] | None = None, max_pages: int | None = None) -> Pages:
     """Every item of a collection as JSON, following @odata.nextLink (which carries the query on, but not the
-    headers: those go with every page)."""
+    headers: those go with every page) until there is none, a link repeats, or `max_pages` were read."""
     items: list[dict[str, Any]] = []
+    followed: set[str] = set()
     page = await get_json(operation, subject, builder, query_parameters, headers)
+    read = 1
     while True:
         items.extend(page.get("value") or [])
         next_link = page.get("@odata.nextLink")
         if not next_link:
-            return items
+            return Pages(items)
+        if next_link in followed:  # following it again would loop for ever
+            log.warning("Graph sent the same next-page link twice while asked to %s for %s; stopped after %d "
+                        "page(s)", operation.description, subject, read)
+            return Pages(items, complete=False)
+        if max_pages is not None and read >= max_pages:
+            log.warning("stopped after %d pages while asked to %s for %s; the rest is read next time",
+                        read, operation.description, subject)
+            return Pages(items, complete=False)
+        followed.add(next_link)
         page = await get_json(operation, subject, builder.with_url(next_link), headers=headers)
+        read += 1
+
+
+async def get_json_pages(operation: Operation, subject: str, builder: Any, query_parameters: Any = None,
+                         headers: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every item of a collection; a part of it is never returned as the whole (a repeated link fails)."""
+    pages = await read_pages(operation, subject, builder, query_parameters, headers)
+    if not pages.complete:
+        raise ServiceUnavailable(f"Graph could not {operation.description} for {subject}: it sent the same "
+                                 "next-page link twice, so the list is incomplete. Try again later.")
+    return pages.items

@@ -104,6 +104,15 @@ class Outcome:
     secret_for_clicker: str | None = None  # shown once to the clicker only; never stored, logged or audited
 
 
+@dataclass(frozen=True)
+class Pages:
+    """A collection read page by page; `complete` is False when paging stopped before the end (Graph sent a
+    @odata.nextLink it had sent before, or the page cap was reached), so more items may exist."""
+
+    items: list[dict[str, Any]]
+    complete: bool = True
+
+
 class Tenant(Protocol):
     """The directory operations actions need; implemented over Graph, and spoken by the sandbox tenant."""
 
@@ -113,7 +122,7 @@ class Tenant(Protocol):
 
     async def enabled_global_admins(self) -> set[str]: ...
 
-    async def security_alerts_since(self, since: str, top: int = 50) -> list[dict[str, Any]]: ...
+    async def security_alerts_since(self, since: str, top: int = 100, max_pages: int = 50) -> Pages: ...
 
     async def revoke_sessions(self, user_id: str) -> str | None: ...
 

@@ -19,8 +19,8 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
 from actions.errors import NotFound, RiposteError, ServiceError
-from actions.graph import Operation, call_method, get_json, get_json_pages
-from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, ROLE_READ_PERMISSION, TargetUser
+from actions.graph import Operation, call_method, get_json, get_json_pages, read_pages
+from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, ROLE_READ_PERMISSION, Pages, TargetUser
 from actions.tenant_apps import GraphApps
 from actions.tenant_identity import GraphIdentity
 from actions.tenant_mail import GraphMail
@@ -146,12 +146,15 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
                                        for user_id in user_ids))
         return {str(user["id"]) for user in users if user.get("accountEnabled")}
 
-    async def security_alerts_since(self, since: str, top: int = 50) -> list[dict[str, Any]]:
-        """Microsoft Graph security alerts (alerts_v2) updated after `since` (ISO 8601, UTC), as Graph's JSON."""
+    async def security_alerts_since(self, since: str, top: int = 100, max_pages: int = 50) -> Pages:
+        """Microsoft Graph security alerts (alerts_v2) updated after `since` (ISO 8601, UTC), as Graph's JSON.
+
+        Only query options the v1.0 reference documents for this list ($count, $filter, $skip, $top): no
+        $orderby, so the order is Graph's (newest first) and callers sort. Pages.complete is False when paging
+        stopped early (a repeated @odata.nextLink, or `max_pages`)."""
         builder = self._client.security.alerts_v2
-        query = builder.Alerts_v2RequestBuilderGetQueryParameters(
-            filter=f"lastUpdateDateTime gt {since}", top=top, orderby=["lastUpdateDateTime asc"])
-        return await get_json_pages(READ_ALERTS, "the tenant", builder, query)
+        query = builder.Alerts_v2RequestBuilderGetQueryParameters(filter=f"lastUpdateDateTime gt {since}", top=top)
+        return await read_pages(READ_ALERTS, "the tenant", builder, query, max_pages=max_pages)
 
     async def member_groups(self, user_id: str, group_ids: list[str]) -> set[str]:
         batches = [group_ids[i:i + CHECK_GROUPS_LIMIT] for i in range(0, len(group_ids), CHECK_GROUPS_LIMIT)]

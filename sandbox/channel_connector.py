@@ -69,7 +69,7 @@ def connector_routes(state_of: StateGetter) -> tuple[list[web.AbstractRouteDef],
             except ValueError:
                 body = raw.decode(errors="replace")
             state.received.append({"method": request.method, "path": request.path, "body": body})
-            fault = state.faults.take(request.method, request.path)
+            fault = state.faults.take(request.method, request.path, body=raw.decode(errors="replace"))
             if fault is not None:
                 await asyncio.sleep(fault.delay)
                 if fault.status:

@@ -13,6 +13,7 @@ class Fault:
     """An injected failure: the next `times` matching requests get `status` (times=None: all of them).
 
     `delay` seconds pass before the answer; with status 0 the request is then served normally (a slow service).
+    `body_regex` narrows it to requests whose body matches (one card among many, say).
     """
 
     status: int
@@ -24,15 +25,20 @@ class Fault:
     message: str | None = None
     cmdlet: str | None = None
     delay: float = 0.0
+    body_regex: str | None = None
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _body_pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._pattern = re.compile(self.path_regex)
+        self._body_pattern = re.compile(self.body_regex) if self.body_regex is not None else None
 
-    def matches(self, method: str, path: str, cmdlet: str | None) -> bool:
+    def matches(self, method: str, path: str, cmdlet: str | None, body: str = "") -> bool:
         if self.method and self.method.upper() != method.upper():
             return False
         if self.cmdlet and (cmdlet or "").lower() != self.cmdlet.lower():
+            return False
+        if self._body_pattern is not None and self._body_pattern.search(body) is None:
             return False
         return self._pattern.search(path) is not None
 
@@ -50,10 +56,10 @@ class Faults(list[Fault]):
         self.append(fault)
         return fault
 
-    def take(self, method: str, path: str, cmdlet: str | None = None) -> Fault | None:
+    def take(self, method: str, path: str, cmdlet: str | None = None, body: str = "") -> Fault | None:
         """The first live fault matching this request, counting it down."""
         for fault in self:
-            if fault.matches(method, path, cmdlet):
+            if fault.matches(method, path, cmdlet, body):
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:

@@ -105,7 +105,8 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     state.requests.append(RecordedRequest(request.method, path, dict(request.query), body, cmdlet))
     if request.path.startswith(_PROTECTED_PREFIXES):
         _check_bearer(request)
-    fault = state.faults.take(request.method, path, cmdlet)
+    text = await request.text() if request.body_exists else ""
+    fault = state.faults.take(request.method, path, cmdlet, text)
     if fault is not None:
         if fault.delay:
             await asyncio.sleep(fault.delay)
@@ -137,6 +138,7 @@ control = web.RouteTableDef()
 _FAULT_FIELDS: dict[str, tuple[type, ...]] = {
     "method": (str,), "path_regex": (str,), "status": (int,), "times": (int, type(None)),
     "retry_after": (str, int, float), "code": (str,), "message": (str,), "cmdlet": (str,), "delay": (int, float),
+    "body_regex": (str,),
 }
 
 
@@ -182,10 +184,11 @@ def _fault_problem(body: Any) -> str | None:
         return "status must be an HTTP error status (400-599), or 0 with a delay (a slow answer)"
     if body.get("times", 1) is not None and body.get("times", 1) < 1:
         return "times must be at least 1 (or null for every request)"
-    try:
-        re.compile(body.get("path_regex", ".*"))
-    except re.error as exc:
-        return f"path_regex does not compile: {exc}"
+    for name in ("path_regex", "body_regex"):
+        try:
+            re.compile(body.get(name, ".*"))
+        except re.error as exc:
+            return f"{name} does not compile: {exc}"
     return None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.tenant_http import (
+    GRAPH_METADATA,
     GraphError,
     bad_request,
     collection,
@@ -168,18 +169,47 @@ def _parse_time(value: str) -> datetime:
                           "'yyyy-mm-ddThh:mm:ss('.'s+)?(zzzzzz)?'.", code="BadRequest") from None
 
 
+# The query options the v1.0 List alerts_v2 reference documents; Graph refuses others (no $orderby, $select).
+_ALERT_QUERY_OPTIONS = frozenset({"$count", "$filter", "$skip", "$top"})
+_OPTION_NAMES = {"$orderby": "OrderBy", "$select": "Select", "$expand": "Expand", "$search": "Search"}
+
+
+def _count(request: web.Request, name: str) -> int:
+    value = request.query.get(name, "0")
+    if not value.isdigit():
+        raise bad_request(f"Invalid value '{value}' for {name} query option.", code="BadRequest")
+    return int(value)
+
+
 @routes.get("/v1.0/security/alerts_v2")
 async def list_alerts(request: web.Request) -> web.Response:
-    alerts = state_of(request).security_alerts
+    state = state_of(request)
+    for name in request.query:
+        if name.startswith("$") and name.lower() not in _ALERT_QUERY_OPTIONS:
+            option = _OPTION_NAMES.get(name.lower(), name[1:])
+            raise bad_request(f"The query specified in the URI is not valid. Query option '{option}' is not "
+                              "allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute "
+                              "or QueryValidationSettings.", code="BadRequest")
+    alerts = state.security_alerts
     # Only the one filter form Riposte polls with is understood; other filters are ignored.
     if (match := _UPDATED_AFTER.search(request.query.get("$filter", ""))) is not None:
         since = _parse_time(match.group(1))
         alerts = [a for a in alerts if _parse_time(a["lastUpdateDateTime"]) > since]
-    if top := request.query.get("$top"):
-        if not top.isdigit():
-            raise bad_request(f"Invalid value '{top}' for $top query option.", code="BadRequest")
-        alerts = alerts[: int(top)]
-    return collection("security/alerts_v2", alerts)
+    # Newest first, as the reference says Graph lists them; a client must not count on any other order.
+    alerts = sorted(alerts, key=lambda a: _parse_time(a["lastUpdateDateTime"]), reverse=True)
+    skip, size = _count(request, "$skip"), state.alerts_page_size
+    if "$top" in request.query:
+        size = max(1, min(size, _count(request, "$top")))
+    body: dict[str, Any] = {"@odata.context": f"{GRAPH_METADATA}#security/alerts_v2"}
+    if request.query.get("$count", "").lower() == "true":
+        body["@odata.count"] = len(alerts)
+    body["value"] = alerts[skip:skip + size]
+    if skip + size < len(alerts) or (state.alerts_repeat_next_link and skip):
+        # The link carries the query on, as Graph's does; the knob hands back the link just followed (a stuck
+        # cursor), which a client must notice rather than follow for ever.
+        next_skip = skip if state.alerts_repeat_next_link and skip else skip + size
+        body["@odata.nextLink"] = str(request.url.update_query({"$skip": str(next_skip)}))
+    return graph_json(body)
 
 
 def _alert(request: web.Request) -> dict[str, Any]:

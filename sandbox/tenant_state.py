@@ -13,6 +13,7 @@ from aiohttp import web
 from sandbox.faults import Fault, Faults
 
 SANDBOX_GRAPH_TOKEN = "riposte-sandbox-token"
+ALERTS_PAGE_SIZE = 1000
 
 # Graph gives every user's password method this fixed id.
 PASSWORD_METHOD_ID = "28c10230-6103-485e-b985-444c60001490"
@@ -75,6 +76,8 @@ class TenantState:
         self.exchange_pages: dict[str, list[dict[str, Any]]] = {}  # the rest of a paged cmdlet output, by token
         # The app holds every application permission but these (tests withhold some to see Graph's answer).
         self.withheld_permissions: set[str] = set()
+        self.alerts_page_size = ALERTS_PAGE_SIZE  # security alerts per page at most; tests lower it to see paging
+        self.alerts_repeat_next_link = False  # a stuck cursor: a second page's @odata.nextLink is its own URL
         self._load()
 
     def _load(self) -> None:
@@ -126,6 +129,8 @@ class TenantState:
         self.exchange_page_size = 1000
         self.exchange_pages.clear()
         self.withheld_permissions.clear()
+        self.alerts_page_size = ALERTS_PAGE_SIZE
+        self.alerts_repeat_next_link = False
         self._load()
 
     # --- lookups -------------------------------------------------------------------------------
@@ -163,10 +168,12 @@ class TenantState:
 
     def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500,
                   times: int | None = 1, retry_after: str | float | None = None, code: str | None = None,
-                  message: str | None = None, cmdlet: str | None = None, delay: float = 0.0) -> Fault:
+                  message: str | None = None, cmdlet: str | None = None, delay: float = 0.0,
+                  body_regex: str | None = None) -> Fault:
         return self.faults.add(Fault(status=status, method=method, path_regex=path_regex, times=times,
                                      retry_after=None if retry_after is None else str(retry_after),
-                                     code=code, message=message, cmdlet=cmdlet, delay=delay))
+                                     code=code, message=message, cmdlet=cmdlet, delay=delay,
+                                     body_regex=body_regex))
 
     def snapshot(self) -> dict[str, Any]:
         return copy.deepcopy({

@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 
 from actions.credentials import CredentialError, MsalClientCredential, StaticTokenCredential
-from actions.errors import NotFound, PermissionMissing, Throttled
+from actions.errors import NotFound, PermissionMissing, ServiceUnavailable, Throttled
 from actions.exchange import ExchangeAdmin
-from actions.graph import build_graph_client
-from actions.tenant import GraphTenant
+from actions.graph import build_graph_client, get_json_pages
+from actions.tenant import READ_ALERTS, GraphTenant
 from sandbox.launcher import RunningServer, start_server
 from sandbox.seed import load_seed
 from sandbox.tenant import SANDBOX_GRAPH_TOKEN, TENANT, TenantState, create_tenant_app
@@ -164,3 +164,28 @@ async def test_msal_certificate_flow_against_an_https_authority(authority: Runni
     assert token.token in state(authority).issued_tokens
     [request] = [r for r in state(authority).requests if r.path.endswith("/oauth2/v2.0/token")]
     assert request.body["client_assertion"] == "***", "a signed assertion was sent, and not recorded"
+
+
+def five_alerts(server: RunningServer) -> None:
+    state(server).alerts_page_size = 2
+    state(server).security_alerts = [{"id": f"a{n}", "title": f"Alert {n}", "lastUpdateDateTime":
+                                      f"2026-11-22T10:0{n}:00Z"} for n in range(5)]
+
+
+async def test_paging_stops_at_the_page_cap_and_says_the_list_is_partial(tenant_server: RunningServer) -> None:
+    five_alerts(tenant_server)
+    pages = await static_tenant(tenant_server).security_alerts_since("2026-11-01T00:00:00Z", top=2, max_pages=2)
+    assert [a["id"] for a in pages.items] == ["a4", "a3", "a2", "a1"] and not pages.complete
+    whole = await static_tenant(tenant_server).security_alerts_since("2026-11-01T00:00:00Z", top=2)
+    assert len(whole.items) == 5 and whole.complete
+
+
+async def test_a_list_whose_next_link_repeats_fails_rather_than_loops_or_passes_for_whole(
+    tenant_server: RunningServer,
+) -> None:
+    five_alerts(tenant_server)
+    state(tenant_server).alerts_repeat_next_link = True
+    client = build_graph_client(tenant_server.url, StaticTokenCredential(SANDBOX_GRAPH_TOKEN))
+    with pytest.raises(ServiceUnavailable, match="same next-page link twice"):
+        await get_json_pages(READ_ALERTS, "the tenant", client.security.alerts_v2)
+    assert len([r for r in state(tenant_server).requests if r.path == "/security/alerts_v2"]) == 2

@@ -281,6 +281,43 @@ async def test_alerts_filter_and_organization(client: Client) -> None:
     assert org["value"][0]["id"] == TENANT_ID
 
 
+def _alerts(count: int) -> list[dict[str, Any]]:
+    return [{"id": f"a{n}", "title": f"Alert {n}", "lastUpdateDateTime": f"2026-11-22T10:{n:02d}:00Z"}
+            for n in range(count)]
+
+
+async def test_alerts_v2_refuses_query_options_the_reference_does_not_list(client: Client) -> None:
+    refused = await call(client, "GET", "/v1.0/security/alerts_v2", status=400,
+                         params={"$orderby": "lastUpdateDateTime asc"})
+    assert refused["error"]["code"] == "BadRequest" and "'OrderBy' is not allowed" in refused["error"]["message"]
+    assert "request-id" in refused["error"]["innerError"]
+    await call(client, "GET", "/v1.0/security/alerts_v2", status=400, params={"$select": "id"})
+    counted = await call(client, "GET", "/v1.0/security/alerts_v2", params={"$count": "true", "$skip": "0"})
+    assert counted["@odata.count"] == 1
+
+
+async def test_alerts_v2_pages_newest_first_with_next_links(client: Client) -> None:
+    state(client).security_alerts = _alerts(5)
+    seen, url = [], "/v1.0/security/alerts_v2?$top=2&$filter=lastUpdateDateTime gt 2026-11-22T10:00:00Z"
+    while url:
+        page = await call(client, "GET", url)
+        assert len(page["value"]) <= 2
+        seen += [a["id"] for a in page["value"]]
+        url = page.get("@odata.nextLink", "").partition(str(client.make_url("")))[2]
+        assert "$filter" in url or not url, "the link carries the query on"
+    assert seen == ["a4", "a3", "a2", "a1"]
+
+
+async def test_alerts_v2_stuck_cursor_hands_back_the_same_link(client: Client) -> None:
+    state(client).security_alerts = _alerts(5)
+    state(client).alerts_repeat_next_link = True
+    first = await call(client, "GET", "/v1.0/security/alerts_v2", params={"$top": "2"})
+    second_url = first["@odata.nextLink"]
+    second = await call(client, "GET", second_url.partition(str(client.make_url("")))[2])
+    assert second["@odata.nextLink"] == second_url
+    assert [a["id"] for a in first["value"] + second["value"]] == ["a4", "a3", "a2", "a1"]
+
+
 # --- faults and control routes -----------------------------------------------------------------
 
 
