@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from azure.core.credentials_async import AsyncTokenCredential
@@ -29,6 +30,9 @@ from bot.endpoints import METRICS, SERVICES, healthz, metrics, post_alert
 from bot.handler import RiposteBot
 from bot.inflight import InFlight
 from bot.metrics import Metrics
+from bot.pipeline.limiter import TeamsLimiter
+from bot.pipeline.queues import build_queues
+from bot.pipeline.workers import Workers
 from bot.policy import PolicyError, load_policy
 from bot.poller import poll_forever
 from bot.services import Services
@@ -37,6 +41,8 @@ from bot.store import connect_redis
 from bot.views import CardPainter
 
 log = logging.getLogger("riposte")
+Role_ = Literal["all", "web", "worker"]
+ROLES: tuple[Role_, ...] = ("all", "web", "worker")
 SANDBOX_PAGE: web.AppKey[str] = web.AppKey("sandbox_page", str)
 BOT: web.AppKey[RiposteBot] = web.AppKey("bot", RiposteBot)
 
@@ -52,9 +58,12 @@ def graph_credential(settings: Settings) -> AsyncTokenCredential:
 
 
 def create_app(
-    settings: Settings, *, credential: AsyncTokenCredential | None = None, sandbox_page: str = ""
+    settings: Settings, *, credential: AsyncTokenCredential | None = None, sandbox_page: str = "",
+    role: Role_ = "all",
 ) -> web.Application:
-    """The whole bot as an aiohttp application; `credential` overrides the msal one (the local sandbox)."""
+    """The bot as an aiohttp application; `credential` overrides the msal one (the local sandbox). `role`: "all"
+    (web front and workers), "web" (Bot Framework and alert endpoints; work is queued) or "worker" (jobs, the
+    poller and approval expiry; only /healthz and /metrics are served)."""
     policy = load_policy(settings.policy_file)
     app = web.Application(client_max_size=1024 * 1024)
     app[METRICS] = counters = Metrics()
@@ -62,6 +71,11 @@ def create_app(
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         redis = connect_redis(settings.redis_url)
+        # saq speaks bytes and blocks on BLMOVE for up to a second: its own connections, longer socket timeout.
+        job_redis = connect_redis(settings.redis_url, decode_responses=False, socket_timeout=10.0, stand_in=redis)
+        queues = build_queues(job_redis, settings.job_heartbeat_seconds)
+        limiter = TeamsLimiter.build(settings.redis_url, settings.teams_thread_limits, settings.teams_tenant_limits,
+                                     settings.tenant_id)
         token_credential = credential or graph_credential(settings)
         tenant = GraphTenant(build_graph_client(settings.graph_endpoint, token_credential))
         exchange = ExchangeAdmin(token_credential, settings.graph_tenant_id, endpoint=settings.exchange_endpoint)
@@ -74,22 +88,31 @@ def create_app(
         }
         services = Services(
             settings=settings, redis=redis, tenant=tenant,
-            channel=TeamsChannel(adapter, settings, settings.tenant_id), cases=CaseStore(redis), audit=audit,
+            channel=TeamsChannel(adapter, settings, settings.tenant_id, limiter, counters), cases=CaseStore(redis),
+            audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
             runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
             painter=CardPainter(signer, settings.protected_users), approvals=ApprovalStore(redis), metrics=counters,
+            queues=queues, limiter=limiter,
         )
         app[SERVICES] = services
         app[BOT] = RiposteBot(services)
-        sweep_every = max(1.0, min(30.0, settings.approval_timeout_minutes * 60 / 4))
-        loop = asyncio.get_running_loop()
-        background = [loop.create_task(expire_due_forever(services, sweep_every))]
-        if settings.poll_alerts_seconds > 0:
-            background.append(loop.create_task(poll_forever(services, settings.poll_alerts_seconds)))
+        background: list[asyncio.Task[None]] = []
+        workers = Workers(services) if role in ("all", "worker") else None
+        if workers is not None:
+            workers.start()
+            sweep_every = max(1.0, min(30.0, settings.approval_timeout_minutes * 60 / 4))
+            loop = asyncio.get_running_loop()
+            background.append(loop.create_task(expire_due_forever(services, sweep_every)))
+            if settings.poll_alerts_seconds > 0:
+                background.append(loop.create_task(poll_forever(services, settings.poll_alerts_seconds)))
         yield
         for task in background:
             task.cancel()
+        if workers is not None:
+            await workers.stop()
         await services.inflight.drain(settings.shutdown_grace_seconds)
+        await queues.close()
         await exchange.aclose()
         await token_credential.close()
         await redis.aclose()
@@ -98,8 +121,9 @@ def create_app(
         return await process_request(adapter, request, request.app[BOT])
 
     app.cleanup_ctx.append(services_ctx)
-    app.router.add_post("/api/messages", messages)
-    app.router.add_post("/api/alerts", post_alert)
+    if role != "worker":
+        app.router.add_post("/api/messages", messages)
+        app.router.add_post("/api/alerts", post_alert)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     if sandbox_page:
@@ -112,7 +136,7 @@ async def _to_sandbox_page(request: web.Request) -> web.Response:
     raise web.HTTPFound(request.app[SANDBOX_PAGE])
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, role: Role_ = "all") -> None:
     credential: AsyncTokenCredential | None = None
     sandbox: Any = None
     page = ""
@@ -122,10 +146,13 @@ async def serve(settings: Settings) -> None:
 
         sandbox = await start_sandbox(f"http://{settings.host}:{settings.port}", settings)
         settings, credential, page = sandbox.settings, sandbox.credential, sandbox.page_url
-    runner = web.AppRunner(create_app(settings, credential=credential, sandbox_page=page))
+    runner = web.AppRunner(create_app(settings, credential=credential, sandbox_page=page, role=role))
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
-    log.info("Riposte listening on http://%s:%s (messaging endpoint /api/messages)", settings.host, settings.port)
+    if role == "worker":
+        log.info("Riposte worker running (health and metrics on http://%s:%s)", settings.host, settings.port)
+    else:
+        log.info("Riposte listening on http://%s:%s (messaging endpoint /api/messages)", settings.host, settings.port)
     if page:
         log.warning("Local sandbox: open http://%s:%s/sandbox in a browser", settings.host, settings.port)
     elif not settings.alert_token.get_secret_value():
@@ -142,10 +169,27 @@ async def serve(settings: Settings) -> None:
         await sandbox.close()
 
 
-def main() -> int:
+def parse_role(argv: list[str]) -> Role_:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Riposte: contain a compromised Microsoft 365 "
+                                     "account from a Teams channel.")
+    parser.add_argument("role", nargs="?", choices=("web", "worker"),
+                        help="run only the web front (web) or only the workers (worker); default: both")
+    role: Role_ = parser.parse_args(argv).role or "all"
+    return role
+
+
+def role_problem(settings: Settings, role: Role_) -> str | None:
+    if role != "all" and settings.local_mode:
+        return (f"'{role}' runs one part of Riposte; the parts share work through Redis and a real tenant, but this "
+                "is local mode (the sandbox lives inside one process): run 'python app.py' instead.")
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    role = parse_role(sys.argv[1:] if argv is None else argv)
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    problem = settings.startup_problem()
+    problem = settings.startup_problem() or role_problem(settings, role)
     try:
         load_policy(settings.policy_file)
     except PolicyError as error:
@@ -153,7 +197,7 @@ def main() -> int:
     if problem:
         print(f"Riposte will not start: {problem}", file=sys.stderr)
         return 2
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, role))
     return 0
 
 

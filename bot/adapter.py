@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from botbuilder.core import Bot, CardFactory, MessageFactory, TurnContext, serializer_helper
@@ -20,13 +21,16 @@ from msrest.serialization import Serializer
 from msrest.universal_http.requests import ClientRetryPolicy
 from urllib3.util.retry import Retry
 
-from bot.answered import answering_turn
+from bot.answered import answering, answering_turn, time_left
 from bot.cards.elements import CardJson
 from bot.config import Settings
-from bot.connector import call_connector
+from bot.connector import WHILE_ANSWERING_SECONDS, call_connector, status_of
 from bot.inbound import BadActivity, parse_activity
+from bot.metrics import Metrics
+from bot.pipeline.limiter import Priority, TeamsLimiter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 AUTH_REFUSED = "invalid or missing Bot Framework token"
 
 # botbuilder builds a ConnectorClient per activity, and msrest's ClientRetryPolicy.__init__ filters range(999)
@@ -145,14 +149,35 @@ class TeamsChannel:
     """Implements bot.services.Channel over the Bot Connector REST API; every call goes through
     bot.connector.call_connector (retries on Teams' terms)."""
 
-    def __init__(self, adapter: CloudAdapter, settings: Settings, tenant_id: str) -> None:
+    def __init__(self, adapter: CloudAdapter, settings: Settings, tenant_id: str, limiter: TeamsLimiter,
+                 metrics: Metrics) -> None:
         self._adapter = adapter
         self._app_id = settings.microsoft_app_id
         self._service_url = settings.service_url
         self._tenant_id = tenant_id
+        self._limiter = limiter
+        self._metrics = metrics
+
+    def _limited(self, conversation_id: str, priority: Priority,
+                 call: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+        """`call` taking a send slot within Teams' limits first (each attempt is a send); while a click waits
+        for its answer, only as long as the answer can wait."""
+
+        async def attempt() -> T:
+            deadline = time.monotonic() + time_left(WHILE_ANSWERING_SECONDS) if answering() else None
+            await self._limiter.acquire(conversation_id, priority, deadline)
+            try:
+                return await call()
+            except Exception as error:
+                self._metrics.count("riposte_teams_sends_total", result=str(status_of(error) or "error"))
+                raise
+            finally:
+                self._metrics.count("riposte_teams_send_attempts_total", priority=priority.value)
+
+        return attempt
 
     async def post_thread(
-        self, channel_id: str, card: dict[str, Any], service_url: str
+        self, channel_id: str, card: dict[str, Any], service_url: str, priority: Priority = Priority.BULK
     ) -> tuple[dict[str, Any], str]:
         parameters = ConversationParameters(
             is_group=True,
@@ -168,12 +193,14 @@ class TeamsChannel:
             posted["reference"] = reference.serialize()
             posted["activity_id"] = context.activity.id
 
-        await call_connector(f"channel {channel_id}", lambda: self._adapter.create_conversation(
-            self._app_id, remember, parameters, "msteams", service_url or self._service_url, None
-        ), repeatable=False)
+        await call_connector(f"channel {channel_id}", self._limited(channel_id, priority, lambda: (
+            self._adapter.create_conversation(
+                self._app_id, remember, parameters, "msteams", service_url or self._service_url, None
+            ))), repeatable=False)
         return posted["reference"], posted["activity_id"]
 
-    async def reply(self, reference: dict[str, Any], card: dict[str, Any]) -> str:
+    async def reply(self, reference: dict[str, Any], card: dict[str, Any],
+                    priority: Priority = Priority.INTERACTIVE) -> str:
         """Post `card` into the thread of `reference`; return the new message's id."""
         posted: dict[str, str] = {}
 
@@ -181,19 +208,20 @@ class TeamsChannel:
             response = await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
             posted["id"] = response.id if response else ""
 
-        await self._in_conversation(reference, send, repeatable=False)
+        await self._in_conversation(reference, send, priority, repeatable=False)
         return posted.get("id", "")
 
-    async def update_card(self, reference: dict[str, Any], activity_id: str, card: dict[str, Any]) -> None:
+    async def update_card(self, reference: dict[str, Any], activity_id: str, card: dict[str, Any],
+                          priority: Priority = Priority.INTERACTIVE) -> None:
         async def replace(context: TurnContext) -> None:
             activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
             activity.id = activity_id
             await context.update_activity(activity)
 
-        await self._in_conversation(reference, replace)
+        await self._in_conversation(reference, replace, priority)
 
     async def _in_conversation(self, reference: dict[str, Any], work: Callable[[TurnContext], Awaitable[None]],
-                               *, repeatable: bool = True) -> None:
+                               priority: Priority, *, repeatable: bool = True) -> None:
         """Run `work` in the conversation of `reference`, raising its error: botbuilder would hand it to
         on_turn_error and return as if it had worked."""
         conversation = ConversationReference().deserialize(reference)
@@ -211,4 +239,5 @@ class TeamsChannel:
             if failed:
                 raise failed[0]
 
-        await call_connector(f"conversation {conversation.conversation.id}", attempt, repeatable=repeatable)
+        await call_connector(f"conversation {conversation.conversation.id}",
+                             self._limited(conversation.conversation.id, priority, attempt), repeatable=repeatable)

@@ -94,9 +94,63 @@ class ActionRecord:
         return cls(**data)
 
 
+# One atomic decision per incoming alert, so that replicas racing on the same alert (a sender's retry) or on the
+# same user (a storm) agree: a source id already seen names its case; otherwise an alert about a user whose case
+# opened within the grouping window joins that case; otherwise the new case is stored and becomes the user's open
+# case. KEYS: the alert's claim, the user's open-case pointer, the new case. ARGV: new case id, its JSON, case TTL,
+# grouping window in seconds (0 = off), the alert's JSON, the case key prefix, the grouped-alerts list suffix.
+_INTAKE_SCRIPT = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return {existing, 'duplicate'} end
+if tonumber(ARGV[4]) > 0 then
+  local open = redis.call('GET', KEYS[2])
+  if open and redis.call('EXISTS', ARGV[6] .. open) == 1 then
+    redis.call('SET', KEYS[1], open, 'EX', ARGV[3])
+    local grouped = ARGV[6] .. open .. ARGV[7]
+    redis.call('RPUSH', grouped, ARGV[5])
+    redis.call('EXPIRE', grouped, ARGV[3])
+    return {open, 'grouped'}
+  end
+end
+redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4]) end
+return {ARGV[1], 'accepted'}
+"""
+GROUPED_SUFFIX = ":grouped"
+GROUPED_KEPT_ON_CARD = 3
+
+
+def _grouped_key(case_id: str) -> str:
+    return _case_key(case_id) + GROUPED_SUFFIX
+
+
 class CaseStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._intake = redis.register_script(_INTAKE_SCRIPT)
+
+    async def open_or_join(self, case: Case, group_seconds: int) -> tuple[str, str]:
+        """Keep the alert of the new `case` durably: (case id, "accepted" | "grouped" | "duplicate")."""
+        alert = case.alert
+        keys = [f"riposte:alert:{alert.source}:{alert.id}", f"riposte:open-case:{alert.user.lower()}",
+                _case_key(case.id)]
+        args: list[str | int] = [case.id, case.to_json(), CASE_TTL_SECONDS, group_seconds, json.dumps(alert.to_json()),
+                _case_key(""), GROUPED_SUFFIX]
+        case_id, status = await self._intake(keys=keys, args=args)
+        return str(case_id), str(status)
+
+    async def grouped(self, case_id: str) -> tuple[tuple[Alert, ...], int]:
+        """The latest alerts that joined the case, and how many joined in all."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(_grouped_key(case_id), -GROUPED_KEPT_ON_CARD, -1)
+            pipe.llen(_grouped_key(case_id))
+            latest, count = await pipe.execute()
+        return tuple(Alert.from_json(json.loads(raw)) for raw in latest), int(count)
+
+    async def all_grouped(self, case_id: str) -> list[Alert]:
+        raw = await self._redis.lrange(_grouped_key(case_id), 0, -1)  # type: ignore[misc]
+        return [Alert.from_json(json.loads(item)) for item in raw]
 
     async def claim_alert(self, source: str, alert_id: str, case_id: str) -> str | None:
         """Reserve the source alert for `case_id`; return the existing case id if it was already taken."""
@@ -156,17 +210,21 @@ class CaseStore:
 
     async def card_state(
         self, case_id: str
-    ) -> tuple[dict[str, ActionRecord], dict[str, list[Item]], frozenset[str]]:
-        """Records, listings and saved-copy keys in one round trip: every card drawn needs all three."""
+    ) -> tuple[dict[str, ActionRecord], dict[str, list[Item]], frozenset[str], tuple[Alert, ...], int]:
+        """Records, listings, saved-copy keys and grouped alerts in one round trip: every card drawn needs them."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(_records_key(case_id))
             pipe.hgetall(f"riposte:case:{case_id}:items")
             pipe.hkeys(f"riposte:case:{case_id}:saved")
-            records, items, saved = await pipe.execute()
+            pipe.lrange(_grouped_key(case_id), -GROUPED_KEPT_ON_CARD, -1)
+            pipe.llen(_grouped_key(case_id))
+            records, items, saved, grouped, grouped_count = await pipe.execute()
         return (
             {str(key): ActionRecord.from_json(str(value)) for key, value in records.items()},
             {str(kind): [Item(**item) for item in json.loads(value)] for kind, value in items.items()},
             frozenset(str(key) for key in saved),
+            tuple(Alert.from_json(json.loads(raw)) for raw in grouped),
+            int(grouped_count),
         )
 
     async def save_listing(self, case_id: str, kind: str, items: list[Item]) -> None:

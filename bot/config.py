@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     policy_file: str = Field("", validation_alias="RIPOSTE_POLICY_FILE")
     approval_timeout_minutes: float = Field(30.0, validation_alias="RIPOSTE_APPROVAL_TIMEOUT_MINUTES")
     # A further alert about a user with a case opened in the last N minutes joins that case's thread; 0 = off.
-    group_alerts_minutes: float = Field(0.0, ge=0, validation_alias="RIPOSTE_GROUP_ALERTS_MINUTES")
+    group_alerts_minutes: float = Field(30.0, ge=0, validation_alias="RIPOSTE_GROUP_ALERTS_MINUTES")
     # Poll Microsoft Graph security alerts (alerts_v2) every N seconds; 0 = off (alerts come by webhook only).
     poll_alerts_seconds: float = Field(0.0, validation_alias="RIPOSTE_POLL_ALERTS_SECONDS")
     # Auto-remediation of high-confidence, high-severity alerts: off unless switched on.
@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     role_cache_seconds: int = Field(60, ge=1, validation_alias="RIPOSTE_ROLE_CACHE_SECONDS")
     # How long shutdown waits for in-flight actions before recording them as interrupted.
     shutdown_grace_seconds: float = Field(20.0, validation_alias="RIPOSTE_SHUTDOWN_GRACE_SECONDS")
+
+    # The durable pipeline (bot/pipeline): jobs each worker process runs at once, how long a job may go without a
+    # heartbeat before another worker takes it over (its worker died), and Teams' documented send limits, which
+    # tests shorten. Limits are `limits` strings: per thread (a channel counts as one thread) and per tenant.
+    worker_concurrency: int = Field(10, ge=1, validation_alias="RIPOSTE_WORKER_CONCURRENCY")
+    job_heartbeat_seconds: int = Field(20, ge=2, validation_alias="RIPOSTE_JOB_HEARTBEAT_SECONDS")
+    teams_thread_limits: str = Field(
+        "7/1second;8/2seconds;60/30seconds;1800/hour", validation_alias="RIPOSTE_TEAMS_THREAD_LIMITS"
+    )
+    teams_tenant_limits: str = Field("50/second", validation_alias="RIPOSTE_TEAMS_TENANT_LIMITS")
 
     host: str = Field("127.0.0.1", validation_alias="HOST")
     port: int = Field(3978, validation_alias="PORT")

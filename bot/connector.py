@@ -26,7 +26,7 @@ from bot.answered import answering, time_left
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETRY_STATUSES = frozenset({412, 429, 502, 504})
+RETRY_STATUSES = frozenset({412, 429, 502, 503, 504})
 # A 502/504 may come after Teams created the message: only a call that is safe to repeat (a PUT) retries them.
 REFUSED_STATUSES = frozenset({412, 429})
 ATTEMPTS = 5
@@ -55,11 +55,18 @@ def _is_connection_failure(error: BaseException) -> bool:
     return isinstance(inner, requests.ConnectionError) and not isinstance(inner, requests.exceptions.SSLError)
 
 
-def _is_blocked(error: BaseException) -> bool:
-    # Teams documents this 403 as {"errorCode": 209, "message": "{... \"subCode\": \"MessageWritesBlocked\" ...}"},
-    # outside the usual error envelope, so the body is searched rather than msrest's parsed error.
-    body = getattr(getattr(error, "response", None), "text", "")
-    return status_of(error) == 403 and "MessageWritesBlocked" in str(body or "")
+# Teams' answers when the bot cannot post into a conversation at all (removed from the team, blocked, disabled by
+# an admin, conversation gone): retrying cannot help. Some come outside the usual error envelope
+# ({"errorCode": 209, "message": "{... \"subCode\": \"MessageWritesBlocked\" ...}"}), so the body is searched.
+BLOCKED_CODES = {
+    403: ("BotNotInConversationRoster", "ConversationBlockedByUser", "BotDisabledByAdmin", "MessageWritesBlocked"),
+    404: ("ConversationNotFound",),
+}
+
+
+def blocked_code(error: BaseException) -> str | None:
+    body = str(getattr(getattr(error, "response", None), "text", "") or "")
+    return next((code for code in BLOCKED_CODES.get(status_of(error) or 0, ()) if code in body), None)
 
 
 def retry_after(error: BaseException) -> float | None:
@@ -100,10 +107,11 @@ async def call_connector(where: str, call: Callable[[], Awaitable[T]], *, repeat
         try:
             return await call()
         except (HttpOperationError, ClientRequestError) as error:
-            if _is_blocked(error):
-                message = (f"The bot cannot post to {where}: Teams answered 403 MessageWritesBlocked (the bot was "
-                           "removed from the team, or blocked there). Add the bot to the team again, or type "
-                           "'use this channel for alerts' in a channel where it is.")
+            code = blocked_code(error)
+            if code:
+                message = (f"The bot cannot post to {where}: Teams answered {status_of(error)} {code} (the bot was "
+                           "removed from the team, blocked or disabled there, or the conversation is gone). Add the "
+                           "bot to the team again, or type 'use this channel for alerts' in a channel where it is.")
                 log.error("%s", message)
                 raise ChannelBlocked(message) from error
             status = status_of(error)

@@ -9,12 +9,11 @@ import logging
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from actions.errors import RiposteError
 from bot.alerts import AlertInvalid, parse_alert
-from bot.automation import maybe_automate
 from bot.config import is_loopback
 from bot.intake import ChannelNotConfigured, accept_alert
 from bot.metrics import Metrics
+from bot.pipeline.jobs import CHANNEL_PROBLEM_KEY
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -68,34 +67,34 @@ async def post_alert(request: web.Request) -> web.Response:
         return _error(400, f"invalid alert: {invalid}", invalid.fields)
     try:
         accepted = await accept_alert(services, alert)
-    except RedisError:
-        log.exception("state store unreachable during alert intake")
+    except RedisError as error:
+        log.warning("state store unreachable during alert intake of %s/%s: %s", alert.source, alert.id, error)
+        metrics.count("riposte_alerts_total", status="unavailable")
         return _error(503, "the state store (Redis) is unreachable; nothing was accepted, send the alert again")
     except ChannelNotConfigured as error:
+        metrics.count("riposte_alerts_total", status="no_channel")
         return _error(409, str(error))
-    except RiposteError as error:
-        return _error(502, f"the alert could not be posted: {error}")
-    except Exception:
-        log.exception("alert %s could not be posted to the channel", alert.id)
-        return _error(502, "the alert card could not be posted to the channel; nothing was kept, send it again")
     metrics.count("riposte_alerts_total", status=accepted.status)
-    if accepted.status == "posted":
-        try:
-            await maybe_automate(services, accepted.case_id)
-        except Exception:  # the alert is in; a failed automation must not turn its 202 into an error
-            log.exception("automation failed on case %s", accepted.case_id)
     return web.json_response({"case_id": accepted.case_id, "status": accepted.status}, status=202)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 when Redis answers (the contract); the body also says whether alerts can reach their channel."""
     try:
-        await request.app[SERVICES].redis.ping()
+        problem = await request.app[SERVICES].redis.get(CHANNEL_PROBLEM_KEY)
     except (RedisError, OSError):
         return web.json_response({"status": "unhealthy", "redis": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "redis": "ok"})
+    return web.json_response({"status": "ok", "redis": "ok", "alert_channel": str(problem or "ok")})
 
 
 async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    text = request.app[METRICS].render({"riposte_actions_in_flight": float(len(services.inflight))})
+    gauges = {"riposte_actions_in_flight": float(len(services.inflight)),
+              "riposte_teams_limiter_waits": float(services.limiter.waits)}
+    try:
+        for queue, count in (await services.queues.backlog()).items():
+            gauges[f'riposte_jobs_backlog{{queue="{queue}"}}'] = float(count)
+    except RedisError:
+        log.warning("could not read the job backlog for /metrics: Redis is unreachable")
+    text = request.app[METRICS].render(gauges)
     return web.Response(text=text, content_type="text/plain", charset="utf-8")

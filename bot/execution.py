@@ -33,8 +33,8 @@ def now_iso() -> str:
 
 
 async def load_state(services: Services, case: Case) -> CaseState:
-    records, listings, saved = await services.cases.card_state(case.id)
-    return CaseState(case, records, listings, saved)
+    records, listings, saved, grouped, grouped_count = await services.cases.card_state(case.id)
+    return CaseState(case, records, listings, saved, grouped, grouped_count)
 
 
 async def card_for(services: Services, case: Case, notice: str = "", style: str = "attention",

@@ -20,6 +20,11 @@ class Metrics:
                 if metric == name:
                     rendered = ",".join(f'{key}="{val}"' for key, val in labels)
                     lines.append(f"{name}{{{rendered}}} {value}" if rendered else f"{name} {value}")
-        for name, gauge in sorted(gauges.items()):
-            lines.extend([f"# TYPE {name} gauge", f"{name} {gauge}"])
+        typed: set[str] = set()
+        for name, gauge in sorted(gauges.items()):  # a name may carry labels: `backlog{queue="alerts"}`
+            family = name.split("{", 1)[0]
+            if family not in typed:
+                typed.add(family)
+                lines.append(f"# TYPE {family} gauge")
+            lines.append(f"{name} {gauge}")
         return "\n".join(lines) + "\n"

@@ -18,7 +18,6 @@ from typing import Any
 
 from actions.errors import RiposteError
 from bot.alerts import Alert, AlertInvalid, parse_graph_alert
-from bot.automation import maybe_automate
 from bot.intake import accept_alert
 from bot.services import Services
 
@@ -90,14 +89,8 @@ async def _accept(services: Services, alert: Alert, stamp: str) -> bool | None:
         log.warning("Graph alert %s (updated %s) was not accepted and is retried next poll: %s: %s",
                     alert.id, stamp, type(error).__name__, error)
         return None
-    if accepted.status == "duplicate":
-        return False
-    if accepted.status != "grouped":  # a grouped alert joined a case whose automation has already run
-        try:
-            await maybe_automate(services, accepted.case_id)
-        except Exception:  # the alert is in; a failed automation must not have it polled again
-            log.exception("automation failed on case %s", accepted.case_id)
-    return True
+    # Automation runs in the case's posting job, once its user is resolved (bot/pipeline/jobs.py).
+    return accepted.status != "duplicate"
 
 
 def _readable(services: Services, raws: list[dict[str, Any]]) -> list[_Polled]:

@@ -16,6 +16,8 @@ from bot.cases import CaseStore
 from bot.config import Settings
 from bot.inflight import InFlight
 from bot.metrics import Metrics
+from bot.pipeline.limiter import Priority, TeamsLimiter
+from bot.pipeline.queues import Queues
 from bot.policy import Policy
 from bot.signing import ButtonSigner
 from bot.views import CardPainter
@@ -26,15 +28,17 @@ Card = dict[str, Any]
 class Channel(Protocol):
     """Where cards go: Teams through the Bot Connector (bot/adapter.py)."""
 
-    async def post_thread(self, channel_id: str, card: Card, service_url: str) -> tuple[dict[str, Any], str]:
+    async def post_thread(self, channel_id: str, card: Card, service_url: str,
+                          priority: Priority = Priority.BULK) -> tuple[dict[str, Any], str]:
         """Start a new thread with `card`; return the thread's conversation reference and the message id."""
         ...
 
-    async def reply(self, reference: dict[str, Any], card: Card) -> str:
+    async def reply(self, reference: dict[str, Any], card: Card, priority: Priority = Priority.INTERACTIVE) -> str:
         """Post `card` into the thread of `reference`; return the new message id."""
         ...
 
-    async def update_card(self, reference: dict[str, Any], activity_id: str, card: Card) -> None: ...
+    async def update_card(self, reference: dict[str, Any], activity_id: str, card: Card,
+                          priority: Priority = Priority.INTERACTIVE) -> None: ...
 
 
 @dataclass
@@ -53,3 +57,5 @@ class Services:
     painter: CardPainter
     approvals: ApprovalStore
     metrics: Metrics
+    queues: Queues
+    limiter: TeamsLimiter

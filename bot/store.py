@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -29,23 +29,41 @@ STAND_IN_WARNING = (
 RETRIES = 2
 CONNECT_TIMEOUT_SECONDS = 1.0
 COMMAND_TIMEOUT_SECONDS = 2.0  # Riposte issues no blocking commands; a reply this late means Redis is in trouble
+MAX_CONNECTIONS = 64
+POOL_WAIT_SECONDS = 2.0
 HEALTH_CHECK_SECONDS = 15  # a connection idle this long is PINGed (and reopened) before it is used
 
 
-def connect_redis(redis_url: str) -> Redis:
+def connect_redis(redis_url: str, *, decode_responses: bool = True, socket_timeout: float | None = None,
+                  stand_in: Redis | None = None) -> Redis:
+    """The shared store, or the in-process stand-in. `stand_in` is an existing stand-in whose data a second client
+    must share (the job queue speaks bytes, the rest of the bot text); `socket_timeout` for blocking commands."""
     if redis_url:
-        return Redis.from_url(
+        # A bounded pool that waits for a free connection: redis-py's default pool raises "Too many connections"
+        # past 100, which a burst of alerts reaches; waiting a moment is better than a 503.
+        pool = BlockingConnectionPool.from_url(
             redis_url,
-            decode_responses=True,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_SECONDS,
+            decode_responses=decode_responses,
             retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.25), RETRIES),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            socket_timeout=COMMAND_TIMEOUT_SECONDS,
+            socket_timeout=socket_timeout or COMMAND_TIMEOUT_SECONDS,
             socket_keepalive=True,
             health_check_interval=HEALTH_CHECK_SECONDS,
         )
+        return Redis(connection_pool=pool)
     import fakeredis  # only needed for the local try-out
 
+    if stand_in is not None:
+        server = stand_in.connection_pool.connection_kwargs["server"]
+        shared: Redis = fakeredis.FakeAsyncRedis(server=server, decode_responses=decode_responses)
+        return shared
     log.warning(STAND_IN_WARNING)
-    client: Redis = fakeredis.FakeAsyncRedis(decode_responses=True)
+    client: Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=decode_responses)
     return client
+
+
+def is_stand_in(redis: Redis) -> bool:
+    return "server" in redis.connection_pool.connection_kwargs

@@ -13,6 +13,7 @@ from actions import ACTIONS
 from actions.block_user import STEP_TITLES
 from actions.runner import Actor, Refused
 from actions.spec import ActionSpec, Item
+from bot.alerts import Alert
 from bot.authz import check_protected
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
 from bot.cards.elements import text
@@ -97,6 +98,8 @@ class CaseState:
     records: Mapping[str, ActionRecord]
     listings: Mapping[str, list[Item]] = field(default_factory=dict)
     saved_keys: frozenset[str] = frozenset()
+    grouped: tuple[Alert, ...] = ()  # the latest alerts that joined the case (grouping)
+    grouped_count: int = 0
 
 
 class CardPainter:
@@ -236,4 +239,5 @@ class CardPainter:
             buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
             inputs=() if case.closed else self.inputs(state), notice=notice or case.closed,
             notice_style=notice_style if notice else "default", secret=secret,
+            grouped=state.grouped, grouped_count=state.grouped_count,
         )

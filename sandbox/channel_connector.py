@@ -16,6 +16,7 @@ from sandbox.channel_activities import (
     SANDBOX_TEAM_ID,
     SANDBOX_TEAM_NAME,
 )
+from sandbox.channel_limits import thread_of
 from sandbox.channel_state import ChannelState
 from sandbox.faults import Fault
 
@@ -55,6 +56,17 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return parsed
 
 
+def _send_thread(request: web.Request, body: Any) -> str:
+    """The thread a Bot Connector send draws on (a new channel thread counts as its channel), or "" for reads."""
+    if request.method not in ("POST", "PUT"):
+        return ""
+    if request.path.rstrip("/") == "/v3/conversations":
+        channel = ((body or {}).get("channelData") or {}).get("channel") or {} if isinstance(body, dict) else {}
+        return str(channel.get("id") or "personal")
+    parts = request.path.split("/")
+    return thread_of(parts[3]) if len(parts) > 4 and parts[4] == "activities" else ""
+
+
 def connector_routes(state_of: StateGetter) -> tuple[list[web.AbstractRouteDef], Callable[..., Any]]:
     """The /v3 routes plus a middleware recording each connector request in `state.received` and answering it
     with an injected fault (`state.add_fault`) when one matches."""
@@ -74,6 +86,9 @@ def connector_routes(state_of: StateGetter) -> tuple[list[web.AbstractRouteDef],
                 await asyncio.sleep(fault.delay)
                 if fault.status:
                     return _fault_response(fault)
+            thread = _send_thread(request, body)
+            if state.send_limits is not None and thread and not state.send_limits.allow(thread):
+                return _error(429, "Throttled", "Too many requests: the bot is over Teams' send limit.")
         return await handler(request)
 
     async def create_conversation(request: web.Request) -> web.Response:

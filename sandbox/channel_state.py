@@ -28,6 +28,7 @@ from sandbox.channel_activities import (
     thread_conversation_id,
     utc_now_iso,
 )
+from sandbox.channel_limits import SendLimits
 from sandbox.faults import Fault, Faults
 from sandbox.seed import load_seed
 
@@ -56,6 +57,7 @@ class ChannelState:
         self.conversations: dict[str, Conversation] = {}
         self.received: list[dict[str, Any]] = []
         self.faults = Faults()
+        self.send_limits: SendLimits | None = None  # Teams' send limits, when a test (or the page) switches them on
         self._sent_messages: dict[str, dict[str, Any]] = {}  # by id, as delivered to the bot
         self.deleted: set[str] = set()
         self.edited: set[str] = set()

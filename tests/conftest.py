@@ -68,7 +68,9 @@ def clean_redis(redis_url: str) -> str:
 
 @pytest.fixture
 def base_settings(clean_redis: str) -> Settings:
-    return Settings(_env_file=None, REDIS_URL=clean_redis)  # type: ignore[call-arg]
+    # Grouping (on by default) is switched off so that each test alert opens its own case; tests/faults and the
+    # grouping tests switch it on.
+    return Settings(_env_file=None, REDIS_URL=clean_redis, RIPOSTE_GROUP_ALERTS_MINUTES=0)  # type: ignore[call-arg]
 
 
 class RunningBot:

@@ -81,6 +81,8 @@ class AlertView:
     notice_style: str = "attention"
     secret: str = ""  # a temporary password: only ever in the clicker's own copy of the card
     extra: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    grouped: tuple[Alert, ...] = ()  # the latest alerts that joined this case
+    grouped_count: int = 0
 
 
 def _target_facts(view: AlertView) -> list[tuple[str, str]]:
@@ -99,12 +101,42 @@ def _target_facts(view: AlertView) -> list[tuple[str, str]]:
     return pairs
 
 
+# Teams refuses cards over ~28 KB: a long alert is cut here (the whole alert is kept with the case, and `status`
+# and `audit` show it), so that with every listing open the card still fits.
+MAX_TITLE = 200
+MAX_DESCRIPTION = 600
+MAX_EVIDENCE_TEXT = 120
+MAX_EVIDENCE = 8
+GROUPED_SHOWN = 3
+
+
+def shorten(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
 def _evidence(alert: Alert) -> list[dict[str, Any]]:
     if not alert.evidence:
         return []
-    pairs = [(item.kind.replace("_", " "), f"{item.name} ({item.id})" if item.name else item.id)
-             for item in alert.evidence]
+    pairs = [(item.kind.replace("_", " "),
+              shorten(f"{item.name} ({item.id})" if item.name else item.id, MAX_EVIDENCE_TEXT))
+             for item in alert.evidence[:MAX_EVIDENCE]]
+    more = len(alert.evidence) - MAX_EVIDENCE
+    if more > 0:
+        pairs.append(("", f"and {more} more (type `status {alert.user}` to see them all)"))
     return [text("Evidence", weight="Bolder", spacing="Medium"), facts(pairs)]
+
+
+def _grouped(view: AlertView) -> list[dict[str, Any]]:
+    """Later alerts about the same user joined this case (one thread per user in a storm): count and latest few."""
+    if not view.grouped_count:
+        return []
+    lines = [text(f"{view.grouped_count} more alert(s) about this user joined this case", weight="Bolder",
+                  spacing="Medium")]
+    for alert in view.grouped[-GROUPED_SHOWN:][::-1]:
+        seen = f" · detected {when(alert.detected_at)}" if alert.detected_at else ""
+        lines.append(text(shorten(f"{alert.severity.upper()} · {alert.title} ({alert.source}{seen})", MAX_TITLE),
+                          spacing="None"))
+    return [container(lines, style="warning")]
 
 
 def _status_block(status: StatusView) -> dict[str, Any]:
@@ -162,7 +194,7 @@ def alert_card(view: AlertView) -> Card:
     alert = view.alert
     header = container(
         [
-            text(f"{alert.severity.upper()} · {alert.title}", size="Large", weight="Bolder"),
+            text(shorten(f"{alert.severity.upper()} · {alert.title}", MAX_TITLE), size="Large", weight="Bolder"),
             text(f"{alert.source} · detected {when(alert.detected_at)}" if alert.detected_at else alert.source,
                  isSubtle=True, spacing="None"),
         ],
@@ -177,8 +209,9 @@ def alert_card(view: AlertView) -> Card:
     body.append(facts([*_target_facts(view), ("Category", alert.category), ("Confidence", alert.confidence),
                        ("Case", view.case_id)]))
     if alert.description:
-        body.append(text(alert.description))
+        body.append(text(shorten(alert.description, MAX_DESCRIPTION)))
     body.extend(_evidence(alert))
+    body.extend(_grouped(view))
     body.extend(_status_block(status) for status in view.statuses)
     for listing in view.listings:
         body.extend(_listing_block(listing))
@@ -197,7 +230,7 @@ def grouped_alert_card(alert: Alert) -> Card:
         facts([("Category", alert.category), ("Confidence", alert.confidence), ("Source alert", alert.id)]),
     ]
     if alert.description:
-        body.append(text(alert.description))
+        body.append(text(shorten(alert.description, MAX_DESCRIPTION)))
     body.extend(_evidence(alert))
     body.append(text("Act on the user with the buttons on the card at the top of this thread.", isSubtle=True))
     return card(body)

@@ -16,6 +16,7 @@ from tests.e2e.helpers import (
     USERS,
     card_of,
     card_text,
+    case_thread_root,
     channel,
     execute_buttons,
     posted_card,
@@ -47,6 +48,13 @@ class CaseThread:
     async def open(cls, bot: RunningBot, upn: str = ALICE_UPN) -> CaseThread:
         alert = {**SAMPLE_ALERT, "id": f"catalogue-{next(_alert_ids)}", "user": upn}
         case_id, root = await posted_card(bot, alert)
+        conversation_id = next(t["id"] for t in channel(bot).threads() if t["root"]["id"] == root["id"])
+        return cls(bot, case_id, root["id"], conversation_id)
+
+    @classmethod
+    async def open_existing(cls, bot: RunningBot, case_id: str) -> CaseThread:
+        """The thread of a case that was opened by an alert already sent (once its card is posted)."""
+        root = await case_thread_root(bot, case_id)
         conversation_id = next(t["id"] for t in channel(bot).threads() if t["root"]["id"] == root["id"])
         return cls(bot, case_id, root["id"], conversation_id)
 

@@ -117,6 +117,32 @@ async def posted_card(bot: RunningBot, alert: dict[str, Any] | None = None) -> t
     """Post an alert and return (case id, the root activity holding its card)."""
     status, body = await post_alert(bot, alert or SAMPLE_ALERT)
     assert status == 202, body
-    threads = channel(bot).threads()
-    assert threads, "no thread was posted"
-    return body["case_id"], threads[-1]["root"]
+    return body["case_id"], await case_thread_root(bot, body["case_id"])
+
+
+async def metric(bot: RunningBot, name: str) -> float:
+    """The sum of the samples of `name` (any labels) on /metrics."""
+    async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/metrics") as response:
+        text = await response.text()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+async def jobs_done(bot: RunningBot, seconds: float = 30.0) -> None:
+    """Every queued job has finished (the backlog is zero), so "nothing more happened" can be asserted."""
+    deadline = time.monotonic() + seconds
+    while await metric(bot, "riposte_jobs_backlog") > 0:
+        assert time.monotonic() < deadline, "the job backlog did not drain"
+        await asyncio.sleep(0.05)
+
+
+async def case_thread_root(bot: RunningBot, case_id: str, seconds: float = 30.0) -> dict[str, Any]:
+    """The root activity of the case's thread, once a worker has posted it (posting follows the 202)."""
+
+    def find() -> dict[str, Any] | None:
+        for thread in channel(bot).threads():
+            if thread["root"].get("attachments") and case_id in card_text(card_of(thread["root"])):
+                return dict(thread["root"])
+        return None
+
+    root: dict[str, Any] = await wait_until(find, seconds, f"the card of case {case_id}")
+    return root

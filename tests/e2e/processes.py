@@ -52,15 +52,17 @@ class World:
     def tenant_state(self) -> TenantState:
         return self.tenant.server.app[TENANT]
 
-    async def start_bot(self) -> BotProcess:
+    async def start_bot(self, *args: str, **settings: str) -> BotProcess:
+        """`python app.py *args` with the production-like environment plus `settings` (environment names)."""
         port = free_port()
         env = {key: value for key, value in os.environ.items()
                if not key.startswith(("Microsoft", "GRAPH_", "RIPOSTE_", "REDIS_"))}
         env.update(production_like_environment(load_seed(), self.tenant, self.channel.url, self.redis_url, port))
+        env.update(settings)
         log = self.workdir / f"bot-{port}.log"
         with log.open("wb") as output:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, str(APP_PY), env=env, cwd=self.workdir, stdout=output, stderr=output
+                sys.executable, str(APP_PY), *args, env=env, cwd=self.workdir, stdout=output, stderr=output
             )
         bot = BotProcess(process, f"http://127.0.0.1:{port}", log)
         self.bots.append(bot)

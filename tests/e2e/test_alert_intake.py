@@ -10,7 +10,16 @@ import redis.asyncio as redis_async
 from pydantic import SecretStr
 
 from tests.conftest import BotFactory, RunningBot
-from tests.e2e.helpers import SAMPLE_ALERT, card_text, channel, post_alert
+from tests.e2e.helpers import (
+    SAMPLE_ALERT,
+    card_of,
+    card_text,
+    case_thread_root,
+    channel,
+    jobs_done,
+    post_alert,
+    wait_until,
+)
 
 
 async def stored_keys(redis_url: str) -> list[str]:
@@ -64,8 +73,10 @@ async def test_one_megabyte_body_is_refused_as_too_large(bot: RunningBot, clean_
 async def test_same_source_alert_twice_is_a_duplicate_of_the_first_case(bot: RunningBot) -> None:
     first_status, first = await post_alert(bot, SAMPLE_ALERT)
     second_status, second = await post_alert(bot, SAMPLE_ALERT)
-    assert (first_status, first["status"]) == (202, "posted")
+    assert (first_status, first["status"]) == (202, "accepted")
     assert (second_status, second) == (202, {"case_id": first["case_id"], "status": "duplicate"})
+    await case_thread_root(bot, first["case_id"])
+    await jobs_done(bot)
     assert len(channel(bot).threads()) == 1
 
 
@@ -82,13 +93,13 @@ async def test_graph_security_alert_is_accepted(bot: RunningBot) -> None:
         ],
     }
     status, answer = await post_alert(bot, graph_alert)
-    assert (status, answer["status"]) == (202, "posted")
+    assert (status, answer["status"]) == (202, "accepted")
 
 
 async def test_unknown_user_gets_a_card_whose_buttons_say_why_they_are_off(bot: RunningBot) -> None:
-    status, _ = await post_alert(bot, {**SAMPLE_ALERT, "id": "ghost", "user": "ghost@contoso.com"})
+    status, answer = await post_alert(bot, {**SAMPLE_ALERT, "id": "ghost", "user": "ghost@contoso.com"})
     assert status == 202
-    card = channel(bot).threads()[-1]["root"]["attachments"][0]["content"]
+    card = card_of(await case_thread_root(bot, answer["case_id"]))
     revoke = next(action for action in card["actions"] if action["verb"] == "revoke_sessions")
     assert revoke["isEnabled"] is False and "no such user in this tenant" in revoke["tooltip"]
 
@@ -116,12 +127,21 @@ async def test_a_further_alert_about_the_same_user_joins_the_open_case_when_grou
     bot = await make_bot(group_alerts_minutes=60)
     first_status, first = await post_alert(bot, SAMPLE_ALERT)
     second_status, second = await post_alert(bot, {**SAMPLE_ALERT, "id": "another", "title": "Impossible travel"})
-    assert (first_status, first["status"], second_status) == (202, "posted", 202)
+    assert (first_status, first["status"], second_status) == (202, "accepted", 202)
     assert second == {"case_id": first["case_id"], "status": "grouped"}
-    [thread] = channel(bot).threads()
-    reply = thread["replies"][-1]["attachments"][0]["content"]
-    assert "Another alert: HIGH · Impossible travel" in card_text(reply)
+    await case_thread_root(bot, first["case_id"])
+
+    def card_shows_the_grouped_alert() -> bool:
+        [thread] = channel(bot).threads()
+        text = card_text(card_of(thread["root"]))
+        return "1 more alert(s) about this user joined this case" in text and "HIGH · Impossible travel" in text
+
+    await wait_until(card_shows_the_grouped_alert, what="the card listing the grouped alert")
     _, again = await post_alert(bot, {**SAMPLE_ALERT, "id": "another"})
     assert again == {"case_id": first["case_id"], "status": "duplicate"}
     _, other = await post_alert(bot, {**SAMPLE_ALERT, "id": "sam", "user": "sam.synced@contoso.com"})
-    assert other["status"] == "posted" and len(channel(bot).threads()) == 2
+    assert other["status"] == "accepted"
+    await case_thread_root(bot, other["case_id"])
+    await jobs_done(bot)
+    assert len(channel(bot).threads()) == 2
+    assert not channel(bot).threads()[0]["replies"]  # a grouped alert updates the card; it posts nothing

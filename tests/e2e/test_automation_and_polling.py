@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import redis.asyncio as redis_async
 
 from bot.endpoints import SERVICES
@@ -15,7 +13,9 @@ from tests.e2e.helpers import (
     audit_entries,
     card_of,
     card_text,
+    case_thread_root,
     channel,
+    jobs_done,
     post_alert,
     tenant,
     wait_until,
@@ -28,11 +28,12 @@ def revokes(bot: RunningBot, user: str = ALICE) -> int:
     return sum(1 for r in tenant(bot).requests if r.path == f"/users/{user}/revokeSignInSessions")
 
 
-async def test_automation_is_off_by_default(bot: RunningBot) -> None:
-    status, _ = await post_alert(bot, CONFIDENT)
+async def test_automation_is_off_by_default(bot: RunningBot, clean_redis: str) -> None:
+    status, body = await post_alert(bot, CONFIDENT)
     assert status == 202
-    await asyncio.sleep(0.5)
-    assert revokes(bot) == 0
+    await case_thread_root(bot, body["case_id"])
+    await jobs_done(bot)  # automation would have written its intent in the posting job
+    assert await audit_entries(clean_redis, body["case_id"]) == [] and revokes(bot) == 0
 
 
 async def test_automation_contains_a_high_confidence_alert_when_switched_on(
@@ -55,7 +56,8 @@ async def test_automation_leaves_low_confidence_alerts_and_administrators_alone(
     await post_alert(bot, {**CONFIDENT, "id": "unsure", "confidence": "medium"})
     status, body = await post_alert(bot, {**CONFIDENT, "id": "admin", "user": "grace.admin@contoso.com"})
     assert status == 202
-    await asyncio.sleep(0.5)
+    await case_thread_root(bot, body["case_id"])
+    await jobs_done(bot)  # each posting job ran automation (or not) before finishing
     assert revokes(bot) == 0 and revokes(bot, "1a000000-0000-4000-8000-000000000005") == 0
     refused = [e for e in await audit_entries(clean_redis, body["case_id"]) if e["phase"] == "refused"]
     assert refused and "admin_responder" in refused[0]["detail"]
@@ -67,10 +69,12 @@ async def test_graph_security_alerts_are_polled_into_cases_once(bot: RunningBot,
     await client.aclose()
     services = bot.app[SERVICES]
     assert await poll_once(services) == 1
+    await wait_until(lambda: channel(bot).threads(), what="the polled alert's card")
     root = channel(bot).threads()[-1]["root"]
     assert "Suspicious inbox forwarding rule" in card_text(card_of(root))
     assert "Alice Target" in card_text(card_of(root))
     assert await poll_once(services) == 0, "the watermark moved and the alert is a duplicate"
+    await jobs_done(bot)
     assert len(channel(bot).threads()) == 1
     assert any(r.path == "/security/alerts_v2" for r in tenant(bot).requests)
 

@@ -17,6 +17,7 @@ async def test_two_bot_processes_sharing_redis_revoke_once(world: World) -> None
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{first.url}/api/alerts", json=SAMPLE_ALERT) as response:
             assert response.status == 202, await response.text()
+        await wait_until(world.channel_state.threads, what="the alert's card, posted by a worker")
         thread = world.channel_state.threads()[-1]
         root = thread["root"]
         data = buttons(card_of(root))["revoke_sessions"]["data"]

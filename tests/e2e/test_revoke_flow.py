@@ -152,4 +152,4 @@ async def test_metrics_count_actions_and_refusals(bot: RunningBot) -> None:
         await asyncio.sleep(0.05)
     assert 'riposte_actions_total{action="revoke_sessions",result="ok"} 1' in text
     assert 'riposte_refusals_total{action="revoke_sessions"} 1' in text
-    assert 'riposte_alerts_total{status="posted"} 1' in text
+    assert 'riposte_alerts_total{status="accepted"} 1' in text

@@ -1,0 +1,116 @@
+"""The jobs workers run, and the functions that queue them. Each job is idempotent: run twice, it has the effect
+of running once (a posted case records its card's activity id; a card update draws the case as it stands)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from actions.errors import NotFound, RiposteError
+from bot import alert_channel
+from bot.automation import maybe_automate
+from bot.cases import Case
+from bot.connector import ChannelBlocked
+from bot.execution import card_for
+from bot.pipeline.limiter import Priority
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+POST_CASE = "post_case"
+REFRESH_CARD = "refresh_card"
+CHANNEL_PROBLEM_KEY = "riposte:alert-channel-problem"  # why alerts cannot be posted now, for /healthz
+MAX_REDRAWS = 5  # a card changing faster than it can be sent is sent again, at most this often per job
+
+
+class NoAlertChannel(RiposteError):
+    """The alert channel was unset after the alert was accepted: the job waits (retried) until one is set."""
+
+
+def _version_key(case_id: str) -> str:
+    return f"riposte:case:{case_id}:card-version"
+
+
+async def post_case(services: Services, case_id: str) -> None:
+    """Queue the posting of the case's card (nothing happens if it is queued already or posted)."""
+    await services.queues.enqueue(services.queues.alerts, POST_CASE, key=f"post:{case_id}", case_id=case_id)
+
+
+async def refresh_card(services: Services, case_id: str, priority: Priority) -> None:
+    """Queue an update of the case's card to its current state. Updates coalesce: while one is queued, another
+    adds nothing, and a running one sends again if the case changed while it was drawing (the version moved)."""
+    await services.redis.incr(_version_key(case_id))
+    queue = services.queues.alerts if priority is Priority.BULK else services.queues.interactive
+    await services.queues.enqueue(queue, REFRESH_CARD, key=f"card:{priority.value}:{case_id}", case_id=case_id,
+                                  lane=priority.value)  # not `priority`: saq's Job has a field of that name
+
+
+async def _card_version(services: Services, case_id: str) -> str:
+    return str(await services.redis.get(_version_key(case_id)) or "0")
+
+
+async def _resolve_target(services: Services, case: Case) -> None:
+    """Who the alert is about, read from Graph once (kept with the case, so a second run does not read again)."""
+    if case.target is not None or case.target_problem:
+        return
+    try:
+        case.target = await services.tenant.get_user(case.alert.user)
+    except NotFound:
+        case.target_problem = "no such user in this tenant"
+    await services.cases.save(case)  # other RiposteErrors propagate: the job is retried with backoff
+
+
+async def run_post_case(services: Services, case_id: str) -> None:
+    case = await services.cases.get(case_id)
+    if case is None:
+        log.error("case %s to post is not in Redis (expired?): nothing to post", case_id)
+        return
+    if not case.activity_id:
+        await _resolve_target(services, case)
+        channel_id, service_url = await alert_channel.current(services)
+        if not channel_id:
+            raise NoAlertChannel(f"case {case_id} waits for an alert channel")
+        version = await _card_version(services, case_id)
+        card = await card_for(services, case)
+        try:
+            reference, activity_id = await services.channel.post_thread(channel_id, card, service_url,
+                                                                        Priority.BULK)
+        except ChannelBlocked as blocked:  # stays queued (retried with backoff) until the channel works again
+            services.metrics.count("riposte_alert_channel_blocked_total")
+            await services.redis.set(CHANNEL_PROBLEM_KEY, str(blocked))
+            raise
+        await services.redis.delete(CHANNEL_PROBLEM_KEY)
+        # A crash here (posted, not recorded) makes the retry post a second card: both live, the newer is kept.
+        fresh = await services.cases.get(case_id) or case
+        fresh.target, fresh.target_problem = case.target, case.target_problem
+        fresh.conversation, fresh.activity_id = reference, activity_id
+        await services.cases.save(fresh)
+        services.metrics.count("riposte_cases_posted_total")
+        log.info("case %s posted", case_id)
+        if await _card_version(services, case_id) != version:  # an alert joined while this card was drawn
+            await refresh_card(services, case_id, Priority.BULK)
+    await maybe_automate(services, case_id)  # once per action: automation claims each action on the case
+
+
+async def run_refresh_card(services: Services, case_id: str, priority: str) -> None:
+    for _ in range(MAX_REDRAWS):
+        version = await _card_version(services, case_id)
+        case = await services.cases.get(case_id)
+        if case is None or not case.conversation or not case.activity_id:
+            return  # not posted yet: the posting draws the case as it stands then
+        card = await card_for(services, case)
+        await services.channel.update_card(case.conversation, case.activity_id, card, Priority(priority))
+        if await _card_version(services, case_id) == version:
+            return
+    await refresh_card(services, case_id, Priority(priority))
+
+
+def job_functions(services: Services) -> dict[str, Any]:
+    """Job name → the coroutine a worker runs for it (saq passes its context first)."""
+
+    async def post(ctx: dict[str, Any], *, case_id: str) -> None:
+        await run_post_case(services, case_id)
+
+    async def refresh(ctx: dict[str, Any], *, case_id: str, lane: str) -> None:
+        await run_refresh_card(services, case_id, lane)
+
+    return {POST_CASE: post, REFRESH_CARD: refresh}
