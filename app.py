@@ -22,6 +22,7 @@ from bot.adapter import TeamsChannel, build_adapter, process_request
 from bot.approval_flow import expire_due_forever
 from bot.approvals import ApprovalStore
 from bot.audit import RedisAudit
+from bot.audit_cli import main as audit_main
 from bot.authz import RoleResolver
 from bot.cases import CaseStore
 from bot.config import Settings
@@ -143,6 +144,8 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["audit"]:
+        return audit_main(sys.argv[2:])
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     problem = settings.startup_problem()
