@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from actions.errors import RiposteError
 from bot.alerts import AlertInvalid, parse_alert
+from bot.audit_health import persistence
 from bot.automation import maybe_automate
 from bot.config import is_loopback
 from bot.intake import ChannelNotConfigured, accept_alert
@@ -92,7 +93,8 @@ async def healthz(request: web.Request) -> web.Response:
         await request.app[SERVICES].redis.ping()
     except (RedisError, OSError):
         return web.json_response({"status": "unhealthy", "redis": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "redis": "ok"})
+    return web.json_response({"status": "ok", "redis": "ok",
+                              "persistence": await persistence(request.app[SERVICES].redis)})
 
 
 async def metrics(request: web.Request) -> web.Response:
