@@ -36,6 +36,8 @@ ANCHOR_KEY = "riposte:audit:anchor"  # hash: the signed start of the trail after
 AUDIT_KEY_NAME = "riposte:audit-key"  # the generated key, when RIPOSTE_AUDIT_KEY is not set
 APPEND_ATTEMPTS = 100  # each failed attempt means another writer's entry went in: the chain always progresses
 READ_BATCH = 1000
+ALWAYS_STORED = frozenset({"phase", "action", "actor_id", "actor_name", "case_id", "target_id", "target_upn",
+                           "result", "detail", "request_id", "decision"})
 # Field names that must never reach the trail: an event's caller passing one is a bug, refused loudly.
 SECRET_NAME = re.compile(r"password|secret|token|credential|api_?key|private", re.IGNORECASE)
 
@@ -135,7 +137,9 @@ class RedisAudit:
     # Writing
 
     async def record(self, entry: AuditEntry) -> str:
-        fields = {name: str(value) for name, value in dataclasses.asdict(entry).items() if value}
+        # The original fields are always stored (readers index them); the newer optional ones only when set.
+        fields = {name: str(value) for name, value in dataclasses.asdict(entry).items()
+                  if value or name in ALWAYS_STORED}
         if not entry.undo_of and entry.phase in ("intent", "outcome"):
             link = undo_link(entry)
             if link:

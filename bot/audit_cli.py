@@ -22,11 +22,13 @@ from bot.config import Settings
 from bot.store import connect_redis
 
 # CSV columns: the chain, then every field an AuditEntry can carry; anything else (event fields) goes, as JSON,
-# into "extra". Empty cells are fields the entry does not have (empty fields are never stored).
+# into "extra", and "empty" names the fields stored empty (an empty cell is otherwise a field the entry lacks), so
+# each row's hash can be recomputed from the CSV alone.
 CSV_COLUMNS = ("id", "seq", "prev", "hash", "at", "phase", "action", "actor_id", "actor_name", "actor_upn",
                "actor_roles", "tenant", "case_id", "target_id", "target_upn", "result", "detail", "request_id",
                "decision", "correlation_id", "state_before", "state_after", "undo_of")
 EXTRA_COLUMN = "extra"
+EMPTY_COLUMN = "empty"
 
 
 def _iso_time(value: str) -> datetime:
@@ -78,7 +80,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         end = str(int(args.until.timestamp() * 1000)) if args.until else "+"  # an ms-only end includes that ms
         writer = csv.writer(sys.stdout) if args.format == "csv" else None
         if writer is not None:
-            writer.writerow((*CSV_COLUMNS, EXTRA_COLUMN))
+            writer.writerow((*CSV_COLUMNS, EXTRA_COLUMN, EMPTY_COLUMN))
         async for entry_id, fields in audit.scan(start, end):
             if writer is None:
                 sys.stdout.write(json.dumps({"id": entry_id, **fields}, ensure_ascii=False, sort_keys=True) + "\n")
@@ -92,7 +94,17 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 def csv_row(entry_id: str, fields: dict[str, str]) -> list[str]:
     known = {"id": entry_id, **fields}
     extra = {name: value for name, value in fields.items() if name not in CSV_COLUMNS}
-    return [known.get(column, "") for column in CSV_COLUMNS] + [json.dumps(extra, sort_keys=True) if extra else ""]
+    empty = ",".join(sorted(name for name, value in fields.items() if name in CSV_COLUMNS and not value))
+    return [known.get(column, "") for column in CSV_COLUMNS] + [json.dumps(extra, sort_keys=True) if extra else "",
+                                                                empty]
+
+
+def csv_fields(row: dict[str, str]) -> dict[str, str]:
+    """An entry's stored fields back from a CSV row (what its hash covers)."""
+    fields = {name: value for name, value in row.items() if name in CSV_COLUMNS and name != "id" and value}
+    fields.update({name: "" for name in row.get(EMPTY_COLUMN, "").split(",") if name})
+    fields.update(json.loads(row[EXTRA_COLUMN]) if row.get(EXTRA_COLUMN) else {})
+    return fields
 
 
 def _read_jsonl(path: str) -> Iterator[tuple[str, dict[str, str]]]:
