@@ -135,29 +135,26 @@ def test_a_deleted_entry_is_named(settings: Settings, capsys: pytest.CaptureFixt
 
 def test_an_inserted_entry_is_named(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     fill(settings, 12)
-    entries = stream(settings.redis_url)
-    before_id, before = by_seq(entries, 3)
-    ms, part = before_id.split("-")
-    forged_id = f"{ms}-{int(part)}5"  # sorts between seq 3 and seq 4 (same millisecond, larger sequence part)
+    _, before = by_seq(stream(settings.redis_url), 3)
+    # A careful forger: the entry links to seq 3, takes seq 4 and has a correct hash of its own.
     forged = {**before, "detail": "forged: approved by the CISO", "seq": "4", "prev": before["hash"]}
     forged["hash"] = entry_hash(forged)
 
     def insert(entries: list[tuple[str, dict[str, str]]]) -> list[tuple[str, dict[str, str]]]:
-        changed: list[tuple[str, dict[str, str]]] = []
-        for entry_id, fields in entries:
-            changed.append((entry_id, fields))
-            if entry_id == before_id:
-                changed.append((forged_id, forged))
-        return sorted(changed, key=lambda pair: tuple(int(x) for x in pair[0].split("-")))
+        fields = [f for _, f in entries]
+        at = next(n for n, f in enumerate(fields) if f.get("seq") == "3") + 1
+        fields.insert(at, forged)
+        base = entries[0][0].split("-")[0]
+        return [(f"{base}-{n}", f) for n, f in enumerate(fields)]  # ids renumbered to make room, order kept
 
     rewrite(settings.redis_url, insert)
-    assert forged_id in [i for i, _ in stream(settings.redis_url)]
+    after = stream(settings.redis_url)
+    forged_at = next(n for n, (_, f) in enumerate(after) if f.get("detail", "").startswith("forged"))
     code, _, err = run_cli(["verify"], settings, capsys)
     assert code == 1
-    # The forged entry links correctly to seq 3, so the first entry that no longer fits is the real seq 4.
-    real_id, _ = next((i, f) for i, f in stream(settings.redis_url) if f.get("seq") == "4" and i != forged_id)
-    broken = real_id if real_id > forged_id else forged_id
-    assert "BROKEN at entry" in err and "(seq 4)" in err and "inserted" in err and broken in err
+    # The forgery fits seq 3, so the first entry that no longer fits is the real seq 4, right after it.
+    real_id = after[forged_at + 1][0]
+    assert f"BROKEN at entry {real_id} (seq 4)" in err and "inserted" in err
 
 
 def test_an_entry_without_chain_fields_inserted_is_named(
