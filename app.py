@@ -22,7 +22,8 @@ from actions.tenant import GraphTenant
 from bot.adapter import TeamsChannel, build_adapter, process_request
 from bot.approval_flow import expire_due_forever
 from bot.approvals import ApprovalStore
-from bot.audit import RedisAudit
+from bot.audit import RedisAudit, retention_forever, startup_settings
+from bot.audit_cli import main as audit_main
 from bot.authz import RoleResolver
 from bot.cases import CaseStore
 from bot.config import Settings
@@ -79,7 +80,7 @@ def create_app(
         token_credential = credential or graph_credential(settings)
         tenant = GraphTenant(build_graph_client(settings.graph_endpoint, token_credential))
         exchange = ExchangeAdmin(token_credential, settings.graph_tenant_id, endpoint=settings.exchange_endpoint)
-        audit = RedisAudit(redis)
+        audit = RedisAudit(redis, settings)
         signer = ButtonSigner(await load_signing_key(redis, settings.signing_key.get_secret_value()))
         groups = {
             Role.RESPONDER: settings.responder_groups,
@@ -104,6 +105,8 @@ def create_app(
             sweep_every = max(1.0, min(30.0, settings.approval_timeout_minutes * 60 / 4))
             loop = asyncio.get_running_loop()
             background.append(loop.create_task(expire_due_forever(services, sweep_every)))
+            background.append(loop.create_task(retention_forever(audit)))
+            await audit.record_event("settings_at_startup", role=role, **startup_settings(settings))
             if settings.poll_alerts_seconds > 0:
                 background.append(loop.create_task(poll_forever(services, settings.poll_alerts_seconds)))
         yield
@@ -186,7 +189,10 @@ def role_problem(settings: Settings, role: Role_) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    role = parse_role(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["audit"]:
+        return audit_main(args[1:])
+    role = parse_role(args)
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     problem = settings.startup_problem() or role_problem(settings, role)

@@ -25,6 +25,12 @@ class Actor:
     id: str  # Entra object id
     name: str
     roles: frozenset[Role] = frozenset()
+    upn: str = ""  # when the activity or Graph told it; Teams activities usually do not
+
+
+def roles_text(roles: frozenset[Role]) -> str:
+    """The roles someone held at that moment, as the audit records them."""
+    return ",".join(sorted(role.value for role in roles))
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,14 @@ class AuditEntry:
     detail: str = ""
     request_id: str = ""
     decision: str = ""  # approve | reject: on an approval decision (its card verb); the action is what it decides
+    # Optional context; empty fields are not stored. The audit adds the time, the tenant and the chain fields.
+    actor_upn: str = ""
+    actor_roles: str = ""  # roles held at that moment, comma-separated (roles_text)
+    tenant: str = ""
+    correlation_id: str = ""
+    state_before: str = ""
+    state_after: str = ""
+    undo_of: str = ""  # for an undo: "<case id>/<action it reverses>"
 
 
 class AuditSink(Protocol):
@@ -83,6 +97,8 @@ def _entry(phase: str, spec: ActionSpec, actor: Actor, target: TargetUser, case_
         case_id=case_id,
         target_id=target.id,
         target_upn=target.upn,
+        actor_upn=actor.upn,
+        actor_roles=roles_text(actor.roles),
         **extra,
     )
 

@@ -12,13 +12,13 @@ from typing import Any
 from actions import ACTIONS
 from actions.disable_account import SYNC_WARNING
 from actions.errors import NotFound, RiposteError
-from actions.runner import Actor, AuditEntry
+from actions.runner import Actor, AuditEntry, roles_text
 from actions.spec import Role, TargetUser
 from bot import alert_channel, block_policies
 from bot.alerts import Alert
+from bot.audit_view import audit_view
 from bot.authz import RoleCheckFailed
 from bot.cards.alert_card import alert_card, message_card
-from bot.cards.audit_card import audit_card
 from bot.cases import Case, record_key
 from bot.commands import (
     AUDIT_PLACEHOLDER,
@@ -44,8 +44,6 @@ COMMAND_ACTIONS = {
     "reset_password": ("reset_password",),
 }
 STATUS_ACTIONS = tuple(ACTIONS)
-AUDIT_SCAN = 5000  # newest audit entries searched by `audit`; older ones are in the stream, e.g. for XRANGE
-AUDIT_SHOWN = 20  # the newest matching entries on the card: 20 with 300-character details fit in 28 KB
 OTHER_TENANT = ("This message comes from another tenant than the one Riposte serves, so nothing was looked up or "
                 "done.")
 
@@ -142,16 +140,21 @@ async def _use_channel(services: Services, speaker: Speaker, actor: Actor) -> Re
         return Reply(text="Choosing the alert channel needs the responder role.")
     if not speaker.channel_id:
         return Reply(text="Type this in the Teams channel that should receive alerts, not in a chat.")
+    before, _ = await alert_channel.current(services)
     await alert_channel.remember(services, speaker.channel_id, speaker.service_url, actor.name)
+    await services.audit.record_event(
+        "alert_channel_changed", actor_id=actor.id, actor_name=actor.name, actor_upn=actor.upn,
+        actor_roles=roles_text(actor.roles), state_before=before or "(none)", state_after=speaker.channel_id,
+        result="ok", detail="use this channel for alerts",
+    )
     log.info("%s made %s the alert channel", actor.name, speaker.channel_id)
     return Reply(text=f"Done: new alerts will be posted in this channel (set by {safe_echo(actor.name)}).")
 
 
 async def _audit(services: Services, command: Command) -> Reply:
     target = await _audit_target(services, command.user) if command.user else None
-    entries = await services.audit.entries(case_id=command.case_id, target=target, limit=AUDIT_SCAN)
     subject = command.case_id or command.user or ""
-    return Reply(card=audit_card(subject, entries[-AUDIT_SHOWN:], len(entries), AUDIT_SCAN))
+    return Reply(card=await audit_view(services, subject, case_id=command.case_id, target=target))
 
 
 async def _audit_target(services: Services, user: str) -> str:

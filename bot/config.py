@@ -81,6 +81,13 @@ class Settings(BaseSettings):
 
     # HMAC key for button data; generated once and shared through Redis when unset.
     signing_key: SecretStr = Field(SecretStr(""), validation_alias="RIPOSTE_SIGNING_KEY")
+    # HMAC key of the audit's signed checkpoints; kept apart from the button key and, ideally, from Redis: a key
+    # generated and kept in Redis (when unset) lets whoever can rewrite the trail re-sign it too.
+    audit_key: SecretStr = Field(SecretStr(""), validation_alias="RIPOSTE_AUDIT_KEY")
+    audit_retention_days: float = Field(400.0, gt=0, validation_alias="RIPOSTE_AUDIT_RETENTION_DAYS")
+    # A signed checkpoint of the chain head after this many entries, or this many minutes, whichever comes first.
+    audit_checkpoint_entries: int = Field(100, ge=1, validation_alias="RIPOSTE_AUDIT_CHECKPOINT_ENTRIES")
+    audit_checkpoint_minutes: float = Field(10.0, gt=0, validation_alias="RIPOSTE_AUDIT_CHECKPOINT_MINUTES")
     # Optional TOML file overriding which role runs each action and which actions need approval.
     policy_file: str = Field("", validation_alias="RIPOSTE_POLICY_FILE")
     approval_timeout_minutes: float = Field(30.0, validation_alias="RIPOSTE_APPROVAL_TIMEOUT_MINUTES")

@@ -10,6 +10,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.alerts import AlertInvalid, parse_alert
+from bot.audit_health import persistence
 from bot.config import is_loopback
 from bot.intake import ChannelNotConfigured, accept_alert
 from bot.metrics import Metrics
@@ -84,7 +85,8 @@ async def healthz(request: web.Request) -> web.Response:
         problem = await request.app[SERVICES].redis.get(CHANNEL_PROBLEM_KEY)
     except (RedisError, OSError):
         return web.json_response({"status": "unhealthy", "redis": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "redis": "ok", "alert_channel": str(problem or "ok")})
+    return web.json_response({"status": "ok", "redis": "ok", "alert_channel": str(problem or "ok"),
+                              "persistence": await persistence(request.app[SERVICES].redis)})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -22,8 +22,10 @@ from actions.runner import Actor, AuditEntry, Refused
 from actions.spec import ActionContext, ActionSpec, Item, Role
 from bot import approval_flow
 from bot.answered import after_answer, time_left
+from bot.audit_view import page_click
 from bot.authz import RoleCheckFailed
 from bot.cards.alert_card import message_card
+from bot.cards.audit_card import PAGE_VERB
 from bot.cards.elements import when
 from bot.cases import Case, record_key
 from bot.execution import (
@@ -70,6 +72,8 @@ async def handle_click(services: Services, click: Click) -> Card:
         refusal = await _verify(services, click)
         if refusal:
             return refusal
+        if click.verb == PAGE_VERB:
+            return await page_click(services, click.object_id, click.name, click.item)
         if click.verb == "cancel":
             return await _cancel(services, click)
         if click.verb in APPROVAL_VERBS:

@@ -56,4 +56,6 @@ async def accept_alert(services: Services, alert: Alert) -> Accepted:
         await jobs.post_case(services, case_id)
     if status != "duplicate":
         log.info("alert %s/%s %s as case %s", alert.source, alert.id, status, case_id)
+        await services.audit.record_event("alert_received", case_id=case_id, result=status, source=alert.source,
+                                          source_alert_id=alert.id, target_upn=alert.user)
     return Accepted(case_id, status)

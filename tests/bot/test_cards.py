@@ -67,7 +67,10 @@ CARDS: dict[str, Any] = {
         "2026-11-21T10:20:00+00:00", "2026-11-21T10:50:00+00:00", "pending", {"case": "c"}, {"case": "c"},
         "approvers")),
     "audit": lambda: audit_card("alice@contoso.com", [{"at": "2026-11-21T10:20:00+00:00", "phase": "intent",
-                                                       "action": "disable_account", "actor_name": "Rita"}], 1, 5000),
+                                                       "action": "disable_account", "actor_name": "Rita",
+                                                       "actor_roles": "responder", "seq": "7"}],
+                                "Audit chain holds: 7 entries checked (seq 1–7).", True,
+                                older={"case": "audit", "nonce": "n", "sig": "s", "item": "{}"}),
 }
 
 
@@ -142,7 +145,8 @@ HOSTILE_CARDS: dict[str, Any] = {
         "Delete rule", HOSTILE_TARGET.label, EVIL, True, "Restore rule", EVIL, "2026-11-21T10:20:00+00:00",
         "2026-11-21T10:50:00+00:00", "rejected", {}, {}, "approvers", decided_by=EVIL, reason=EVIL)),
     "audit": lambda: audit_card(EVIL, [{"at": "2026-11-21T10:20:00+00:00", "phase": "intent", "action": "x",
-                                        "actor_name": EVIL, "target_upn": EVIL, "detail": EVIL}], 1, 5000),
+                                        "actor_name": EVIL, "target_upn": EVIL, "detail": EVIL,
+                                        "state_before": EVIL, "state_after": EVIL}], EVIL, False),
     "message": lambda: message_card(EVIL),
 }
 

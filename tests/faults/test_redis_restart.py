@@ -112,7 +112,8 @@ async def test_first_requests_after_a_redis_restart_succeed_and_state_survives(
     aof_redis.start()
 
     status, body = await healthz(bot)
-    assert (status, body) == (200, {"status": "ok", "redis": "ok"}), "the first /healthz after the restart"
+    assert (status, body["status"], body["redis"]) == (200, "ok", "ok"), "the first /healthz after the restart"
+    assert body["persistence"]["aof_enabled"] is True and "warning" not in body["persistence"]
     answers = await asyncio.gather(*(post_alert(bot, {**SAMPLE_ALERT, "id": f"after-restart-{n}"}) for n in range(20)))
     assert [status for status, _ in answers] == [202] * 20, answers
 
