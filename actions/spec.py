@@ -53,6 +53,12 @@ class TargetUser:
         return self.user_type.lower() == "guest"
 
     @property
+    def is_external(self) -> bool:
+        """A guest, or an external member (a B2B account, `#EXT#` in its UPN): either signs in through its home
+        tenant, so this tenant cannot revoke its sessions."""
+        return self.is_guest or "#EXT#" in self.upn.upper()
+
+    @property
     def is_admin(self) -> bool:
         return bool(self.admin_roles or self.roles_unreadable)
 

@@ -32,7 +32,17 @@ from tests.e2e.card_clicks import (
     is_active,
     phases,
 )
-from tests.e2e.helpers import ALICE, RESPONDER, audit_entries, card_of, card_text, execute_buttons, tenant, wait_until
+from tests.e2e.helpers import (
+    ALICE,
+    RESPONDER,
+    audit_entries,
+    card_of,
+    card_text,
+    channel,
+    execute_buttons,
+    tenant,
+    wait_until,
+)
 
 MAILBOX_ACTIONS = ("list_inbox_rules", "remove_forwarding", "remove_mailbox_access")
 
@@ -328,7 +338,22 @@ async def test_guest_without_mailbox_has_mailbox_actions_greyed(bot: RunningBot)
         assert button["tooltip"] == "guest account: their mailbox (if any) is in their home tenant", verb
     reset = thread.button("reset_password")
     assert not is_active(reset) and reset["tooltip"] == "guest account: the password is managed by their home tenant"
-    assert is_active(thread.button("disable_account")) and is_active(thread.button("revoke_sessions"))
+    assert is_active(thread.button("disable_account"))
+
+
+async def test_guest_revoke_sessions_is_greyed_with_what_to_do_and_a_click_is_refused(bot: RunningBot) -> None:
+    """Graph answers 200 to revokeSignInSessions on an external user and revokes nothing (the sandbox too)."""
+    thread = await CaseThread.open(bot, PAT_UPN)
+    revoke = thread.button("revoke_sessions")
+    assert not is_active(revoke)
+    assert "Graph cannot revoke its sessions" in revoke["tooltip"]
+    assert "“Block sign-in” or “Disable account” instead" in revoke["tooltip"]
+    assert is_active(thread.button("block_signin")) and is_active(thread.button("disable_account"))
+    # A click from a stale or forged card is refused by the same check, before anything is sent to Graph.
+    _, answer = await channel(bot).send_invoke(RESPONDER, thread.conversation_id, thread.root_id, "revoke_sessions",
+                                               revoke["data"])
+    assert "Revoke sessions does not apply: external (guest) account" in card_text(answer["value"])
+    assert not [r for r in tenant(bot).requests if r.path.endswith("/revokeSignInSessions")]
 
 
 async def test_synced_user_cannot_have_the_password_reset_here(bot: RunningBot) -> None:

@@ -178,6 +178,14 @@ async def test_revoke_sessions_is_recorded_and_changes_state(client: Client) -> 
     assert recorded["requests"][0]["path"] == "/users/alice@contoso.com/revokeSignInSessions"
 
 
+async def test_revoke_sessions_of_a_guest_answers_true_and_revokes_nothing(client: Client) -> None:
+    """Graph: "This API doesn't revoke sign-in sessions for external users"; it still answers 200 true."""
+    guest = next(u for u in state(client).users.values() if u["userType"] == "Guest")
+    result = await call(client, "POST", f"/v1.0/users/{guest['id']}/revokeSignInSessions")
+    assert result["value"] is True
+    assert "signInSessionsValidFromDateTime" not in state(client).users[guest["id"]]
+
+
 async def test_patch_user_validates_and_never_keeps_the_password(client: Client) -> None:
     await call(client, "PATCH", f"/v1.0/users/{ALICE}", {"accountEnabled": "no"}, status=400)
     # The SDK sends "@odata.type" in bodies; Graph accepts (and ignores) it.
