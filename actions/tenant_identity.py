@@ -41,6 +41,17 @@ METHOD_BUILDERS: Mapping[str, tuple[str, str]] = {
     "#microsoft.graph.softwareOathAuthenticationMethod": (
         "software_oath_methods", "by_software_oath_authentication_method_id",
     ),
+    # What an attacker adds to keep a way in: a pass that signs in without the password, a Windows Hello key on
+    # their device, a macOS platform credential.
+    "#microsoft.graph.temporaryAccessPassAuthenticationMethod": (
+        "temporary_access_pass_methods", "by_temporary_access_pass_authentication_method_id",
+    ),
+    "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod": (
+        "windows_hello_for_business_methods", "by_windows_hello_for_business_authentication_method_id",
+    ),
+    "#microsoft.graph.platformCredentialAuthenticationMethod": (
+        "platform_credential_methods", "by_platform_credential_authentication_method_id",
+    ),
 }
 
 

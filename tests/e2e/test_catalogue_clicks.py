@@ -256,6 +256,38 @@ async def test_remove_auth_method_lists_newest_first_and_removes_the_attacker_ph
         "28c10230-6103-485e-b985-444c60001490", AUTHENTICATOR_METHOD]
 
 
+TAP = "d9b0ca5a-46a5-4c5e-9a0e-0fb1b9b8e7c2"
+
+
+async def test_an_attacker_temporary_access_pass_is_flagged_and_removed(bot: RunningBot) -> None:
+    tenant(bot).auth_methods[ALICE].append({
+        "id": TAP, "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+        "createdDateTime": "2020-01-01T00:00:00Z", "lifetimeInMinutes": 480, "isUsableOnce": False,
+        "isUsable": True, "methodUsabilityReason": "EnabledByPolicy",
+    })
+    thread = await CaseThread.open(bot)
+    await thread.click("remove_auth_method")
+    labels = listing_labels(thread, "Authentication methods (newest first)")
+    assert "Temporary Access Pass (reusable, 480 min)" in labels
+    assert "signs in without the password or MFA while it is valid" in thread.text()
+    await thread.run("remove_auth_method", TAP,
+                     done="Remove MFA method “Temporary Access Pass (reusable, 480 min)”: done")
+    assert TAP not in [m["id"] for m in tenant(bot).auth_methods[ALICE]]
+    assert any(r.method == "DELETE" and r.path == f"/users/{ALICE}/authentication/temporaryAccessPassMethods/{TAP}"
+               for r in tenant(bot).requests)
+
+
+async def test_removing_the_default_phone_is_refused_with_what_to_do(bot: RunningBot) -> None:
+    tenant(bot).default_methods[ALICE] = PHONE_METHOD
+    thread = await CaseThread.open(bot)
+    await thread.click("remove_auth_method")
+    await thread.click("remove_auth_method", PHONE_METHOD)
+    text = await thread.wait_for("❌ Remove MFA method “Phone (mobile) +1 2065550199”")
+    assert "is the user's default sign-in method" in text
+    assert "Change the default sign-in method first" in text and "then remove it" in text
+    assert PHONE_METHOD in [m["id"] for m in tenant(bot).auth_methods[ALICE]]
+
+
 # -- block_user: the bundle ---------------------------------------------------------------------------
 
 
