@@ -193,7 +193,8 @@ async def test_a_slow_listing_that_then_fails_says_so_in_the_thread(bot: Running
     assert "still listing" in card_text(answer)
     reply = await wait_until(lambda: [r for r in thread.replies() if "Could not list them" in card_text(card_of(r))],
                              what="the listing's failure in the thread")
-    assert "DelegatedPermissionGrant.Read.All" in card_text(card_of(reply[0]))
+    assert "the app needs the Directory.Read.All (or DelegatedPermissionGrant.ReadWrite.All) application permission" \
+        in card_text(card_of(reply[0]))
 
 
 @pytest.mark.parametrize("mode", ["grant", "app"])
@@ -428,7 +429,7 @@ REFUSALS = [
     Refusal("disable_account", {"method": "PATCH", "path_regex": f"^/users/{ALICE}$"},
             "User.EnableDisableAccount.All", "Disable account"),
     Refusal("block_signin", {"method": "POST", "path_regex": "/conditionalAccess/policies$"},
-            "Policy.ReadWrite.ConditionalAccess", "Block sign-in"),
+            "Policy.Read.All + Policy.ReadWrite.ConditionalAccess + Application.Read.All", "Block sign-in"),
     Refusal("list_inbox_rules", {"method": "GET", "path_regex": "/messageRules$"},
             "MailboxSettings.Read", "Show inbox rules"),
     Refusal("disable_inbox_rule", {"method": "PATCH", "path_regex": "/messageRules/"}, "MailboxSettings.ReadWrite",
