@@ -181,11 +181,25 @@ class Tenant(Protocol):
     async def dismiss_risk(self, user_id: str) -> str | None: ...
 
 
+@dataclass(frozen=True)
+class CmdletResult:
+    """One cmdlet's output objects, the request id, and the warnings Exchange sent with it (`@adminapi.warnings`:
+    the cmdlet ran, but e.g. changed nothing)."""
+
+    output: list[dict[str, Any]]
+    request_id: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
 class Exchange(Protocol):
     """Exchange Online admin cmdlets (mailbox forwarding, permissions, transport rules)."""
 
+    async def run(self, cmdlet: str, parameters: Mapping[str, Any]) -> CmdletResult:
+        """Run one cmdlet: its output, request id and warnings."""
+        ...
+
     async def invoke(self, cmdlet: str, parameters: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-        """Run one cmdlet; return its output objects and the request id."""
+        """Run one cmdlet; return its output objects and the request id (for reads, where warnings do not matter)."""
         ...
 
 

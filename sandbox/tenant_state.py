@@ -33,6 +33,7 @@ class RecordedRequest:
     query: dict[str, str]
     body: Any
     cmdlet: str | None = None
+    anchor: str | None = None  # an Exchange call's X-AnchorMailbox: which mailbox Exchange routed it to
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
