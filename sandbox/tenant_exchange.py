@@ -208,7 +208,9 @@ def new_transport_rule(state: TenantState, params: Params) -> list[dict[str, Any
         raise _bad("Cannot process command because of one or more missing mandatory parameters: Name.")
     if any(str(r.get("Name")).lower() == str(name).lower() for r in state.transport_rules):
         raise _bad(f"A transport rule with the name '{name}' already exists.")
-    extra = {k: v for k, v in params.original.items() if k.lower() not in _COMMON | {"name", "enabled"}}
+    # A parameter given its default value (Mode Enforce, ...) is no setting of the rule's own.
+    extra = {k: v for k, v in params.original.items()
+             if k.lower() not in _COMMON | {"name", "enabled"} and _RULE_OUTPUT_DEFAULTS.get(k, object()) != v}
     rule = {"Identity": name, "Name": name, "Guid": str(uuid.uuid4()),
             "State": "Enabled" if params.get("enabled", True) else "Disabled",
             "Priority": len(state.transport_rules), **extra}
