@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actions import permissions
 from actions.errors import RiposteError
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
@@ -59,7 +60,7 @@ ACTION = ActionSpec(
     reversible=True,
     reversal=REVERSAL,
     run=_run,
-    permission="Policy.Read.All + Policy.ReadWrite.ConditionalAccess",
+    permission=permissions.CREATE_CA_POLICY,
     undo="unblock_signin",
     undo_title="Unblock sign-in",
 )

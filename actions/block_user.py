@@ -59,6 +59,9 @@ async def _disable_account(ctx: ActionContext) -> StepResult:
 
 
 async def _revoke_sessions(ctx: ActionContext) -> StepResult:
+    reason = revoke_sessions.ACTION.not_applicable(ctx.target)
+    if reason:
+        return _skip(reason)
     outcome = await revoke_sessions.ACTION.run(ctx)
     return StepResult(outcome.summary, outcome.request_id)
 

@@ -42,6 +42,13 @@ def require_exchange(ctx: ActionContext) -> Exchange:
     return ctx.exchange
 
 
+def with_warnings(summary: str, warnings: tuple[str, ...]) -> str:
+    """An outcome's summary with what Exchange warned about: the cmdlet succeeded, but the responder should know."""
+    if not warnings:
+        return summary
+    return summary + " Exchange warned: " + " ".join(f"“{warning}”" for warning in warnings)
+
+
 def require_item(ctx: ActionContext, kind: str) -> Item:
     if ctx.item is None or ctx.item.kind != kind:
         raise RiposteError(f"No {kind.replace('_', ' ')} was chosen; pick one from the list on the card.")

@@ -20,6 +20,7 @@ import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 
 from actions.errors import BadRequest, NotFound, PermissionMissing, ServiceError, ServiceUnavailable, Throttled
+from actions.spec import CmdletResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", list[Any], dict[str, Any])
@@ -33,6 +34,8 @@ PAGE_SIZE = 1000
 MAX_PAGES = 50  # a listing longer than 50,000 objects is not something a card can show anyway
 # The well-known system mailbox Exchange routes app-only admin calls to (the anchor the EXO module uses).
 ANCHOR_MAILBOX = "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{tenant}"
+# Cmdlets that act inside one mailbox are routed to it: the EXO module anchors them on the mailbox's UPN.
+MAILBOX_ANCHORED = frozenset({"get-mailboxpermission", "add-mailboxpermission", "remove-mailboxpermission"})
 
 
 def _retry_after(response: httpx.Response, attempt: int) -> float:
@@ -125,26 +128,39 @@ class ExchangeAdmin:
 
     async def invoke(self, cmdlet: str, parameters: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         """Run one cmdlet; its output objects (every page) and the request id of the last call."""
+        result = await self.run(cmdlet, parameters)
+        return result.output, result.request_id
+
+    async def run(self, cmdlet: str, parameters: Mapping[str, Any]) -> CmdletResult:
+        """Run one cmdlet: its output objects (every page), the last call's request id, and Exchange's warnings."""
         subject = str(parameters.get("Identity", "the organization"))
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": dict(parameters)}}
+        anchor = self._anchor
+        if cmdlet.lower() in MAILBOX_ANCHORED and "@" in subject:
+            anchor = f"UPN:{subject}"
         values: list[dict[str, Any]] = []
+        warnings: list[str] = []
         url: str | None = self._url
         request_id: str | None = None
         pages = 0
         while url and pages < MAX_PAGES:
-            page, url, request_id = await self._post(url, body, cmdlet, subject)
+            page, url, request_id, page_warnings = await self._post(url, body, cmdlet, subject, anchor)
             values.extend(page)
+            warnings.extend(w for w in page_warnings if w not in warnings)
             pages += 1
-        return values, request_id
+        if warnings:
+            log.info("Exchange warned while running %s for %s: %s", cmdlet, subject, warnings)
+        return CmdletResult(values, request_id, tuple(warnings))
 
-    async def _post(self, url: str, body: Mapping[str, Any], cmdlet: str,
-                    subject: str) -> tuple[list[dict[str, Any]], str | None, str | None]:
-        """One page: its objects, the next page's URL, the request id (retrying only when throttled)."""
+    async def _post(self, url: str, body: Mapping[str, Any], cmdlet: str, subject: str,
+                    anchor: str) -> tuple[list[dict[str, Any]], str | None, str | None, list[str]]:
+        """One page: its objects, the next page's URL, the request id and the warnings (retrying only when
+        throttled)."""
         attempt = 0
         while True:
             token = await self._credential.get_token(self._scope)
             headers = {"Authorization": f"Bearer {token.token}", "Content-Type": "application/json",
-                       "X-AnchorMailbox": self._anchor, "Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
+                       "X-AnchorMailbox": anchor, "Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
             try:
                 response = await self._http.post(url, json=body, headers=headers)
             except httpx.HTTPError as error:
@@ -159,25 +175,27 @@ class ExchangeAdmin:
                 continue
             if response.status_code >= 400:
                 raise translate(response, cmdlet, subject)
-            page, next_link = _page(response)
-            return page, next_link, response.headers.get("request-id")
+            page, next_link, warnings = _page(response)
+            return page, next_link, response.headers.get("request-id"), warnings
 
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
 
 
-def _page(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
-    """A response's output objects and its @odata.nextLink, if any."""
+def _page(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None, list[str]]:
+    """A response's output objects, its @odata.nextLink (if any) and its @adminapi.warnings."""
     if response.status_code == 204 or not response.content:
-        return [], None
+        return [], None, []
     try:
         body = response.json()
     except ValueError:
-        return [], None
+        return [], None, []
     if not isinstance(body, dict):
-        return [], None
+        return [], None, []
     values = body.get("value")
     next_link = body.get("@odata.nextLink")
     page = [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
-    return page, str(next_link) if next_link else None
+    raw_warnings = body.get("@adminapi.warnings")
+    warnings = [str(w) for w in raw_warnings if w] if isinstance(raw_warnings, list) else []
+    return page, str(next_link) if next_link else None, warnings

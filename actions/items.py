@@ -16,6 +16,7 @@ from actions.errors import RiposteError
 from actions.spec import ActionContext, Item
 
 PASSWORD_METHOD_TYPE = "#microsoft.graph.passwordAuthenticationMethod"  # noqa: S105 (a type name)
+TAP_METHOD_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
 RECENT_METHOD = timedelta(days=7)
 
 # --- inbox rules ---------------------------------------------------------------------------------
@@ -190,6 +191,13 @@ def _method_label(method: Mapping[str, Any]) -> str:
         return f"Email: {method.get('emailAddress') or ''}".strip()
     if kind == "softwareOathAuthenticationMethod":
         return "Software OATH token"
+    if kind == "temporaryAccessPassAuthenticationMethod":
+        usable = "one-time" if method.get("isUsableOnce") else "reusable"
+        return f"Temporary Access Pass ({usable}, {method.get('lifetimeInMinutes') or '?'} min)"
+    if kind == "windowsHelloForBusinessAuthenticationMethod":
+        return f"Windows Hello for Business: {method.get('displayName') or 'device'}"
+    if kind == "platformCredentialAuthenticationMethod":
+        return f"Platform credential (macOS): {method.get('displayName') or 'device'}"
     return kind.removesuffix("AuthenticationMethod") or "method"
 
 
@@ -214,11 +222,14 @@ async def _auth_methods(ctx: ActionContext) -> list[Item]:
     for method in methods:
         created = _created(method)
         recent = created is not None and now - created < RECENT_METHOD
+        reasons = [f"registered recently ({created:%Y-%m-%d %H:%M} UTC)"] if recent and created else []
+        if method.get("@odata.type") == TAP_METHOD_TYPE:
+            reasons.append("signs in without the password or MFA while it is valid")
         items.append(Item(
             kind="auth_method",
             id=str(method["id"]),
             label=_method_label(method),
-            suspicious=f"registered recently ({created:%Y-%m-%d %H:%M} UTC)" if recent and created else "",
+            suspicious="; ".join(reasons),
             detail={"odata_type": method.get("@odata.type"), "createdDateTime": method.get("createdDateTime")},
         ))
     return items  # newest first: a method the attacker added is usually the newest

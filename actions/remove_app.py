@@ -6,6 +6,7 @@ Otherwise: delete the enterprise application (service principal) from the tenant
 
 from __future__ import annotations
 
+from actions import permissions
 from actions.common import require_item
 from actions.errors import RiposteError
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
@@ -54,7 +55,8 @@ ACTION = ActionSpec(
     reversible=True,
     reversal=REVERSAL,
     run=_run,
-    permission="Application.ReadWrite.All (app) / DelegatedPermissionGrant.ReadWrite.All (consent)",
+    permission=(f"{permissions.LIST_CONSENT_GRANTS} to list; Application.ReadWrite.All (app) / "
+                f"{permissions.DELETE_CONSENT_GRANT} (consent)"),
     needs_approval=True,
     destructive=True,
     item_kind="app",

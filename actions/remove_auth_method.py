@@ -1,13 +1,31 @@
-"""remove_auth_method: delete one MFA method (an attacker's phone or authenticator); never the password."""
+"""remove_auth_method: delete one MFA method (an attacker's phone, authenticator, Temporary Access Pass, Windows
+Hello or platform credential); never the password."""
 
 from __future__ import annotations
 
 from actions.common import require_item
-from actions.errors import RiposteError
+from actions.errors import BadRequest, RiposteError
 from actions.items import PASSWORD_METHOD_TYPE
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Item, Outcome, Role
 
 REVERSAL = "Cannot be undone; the user registers the method again (https://aka.ms/mysecurityinfo)."
+METHODS_PAGE = "Entra admin centre › Users › the user › Authentication methods"
+
+
+def _refusal(item: Item, error: BadRequest) -> RiposteError:
+    """Graph's 400s for a method it will not delete, in words that say what to do (its own text kept last)."""
+    said = str(error).lower()
+    if "default" in said:
+        why = (f"“{item.label}” is the user's default sign-in method, and Graph will not delete the default while "
+               f"other methods exist. Change the default sign-in method first ({METHODS_PAGE}), then remove it. "
+               "Meanwhile “Block sign-in” stops it being used.")
+    elif "alternate" in said:
+        why = (f"“{item.label}” is the mobile number and an alternate mobile number is registered; Graph will not "
+               "delete the mobile number while the alternate one exists. Remove the alternate mobile number first "
+               f"(or change this number in {METHODS_PAGE}), then remove it.")
+    else:
+        return error
+    return BadRequest(f"Nothing was removed: {why} ({error})", request_id=error.request_id, code=error.code)
 
 
 async def _run(ctx: ActionContext) -> Outcome:
@@ -15,7 +33,10 @@ async def _run(ctx: ActionContext) -> Outcome:
     odata_type = str(item.detail.get("odata_type") or "")
     if odata_type == PASSWORD_METHOD_TYPE:
         raise RiposteError("Riposte never removes the password method; use “Reset password”.")
-    request_id = await ctx.tenant.delete_auth_method(ctx.target.id, odata_type, item.id)
+    try:
+        request_id = await ctx.tenant.delete_auth_method(ctx.target.id, odata_type, item.id)
+    except BadRequest as error:
+        raise _refusal(item, error) from None
     return Outcome(
         summary=f"Removed the authentication method “{item.label}” of {ctx.target.label}.",
         reversal=REVERSAL,
@@ -26,7 +47,8 @@ async def _run(ctx: ActionContext) -> Outcome:
 ACTION = ActionSpec(
     name="remove_auth_method",
     title="Remove MFA method",
-    description="delete this authentication method (phone, authenticator, FIDO2 key, email, OATH token)",
+    description="delete this authentication method (phone, authenticator, FIDO2 key, email, OATH token, Temporary "
+                "Access Pass, Windows Hello for Business, platform credential)",
     role=Role.RESPONDER,
     reversible=False,
     reversal=REVERSAL,

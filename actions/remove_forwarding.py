@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange
+from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, with_warnings
 from actions.errors import NotFound
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
@@ -35,16 +35,16 @@ async def _run(ctx: ActionContext) -> Outcome:
     if not (saved["ForwardingSmtpAddress"] or saved["ForwardingAddress"]):
         return Outcome(summary=f"The mailbox of {ctx.target.label} does not forward mail: nothing to remove.",
                        reversal="Nothing was changed.")
-    _, request_id = await exchange.invoke(
+    result = await exchange.run(
         "Set-Mailbox",
         {"Identity": upn, "ForwardingSmtpAddress": None, "ForwardingAddress": None,
          "DeliverToMailboxAndForward": False},
     )
     return Outcome(
-        summary=f"Removed mailbox forwarding from {ctx.target.label} (was {describe(saved)}). Inbox rules that "
-                "forward are separate: check them too.",
+        summary=with_warnings(f"Removed mailbox forwarding from {ctx.target.label} (was {describe(saved)}). Inbox "
+                              "rules that forward are separate: check them too.", result.warnings),
         reversal=reversal,
-        request_id=request_id,
+        request_id=result.request_id,
         undo="restore_forwarding",
         saved=saved,
     )

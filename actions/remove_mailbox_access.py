@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_item
+from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_item, with_warnings
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
 REVERSAL = (
@@ -13,14 +13,14 @@ REVERSAL = (
 
 async def _run(ctx: ActionContext) -> Outcome:
     holder = require_item(ctx, "mailbox_permission").id
-    _, request_id = await require_exchange(ctx).invoke(
+    result = await require_exchange(ctx).run(
         "Remove-MailboxPermission",
         {"Identity": ctx.target.upn, "User": holder, "AccessRights": ["FullAccess"], "Confirm": False},
     )
     return Outcome(
-        summary=f"Removed {holder}'s FullAccess to the mailbox of {ctx.target.label}.",
+        summary=with_warnings(f"Removed {holder}'s FullAccess to the mailbox of {ctx.target.label}.", result.warnings),
         reversal=REVERSAL,
-        request_id=request_id,
+        request_id=result.request_id,
         undo="restore_mailbox_access",
         saved={"user": holder},
     )

@@ -5,7 +5,7 @@ Transport rules apply to the whole organization (an attacker with admin rights a
 
 from __future__ import annotations
 
-from actions.common import EXCHANGE_PERMISSION, require_exchange, require_item
+from actions.common import EXCHANGE_PERMISSION, require_exchange, require_item, with_warnings
 from actions.errors import NotFound
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
@@ -22,12 +22,12 @@ async def _run(ctx: ActionContext) -> Outcome:
     if not rules:
         raise NotFound(f"Exchange has no transport rule {identity!r}.")
     definition = rules[0]
-    _, request_id = await exchange.invoke("Remove-TransportRule", {"Identity": identity, "Confirm": False})
+    result = await exchange.run("Remove-TransportRule", {"Identity": identity, "Confirm": False})
     return Outcome(
-        summary=f"Removed the transport rule “{definition.get('Name') or identity}” (organization-wide); its full "
-                "definition is kept with the case.",
+        summary=with_warnings(f"Removed the transport rule “{definition.get('Name') or identity}” (organization-wide); "
+                              "its full definition is kept with the case.", result.warnings),
         reversal=REVERSAL,
-        request_id=request_id,
+        request_id=result.request_id,
         undo="restore_transport_rule",
         saved={"rule": definition},
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved
+from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved, with_warnings
 from actions.remove_forwarding import FORWARDING_FIELDS, WHERE, describe
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
@@ -11,14 +11,15 @@ REVERSAL = "“Remove forwarding” removes it again."
 
 async def _run(ctx: ActionContext) -> Outcome:
     saved = dict(require_saved(ctx, *FORWARDING_FIELDS))
-    _, request_id = await require_exchange(ctx).invoke(
+    result = await require_exchange(ctx).run(
         "Set-Mailbox",
         {"Identity": ctx.target.upn, **{k: saved[k] for k in FORWARDING_FIELDS}},
     )
     return Outcome(
-        summary=f"Restored mailbox forwarding of {ctx.target.label}: {describe(saved)}.",
+        summary=with_warnings(f"Restored mailbox forwarding of {ctx.target.label}: {describe(saved)}.",
+                              result.warnings),
         reversal=f"{REVERSAL} Or {WHERE.format(user=ctx.target.upn)}.",
-        request_id=request_id,
+        request_id=result.request_id,
         undo="remove_forwarding",
     )
 

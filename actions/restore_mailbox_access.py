@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved
+from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved, with_warnings
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
 
 REVERSAL = "Remove it again from the mailbox permissions list."
@@ -10,14 +10,15 @@ REVERSAL = "Remove it again from the mailbox permissions list."
 
 async def _run(ctx: ActionContext) -> Outcome:
     holder = str(require_saved(ctx, "user")["user"])
-    _, request_id = await require_exchange(ctx).invoke(
+    result = await require_exchange(ctx).run(
         "Add-MailboxPermission",
         {"Identity": ctx.target.upn, "User": holder, "AccessRights": ["FullAccess"], "InheritanceType": "All"},
     )
     return Outcome(
-        summary=f"Gave {holder} FullAccess to the mailbox of {ctx.target.label} again.",
+        summary=with_warnings(f"Gave {holder} FullAccess to the mailbox of {ctx.target.label} again.",
+                              result.warnings),
         reversal=REVERSAL,
-        request_id=request_id,
+        request_id=result.request_id,
     )
 
 

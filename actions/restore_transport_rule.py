@@ -5,24 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actions.common import EXCHANGE_PERMISSION, require_exchange, require_saved
+from actions.common import EXCHANGE_PERMISSION, require_exchange, require_saved, with_warnings
 from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.transport_rule_parameters import RESTORABLE
 
 REVERSAL = "Remove it again from the transport rules list, or Exchange admin centre › Mail flow › Rules."
-# What Get-TransportRule returns but New-TransportRule does not take (Exchange assigns or derives these).
-READ_ONLY = frozenset({
-    "identity", "guid", "state", "distinguishedname", "immutableid", "organizationid", "id", "isvalid",
-    "objectstate", "whenchanged", "whencreated", "exchangeversion", "ruleversion", "description", "conditions",
-    "exceptions", "actions", "rulesubtype", "supervision", "isruleconfigurationsupported", "manuallymodified",
-    "lastmodifiedby", "exchangeobjectid",
-})
+_BY_LOWER = {name.lower(): name for name in RESTORABLE}
 
 
 def new_rule_parameters(definition: Mapping[str, Any]) -> dict[str, Any]:
-    """Get-TransportRule's output as New-TransportRule's parameters (State becomes -Enabled)."""
+    """Get-TransportRule's output as New-TransportRule's parameters: only names New-TransportRule takes (an allow
+    list: Get-TransportRule returns many it refuses), only set values (false is every switch's default, and an
+    unset condition comes back false or empty), and State as -Enabled."""
     parameters = {
-        key: value for key, value in definition.items()
-        if key.lower() not in READ_ONLY and not key.startswith("@") and value not in (None, "", [], {})
+        _BY_LOWER[key.lower()]: value for key, value in definition.items()
+        if key.lower() in _BY_LOWER and value is not None and value is not False and value not in ("", [], {})
     }
     parameters["Enabled"] = str(definition.get("State", "Enabled")).lower() == "enabled"
     return parameters
@@ -31,11 +28,12 @@ def new_rule_parameters(definition: Mapping[str, Any]) -> dict[str, Any]:
 async def _run(ctx: ActionContext) -> Outcome:
     definition = require_saved(ctx, "rule")["rule"]
     parameters = new_rule_parameters(definition)
-    _, request_id = await require_exchange(ctx).invoke("New-TransportRule", parameters)
+    result = await require_exchange(ctx).run("New-TransportRule", parameters)
+    summary = f"Recreated the transport rule “{parameters.get('Name')}” from the definition kept with the case."
     return Outcome(
-        summary=f"Recreated the transport rule “{parameters.get('Name')}” from the definition kept with the case.",
+        summary=with_warnings(summary, result.warnings),
         reversal=REVERSAL,
-        request_id=request_id,
+        request_id=result.request_id,
     )
 
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, Role, TargetUser
 
 REVERSAL = "Cannot be undone; the user signs in again."
+# Graph documents that revokeSignInSessions does not revoke external users' sessions: it answers 200 and
+# changes nothing, so the button would only look like containment.
+EXTERNAL_USER = ("external (guest) account: Graph cannot revoke its sessions, which its home tenant issues. Use "
+                 "“Block sign-in” or “Disable account” instead")
+
+
+def not_applicable(target: TargetUser) -> str | None:
+    return EXTERNAL_USER if target.is_external else None
 
 
 async def _run(ctx: ActionContext) -> Outcome:
@@ -28,4 +36,5 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User.RevokeSessions.All",
+    not_applicable=not_applicable,
 )

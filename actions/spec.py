@@ -53,6 +53,12 @@ class TargetUser:
         return self.user_type.lower() == "guest"
 
     @property
+    def is_external(self) -> bool:
+        """A guest, or an external member (a B2B account, `#EXT#` in its UPN): either signs in through its home
+        tenant, so this tenant cannot revoke its sessions."""
+        return self.is_guest or "#EXT#" in self.upn.upper()
+
+    @property
     def is_admin(self) -> bool:
         return bool(self.admin_roles or self.roles_unreadable)
 
@@ -175,11 +181,25 @@ class Tenant(Protocol):
     async def dismiss_risk(self, user_id: str) -> str | None: ...
 
 
+@dataclass(frozen=True)
+class CmdletResult:
+    """One cmdlet's output objects, the request id, and the warnings Exchange sent with it (`@adminapi.warnings`:
+    the cmdlet ran, but e.g. changed nothing)."""
+
+    output: list[dict[str, Any]]
+    request_id: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
 class Exchange(Protocol):
     """Exchange Online admin cmdlets (mailbox forwarding, permissions, transport rules)."""
 
+    async def run(self, cmdlet: str, parameters: Mapping[str, Any]) -> CmdletResult:
+        """Run one cmdlet: its output, request id and warnings."""
+        ...
+
     async def invoke(self, cmdlet: str, parameters: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-        """Run one cmdlet; return its output objects and the request id."""
+        """Run one cmdlet; return its output objects and the request id (for reads, where warnings do not matter)."""
         ...
 
 

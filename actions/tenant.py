@@ -18,6 +18,7 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
 )
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
+from actions import permissions
 from actions.errors import NotFound, RiposteError, ServiceError
 from actions.graph import Operation, call_method, get_json, get_json_pages, read_pages
 from actions.spec import GLOBAL_ADMIN_TEMPLATE, PRIVILEGED_ROLE_TEMPLATES, ROLE_READ_PERMISSION, Pages, TargetUser
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 READ_USER = Operation("read the user", "User.Read.All")
 READ_ROLES = Operation("read the user's directory roles", ROLE_READ_PERMISSION)
-CHECK_GROUPS = Operation("check group membership", "GroupMember.Read.All")
+CHECK_GROUPS = Operation("check group membership", permissions.CHECK_MEMBER_GROUPS)
 CHECK_GROUPS_LIMIT = 20  # group ids Graph's checkMemberGroups takes in one request
 REVOKE = Operation(
     "revoke sign-in sessions",

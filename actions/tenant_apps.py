@@ -12,10 +12,11 @@ from msgraph.generated.users.item.teamwork.installed_apps.installed_apps_request
     InstalledAppsRequestBuilder,
 )
 
+from actions import permissions
 from actions.graph import Operation, call_method, get_json, get_json_pages
 
-READ_GRANTS = Operation("read the user's app consents", "DelegatedPermissionGrant.Read.All")
-DELETE_GRANT = Operation("revoke an app consent", "DelegatedPermissionGrant.ReadWrite.All")
+READ_GRANTS = Operation("read the user's app consents", permissions.LIST_CONSENT_GRANTS)
+DELETE_GRANT = Operation("revoke an app consent", permissions.DELETE_CONSENT_GRANT)
 READ_APP = Operation("read an enterprise application", "Application.Read.All")
 DELETE_APP = Operation("delete an enterprise application", "Application.ReadWrite.All")
 READ_TEAMS_APPS = Operation("read the user's Teams apps", "TeamsAppInstallation.ReadForUser.All")

@@ -14,16 +14,15 @@ from msgraph.generated.identity_protection.risky_users.dismiss.dismiss_post_requ
 )
 from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
 
+from actions import permissions
 from actions.errors import RiposteError
 from actions.graph import Operation, call_method, get_json, get_json_pages
 from actions.graph_json import from_json
 
 READ_POLICY = Operation("read a Conditional Access policy", "Policy.Read.All")
-WRITE_POLICY = Operation(
-    "create or delete a Conditional Access policy",
-    "Policy.ReadWrite.ConditionalAccess",
-    "Policy.Read.All as well (Conditional Access needs an Entra ID P1 licence)",
-)
+CREATE_POLICY = Operation("create a Conditional Access policy", permissions.CREATE_CA_POLICY,
+                          "an Entra ID P1 licence for Conditional Access")
+DELETE_POLICY = Operation("delete a Conditional Access policy", permissions.DELETE_CA_POLICY)
 READ_METHODS = Operation("read authentication methods", "UserAuthenticationMethod.Read.All")
 WRITE_METHODS = Operation("remove an authentication method", "UserAuthenticationMethod.ReadWrite.All")
 RISK = Operation(
@@ -41,6 +40,17 @@ METHOD_BUILDERS: Mapping[str, tuple[str, str]] = {
     "#microsoft.graph.softwareOathAuthenticationMethod": (
         "software_oath_methods", "by_software_oath_authentication_method_id",
     ),
+    # What an attacker adds to keep a way in: a pass that signs in without the password, a Windows Hello key on
+    # their device, a macOS platform credential.
+    "#microsoft.graph.temporaryAccessPassAuthenticationMethod": (
+        "temporary_access_pass_methods", "by_temporary_access_pass_authentication_method_id",
+    ),
+    "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod": (
+        "windows_hello_for_business_methods", "by_windows_hello_for_business_authentication_method_id",
+    ),
+    "#microsoft.graph.platformCredentialAuthenticationMethod": (
+        "platform_credential_methods", "by_platform_credential_authentication_method_id",
+    ),
 }
 
 
@@ -54,7 +64,7 @@ class GraphIdentity:
         builder = self._client.identity.conditional_access.policies
         body = from_json(policy, ConditionalAccessPolicy)
 
-        created, request_id = await call_method(WRITE_POLICY, str(policy.get("displayName", "")), builder.post, body)
+        created, request_id = await call_method(CREATE_POLICY, str(policy.get("displayName", "")), builder.post, body)
         return str(created.id), request_id
 
     async def get_ca_policy(self, policy_id: str) -> dict[str, Any]:
@@ -64,7 +74,7 @@ class GraphIdentity:
     async def delete_ca_policy(self, policy_id: str) -> str | None:
         builder = self._client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
 
-        _, request_id = await call_method(WRITE_POLICY, f"policy {policy_id}", builder.delete)
+        _, request_id = await call_method(DELETE_POLICY, f"policy {policy_id}", builder.delete)
         return request_id
 
     # --- Authentication methods -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from actions import permissions
 from actions.block_signin import POLICY_PREFIX, WHERE
 from actions.common import require_saved
 from actions.errors import NotFound, RiposteError
@@ -51,7 +52,7 @@ ACTION = ActionSpec(
     reversible=True,
     reversal=REVERSAL,
     run=_run,
-    permission="Policy.Read.All + Policy.ReadWrite.ConditionalAccess",
+    permission=permissions.DELETE_CA_POLICY,
     undo="block_signin",
     undo_title="Block again",
     needs_saved=True,

@@ -57,6 +57,7 @@ class Speaker:
     channel_id: str  # channelData.channel.id, empty outside a channel
     service_url: str
     tenant_id: str  # channelData.tenant.id
+    personal: bool = False  # a 1:1 chat with the bot: the only place it hears a plain reply
 
 
 @dataclass
@@ -78,6 +79,13 @@ def help_reply() -> str:
         lines.append(f"- `{for_chat(syntax)}`: {description}")
     return ("Riposte commands (in a channel, mention me first: `@Riposte revoke alice@contoso.com`):\n\n"
             + "\n".join(lines))
+
+
+def mention_hint(syntax: str) -> str:
+    """In a channel or group chat Teams delivers only messages that @mention the bot, so a question answered by
+    a plain reply would never be heard: say how to type the whole command instead."""
+    return (f"`{syntax}` needs a user. Here I only hear messages that mention me, so type it in one message: "
+            f"`@Riposte {syntax} USER`, e.g. `@Riposte {syntax} alice@contoso.com` (UPN or Entra object id).")
 
 
 def _error_reply(error: CommandError) -> Reply:
@@ -118,7 +126,9 @@ async def _handle_text(services: Services, speaker: Speaker, text: str) -> Reply
     parsed = parse_command(text)
     if isinstance(parsed, CommandError):
         if parsed.missing_user:
-            return Reply(ask_user=parsed.missing_user)
+            if speaker.personal:
+                return Reply(ask_user=parsed.missing_user)
+            return Reply(text=mention_hint(parsed.missing_user))
         return _error_reply(parsed)
     if parsed.verb == "help":
         return Reply(text=help_reply())

@@ -129,6 +129,7 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
             object_id=object_id, name=str(getattr(sender, "name", "") or "someone"),
             channel_id=str((channel_data.get("channel") or {}).get("id") or ""),
             service_url=str(activity.service_url or ""), tenant_id=_tenant_of(activity),
+            personal=getattr(activity.conversation, "conversation_type", None) == "personal",
         )
         try:
             # Before the dialog too: its answer is a user to look up.

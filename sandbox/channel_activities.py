@@ -208,12 +208,19 @@ def mention_text() -> str:
     return f"<at>{SANDBOX_BOT_NAME}</at>"
 
 
+def mentions_bot(message: dict[str, Any]) -> bool:
+    return any(e.get("type") == "mention" and (e.get("mentioned") or {}).get("id") == BOT_ACCOUNT["id"]
+               for e in message.get("entities") or [])
+
+
 def text_message(person: Person, conversation_id: str, service_url: str, activity_id: str, text: str) -> dict[str, Any]:
-    """A message a person typed; in a channel the bot only hears it when @mentioned, so add that."""
+    """A message a person typed. `@Riposte` typed (or Teams' `<at>Riposte</at>`) is a mention of the bot, as the
+    Teams composer makes it; nothing else is: in a channel the bot hears only messages that mention it."""
+    typed = f"@{SANDBOX_BOT_NAME}"
+    if text.startswith(typed):
+        text = mention_text() + text[len(typed):]
     entities: list[dict[str, Any]] = []
-    if not is_personal(conversation_id):
-        if mention_text() not in text:
-            text = f"{mention_text()} {text}"
+    if mention_text() in text:
         entities.append({"type": "mention", "text": mention_text(), "mentioned": dict(BOT_ACCOUNT)})
     entities.append(dict(CLIENT_INFO))
     html = text.replace("&", "&amp;").replace("<at>", "\0").replace("</at>", "\1")

@@ -21,6 +21,7 @@ from sandbox.channel_activities import (
     card_action_invoke,
     card_submit_message,
     is_personal,
+    mentions_bot,
     people_from_seed,
     personal_conversation_id,
     sample_alert,
@@ -33,6 +34,7 @@ from sandbox.faults import Fault, Faults
 from sandbox.seed import load_seed
 
 BOT_TIMEOUT = aiohttp.ClientTimeout(total=30)
+NOT_DELIVERED = 0  # send_message's status for a message Teams would not deliver to the bot
 
 
 @dataclass
@@ -321,8 +323,11 @@ class ChannelState:
         if conversation.activities and conversation.personal_oid is None:
             message["replyToId"] = conversation.activities[0]["id"]
         conversation.activities.append({k: v for k, v in message.items() if k != "attachments"})
-        self._sent_messages[activity_id] = message
         self._bump()
+        if conversation.personal_oid is None and not mentions_bot(message):
+            # Teams delivers to a bot only the channel messages that @mention it: this one stays in the thread.
+            return NOT_DELIVERED, {"delivered": False, "reason": "a channel message that does not mention the bot"}
+        self._sent_messages[activity_id] = message
         return await self._post_to_bot("/api/messages", message)
 
     async def redeliver(self, activity_id: str) -> tuple[int, Any]:

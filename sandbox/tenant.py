@@ -102,7 +102,8 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     body = await _recorded_body(request)
     path = _record_path(request.path)
     cmdlet = _cmdlet_name(body) if path.endswith("/InvokeCommand") else None
-    state.requests.append(RecordedRequest(request.method, path, dict(request.query), body, cmdlet))
+    anchor = request.headers.get("X-AnchorMailbox") if cmdlet else None
+    state.requests.append(RecordedRequest(request.method, path, dict(request.query), body, cmdlet, anchor))
     if request.path.startswith(_PROTECTED_PREFIXES):
         _check_bearer(request)
     text = await request.text() if request.body_exists else ""

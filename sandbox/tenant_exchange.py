@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from actions.transport_rule_parameters import NEW_TRANSPORT_RULE
 from sandbox.tenant_http import ExchangeError, graph_json, json_body, state_of
 from sandbox.tenant_state import TenantState
 
@@ -25,6 +26,7 @@ class Params(dict[str, Any]):
     def __init__(self, original: dict[str, Any]) -> None:
         super().__init__((key.lower(), value) for key, value in original.items())
         self.original = original
+        self.warnings: list[str] = []  # what the cmdlet warns about: Exchange sends them as @adminapi.warnings
 
 
 Cmdlet = Callable[[TenantState, Params], list[dict[str, Any]]]
@@ -97,6 +99,9 @@ def set_mailbox(state: TenantState, params: Params) -> list[dict[str, Any]]:
         if not isinstance(params["delivertomailboxandforward"], bool):
             raise _bad("Cannot process argument transformation on parameter 'DeliverToMailboxAndForward'.")
         updates["deliverToMailboxAndForward"] = params["delivertomailboxandforward"]
+    if all(box.get(key) == value for key, value in updates.items()):
+        params.warnings.append(f"The command completed successfully but no settings of '{params['identity']}' "
+                               "have been modified.")
     box.update(updates)
     return []
 
@@ -135,8 +140,11 @@ def remove_mailbox_permission(state: TenantState, params: Params) -> list[dict[s
     if "user" not in params or not _rights(params):
         raise _bad("Cannot process command because of one or more missing mandatory parameters: User AccessRights.")
     if "fullaccess" in _rights(params):
-        # Exchange only warns when the entry isn't there; so does the sandbox (by doing nothing).
-        box["fullAccess"] = [h for h in box["fullAccess"] if h.lower() != str(params["user"]).lower()]
+        holder = str(params["user"]).lower()
+        if holder not in (h.lower() for h in box["fullAccess"]):  # Exchange only warns when the entry isn't there
+            params.warnings.append(f"Can't remove the access control entry on the object \"{params['identity']}\" "
+                                   f"for account \"{params['user']}\" because the ACE doesn't exist on the object.")
+        box["fullAccess"] = [h for h in box["fullAccess"] if h.lower() != holder]
     return []
 
 
@@ -148,10 +156,43 @@ def _transport_rule(state: TenantState, identity: Any) -> dict[str, Any]:
     raise _not_found(identity)
 
 
+# What Get-TransportRule returns for any rule beside its own settings: unset conditions and actions come back null
+# or false, and it adds properties New-TransportRule does not take (ids, state, derived text, DLP bookkeeping).
+_RULE_OUTPUT_DEFAULTS: dict[str, Any] = {
+    "Mode": "Enforce", "RuleErrorAction": "Ignore", "SenderAddressLocation": "Header", "RuleSubType": "None",
+    "UseLegacyRegex": False, "HasSenderOverride": False, "ExceptIfHasSenderOverride": False,
+    "MessageContainsDataClassifications": None, "ExceptIfMessageContainsDataClassifications": None,
+    "HasNoClassification": False, "AttachmentIsUnsupported": False, "AttachmentHasExecutableContent": False,
+    "StopRuleProcessing": False, "DeleteMessage": False, "Disconnect": False, "Quarantine": False,
+    "RouteMessageOutboundRequireTls": False, "ApplyOME": False, "RemoveOME": False, "RemoveOMEv2": False,
+    "ModerateMessageByManager": False, "DlpPolicy": None, "DlpPolicyId": "00000000-0000-0000-0000-000000000000",
+    "SenderNotificationType": None, "ActivationDate": None, "ExpiryDate": None, "ManuallyModified": False,
+    "IsRuleConfigurationSupported": True, "RuleVersion": "15.0.5.2", "ExchangeVersion": "0.1 (8.0.535.0)",
+    "IsValid": True, "ObjectState": "Unchanged",
+}
+
+
+def _rule_output(rule: dict[str, Any]) -> dict[str, Any]:
+    name = str(rule["Name"])
+    guid = str(rule.get("Guid") or uuid.uuid5(uuid.NAMESPACE_URL, f"transport-rule/{name}"))
+    conditions = [f"Microsoft.Exchange.MessagingPolicies.Rules.Tasks.{key}Predicate" for key in rule
+                  if key in ("SentToMemberOf", "SentTo", "From", "FromMemberOf", "SubjectContainsWords")]
+    actions = [f"Microsoft.Exchange.MessagingPolicies.Rules.Tasks.{key}Action" for key in rule
+               if key in ("BlindCopyTo", "CopyTo", "AddToRecipients", "RedirectMessageTo", "DeleteMessage")]
+    return {
+        **_RULE_OUTPUT_DEFAULTS, **rule, "Identity": name, "Name": name, "Guid": guid, "ImmutableId": guid,
+        "DistinguishedName": f"CN={name},CN=TransportVersioned,CN=Rules,CN=Transport Settings,CN=Contoso,CN=Microsoft "
+                             "Exchange,CN=Services,CN=Configuration,DC=NAMPR04A001,DC=PROD,DC=OUTLOOK,DC=COM",
+        "Description": f"If the message: {', '.join(conditions) or 'applies to all messages'}",
+        "Conditions": conditions, "Exceptions": None, "Actions": actions,
+        "WhenChanged": "2026-11-21T10:00:00+00:00",
+    }
+
+
 def get_transport_rule(state: TenantState, params: Params) -> list[dict[str, Any]]:
     if "identity" in params:
-        return [_transport_rule(state, params["identity"])]
-    return list(state.transport_rules)
+        return [_rule_output(_transport_rule(state, params["identity"]))]
+    return [_rule_output(rule) for rule in state.transport_rules]
 
 
 def remove_transport_rule(state: TenantState, params: Params) -> list[dict[str, Any]]:
@@ -167,7 +208,9 @@ def new_transport_rule(state: TenantState, params: Params) -> list[dict[str, Any
         raise _bad("Cannot process command because of one or more missing mandatory parameters: Name.")
     if any(str(r.get("Name")).lower() == str(name).lower() for r in state.transport_rules):
         raise _bad(f"A transport rule with the name '{name}' already exists.")
-    extra = {k: v for k, v in params.original.items() if k.lower() not in _COMMON | {"name", "enabled"}}
+    # A parameter given its default value (Mode Enforce, ...) is no setting of the rule's own.
+    extra = {k: v for k, v in params.original.items()
+             if k.lower() not in _COMMON | {"name", "enabled"} and _RULE_OUTPUT_DEFAULTS.get(k, object()) != v}
     rule = {"Identity": name, "Name": name, "Guid": str(uuid.uuid4()),
             "State": "Enabled" if params.get("enabled", True) else "Disabled",
             "Priority": len(state.transport_rules), **extra}
@@ -187,7 +230,8 @@ _CMDLETS: dict[str, tuple[Cmdlet, set[str] | None]] = {
                                                              "bypassmasteraccountsid"}),
     "get-transportrule": (get_transport_rule, {"identity"}),
     "remove-transportrule": (remove_transport_rule, {"identity"}),
-    "new-transportrule": (new_transport_rule, None),
+    # Exchange refuses any other parameter: "A parameter cannot be found that matches parameter name ...".
+    "new-transportrule": (new_transport_rule, {name.lower() for name in NEW_TRANSPORT_RULE}),
 }
 
 
@@ -219,11 +263,14 @@ async def invoke_command(request: web.Request) -> web.Response:
             raise _bad(f"A parameter cannot be found that matches parameter name '{key}'.")
     state = state_of(request)
     token = request.query.get("$skiptoken")
-    value = state.exchange_pages.pop(token, []) if token else handler(state, Params(raw))
+    params = Params(raw)
+    value = state.exchange_pages.pop(token, []) if token else handler(state, params)
     size = _page_size(request)
     context = (f"https://outlook.office365.com/adminapi/beta/{request.match_info['tenant']}"
                "/$metadata#Collection(Exchange.GenericHashTable)")
     answer: dict[str, Any] = {"@odata.context": context, "value": value[:size]}
+    if params.warnings:
+        answer["@adminapi.warnings"] = params.warnings
     if len(value) > size:  # the rest waits under a token (the cmdlet ran once; paging does not re-run it)
         token = uuid.uuid4().hex
         state.exchange_pages[token] = value[size:]

@@ -94,7 +94,17 @@ _METHOD_TYPES = {
     "emailMethods": "#microsoft.graph.emailAuthenticationMethod",
     "softwareOathMethods": "#microsoft.graph.softwareOathAuthenticationMethod",
     "passwordMethods": "#microsoft.graph.passwordAuthenticationMethod",
+    "temporaryAccessPassMethods": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+    "windowsHelloForBusinessMethods": "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod",
+    "platformCredentialMethods": "#microsoft.graph.platformCredentialAuthenticationMethod",
 }
+# Graph's refusals (phoneAuthenticationMethod-delete: the default method cannot be deleted while others exist; a
+# mobile number cannot go while an alternate mobile number exists). The first text is what Graph was seen to
+# answer; the second is the sandbox's wording of the documented rule.
+_DEFAULT_METHOD = ("Cannot delete default method with other methods configured. Please change default method before "
+                   "deletion.")
+_MOBILE_WITH_ALTERNATE = ("Cannot delete the mobile phone method while an alternateMobile phone method exists. Update "
+                          "the mobile number, then delete the alternateMobile number.")
 
 
 def _methods(request: web.Request) -> tuple[str, list[dict[str, Any]]]:
@@ -126,15 +136,20 @@ async def list_methods_of_kind(request: web.Request) -> web.Response:
 @routes.delete("/v1.0/users/{id}/authentication/{kind}/{method}")
 async def delete_method(request: web.Request) -> web.Response:
     odata_type = _method_type(request)
-    _, methods = _methods(request)
+    user_id, methods = _methods(request)
     method_id = request.match_info["method"]
     if method_id == PASSWORD_METHOD_ID or odata_type.endswith("passwordAuthenticationMethod"):
         raise bad_request("Deleting the password authentication method is not supported.", code="badRequest")
-    for method in methods:
-        if method["id"] == method_id and method["@odata.type"] == odata_type:
-            methods.remove(method)
-            return no_content()
-    raise GraphError(404, "itemNotFound", f"The authentication method '{method_id}' was not found.")
+    method = next((m for m in methods if m["id"] == method_id and m["@odata.type"] == odata_type), None)
+    if method is None:
+        raise GraphError(404, "itemNotFound", f"The authentication method '{method_id}' was not found.")
+    others = [m for m in methods if m is not method and m["id"] != PASSWORD_METHOD_ID]
+    if others and state_of(request).default_methods.get(user_id) == method_id:
+        raise bad_request(_DEFAULT_METHOD, code="badRequest")
+    if method.get("phoneType") == "mobile" and any(m.get("phoneType") == "alternateMobile" for m in others):
+        raise bad_request(_MOBILE_WITH_ALTERNATE, code="badRequest")
+    methods.remove(method)
+    return no_content()
 
 
 # --- Identity Protection -----------------------------------------------------------------------

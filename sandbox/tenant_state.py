@@ -33,6 +33,7 @@ class RecordedRequest:
     query: dict[str, str]
     body: Any
     cmdlet: str | None = None
+    anchor: str | None = None  # an Exchange call's X-AnchorMailbox: which mailbox Exchange routed it to
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +90,8 @@ class TenantState:
         self.inbox_rules: dict[str, list[dict[str, Any]]] = {}
         self.mail_folders: dict[str, list[dict[str, Any]]] = {}
         self.auth_methods: dict[str, list[dict[str, Any]]] = {}
+        # user id → the method id that is their default sign-in method (Graph will not delete it while others exist)
+        self.default_methods: dict[str, str] = {}
         self.teams_apps: dict[str, list[dict[str, Any]]] = {}
         for raw in seed.get("users", []):
             self._load_user(raw)
@@ -108,6 +111,8 @@ class TenantState:
         mailbox = user.pop("mailbox", None)
         default_methods = [{"id": PASSWORD_METHOD_ID, "@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}]
         self.auth_methods[uid] = user.pop("authenticationMethods", default_methods)
+        if default := user.pop("defaultAuthenticationMethod", None):
+            self.default_methods[uid] = default
         self.teams_apps[uid] = user.pop("teamsApps", [])
         self.users[uid] = user
         if mailbox is None:  # no Exchange Online mailbox (guest, cloud-only admin, on-prem)
@@ -186,6 +191,7 @@ class TenantState:
             "inboxRules": self.inbox_rules,
             "mailFolders": self.mail_folders,
             "authenticationMethods": self.auth_methods,
+            "defaultAuthenticationMethods": self.default_methods,
             "teamsApps": self.teams_apps,
             "conditionalAccessPolicies": list(self.ca_policies.values()),
             "servicePrincipals": list(self.service_principals.values()),

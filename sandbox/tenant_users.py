@@ -115,7 +115,10 @@ def _check_password_profile(user: dict[str, Any], profile: Any) -> None:
 
 @routes.post("/v1.0/users/{id}/revokeSignInSessions")
 async def revoke_sessions(request: web.Request) -> web.Response:
-    graph_user(request)["signInSessionsValidFromDateTime"] = now_iso()
+    user = graph_user(request)
+    # Graph answers true for an external user too, but revokes nothing: their home tenant issued the sessions.
+    if user.get("userType") != "Guest" and "#EXT#" not in str(user["userPrincipalName"]).upper():
+        user["signInSessionsValidFromDateTime"] = now_iso()
     return graph_json({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean", "value": True})
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from actions import ACTIONS
+from actions.errors import BadRequest
 from actions.spec import Item
+from actions.transport_rule_parameters import RESTORABLE
 from tests.actions.conftest import (
     ALICE,
     ALICE_UPN,
@@ -280,15 +282,49 @@ async def test_remove_transport_rule_keeps_its_definition_and_restore_recreates_
     rule = await env.item("transport_rule", "Copy finance mail out")
     assert "archive@evil.example" in rule.suspicious
     result = await env.run("remove_transport_rule", item=rule)
-    assert result.ok and result.outcome and result.outcome.saved == {"rule": original}
+    assert result.ok and result.outcome and result.outcome.saved
+    kept = result.outcome.saved["rule"]  # Get-TransportRule's whole output, read-only properties and all
+    assert {"Guid", "DlpPolicyId", "HasSenderOverride", "UseLegacyRegex", "Conditions"} <= set(kept)
     assert env.state.transport_rules == []
     spec = ACTIONS["remove_transport_rule"]
     assert spec.needs_approval and spec.destructive
 
     undo = await env.run("restore_transport_rule", saved=result.outcome.saved)
-    assert undo.ok, undo.error
-    [restored] = env.state.transport_rules
-    assert without(restored, "Guid") == original, "the same rule; Exchange gives it a new Guid"
+    assert undo.ok, undo.error  # the sandbox, like Exchange, refuses any parameter New-TransportRule lacks
+    [sent] = [r.body["CmdletInput"]["Parameters"] for r in env.state.requests if r.cmdlet == "New-TransportRule"]
+    assert set(sent) <= RESTORABLE | {"Enabled"}
+    assert not {"Guid", "DlpPolicyId", "HasSenderOverride", "MessageContainsDataClassifications"} & set(sent)
+    [restored], _ = await env.exchange.invoke("Get-TransportRule", {})
+    assert without(restored, "Guid", "ImmutableId") == without(kept, "Guid", "ImmutableId"), (
+        "the same rule as Exchange describes it; Exchange gives it a new Guid")
+    assert original["BlindCopyTo"] == restored["BlindCopyTo"] == ["archive@evil.example"]
+
+
+async def test_new_transport_rule_refuses_a_property_it_does_not_take(env: Env) -> None:
+    with pytest.raises(BadRequest) as refused:
+        await env.exchange.invoke("New-TransportRule", {"Name": "x", "DlpPolicyId": "0", "BlindCopyTo": ["a@b.c"]})
+    assert "A parameter cannot be found that matches parameter name 'DlpPolicyId'" in str(refused.value)
+    assert env.state.transport_rules[0]["Name"] == "Copy finance mail out" and len(env.state.transport_rules) == 1
+
+
+async def test_an_exchange_warning_shows_on_the_outcome(env: Env) -> None:
+    """Set-Mailbox that changes nothing succeeds with a warning (someone restored the forwarding already)."""
+    saved = {"ForwardingSmtpAddress": "smtp:invoices@evil.example", "ForwardingAddress": None,
+             "DeliverToMailboxAndForward": True}
+    result = await env.run("restore_forwarding", saved=saved)
+    assert result.ok and result.outcome
+    assert ("Exchange warned: “The command completed successfully but no settings of 'alice@contoso.com' have been "
+            "modified.”") in result.outcome.summary
+
+
+async def test_mailbox_permission_cmdlets_are_anchored_on_the_mailbox(env: Env) -> None:
+    holder = await env.item("mailbox_permission", "mallory")
+    result = await env.run("remove_mailbox_access", item=holder)
+    assert result.ok, result.error
+    await env.items("transport_rule")  # an organization-wide cmdlet keeps the system mailbox anchor
+    anchors = {r.cmdlet: r.anchor for r in env.state.requests if r.cmdlet}
+    assert anchors["Get-MailboxPermission"] == anchors["Remove-MailboxPermission"] == f"UPN:{ALICE_UPN}"
+    assert str(anchors["Get-TransportRule"]).startswith("APP:SystemMailbox{")
 
 
 # --- password -------------------------------------------------------------------------------------

@@ -125,6 +125,19 @@ async def test_forbidden_names_the_missing_permission(tenant_server: RunningServ
     assert refused.value.request_id
 
 
+async def test_refused_membership_and_consent_reads_name_every_permission_graph_documents(
+    tenant_server: RunningServer,
+) -> None:
+    state(tenant_server).add_fault(method="POST", path_regex="/checkMemberGroups$", status=403, times=1)
+    state(tenant_server).add_fault(method="GET", path_regex="/oauth2PermissionGrants", status=403, times=1)
+    with pytest.raises(PermissionMissing) as membership:
+        await static_tenant(tenant_server).member_groups(ALICE, ["9b000000-0000-4000-8000-000000000001"])
+    assert "the User.Read.All + GroupMember.Read.All application permission" in str(membership.value)
+    with pytest.raises(PermissionMissing) as grants:
+        await static_tenant(tenant_server).list_consent_grants(ALICE)
+    assert "Directory.Read.All (or DelegatedPermissionGrant.ReadWrite.All)" in str(grants.value)
+
+
 async def test_throttling_is_retried_after_a_fractional_retry_after(tenant_server: RunningServer) -> None:
     state(tenant_server).add_fault(method="POST", path_regex=REVOKE, status=429, times=2, retry_after="0.3")
     started = time.monotonic()

@@ -85,3 +85,19 @@ async def test_polling_runs_in_the_background_when_configured(make_bot: BotFacto
     await client.aclose()
     bot = await make_bot(poll_alerts_seconds=0.2)
     await wait_until(lambda: channel(bot).threads() or None, what="the polled alert's card")
+
+
+async def test_automation_does_not_revoke_a_guest_it_cannot_revoke(make_bot: BotFactory, clean_redis: str) -> None:
+    bot = await make_bot(automation_enabled=True)
+    guest = "pat_fabrikam.com#EXT#@contoso.onmicrosoft.com"
+    status, body = await post_alert(bot, {**CONFIDENT, "id": "guest", "user": guest})
+    assert status == 202
+    refused: list[dict[str, str]] = []
+    for _ in range(600):  # the refusal is written before the case's automation finishes
+        refused = [e for e in await audit_entries(clean_redis, body["case_id"]) if e["phase"] == "refused"]
+        if refused:
+            break
+        await asyncio.sleep(0.05)
+    assert refused and refused[0]["action"] == "revoke_sessions"
+    assert "does not apply: external (guest) account" in refused[0]["detail"]
+    assert not [r for r in tenant(bot).requests if r.path.endswith("/revokeSignInSessions")]

@@ -32,7 +32,17 @@ from tests.e2e.card_clicks import (
     is_active,
     phases,
 )
-from tests.e2e.helpers import ALICE, RESPONDER, audit_entries, card_of, card_text, execute_buttons, tenant, wait_until
+from tests.e2e.helpers import (
+    ALICE,
+    RESPONDER,
+    audit_entries,
+    card_of,
+    card_text,
+    channel,
+    execute_buttons,
+    tenant,
+    wait_until,
+)
 
 MAILBOX_ACTIONS = ("list_inbox_rules", "remove_forwarding", "remove_mailbox_access")
 
@@ -183,7 +193,8 @@ async def test_a_slow_listing_that_then_fails_says_so_in_the_thread(bot: Running
     assert "still listing" in card_text(answer)
     reply = await wait_until(lambda: [r for r in thread.replies() if "Could not list them" in card_text(card_of(r))],
                              what="the listing's failure in the thread")
-    assert "DelegatedPermissionGrant.Read.All" in card_text(card_of(reply[0]))
+    assert "the app needs the Directory.Read.All (or DelegatedPermissionGrant.ReadWrite.All) application permission" \
+        in card_text(card_of(reply[0]))
 
 
 @pytest.mark.parametrize("mode", ["grant", "app"])
@@ -244,6 +255,38 @@ async def test_remove_auth_method_lists_newest_first_and_removes_the_attacker_ph
     await thread.run("remove_auth_method", PHONE_METHOD, done="Remove MFA method “Phone (mobile) +1 2065550199”: done")
     assert [m["id"] for m in tenant(bot).auth_methods[ALICE]] == [
         "28c10230-6103-485e-b985-444c60001490", AUTHENTICATOR_METHOD]
+
+
+TAP = "d9b0ca5a-46a5-4c5e-9a0e-0fb1b9b8e7c2"
+
+
+async def test_an_attacker_temporary_access_pass_is_flagged_and_removed(bot: RunningBot) -> None:
+    tenant(bot).auth_methods[ALICE].append({
+        "id": TAP, "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+        "createdDateTime": "2020-01-01T00:00:00Z", "lifetimeInMinutes": 480, "isUsableOnce": False,
+        "isUsable": True, "methodUsabilityReason": "EnabledByPolicy",
+    })
+    thread = await CaseThread.open(bot)
+    await thread.click("remove_auth_method")
+    labels = listing_labels(thread, "Authentication methods (newest first)")
+    assert "Temporary Access Pass (reusable, 480 min)" in labels
+    assert "signs in without the password or MFA while it is valid" in thread.text()
+    await thread.run("remove_auth_method", TAP,
+                     done="Remove MFA method “Temporary Access Pass (reusable, 480 min)”: done")
+    assert TAP not in [m["id"] for m in tenant(bot).auth_methods[ALICE]]
+    assert any(r.method == "DELETE" and r.path == f"/users/{ALICE}/authentication/temporaryAccessPassMethods/{TAP}"
+               for r in tenant(bot).requests)
+
+
+async def test_removing_the_default_phone_is_refused_with_what_to_do(bot: RunningBot) -> None:
+    tenant(bot).default_methods[ALICE] = PHONE_METHOD
+    thread = await CaseThread.open(bot)
+    await thread.click("remove_auth_method")
+    await thread.click("remove_auth_method", PHONE_METHOD)
+    text = await thread.wait_for("❌ Remove MFA method “Phone (mobile) +1 2065550199”")
+    assert "is the user's default sign-in method" in text
+    assert "Change the default sign-in method first" in text and "then remove it" in text
+    assert PHONE_METHOD in [m["id"] for m in tenant(bot).auth_methods[ALICE]]
 
 
 # -- block_user: the bundle ---------------------------------------------------------------------------
@@ -328,7 +371,22 @@ async def test_guest_without_mailbox_has_mailbox_actions_greyed(bot: RunningBot)
         assert button["tooltip"] == "guest account: their mailbox (if any) is in their home tenant", verb
     reset = thread.button("reset_password")
     assert not is_active(reset) and reset["tooltip"] == "guest account: the password is managed by their home tenant"
-    assert is_active(thread.button("disable_account")) and is_active(thread.button("revoke_sessions"))
+    assert is_active(thread.button("disable_account"))
+
+
+async def test_guest_revoke_sessions_is_greyed_with_what_to_do_and_a_click_is_refused(bot: RunningBot) -> None:
+    """Graph answers 200 to revokeSignInSessions on an external user and revokes nothing (the sandbox too)."""
+    thread = await CaseThread.open(bot, PAT_UPN)
+    revoke = thread.button("revoke_sessions")
+    assert not is_active(revoke)
+    assert "Graph cannot revoke its sessions" in revoke["tooltip"]
+    assert "“Block sign-in” or “Disable account” instead" in revoke["tooltip"]
+    assert is_active(thread.button("block_signin")) and is_active(thread.button("disable_account"))
+    # A click from a stale or forged card is refused by the same check, before anything is sent to Graph.
+    _, answer = await channel(bot).send_invoke(RESPONDER, thread.conversation_id, thread.root_id, "revoke_sessions",
+                                               revoke["data"])
+    assert "Revoke sessions does not apply: external (guest) account" in card_text(answer["value"])
+    assert not [r for r in tenant(bot).requests if r.path.endswith("/revokeSignInSessions")]
 
 
 async def test_synced_user_cannot_have_the_password_reset_here(bot: RunningBot) -> None:
@@ -371,7 +429,7 @@ REFUSALS = [
     Refusal("disable_account", {"method": "PATCH", "path_regex": f"^/users/{ALICE}$"},
             "User.EnableDisableAccount.All", "Disable account"),
     Refusal("block_signin", {"method": "POST", "path_regex": "/conditionalAccess/policies$"},
-            "Policy.ReadWrite.ConditionalAccess", "Block sign-in"),
+            "Policy.Read.All + Policy.ReadWrite.ConditionalAccess + Application.Read.All", "Block sign-in"),
     Refusal("list_inbox_rules", {"method": "GET", "path_regex": "/messageRules$"},
             "MailboxSettings.Read", "Show inbox rules"),
     Refusal("disable_inbox_rule", {"method": "PATCH", "path_regex": "/messageRules/"}, "MailboxSettings.ReadWrite",

@@ -32,7 +32,7 @@ from tests.e2e.helpers import (
 
 async def say_in_channel(bot: RunningBot, user: str, text: str) -> dict[str, Any]:
     """Post a new thread mentioning the bot; return the thread with the bot's replies."""
-    status, _ = await channel(bot).send_message(user, text, None)
+    status, _ = await channel(bot).send_message(user, f"@Riposte {text}", None)
     assert status in (200, 201)
     thread = await wait_until(lambda: channel(bot).threads()[-1] if channel(bot).threads()[-1]["replies"] else None,
                               what="the bot's reply")
@@ -159,17 +159,17 @@ async def test_status_of_a_guest_typed_by_its_mail_shows_its_card(bot: RunningBo
     thread = await say_in_channel(bot, RESPONDER, "status pat@fabrikam.com")
     text = reply_text(thread)
     assert "Status of Pat Partner (Guest)" in text and "No such user" not in text
-    assert "revoke_sessions" in buttons(card_of(thread["replies"][-1]))
+    assert "disable_account" in buttons(card_of(thread["replies"][-1]))
 
 
 async def test_audit_by_mail_finds_what_was_done_to_that_user(bot: RunningBot) -> None:
-    thread = await say_in_channel(bot, RESPONDER, "revoke pat@fabrikam.com")
-    data = buttons(card_of(thread["replies"][-1]))["revoke_sessions"]["data"]
-    await channel(bot).send_invoke(RESPONDER, thread["id"], thread["replies"][-1]["id"], "revoke_sessions", data)
-    await wait_until(lambda: revokes(bot, PAT) == 1, what="the guest's revoke")
+    thread = await say_in_channel(bot, RESPONDER, "disable pat@fabrikam.com")
+    data = buttons(card_of(thread["replies"][-1]))["disable_account"]["data"]
+    await channel(bot).send_invoke(RESPONDER, thread["id"], thread["replies"][-1]["id"], "disable_account", data)
+    await wait_until(lambda: tenant(bot).users[PAT]["accountEnabled"] is False, what="the guest disabled")
     # The entries name Pat by object id and UPN; the mail typed is neither.
     text = reply_text(await say_in_channel(bot, RESPONDER, "audit pat@fabrikam.com"))
-    assert "Audit trail: pat@fabrikam.com" in text and "intent · revoke_sessions" in text
+    assert "Audit trail: pat@fabrikam.com" in text and "intent · disable_account" in text
 
 
 async def test_use_this_channel_for_alerts_is_remembered(bot: RunningBot) -> None:
@@ -198,6 +198,22 @@ async def test_installing_the_bot_posts_a_welcome_with_help(bot: RunningBot) -> 
     thread = await wait_until(lambda: channel(bot).threads()[-1] if channel(bot).threads() else None,
                               what="the welcome post")
     assert "Riposte is here" in str(thread["root"].get("text")) and "`help`" in str(thread["root"].get("text"))
+
+
+async def test_in_a_channel_a_command_without_a_user_gets_a_usage_hint_not_a_question(bot: RunningBot) -> None:
+    thread = await say_in_channel(bot, RESPONDER, "revoke")
+    hint = reply_text(thread)
+    assert "`@Riposte revoke USER`" in hint and "Which user" not in hint
+    # Teams never delivers a plain reply in a channel to the bot: an answer to a question could not arrive.
+    status, body = await channel(bot).send_message(RESPONDER, "alice@contoso.com", thread["id"])
+    assert status == 0 and body["delivered"] is False
+    status, _ = await channel(bot).send_message(RESPONDER, "@Riposte revoke alice@contoso.com", thread["id"])
+    assert status in (200, 201)
+    replies = await wait_until(lambda: r if len(r := channel(bot).threads()[-1]["replies"]) >= 4 else None,
+                               what="the confirm card")
+    assert [a["from"]["name"] for a in replies] == ["Riposte", "Rita Responder", "Rita Responder", "Riposte"]
+    assert "Confirm: Revoke sessions for Alice Target?" in card_text(card_of(replies[-1]))
+    assert revokes(bot) == 0
 
 
 async def test_command_without_a_user_asks_for_it_and_the_answer_completes_it(bot: RunningBot) -> None:

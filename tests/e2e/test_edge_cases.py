@@ -61,7 +61,7 @@ async def test_approval_asked_in_a_personal_chat_goes_to_the_alert_channel(bot: 
 
 
 async def test_only_a_responder_may_cancel_a_confirm_card(bot: RunningBot) -> None:
-    await channel(bot).send_message(RESPONDER, "disable alice@contoso.com", None)
+    await channel(bot).send_message(RESPONDER, "@Riposte disable alice@contoso.com", None)
     thread = await wait_until(lambda: channel(bot).threads()[-1] if channel(bot).threads()[-1]["replies"] else None,
                               what="the confirm card")
     reply = thread["replies"][-1]

@@ -356,10 +356,10 @@ async def test_click_sends_a_teams_invoke_and_the_answer_is_the_clickers_view_un
     assert channel.state.overrides == {}
 
 
-async def test_typed_messages_are_teams_shaped_with_the_mention_in_channels_only(
+async def test_typed_messages_are_teams_shaped_and_a_channel_delivers_only_mentions(
     channel: Channel, fake_bot: FakeBot, http: aiohttp.ClientSession
 ) -> None:
-    status, _ = await channel.state.send_message(RITA["id"], "block alice@contoso.com", None)
+    status, _ = await channel.state.send_message(RITA["id"], "@Riposte block alice@contoso.com", None)
     assert status == 201
     post = fake_bot.messages[-1]
     [thread] = channel.state.threads()
@@ -383,10 +383,16 @@ async def test_typed_messages_are_teams_shaped_with_the_mention_in_channels_only
     assert post["channelData"]["team"]["id"] == SANDBOX_TEAM_ID
     assert post["serviceUrl"] == channel.url and post["channelId"] == "msteams" and "replyToId" not in post
 
-    await channel.state.send_message(AVERY["id"], "status", thread["id"])
+    # A plain reply in the thread is seen by the people in it, never by the bot.
+    status, body = await channel.state.send_message(AVERY["id"], "status", thread["id"])
+    assert status == 0 and body["delivered"] is False and fake_bot.messages[-1]["id"] == post["id"]
+    assert [a["text"] for a in channel.state.threads()[0]["replies"]] == ["status"]
+
+    await channel.state.send_message(AVERY["id"], "<at>Riposte</at> status", thread["id"])
     reply = fake_bot.messages[-1]
     assert reply["conversation"]["id"] == thread["id"] and reply["replyToId"] == thread["root"]["id"]
-    assert [a["from"]["name"] for a in channel.state.threads()[0]["replies"]] == ["Avery Approver"]
+    assert reply["entities"][0]["type"] == "mention"
+    assert [a["from"]["name"] for a in channel.state.threads()[0]["replies"]] == ["Avery Approver"] * 2
 
     status, body = await call(
         http, "POST", f"{channel.url}sandbox/api/message", {"user": RITA["id"], "text": "help", "personal": True}
@@ -444,7 +450,7 @@ async def test_unreachable_bot_is_reported_not_raised(channel: Channel) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     channel.state.bot_base_url = f"http://127.0.0.1:{port}"
-    status, body = await channel.state.send_message(RITA["id"], "hello", None)
+    status, body = await channel.state.send_message(RITA["id"], "@Riposte hello", None)
     assert status == 502 and body["error"]["code"] == "BotUnreachable"
 
 
@@ -507,7 +513,7 @@ async def test_botbuilder_round_trip(channel: Channel, aiohttp_server: ServerFac
     server = await aiohttp_server(app)
     channel.state.bot_base_url = str(server.make_url("")).rstrip("/")
 
-    status, _ = await channel.state.send_message(RITA["id"], "ping", None)
+    status, _ = await channel.state.send_message(RITA["id"], "@Riposte ping", None)
     assert status in (200, 201)
     [thread] = channel.state.threads()
     assert [a["text"] for a in thread["replies"]] == ["Rita Responder said ping"]

@@ -178,6 +178,36 @@ async def test_revoke_sessions_is_recorded_and_changes_state(client: Client) -> 
     assert recorded["requests"][0]["path"] == "/users/alice@contoso.com/revokeSignInSessions"
 
 
+async def test_revoke_sessions_of_a_guest_answers_true_and_revokes_nothing(client: Client) -> None:
+    """Graph: "This API doesn't revoke sign-in sessions for external users"; it still answers 200 true."""
+    guest = next(u for u in state(client).users.values() if u["userType"] == "Guest")
+    result = await call(client, "POST", f"/v1.0/users/{guest['id']}/revokeSignInSessions")
+    assert result["value"] is True
+    assert "signInSessionsValidFromDateTime" not in state(client).users[guest["id"]]
+
+
+async def test_auth_methods_graph_will_not_delete_are_refused_like_graph(client: Client) -> None:
+    methods = state(client).auth_methods[ALICE]
+    phone = next(m for m in methods if m["@odata.type"].endswith("phoneAuthenticationMethod"))
+    state(client).default_methods[ALICE] = phone["id"]
+    answer = await call(client, "DELETE", f"/v1.0/users/{ALICE}/authentication/phoneMethods/{phone['id']}",
+                        status=400)
+    assert "Cannot delete default method with other methods configured" in answer["error"]["message"]
+    del state(client).default_methods[ALICE]
+    methods.append({"id": "alt", "@odata.type": phone["@odata.type"], "phoneType": "alternateMobile"})
+    answer = await call(client, "DELETE", f"/v1.0/users/{ALICE}/authentication/phoneMethods/{phone['id']}",
+                        status=400)
+    assert "alternateMobile" in answer["error"]["message"]
+    await call(client, "DELETE", f"/v1.0/users/{ALICE}/authentication/phoneMethods/alt", status=204)
+    await call(client, "DELETE", f"/v1.0/users/{ALICE}/authentication/phoneMethods/{phone['id']}", status=204)
+    for kind, odata in (("temporaryAccessPassMethods", "temporaryAccessPass"),
+                        ("windowsHelloForBusinessMethods", "windowsHelloForBusiness"),
+                        ("platformCredentialMethods", "platformCredential")):
+        methods.append({"id": kind, "@odata.type": f"#microsoft.graph.{odata}AuthenticationMethod"})
+        await call(client, "DELETE", f"/v1.0/users/{ALICE}/authentication/{kind}/{kind}", status=204)
+    assert all(m["id"] not in ("temporaryAccessPassMethods", "alt") for m in methods)
+
+
 async def test_patch_user_validates_and_never_keeps_the_password(client: Client) -> None:
     await call(client, "PATCH", f"/v1.0/users/{ALICE}", {"accountEnabled": "no"}, status=400)
     # The SDK sends "@odata.type" in bodies; Graph accepts (and ignores) it.
