@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import random
 import re
 import secrets
 import time
@@ -182,7 +183,9 @@ class RedisAudit:
         cover = covers or {}
         checkpoint_args = [cover.get(name, "") for name in ("seq", "hash", "at", "sig", "key_id")]
         async with self._lock:
-            for _ in range(APPEND_ATTEMPTS):
+            for attempt in range(APPEND_ATTEMPTS):
+                if attempt:  # another replica won the race: back off a random moment so that no writer starves
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
                 seq, prev = self._head
                 body = {**fields, "seq": str(seq + 1), "prev": prev}
                 digest = entry_hash(body)

@@ -56,6 +56,10 @@ async def accept_alert(services: Services, alert: Alert) -> Accepted:
         await jobs.post_case(services, case_id)
     if status != "duplicate":
         log.info("alert %s/%s %s as case %s", alert.source, alert.id, status, case_id)
-        await services.audit.record_event("alert_received", case_id=case_id, result=status, source=alert.source,
-                                          source_alert_id=alert.id, target_upn=alert.user)
+        try:
+            await services.audit.record_event("alert_received", case_id=case_id, result=status,
+                                              source=alert.source, source_alert_id=alert.id, target_upn=alert.user)
+        except Exception:  # the alert is kept and its job queued: a missed audit event must not refuse it
+            log.exception("audit event for alert %s/%s (case %s) could not be written", alert.source, alert.id,
+                          case_id)
     return Accepted(case_id, status)

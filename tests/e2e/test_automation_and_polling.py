@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio as redis_async
 
 from bot.endpoints import SERVICES
