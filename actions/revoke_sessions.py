@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.verification import stamped_since
 
 REVERSAL = "Cannot be undone; the user signs in again."
 
@@ -19,6 +20,15 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    """Graph moves signInSessionsValidFromDateTime to the moment of the revocation."""
+    user = await ctx.tenant.get_user_fields(ctx.target.id, ["signInSessionsValidFromDateTime"])
+    valid_from = user.get("signInSessionsValidFromDateTime")
+    if stamped_since(valid_from, ctx.started_at):
+        return ReadBack(True, f"sessions revoked (signInSessionsValidFromDateTime {valid_from})")
+    return ReadBack(False, f"sessions not revoked since the click (signInSessionsValidFromDateTime {valid_from})")
+
+
 ACTION = ActionSpec(
     name="revoke_sessions",
     title="Revoke sessions",
@@ -28,4 +38,5 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User.RevokeSessions.All",
+    read_back=read_back,
 )

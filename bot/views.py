@@ -183,6 +183,7 @@ class CardPainter:
                 title=title, state=record.state, actor_name=record.actor_name, started_at=record.started_at,
                 finished_at=record.finished_at, summary=record.summary, reversal=record.reversal,
                 request_id=record.request_id, approved_by=record.approved_by, steps=tuple(record.steps),
+                verification=record.verification, verified=record.verified,
                 undo=self._undo(state, record), step_undos=self._step_undos(state, record),
             ))
         return tuple(views)

@@ -50,6 +50,8 @@ class StatusView:
     steps: tuple[str, ...] = ()
     undo: Button | None = None
     step_undos: tuple[Button, ...] = ()  # a bundle's per-step undos (block_user: “Restore forwarding”)
+    verification: str = ""  # what the read-back after the run showed
+    verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,10 @@ def _status_block(status: StatusView) -> dict[str, Any]:
     if status.summary:
         items.append(text(status.summary))
     items.extend(text(f"• {line}", spacing="None") for line in status.steps)
+    if status.verification:
+        icon = "" if status.verified else "⚠️ "
+        items.append(text(f"{icon}{status.verification}", weight="Bolder" if not status.verified else "Default",
+                          color="Good" if status.verified else "Warning"))
     if status.state == "done" and status.reversal:
         items.append(text(f"To reverse: {status.reversal}", isSubtle=True))
     if status.request_id:
@@ -130,7 +136,9 @@ def _status_block(status: StatusView) -> dict[str, Any]:
     undos = ([status.undo] if status.undo else []) + list(status.step_undos)
     if undos:
         items.append({"type": "ActionSet", "actions": [button.render() for button in undos]})
-    return container(items, style=STATE_STYLE.get(status.state))
+    # Accepted but not in place (or not readable): a warning, never the green of success.
+    style = "warning" if status.state == "done" and not status.verified else STATE_STYLE.get(status.state)
+    return container(items, style=style)
 
 
 def _listing_block(listing: ListingView) -> list[dict[str, Any]]:
