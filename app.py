@@ -77,7 +77,8 @@ def create_app(
             channel=TeamsChannel(adapter, settings, settings.tenant_id), cases=CaseStore(redis), audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
             runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
-            painter=CardPainter(signer, settings.protected_users), approvals=ApprovalStore(redis), metrics=counters,
+            painter=CardPainter(signer, settings.protected_users, policy.recommendations),
+            approvals=ApprovalStore(redis), metrics=counters,
         )
         app[SERVICES] = services
         app[BOT] = RiposteBot(services)

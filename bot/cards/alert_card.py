@@ -16,6 +16,10 @@ STATE_ICON = {"running": "⏳", "done": "✅", "failed": "❌", "interrupted": "
               "rejected": "🚫", "expired": "⌛", "reversed": "↩️"}
 STATE_WORD = {"done": "done", "failed": "failed", "interrupted": "interrupted", "pending": "waiting for approval",
               "rejected": "rejected", "expired": "approval expired", "reversed": "done (reversed since)"}
+# Teams shows at most this many actions of an `actions` array or an ActionSet; the rest go to an overflow menu
+# some clients do not show. A greyed-out action still takes a slot.
+VISIBLE_ACTIONS = 6
+SOURCE_ADVICE_CHARS = 600  # the alert source's own advice, cut to keep the card under 28 KB
 STATE_STYLE = {"done": "good", "failed": "attention", "interrupted": "warning", "pending": "emphasis",
                "rejected": "attention", "expired": "warning"}
 
@@ -83,6 +87,7 @@ class AlertView:
     notice_style: str = "attention"
     secret: str = ""  # a temporary password: only ever in the clicker's own copy of the card
     extra: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    recommended: tuple[str, ...] = ()  # plain-language advice, one line per kind of threat the alert matches
 
 
 def _target_facts(view: AlertView) -> list[tuple[str, str]]:
@@ -157,6 +162,44 @@ def _listing_block(listing: ListingView) -> list[dict[str, Any]]:
     return blocks
 
 
+def split_actions(buttons: tuple[Button, ...]) -> tuple[list[Button], list[Button]]:
+    """(visible, more): all of them when they fit and none is greyed; else the first five that are clickable,
+    with every other button (greyed ones included) behind “More actions”, which takes the sixth slot."""
+    if len(buttons) <= VISIBLE_ACTIONS and all(button.enabled for button in buttons):
+        return list(buttons), []
+    shown = [index for index, button in enumerate(buttons) if button.enabled][:VISIBLE_ACTIONS - 1]
+    return [buttons[i] for i in shown], [button for i, button in enumerate(buttons) if i not in shown]
+
+
+def action_sets(buttons: list[Button]) -> list[dict[str, Any]]:
+    """ActionSets of at most six buttons each."""
+    return [{"type": "ActionSet", "actions": [button.render() for button in buttons[i:i + VISIBLE_ACTIONS]]}
+            for i in range(0, len(buttons), VISIBLE_ACTIONS)]
+
+
+def card_actions(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
+    visible, more = split_actions(buttons)
+    actions = [button.render() for button in visible]
+    if more:
+        actions.append({"type": "Action.ShowCard", "title": "More actions",
+                        "card": {"type": "AdaptiveCard", "body": action_sets(more)}})
+    return actions
+
+
+def _advice_blocks(view: AlertView) -> list[dict[str, Any]]:
+    blocks = []
+    if view.recommended:
+        blocks.append(container([text("Recommended", weight="Bolder"),
+                                 *(text(line, spacing="None") for line in view.recommended)], style="accent"))
+    source_advice = view.alert.recommended_actions.strip()
+    if source_advice:
+        if len(source_advice) > SOURCE_ADVICE_CHARS:
+            source_advice = source_advice[:SOURCE_ADVICE_CHARS].rstrip() + "…"
+        blocks.append(container([text(f"What {view.alert.source} recommends", weight="Bolder"),
+                                 text(source_advice, spacing="None")]))
+    return blocks
+
+
 def secret_block(secret: str) -> dict[str, Any]:
     """A temporary password, for the clicker's own copy of a card only."""
     return container([
@@ -182,6 +225,7 @@ def alert_card(view: AlertView) -> Card:
     if view.secret:
         body.append(secret_block(view.secret))
     body.append(header)
+    body.extend(_advice_blocks(view))
     body.append(facts([*_target_facts(view), ("Category", alert.category), ("Confidence", alert.confidence),
                        ("Case", view.case_id)]))
     if alert.description:
@@ -192,7 +236,7 @@ def alert_card(view: AlertView) -> Card:
         body.extend(_listing_block(listing))
     body.extend(view.inputs)
     body.extend(view.extra)
-    return card(body, [button.render() for button in view.buttons] or None)
+    return card(body, card_actions(view.buttons) or None)
 
 
 def grouped_alert_card(alert: Alert) -> Card:
