@@ -46,15 +46,6 @@ DEFAULT_KINDS: tuple[ThreatKind, ...] = (
         evidence=("inbox_rule",),
     ),
     ThreatKind(
-        "risky_sign_in",
-        "Someone else may be signing in as the user: sign them out everywhere, reset the password, and mark the "
-        "account compromised.",
-        ("revoke_sessions", "reset_password", "confirm_compromised"),
-        categories=("credentialaccess",),
-        keywords=("risky sign-in", "risky sign in", "impossible travel", "atypical travel", "password spray",
-                  "unfamiliar sign-in", "anonymous ip", "leaked credentials", "brute force"),
-    ),
-    ThreatKind(
         "consent_phishing",
         "The user gave an app access to their data: remove the app (or the user's consent), and sign the user out.",
         ("remove_app", "revoke_sessions"),
@@ -73,6 +64,16 @@ DEFAULT_KINDS: tuple[ThreatKind, ...] = (
         "Another account was given access to the mailbox: remove that access (Mailbox access).",
         ("remove_mailbox_access",),
         keywords=("mailbox permission", "fullaccess", "full access", "mailbox delegation", "delegate"),
+    ),
+    # Last: a sign-in is part of most takeovers, so the more specific kinds above lead.
+    ThreatKind(
+        "risky_sign_in",
+        "Someone else may be signing in as the user: sign them out everywhere, reset the password, and mark the "
+        "account compromised.",
+        ("revoke_sessions", "reset_password", "confirm_compromised"),
+        categories=("credentialaccess",),
+        keywords=("risky sign-in", "risky sign in", "impossible travel", "atypical travel", "password spray",
+                  "unfamiliar sign-in", "anonymous ip", "leaked credentials", "brute force"),
     ),
 )
 
