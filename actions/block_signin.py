@@ -10,7 +10,7 @@ from typing import Any
 
 from actions import permissions
 from actions.errors import RiposteError
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 POLICY_PREFIX = "Riposte block: "
 WHERE = "Entra admin centre › Protection › Conditional Access › Policies"
@@ -52,6 +52,38 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+def describe_policy(policy: dict[str, Any], user_id: str, protected: list[str]) -> tuple[bool, str]:
+    """Whether the policy blocks the user and spares the protected accounts, and what it shows, in words."""
+    users = (policy.get("conditions") or {}).get("users") or {}
+    included, excluded = users.get("includeUsers") or [], users.get("excludeUsers") or []
+    blocks = "block" in ((policy.get("grantControls") or {}).get("builtInControls") or [])
+    spared = [oid for oid in protected if oid not in excluded]
+    problems = [f"state {policy.get('state')}"] if policy.get("state") != "enabled" else []
+    problems += [] if user_id in included else ["the user not included"]
+    problems += [] if blocks else ["no block control"]
+    problems += [f"{len(spared)} break-glass account(s) not excluded"] if spared else []
+    name = f"policy “{policy.get('displayName')}”"
+    if problems:
+        return False, f"{name} with {', '.join(problems)}"
+    return True, (f"{name} present and enabled, blocking the user, {len(protected)} break-glass account(s) "
+                  "excluded")
+
+
+async def find_policy(ctx: ActionContext) -> dict[str, Any] | None:
+    """This case's blocking policy, found by its name (no policy id needed: crash recovery has none)."""
+    name = policy_name(ctx.target.upn, ctx.case_id)
+    return next((p for p in await ctx.tenant.list_ca_policies() if p.get("displayName") == name), None)
+
+
+async def read_back(ctx: ActionContext) -> ReadBack:
+    policy = await find_policy(ctx)
+    if policy is None:
+        return ReadBack(False, f"no policy named “{policy_name(ctx.target.upn, ctx.case_id)}”")
+    protected = [str(oid) for oid in ctx.options.get("protected_user_ids", [])]
+    done, observed = describe_policy(policy, ctx.target.id, protected)
+    return ReadBack(done, observed)
+
+
 ACTION = ActionSpec(
     name="block_signin",
     title="Block sign-in",
@@ -63,4 +95,5 @@ ACTION = ActionSpec(
     permission=permissions.CREATE_CA_POLICY,
     undo="unblock_signin",
     undo_title="Unblock sign-in",
+    read_back=read_back,
 )

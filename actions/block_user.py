@@ -17,7 +17,7 @@ from actions import disable_account, remove_forwarding, revoke_sessions
 from actions.common import mailbox_not_applicable
 from actions.errors import RiposteError, ServiceError
 from actions.items import inbox_rules
-from actions.spec import ActionContext, ActionSpec, Outcome, Role, StepOutcome
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, ReadBackFn, Role, StepOutcome, Verification
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ async def _run_step(name: str, step: Step, ctx: ActionContext) -> tuple[StepOutc
         error_id = secrets.token_hex(4)
         log.exception("block_user step %s on case %s failed unexpectedly (error id %s)", name, ctx.case_id, error_id)
         return StepOutcome(name, False, f"Unexpected error (id {error_id}, in the bot's log)."), None
-    return StepOutcome(name, True, result.summary, result.request_id), result
+    return StepOutcome(name, True, result.summary, result.request_id, result.skipped), result
 
 
 def selected_steps(options: Mapping[str, Any]) -> list[str]:
@@ -171,6 +171,56 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+
+# --- read-back: each step reads back what it changed -------------------------------------------------------
+
+
+async def _rules_read_back(ctx: ActionContext) -> ReadBack:
+    """What the step is for: no suspicious inbox rule left enabled (whichever rules it disabled)."""
+    enabled = [item for item in await inbox_rules(ctx) if item.suspicious and item.detail.get("isEnabled", True)]
+    if enabled:
+        return ReadBack(False, "suspicious inbox rule(s) still enabled: "
+                               + ", ".join(f"“{item.label}”" for item in enabled))
+    return ReadBack(True, "no suspicious inbox rule enabled")
+
+
+STEP_READ_BACKS: Mapping[str, ReadBackFn] = {
+    "disable_account": disable_account.read_back,
+    "revoke_sessions": revoke_sessions.read_back,
+    "remove_forwarding": remove_forwarding.read_back,
+    "disable_inbox_rule": _rules_read_back,
+}
+MAILBOX_STEPS = frozenset({"remove_forwarding", "disable_inbox_rule"})
+
+
+async def _read_steps(ctx: ActionContext, names: list[str]) -> Verification:
+    """Every step read back, even when one read fails; ok only when each shows its change in place."""
+    found: list[tuple[str, ReadBack | None, str]] = []
+    for name in names:
+        try:
+            found.append((name, await STEP_READ_BACKS[name](ctx), ""))
+        except RiposteError as error:
+            found.append((name, None, str(error)))
+    observed = "; ".join(
+        f"{STEP_TITLES[name]}: {back.observed if back else f'could not read back ({problem})'}"
+        for name, back, problem in found
+    )
+    return Verification(ok=all(back and back.done for _, back, _ in found), observed=observed or "no step ran",
+                        checked=all(back is not None for _, back, _ in found))
+
+
+async def read_back(ctx: ActionContext) -> ReadBack:
+    """The selected steps that apply to this user, read back (for recovery: no run needed)."""
+    names = [name for name in selected_steps(ctx.options)
+             if not (name in MAILBOX_STEPS and mailbox_not_applicable(ctx.target))]
+    verification = await _read_steps(ctx, names)
+    return ReadBack(verification.ok, verification.observed)
+
+
+async def verify(ctx: ActionContext, outcome: Outcome) -> Verification:
+    """Only the steps that ran and succeeded: a failed step already says so, a skipped one changed nothing."""
+    return await _read_steps(ctx, [step.action for step in outcome.steps if step.ok and not step.skipped])
+
 ACTION = ActionSpec(
     name="block_user",
     title="Block user",
@@ -183,4 +233,6 @@ ACTION = ActionSpec(
         disable_account.ACTION.permission, revoke_sessions.ACTION.permission, remove_forwarding.ACTION.permission,
         "MailboxSettings.ReadWrite",
     ))),
+    read_back=read_back,
+    verify=verify,
 )

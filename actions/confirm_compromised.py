@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.errors import NotFound
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = (
     "“Dismiss risk” clears the user's risk; or Entra admin centre › Protection › Identity Protection › Risky users "
@@ -21,6 +22,17 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    try:
+        risky = await ctx.tenant.get_risky_user(ctx.target.id)
+    except NotFound:
+        return ReadBack(False, "no risk record for the user in Identity Protection")
+    state, level = risky.get("riskState"), risky.get("riskLevel")
+    if state == "confirmedCompromised":
+        return ReadBack(True, f"risk state confirmedCompromised (risk level {level})")
+    return ReadBack(False, f"risk state {state} (risk level {level}), not confirmedCompromised")
+
+
 ACTION = ActionSpec(
     name="confirm_compromised",
     title="Confirm compromised",
@@ -32,4 +44,5 @@ ACTION = ActionSpec(
     permission="IdentityRiskyUser.ReadWrite.All",
     undo="dismiss_risk",
     undo_title="Dismiss risk",
+    read_back=read_back,
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from actions.common import mailbox_not_applicable, require_item
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.errors import NotFound
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 from actions.tenant_mail import RULE_FIELDS
 
 REVERSAL = "“Restore rule” recreates it from the copy kept with the case (with a new rule id)."
@@ -24,6 +25,16 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    rule_id = require_item(ctx, "inbox_rule").id
+    try:
+        rule = await ctx.tenant.get_inbox_rule(ctx.target.id, rule_id)
+    except NotFound:
+        return ReadBack(True, "inbox rule gone (Graph answers 404 for it)")
+    return ReadBack(False, f"the rule “{rule.get('displayName')}” still there (isEnabled "
+                           f"{str(rule.get('isEnabled')).lower()})")
+
+
 ACTION = ActionSpec(
     name="delete_inbox_rule",
     title="Delete rule",
@@ -40,4 +51,5 @@ ACTION = ActionSpec(
     undo_title="Restore rule",
     item_kind="inbox_rule",
     offered_on_alert=False,
+    read_back=read_back,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, Role, TargetUser
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
 
 REVERSAL = (
     "Re-enable the account with “Re-enable account”, or in the Entra admin centre › Users › the user › "
@@ -30,6 +30,13 @@ async def _run(ctx: ActionContext) -> Outcome:
     return Outcome(summary=summary, reversal=REVERSAL, request_id=request_id, undo="enable_account")
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    user = await ctx.tenant.get_user_fields(ctx.target.id, ["accountEnabled"])
+    if user.get("accountEnabled") is False:
+        return ReadBack(True, "account disabled (accountEnabled false)")
+    return ReadBack(False, f"the account still enabled (accountEnabled {str(user.get('accountEnabled')).lower()})")
+
+
 ACTION = ActionSpec(
     name="disable_account",
     title="Disable account",
@@ -42,4 +49,5 @@ ACTION = ActionSpec(
     not_applicable=_not_applicable,
     undo="enable_account",
     undo_title="Re-enable account",
+    read_back=read_back,
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from actions.common import RULES_IN_OUTLOOK, mailbox_not_applicable, require_item
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.errors import NotFound
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = f"“Re-enable rule” turns it back on; or {RULES_IN_OUTLOOK}."
 
@@ -21,6 +22,17 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    rule_id = require_item(ctx, "inbox_rule").id
+    try:
+        rule = await ctx.tenant.get_inbox_rule(ctx.target.id, rule_id)
+    except NotFound:
+        return ReadBack(True, "inbox rule gone (deleted)")
+    if rule.get("isEnabled") is False:
+        return ReadBack(True, f"rule “{rule.get('displayName')}” disabled (isEnabled false)")
+    return ReadBack(False, f"the rule “{rule.get('displayName')}” still enabled (isEnabled true)")
+
+
 ACTION = ActionSpec(
     name="disable_inbox_rule",
     title="Disable rule",
@@ -35,4 +47,5 @@ ACTION = ActionSpec(
     undo_title="Re-enable rule",
     item_kind="inbox_rule",
     offered_on_alert=False,
+    read_back=read_back,
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.errors import NotFound
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = "“Confirm compromised” marks the user compromised again."
 
@@ -17,6 +18,17 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    try:
+        risky = await ctx.tenant.get_risky_user(ctx.target.id)
+    except NotFound:
+        return ReadBack(True, "no risk record for the user (nothing at risk)")
+    state, level = risky.get("riskState"), risky.get("riskLevel")
+    if state in ("dismissed", "remediated", "none") or level == "none":
+        return ReadBack(True, f"risk state {state} (risk level {level})")
+    return ReadBack(False, f"risk state {state} (risk level {level}), not dismissed")
+
+
 ACTION = ActionSpec(
     name="dismiss_risk",
     title="Dismiss risk",
@@ -29,4 +41,5 @@ ACTION = ActionSpec(
     undo="confirm_compromised",
     undo_title="Confirm compromised again",
     offered_on_alert=False,
+    read_back=read_back,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, Role, TargetUser
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
 
 REVERSAL = "Disable the account again with “Disable again” (or “Disable account”)."
 
@@ -21,6 +21,13 @@ async def _run(ctx: ActionContext) -> Outcome:
     return Outcome(summary=summary, reversal=REVERSAL, request_id=request_id, undo="disable_account")
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    user = await ctx.tenant.get_user_fields(ctx.target.id, ["accountEnabled"])
+    if user.get("accountEnabled") is True:
+        return ReadBack(True, "account enabled (accountEnabled true)")
+    return ReadBack(False, f"the account still disabled (accountEnabled {str(user.get('accountEnabled')).lower()})")
+
+
 ACTION = ActionSpec(
     name="enable_account",
     title="Re-enable account",
@@ -33,4 +40,5 @@ ACTION = ActionSpec(
     not_applicable=_not_applicable,
     undo="disable_account",
     undo_title="Disable again",
+    read_back=read_back,
 )

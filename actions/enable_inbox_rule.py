@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from actions.common import RULES_IN_OUTLOOK, mailbox_not_applicable, require_saved
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.errors import NotFound
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = f"Disable it again from the inbox rules list, or {RULES_IN_OUTLOOK}."
 
@@ -19,6 +20,17 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    rule_id = str(require_saved(ctx, "rule_id")["rule_id"])
+    try:
+        rule = await ctx.tenant.get_inbox_rule(ctx.target.id, rule_id)
+    except NotFound:
+        return ReadBack(False, "the inbox rule gone (deleted)")
+    if rule.get("isEnabled") is True:
+        return ReadBack(True, f"rule “{rule.get('displayName')}” enabled (isEnabled true)")
+    return ReadBack(False, f"the rule “{rule.get('displayName')}” still disabled (isEnabled false)")
+
+
 ACTION = ActionSpec(
     name="enable_inbox_rule",
     title="Re-enable rule",
@@ -32,4 +44,5 @@ ACTION = ActionSpec(
     needs_saved=True,
     item_kind="inbox_rule",
     offered_on_alert=False,
+    read_back=read_back,
 )

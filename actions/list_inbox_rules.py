@@ -32,4 +32,5 @@ ACTION = ActionSpec(
     run=_run,
     permission="MailboxSettings.Read",
     not_applicable=mailbox_not_applicable,
+    read_only=True,
 )

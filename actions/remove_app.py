@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from actions import permissions
 from actions.common import require_item
-from actions.errors import RiposteError
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.errors import NotFound, RiposteError
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 DELETED_APPS = "Entra admin centre › Applications › Enterprise applications › Deleted applications"
 REVERSAL = (
@@ -47,6 +47,23 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    item = require_item(ctx, "app")
+    name = str(item.detail.get("displayName") or item.label)
+    if ctx.options.get("mode") == "grant":
+        grant_id = str(item.detail.get("grantId") or "")
+        grants = await ctx.tenant.list_consent_grants(ctx.target.id)
+        if any(str(grant.get("id")) == grant_id for grant in grants):
+            return ReadBack(False, f"the user's consent to “{name}” still granted")
+        return ReadBack(True, f"consent to “{name}” gone")
+    sp_id = str(item.detail.get("servicePrincipalId") or "")
+    try:
+        await ctx.tenant.get_service_principal(sp_id)
+    except NotFound:
+        return ReadBack(True, f"enterprise application “{name}” gone (Graph answers 404 for it)")
+    return ReadBack(False, f"the enterprise application “{name}” still in the tenant")
+
+
 ACTION = ActionSpec(
     name="remove_app",
     title="Remove app",
@@ -61,4 +78,5 @@ ACTION = ActionSpec(
     destructive=True,
     item_kind="app",
     offered_on_alert=False,
+    read_back=read_back,
 )

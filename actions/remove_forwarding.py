@@ -9,7 +9,7 @@ from typing import Any
 
 from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, with_warnings
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 FORWARDING_FIELDS = ("ForwardingSmtpAddress", "ForwardingAddress", "DeliverToMailboxAndForward")
 WHERE = "Exchange admin centre › Recipients › Mailboxes › {user} › Mail flow settings › Email forwarding"
@@ -50,6 +50,16 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    mailboxes, _ = await require_exchange(ctx).invoke("Get-Mailbox", {"Identity": ctx.target.upn})
+    if not mailboxes:
+        raise NotFound(f"Exchange has no mailbox for {ctx.target.label}.")
+    now = {k: mailboxes[0].get(k) for k in FORWARDING_FIELDS}
+    if now["ForwardingSmtpAddress"] or now["ForwardingAddress"]:
+        return ReadBack(False, f"the mailbox still {describe(now)}")
+    return ReadBack(True, "forwarding empty (ForwardingSmtpAddress and ForwardingAddress unset)")
+
+
 ACTION = ActionSpec(
     name="remove_forwarding",
     title="Remove forwarding",
@@ -62,4 +72,5 @@ ACTION = ActionSpec(
     not_applicable=mailbox_not_applicable,
     undo="restore_forwarding",
     undo_title="Restore forwarding",
+    read_back=read_back,
 )

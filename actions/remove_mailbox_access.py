@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_item, with_warnings
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = (
     "“Restore access” gives FullAccess back; or Exchange admin centre › Recipients › Mailboxes › the user › "
@@ -26,6 +26,22 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def full_access_of(ctx: ActionContext, holder: str) -> bool:
+    """Whether `holder` has FullAccess to the target's mailbox, as Exchange lists it now."""
+    entries, _ = await require_exchange(ctx).invoke("Get-MailboxPermission", {"Identity": ctx.target.upn,
+                                                                              "User": holder})
+    return any(str(entry.get("User") or "").lower() == holder.lower() and not entry.get("Deny")
+               and "fullaccess" in str(entry.get("AccessRights") or "").replace(" ", "").lower()
+               for entry in entries)
+
+
+async def read_back(ctx: ActionContext) -> ReadBack:
+    holder = require_item(ctx, "mailbox_permission").id
+    if await full_access_of(ctx, holder):
+        return ReadBack(False, f"{holder} still with FullAccess to the mailbox")
+    return ReadBack(True, f"FullAccess of {holder} gone")
+
+
 ACTION = ActionSpec(
     name="remove_mailbox_access",
     title="Remove access",
@@ -40,4 +56,5 @@ ACTION = ActionSpec(
     undo_title="Restore access",
     item_kind="mailbox_permission",
     offered_on_alert=False,
+    read_back=read_back,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.common import require_item
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 BLOCK = "Teams admin centre › Teams apps › Manage apps › {app} › Block"
 REVERSAL = (
@@ -23,6 +23,14 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    item = require_item(ctx, "teams_app")
+    installed = await ctx.tenant.list_teams_apps(ctx.target.id)
+    if any(str(install.get("id")) == item.id for install in installed):
+        return ReadBack(False, f"the Teams app “{item.label}” still installed for the user")
+    return ReadBack(True, f"Teams app “{item.label}” no longer installed")
+
+
 ACTION = ActionSpec(
     name="remove_teams_app",
     title="Remove Teams app",
@@ -34,4 +42,5 @@ ACTION = ActionSpec(
     permission="TeamsAppInstallation.ReadWriteForUser.All",
     item_kind="teams_app",
     offered_on_alert=False,
+    read_back=read_back,
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from actions.common import EXCHANGE_PERMISSION, require_exchange, require_item, with_warnings
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = (
     "“Restore transport rule” recreates it from the definition kept with the case; or recreate it in the "
@@ -33,6 +33,18 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    identity = require_item(ctx, "transport_rule").id
+    try:
+        rules, _ = await require_exchange(ctx).invoke("Get-TransportRule", {"Identity": identity})
+    except NotFound:
+        rules = []
+    if rules:
+        return ReadBack(False, f"the transport rule “{rules[0].get('Name') or identity}” still there "
+                               f"({rules[0].get('State')})")
+    return ReadBack(True, f"transport rule “{identity}” gone")
+
+
 ACTION = ActionSpec(
     name="remove_transport_rule",
     title="Remove transport rule",
@@ -48,4 +60,5 @@ ACTION = ActionSpec(
     undo_title="Restore transport rule",
     item_kind="transport_rule",
     offered_on_alert=False,
+    read_back=read_back,
 )

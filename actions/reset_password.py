@@ -10,7 +10,8 @@ import secrets
 import string
 
 from actions.common import password_not_applicable
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.verification import stamped_since
 
 LENGTH = 20
 SYMBOLS = "!@#$%^&*-_=+?"
@@ -42,6 +43,14 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    user = await ctx.tenant.get_user_fields(ctx.target.id, ["lastPasswordChangeDateTime"])
+    changed = user.get("lastPasswordChangeDateTime")
+    if stamped_since(changed, ctx.started_at):
+        return ReadBack(True, f"password changed (lastPasswordChangeDateTime {changed})")
+    return ReadBack(False, f"the password not changed since the click (lastPasswordChangeDateTime {changed})")
+
+
 ACTION = ActionSpec(
     name="reset_password",
     title="Reset password",
@@ -54,4 +63,5 @@ ACTION = ActionSpec(
     not_applicable=password_not_applicable,
     needs_approval=True,
     inline=True,
+    read_back=read_back,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved, with_warnings
 from actions.remove_forwarding import FORWARDING_FIELDS, WHERE, describe
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = "“Remove forwarding” removes it again."
 
@@ -24,6 +24,19 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+def _same(a: object, b: object) -> bool:
+    return str(a or "").lower() == str(b or "").lower()
+
+
+async def read_back(ctx: ActionContext) -> ReadBack:
+    saved = dict(require_saved(ctx, *FORWARDING_FIELDS))
+    mailboxes, _ = await require_exchange(ctx).invoke("Get-Mailbox", {"Identity": ctx.target.upn})
+    now = {k: mailboxes[0].get(k) for k in FORWARDING_FIELDS} if mailboxes else {}
+    if all(_same(now.get(k), saved[k]) for k in ("ForwardingSmtpAddress", "ForwardingAddress")):
+        return ReadBack(True, f"the mailbox {describe(now)}")
+    return ReadBack(False, f"the mailbox {describe(now)}, not {describe(saved)}")
+
+
 ACTION = ActionSpec(
     name="restore_forwarding",
     title="Restore forwarding",
@@ -38,4 +51,5 @@ ACTION = ActionSpec(
     undo_title="Remove again",
     needs_saved=True,
     offered_on_alert=False,
+    read_back=read_back,
 )

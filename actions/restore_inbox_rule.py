@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.common import RULES_IN_OUTLOOK, mailbox_not_applicable, require_saved
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = f"Delete it again from the inbox rules list, or {RULES_IN_OUTLOOK}."
 
@@ -16,6 +16,15 @@ async def _run(ctx: ActionContext) -> Outcome:
         reversal=REVERSAL,
         request_id=request_id,
     )
+
+
+async def read_back(ctx: ActionContext) -> ReadBack:
+    """The new rule's id is Exchange's to choose: look for the saved rule by its name."""
+    name = require_saved(ctx, "displayName")["displayName"]
+    rules = [rule for rule in await ctx.tenant.list_inbox_rules(ctx.target.id) if rule.get("displayName") == name]
+    if rules:
+        return ReadBack(True, f"rule “{name}” present (isEnabled {str(rules[0].get('isEnabled')).lower()})")
+    return ReadBack(False, f"no inbox rule named “{name}”")
 
 
 ACTION = ActionSpec(
@@ -31,4 +40,5 @@ ACTION = ActionSpec(
     needs_saved=True,
     item_kind="inbox_rule",
     offered_on_alert=False,
+    read_back=read_back,
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved, with_warnings
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.remove_mailbox_access import full_access_of
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = "Remove it again from the mailbox permissions list."
 
@@ -22,6 +23,13 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    holder = str(require_saved(ctx, "user")["user"])
+    if await full_access_of(ctx, holder):
+        return ReadBack(True, f"{holder} has FullAccess to the mailbox")
+    return ReadBack(False, f"{holder} without FullAccess to the mailbox")
+
+
 ACTION = ActionSpec(
     name="restore_mailbox_access",
     title="Restore access",
@@ -35,4 +43,5 @@ ACTION = ActionSpec(
     needs_saved=True,
     item_kind="mailbox_permission",
     offered_on_alert=False,
+    read_back=read_back,
 )

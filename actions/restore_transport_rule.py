@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from actions.common import EXCHANGE_PERMISSION, require_exchange, require_saved, with_warnings
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.errors import NotFound
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 from actions.transport_rule_parameters import RESTORABLE
 
 REVERSAL = "Remove it again from the transport rules list, or Exchange admin centre › Mail flow › Rules."
@@ -37,6 +38,16 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    name = str(new_rule_parameters(require_saved(ctx, "rule")["rule"]).get("Name"))
+    try:
+        rules, _ = await require_exchange(ctx).invoke("Get-TransportRule", {"Identity": name})
+    except NotFound:
+        return ReadBack(False, f"no transport rule named “{name}”")
+    state = rules[0].get("State") if rules else None
+    return ReadBack(bool(rules), f"transport rule “{name}” present ({state})" if rules else f"no rule “{name}”")
+
+
 ACTION = ActionSpec(
     name="restore_transport_rule",
     title="Restore transport rule",
@@ -49,4 +60,5 @@ ACTION = ActionSpec(
     needs_saved=True,
     item_kind="transport_rule",
     offered_on_alert=False,
+    read_back=read_back,
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, Role, TargetUser
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
+from actions.verification import stamped_since
 
 REVERSAL = "Cannot be undone; the user signs in again."
 # Graph documents that revokeSignInSessions does not revoke external users' sessions: it answers 200 and
@@ -27,6 +28,15 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    """Graph moves signInSessionsValidFromDateTime to the moment of the revocation."""
+    user = await ctx.tenant.get_user_fields(ctx.target.id, ["signInSessionsValidFromDateTime"])
+    valid_from = user.get("signInSessionsValidFromDateTime")
+    if stamped_since(valid_from, ctx.started_at):
+        return ReadBack(True, f"sessions revoked (signInSessionsValidFromDateTime {valid_from})")
+    return ReadBack(False, f"sessions not revoked since the click (signInSessionsValidFromDateTime {valid_from})")
+
+
 ACTION = ActionSpec(
     name="revoke_sessions",
     title="Revoke sessions",
@@ -37,4 +47,5 @@ ACTION = ActionSpec(
     run=_run,
     permission="User.RevokeSessions.All",
     not_applicable=not_applicable,
+    read_back=read_back,
 )

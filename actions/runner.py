@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from actions.errors import RiposteError, ServiceError
 from actions.spec import ActionContext, ActionSpec, Exchange, Item, Outcome, Role, TargetUser, Tenant
+from actions.verification import verify
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +140,14 @@ class ActionRunner:
     async def record_outcome(
         self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, result: ActionResult
     ) -> None:
+        detail = result.outcome.summary if result.outcome else result.error
+        if result.outcome and result.outcome.verification:
+            detail += f" {result.outcome.verification.message}"
         await self._audit.record(
             _entry(
                 "outcome", spec, actor, target, case_id,
                 result="ok" if result.ok else "failed",
-                detail=result.outcome.summary if result.outcome else result.error,
+                detail=detail,
                 request_id=result.request_id or "",
             )
         )
@@ -160,7 +165,7 @@ class ActionRunner:
     ) -> ActionResult:
         context = ActionContext(
             tenant=self._tenant, target=target, case_id=case_id, exchange=self._exchange, item=item, saved=saved,
-            options=options or {},
+            options=options or {}, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         try:
             outcome = await spec.run(context)
@@ -176,6 +181,8 @@ class ActionRunner:
                 error=f"Unexpected error (id {error_id}, in the bot's log). Nothing else was changed.",
             )
         else:
+            # Graph's 2xx says the change was accepted, not that it holds: read it back before saying "done".
+            outcome = replace(outcome, verification=await verify(spec, context, outcome))
             result = ActionResult(ok=True, outcome=outcome, request_id=outcome.request_id)
         try:
             await self.record_outcome(spec, actor, target, case_id, result)

@@ -94,6 +94,34 @@ class StepOutcome:
     ok: bool
     summary: str
     request_id: str | None = None
+    skipped: bool = False  # did not apply (e.g. no mailbox): nothing to read back
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What the tenant shows now about an action's effect: `done` when the change is in place. Read from the
+    target, item and options alone (no run's outcome), so crash recovery can ask whether an interrupted action
+    happened."""
+
+    done: bool
+    observed: str  # what was read, in words: "account disabled (accountEnabled false)"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The read-back after a run, as the card and the audit show it."""
+
+    ok: bool
+    observed: str
+    checked: bool = True  # False: the read-back itself failed (observed says why), so nothing is known
+
+    @property
+    def message(self) -> str:
+        if not self.checked:
+            return f"Not verified: Riposte could not read the change back ({self.observed})."
+        if self.ok:
+            return f"Verified: {self.observed}."
+        return f"Graph accepted the change but the tenant shows {self.observed}."
 
 
 @dataclass(frozen=True)
@@ -108,6 +136,7 @@ class Outcome:
     items: tuple[Item, ...] = ()  # listings (list_inbox_rules): shown with per-item buttons
     steps: tuple[StepOutcome, ...] = ()  # bundles: each step's outcome
     secret_for_clicker: str | None = None  # shown once to the clicker only; never stored, logged or audited
+    verification: Verification | None = None  # the read-back after the run (set by the runner)
 
 
 @dataclass(frozen=True)
@@ -143,6 +172,16 @@ class Tenant(Protocol):
         ...
 
     async def get_ca_policy(self, policy_id: str) -> dict[str, Any]: ...
+
+    async def list_ca_policies(self) -> list[dict[str, Any]]: ...
+
+    async def get_user_fields(self, user_id: str, fields: list[str]) -> dict[str, Any]:
+        """The user's current Graph properties `fields` (a read-back: never a cached TargetUser)."""
+        ...
+
+    async def get_risky_user(self, user_id: str) -> dict[str, Any]:
+        """Identity Protection's riskyUser; NotFound when the user has no risk record."""
+        ...
 
     async def delete_ca_policy(self, policy_id: str) -> str | None: ...
 
@@ -212,6 +251,7 @@ class ActionContext:
     item: Item | None = None  # the item chosen on the card, looked up server-side (never from card data)
     saved: Mapping[str, Any] | None = None  # what the reversed action saved (for undo actions)
     options: Mapping[str, Any] = field(default_factory=dict)  # card choices: bundle steps, remove_app mode
+    started_at: str = ""  # ISO 8601 UTC, when the run began: read-backs of timestamps compare against it
 
 
 NotApplicableReason = Callable[[TargetUser], "str | None"]
@@ -219,6 +259,11 @@ NotApplicableReason = Callable[[TargetUser], "str | None"]
 
 def always_applies(target: TargetUser) -> str | None:
     return None
+
+
+ReadBackFn = Callable[[ActionContext], Awaitable[ReadBack]]
+# A run-aware read-back (a bundle reads back only the steps that ran); default: the action's read_back.
+VerifyFn = Callable[[ActionContext, Outcome], Awaitable[Verification]]
 
 
 @dataclass(frozen=True)
@@ -242,3 +287,6 @@ class ActionSpec:
     needs_saved: bool = False  # an undo: runs only with what the reversed action saved
     inline: bool = False  # runs before the click is answered: its result goes only to the clicker
     offered_on_alert: bool = True  # shown as a button on the alert card (undo and per-item actions are not)
+    read_back: ReadBackFn | None = None  # reads the state the action changes; every state-changing action has one
+    verify: VerifyFn | None = None
+    read_only: bool = False  # a listing: changes nothing, so there is nothing to read back

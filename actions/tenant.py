@@ -169,6 +169,10 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
         answer, _ = await call_method(CHECK_GROUPS, user_id, builder.post, body)
         return set(answer.value or [])
 
+    async def get_user_fields(self, user_id: str, fields: list[str]) -> dict[str, Any]:
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", *fields])
+        return await get_json(READ_USER, user_id, self._client.users.by_user_id(user_id), query)
+
     async def revoke_sessions(self, user_id: str) -> str | None:
         builder = self._client.users.by_user_id(user_id).revoke_sign_in_sessions
 

@@ -28,6 +28,7 @@ WRITE_METHODS = Operation("remove an authentication method", "UserAuthentication
 RISK = Operation(
     "change the user's risk state", "IdentityRiskyUser.ReadWrite.All", "an Entra ID P2 licence for Identity Protection"
 )
+READ_RISK = Operation("read the user's risk state", "IdentityRiskyUser.Read.All")
 
 # @odata.type of a method → the builder (and Graph path segment) that deletes it. Never the password method.
 METHOD_BUILDERS: Mapping[str, tuple[str, str]] = {
@@ -71,6 +72,9 @@ class GraphIdentity:
         builder = self._client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
         return await get_json(READ_POLICY, f"policy {policy_id}", builder)
 
+    async def list_ca_policies(self) -> list[dict[str, Any]]:
+        return await get_json_pages(READ_POLICY, "the tenant", self._client.identity.conditional_access.policies)
+
     async def delete_ca_policy(self, policy_id: str) -> str | None:
         builder = self._client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
 
@@ -104,6 +108,10 @@ class GraphIdentity:
 
         _, request_id = await call_method(RISK, user_id, builder.post, body)
         return request_id
+
+    async def get_risky_user(self, user_id: str) -> dict[str, Any]:
+        builder = self._client.identity_protection.risky_users.by_risky_user_id(user_id)
+        return await get_json(READ_RISK, user_id, builder)
 
     async def dismiss_risk(self, user_id: str) -> str | None:
         builder = self._client.identity_protection.risky_users.dismiss

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from actions import permissions
-from actions.block_signin import POLICY_PREFIX, WHERE
+from actions.block_signin import POLICY_PREFIX, WHERE, find_policy
 from actions.common import require_saved
 from actions.errors import NotFound, RiposteError
-from actions.spec import ActionContext, ActionSpec, Outcome, Role
+from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = "“Block again” creates a new blocking policy."
 
@@ -44,6 +44,20 @@ async def _run(ctx: ActionContext) -> Outcome:
     )
 
 
+async def read_back(ctx: ActionContext) -> ReadBack:
+    policy_id = str((ctx.saved or {}).get("policy_id") or "")
+    if not policy_id:
+        found = await find_policy(ctx)
+        if found is None:
+            return ReadBack(True, "no blocking policy for this case")
+        policy_id = str(found.get("id"))
+    try:
+        policy = await ctx.tenant.get_ca_policy(policy_id)
+    except NotFound:
+        return ReadBack(True, f"blocking policy {policy_id} gone")
+    return ReadBack(False, f"the blocking policy “{policy.get('displayName')}” still present ({policy.get('state')})")
+
+
 ACTION = ActionSpec(
     name="unblock_signin",
     title="Unblock sign-in",
@@ -57,4 +71,5 @@ ACTION = ActionSpec(
     undo_title="Block again",
     needs_saved=True,
     offered_on_alert=False,
+    read_back=read_back,
 )

@@ -39,6 +39,7 @@ class Alert:
     category: str = ""
     confidence: str = ""
     evidence: tuple[Evidence, ...] = ()
+    recommended_actions: str = ""  # the source's own advice (Graph alerts_v2 recommendedActions), shown as given
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,13 +97,14 @@ def parse_native(body: dict[str, Any]) -> Alert:
         problems["user"] = "must be a UPN (alice@contoso.com) or an Entra object id"
     evidence = _evidence(body.get("evidence"), problems)
     optional = {name: _text(body, name, problems, required=False)
-                for name in ("source", "detected_at", "description", "category", "confidence")}
+                for name in ("source", "detected_at", "description", "category", "confidence", "recommended_actions")}
     if problems:
         raise AlertInvalid(problems)
     return Alert(
         id=alert_id, title=title, severity=severity, user=user, evidence=evidence,
         source=optional["source"] or "webhook", detected_at=optional["detected_at"],
         description=optional["description"], category=optional["category"], confidence=optional["confidence"],
+        recommended_actions=optional["recommended_actions"],
     )
 
 
@@ -140,6 +142,7 @@ def parse_graph_alert(body: dict[str, Any]) -> Alert:
         "user": user or None, "source": str(body.get("detectionSource") or "graph"),
         "detected_at": body.get("createdDateTime"), "description": body.get("description"),
         "category": body.get("category"), "evidence": evidence,
+        "recommended_actions": body.get("recommendedActions"),
     }
     return parse_native(native)
 

@@ -79,6 +79,8 @@ class ActionRecord:
     item_label: str = ""
     approved_by: str = ""
     steps: list[str] = field(default_factory=list)  # bundle: one line per step
+    verification: str = ""  # the read-back after the run: "Verified: …" or "Graph accepted the change but …"
+    verified: bool = True  # False: the read-back did not show the change (the card warns)
 
     @property
     def key(self) -> str:

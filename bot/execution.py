@@ -180,6 +180,8 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
         record.state, record.summary, record.reversal = "done", outcome.summary, outcome.reversal
         await services.cases.keep_claim(case.id, run.key)
         record.steps = [f"{'✓' if step.ok else '✗'} {step.summary}" for step in outcome.steps]
+        if outcome.verification:
+            record.verification, record.verified = outcome.verification.message, outcome.verification.ok
         if outcome.saved:
             await services.cases.save_removed(case.id, run.key, outcome.saved)
             if run.spec.name == "block_user":  # each step's saved copy serves that step's own undo

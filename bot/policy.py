@@ -9,6 +9,9 @@ operator may override them in a TOML file named by RIPOSTE_POLICY_FILE:
 
     [approval]
     privileged_targets = true   # any action on an administrator needs approval
+
+    [recommendations.risky_sign_in]   # what a case card recommends first, by threat kind (bot/recommendations.py)
+    actions = ["revoke_sessions", "block_signin"]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from actions import ACTIONS
 from actions.spec import Role, TargetUser
+from bot.recommendations import DEFAULT_KINDS, RecommendationError, ThreatKind, with_overrides
 
 
 class PolicyError(ValueError):
@@ -37,6 +41,7 @@ class ActionRule:
 class Policy:
     rules: Mapping[str, ActionRule]
     approval_for_privileged_targets: bool = True
+    recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS
 
     def role_for(self, action: str) -> Role:
         return self.rules[action].role
@@ -86,4 +91,11 @@ def load_policy(path: str) -> Policy:
     privileged = approval.get("privileged_targets", policy.approval_for_privileged_targets)
     if not isinstance(privileged, bool):
         raise PolicyError("[approval] privileged_targets must be true or false")
-    return Policy(rules, privileged)
+    tables = document.get("recommendations") or {}
+    try:
+        if not isinstance(tables, dict):
+            raise RecommendationError("[recommendations] must be a table of [recommendations.<kind>] tables")
+        kinds = with_overrides(tables)
+    except RecommendationError as error:
+        raise PolicyError(str(error)) from None
+    return Policy(rules, privileged, kinds)

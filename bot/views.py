@@ -18,6 +18,7 @@ from bot.authz import check_protected
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
 from bot.cards.elements import text
 from bot.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
+from bot.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
 from bot.signing import ButtonSigner
 
 NOBODY = Actor(id="", name="")
@@ -48,8 +49,8 @@ APP_MODE_INPUT = {
 }
 BUSY_STATES = ("running", "done", "pending")
 # Items shown per list and per card: Teams refuses cards over 28 KB; suspicious items are listed first anyway.
-LISTED_PER_KIND = 12
-LISTED_TOTAL = 16
+LISTED_PER_KIND = 11  # 12 until the recommendations and plain-text runs made each card larger
+LISTED_TOTAL = 14  # 16 until the Recommended block and a source's own advice took their share
 
 
 def item_actions(kind: str) -> list[ActionSpec]:
@@ -90,6 +91,17 @@ def _settle_abandoned(record: ActionRecord) -> ActionRecord:
                                                         "state before running it again.")
 
 
+def _recommended_first(buttons: tuple[Button, ...], recommended: tuple[str, ...]) -> tuple[Button, ...]:
+    """The recommended buttons first (emphasised, unless greyed or already destructive), then Block user, then the
+    rest in registry order; the card shows the first six it can (bot.cards.alert_card.split_actions)."""
+    by_verb = {button.verb: button for button in buttons}
+    first = [by_verb[verb] for verb in recommended if verb in by_verb]
+    first = [replace(b, style=b.style or "positive") if b.enabled else b for b in first]
+    block = [by_verb["block_user"]] if "block_user" in by_verb and "block_user" not in recommended else []
+    rest = [button for button in buttons if button.verb not in recommended and button.verb != "block_user"]
+    return (*first, *block, *rest)
+
+
 @dataclass(frozen=True)
 class CaseState:
     """Everything in Redis about a case that its card shows."""
@@ -102,10 +114,21 @@ class CaseState:
     grouped_count: int = 0
 
 
+NO_RECOMMENDATION = Recommendation((), ())
+
+
 class CardPainter:
-    def __init__(self, signer: ButtonSigner, protected_users: list[str]) -> None:
+    def __init__(self, signer: ButtonSigner, protected_users: list[str],
+                 recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS) -> None:
         self._signer = signer
         self._protected = protected_users
+        self._kinds = recommendations
+
+    def recommendation(self, case: Case) -> Recommendation:
+        """What the alert calls for first; none on a typed command's card (the command said what to do)."""
+        if case.kind == "command" or case.closed:
+            return NO_RECOMMENDATION
+        return recommend(case.alert, self._kinds)
 
     def _button(self, state: CaseState, spec: ActionSpec, title: str, item: str = "", reason: str = "") -> Button:
         record = state.records.get(record_key(spec.name, item))
@@ -120,7 +143,7 @@ class CardPainter:
             return ()
         buttons = self._offered_buttons(state)
         if state.case.kind != "command":
-            return buttons
+            return _recommended_first(buttons, self.recommendation(state.case).actions)
         # A typed command's card: nothing runs before Confirm; once something started, there is nothing to cancel.
         case = state.case
         confirms = tuple(replace(button, title=f"Confirm: {button.title}") for button in buttons)
@@ -186,6 +209,7 @@ class CardPainter:
                 title=title, state=record.state, actor_name=record.actor_name, started_at=record.started_at,
                 finished_at=record.finished_at, summary=record.summary, reversal=record.reversal,
                 request_id=record.request_id, approved_by=record.approved_by, steps=tuple(record.steps),
+                verification=record.verification, verified=record.verified,
                 undo=self._undo(state, record), step_undos=self._step_undos(state, record),
             ))
         return tuple(views)
@@ -236,6 +260,7 @@ class CardPainter:
         case = state.case
         return AlertView(
             case_id=case.id, alert=case.alert, target=case.target, target_problem=case.target_problem,
+            recommended=self.recommendation(case).advice,
             buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
             inputs=() if case.closed else self.inputs(state), notice=notice or case.closed,
             notice_style=notice_style if notice else "default", secret=secret,

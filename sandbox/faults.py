@@ -14,6 +14,8 @@ class Fault:
 
     `delay` seconds pass before the answer; with status 0 the request is then served normally (a slow service).
     `body_regex` narrows it to requests whose body matches (one card among many, say).
+    `unapplied` (with status 0): the request is answered as if it succeeded, but the tenant is left as it was
+    (a change Graph accepted that did not take: replication, a sync that reverts it, a policy that overrides it).
     """
 
     status: int
@@ -26,6 +28,7 @@ class Fault:
     cmdlet: str | None = None
     delay: float = 0.0
     body_regex: str | None = None
+    unapplied: bool = False
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _body_pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 

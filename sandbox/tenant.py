@@ -113,6 +113,13 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
             await asyncio.sleep(fault.delay)
         if fault.status:
             raise _fault_error(fault, path)
+        if fault.unapplied:
+            # Answer as the real handler does, then put the tenant back. A concurrent request's change made
+            # while this one is served would be undone too: a test knob for one change at a time.
+            before = state.data()
+            response = await handler(request)
+            state.restore(before)
+            return response
     return await handler(request)
 
 
@@ -139,7 +146,7 @@ control = web.RouteTableDef()
 _FAULT_FIELDS: dict[str, tuple[type, ...]] = {
     "method": (str,), "path_regex": (str,), "status": (int,), "times": (int, type(None)),
     "retry_after": (str, int, float), "code": (str,), "message": (str,), "cmdlet": (str,), "delay": (int, float),
-    "body_regex": (str,),
+    "body_regex": (str,), "unapplied": (bool,),
 }
 
 
@@ -181,8 +188,11 @@ def _fault_problem(body: Any) -> str | None:
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"bad value for {name!r}"
     status = body.get("status", 0)
-    if not (400 <= status <= 599 or (status == 0 and body.get("delay"))):
-        return "status must be an HTTP error status (400-599), or 0 with a delay (a slow answer)"
+    if not (400 <= status <= 599 or (status == 0 and (body.get("delay") or body.get("unapplied")))):
+        return ("status must be an HTTP error status (400-599), or 0 with a delay (a slow answer) or unapplied "
+                "(accepted, not applied)")
+    if body.get("unapplied") and status:
+        return "unapplied needs status 0: the request is answered as a success"
     if body.get("times", 1) is not None and body.get("times", 1) < 1:
         return "times must be at least 1 (or null for every request)"
     for name in ("path_regex", "body_regex"):

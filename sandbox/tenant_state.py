@@ -174,11 +174,23 @@ class TenantState:
     def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500,
                   times: int | None = 1, retry_after: str | float | None = None, code: str | None = None,
                   message: str | None = None, cmdlet: str | None = None, delay: float = 0.0,
-                  body_regex: str | None = None) -> Fault:
+                  body_regex: str | None = None, unapplied: bool = False) -> Fault:
         return self.faults.add(Fault(status=status, method=method, path_regex=path_regex, times=times,
                                      retry_after=None if retry_after is None else str(retry_after),
                                      code=code, message=message, cmdlet=cmdlet, delay=delay,
-                                     body_regex=body_regex))
+                                     body_regex=body_regex, unapplied=unapplied))
+
+    # What a request can change; an `unapplied` fault puts these back after answering.
+    _DATA = ("tenant", "users", "mailboxes", "mailbox_settings", "inbox_rules", "mail_folders", "auth_methods",
+             "teams_apps", "groups", "directory_roles", "ca_policies", "service_principals", "oauth2_grants",
+             "risky_users", "deleted_items", "transport_rules", "security_alerts")
+
+    def data(self) -> dict[str, Any]:
+        return {name: copy.deepcopy(getattr(self, name)) for name in self._DATA}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        for name, value in data.items():
+            setattr(self, name, value)
 
     def snapshot(self) -> dict[str, Any]:
         return copy.deepcopy({

@@ -16,6 +16,10 @@ STATE_ICON = {"running": "⏳", "done": "✅", "failed": "❌", "interrupted": "
               "rejected": "🚫", "expired": "⌛", "reversed": "↩️"}
 STATE_WORD = {"done": "done", "failed": "failed", "interrupted": "interrupted", "pending": "waiting for approval",
               "rejected": "rejected", "expired": "approval expired", "reversed": "done (reversed since)"}
+# Teams shows at most this many actions of an `actions` array or an ActionSet; the rest go to an overflow menu
+# some clients do not show. A greyed-out action still takes a slot.
+VISIBLE_ACTIONS = 6
+SOURCE_ADVICE_CHARS = 600  # the alert source's own advice, cut to keep the card under 28 KB
 STATE_STYLE = {"done": "good", "failed": "attention", "interrupted": "warning", "pending": "emphasis",
                "rejected": "attention", "expired": "warning"}
 
@@ -50,6 +54,8 @@ class StatusView:
     steps: tuple[str, ...] = ()
     undo: Button | None = None
     step_undos: tuple[Button, ...] = ()  # a bundle's per-step undos (block_user: “Restore forwarding”)
+    verification: str = ""  # what the read-back after the run showed
+    verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class AlertView:
     extra: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     grouped: tuple[Alert, ...] = ()  # the latest alerts that joined this case
     grouped_count: int = 0
+    recommended: tuple[str, ...] = ()  # plain-language advice, one line per kind of threat the alert matches
 
 
 def _target_facts(view: AlertView) -> list[tuple[str, str]]:
@@ -155,6 +162,10 @@ def _status_block(status: StatusView) -> dict[str, Any]:
     if status.summary:
         items.append(text(status.summary))
     items.extend(text(f"• {line}", spacing="None") for line in status.steps)
+    if status.verification:
+        icon = "" if status.verified else "⚠️ "
+        items.append(text(f"{icon}{status.verification}", weight="Bolder" if not status.verified else "Default",
+                          color="Good" if status.verified else "Warning"))
     if status.state == "done" and status.reversal:
         items.append(text(f"To reverse: {status.reversal}", isSubtle=True))
     if status.request_id:
@@ -162,7 +173,9 @@ def _status_block(status: StatusView) -> dict[str, Any]:
     undos = ([status.undo] if status.undo else []) + list(status.step_undos)
     if undos:
         items.append({"type": "ActionSet", "actions": [button.render() for button in undos]})
-    return container(items, style=STATE_STYLE.get(status.state))
+    # Accepted but not in place (or not readable): a warning, never the green of success.
+    style = "warning" if status.state == "done" and not status.verified else STATE_STYLE.get(status.state)
+    return container(items, style=style)
 
 
 def _listing_block(listing: ListingView) -> list[dict[str, Any]]:
@@ -178,6 +191,44 @@ def _listing_block(listing: ListingView) -> list[dict[str, Any]]:
             lines.append({"type": "ActionSet", "actions": [button.render() for button in item.buttons]})
         blocks.append(container(lines, style="warning" if item.suspicious else None))
     blocks.extend(listing.inputs)
+    return blocks
+
+
+def split_actions(buttons: tuple[Button, ...]) -> tuple[list[Button], list[Button]]:
+    """(visible, more): all of them when they fit and none is greyed; else the first five that are clickable,
+    with every other button (greyed ones included) behind “More actions”, which takes the sixth slot."""
+    if len(buttons) <= VISIBLE_ACTIONS and all(button.enabled for button in buttons):
+        return list(buttons), []
+    shown = [index for index, button in enumerate(buttons) if button.enabled][:VISIBLE_ACTIONS - 1]
+    return [buttons[i] for i in shown], [button for i, button in enumerate(buttons) if i not in shown]
+
+
+def action_sets(buttons: list[Button]) -> list[dict[str, Any]]:
+    """ActionSets of at most six buttons each."""
+    return [{"type": "ActionSet", "actions": [button.render() for button in buttons[i:i + VISIBLE_ACTIONS]]}
+            for i in range(0, len(buttons), VISIBLE_ACTIONS)]
+
+
+def card_actions(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
+    visible, more = split_actions(buttons)
+    actions = [button.render() for button in visible]
+    if more:
+        actions.append({"type": "Action.ShowCard", "title": "More actions",
+                        "card": {"type": "AdaptiveCard", "body": action_sets(more)}})
+    return actions
+
+
+def _advice_blocks(view: AlertView) -> list[dict[str, Any]]:
+    blocks = []
+    if view.recommended:
+        blocks.append(container([text("Recommended", weight="Bolder"),
+                                 *(text(line, spacing="None") for line in view.recommended)], style="accent"))
+    source_advice = view.alert.recommended_actions.strip()
+    if source_advice:
+        if len(source_advice) > SOURCE_ADVICE_CHARS:
+            source_advice = source_advice[:SOURCE_ADVICE_CHARS].rstrip() + "…"
+        blocks.append(container([text(f"What {view.alert.source} recommends", weight="Bolder"),
+                                 text(source_advice, spacing="None")]))
     return blocks
 
 
@@ -206,6 +257,7 @@ def alert_card(view: AlertView) -> Card:
     if view.secret:
         body.append(secret_block(view.secret))
     body.append(header)
+    body.extend(_advice_blocks(view))
     body.append(facts([*_target_facts(view), ("Category", alert.category), ("Confidence", alert.confidence),
                        ("Case", view.case_id)]))
     if alert.description:
@@ -217,7 +269,7 @@ def alert_card(view: AlertView) -> Card:
         body.extend(_listing_block(listing))
     body.extend(view.inputs)
     body.extend(view.extra)
-    return card(body, [button.render() for button in view.buttons] or None)
+    return card(body, card_actions(view.buttons) or None)
 
 
 def grouped_alert_card(alert: Alert) -> Card:

@@ -90,7 +90,8 @@ def execute_buttons(node: Any) -> list[dict[str, Any]]:
 
 
 def buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {action["verb"]: action for action in card.get("actions", []) if action.get("type") == "Action.Execute"}
+    """The card's main buttons by verb: the visible ones and those behind “More actions”."""
+    return {action["verb"]: action for action in execute_buttons(card.get("actions", []))}
 
 
 async def wait_until(predicate: Callable[[], Any], seconds: float = 30.0, what: str = "condition") -> Any:

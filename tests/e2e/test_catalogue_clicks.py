@@ -399,7 +399,7 @@ async def test_synced_user_cannot_have_the_password_reset_here(bot: RunningBot) 
 
 async def test_break_glass_has_every_button_greyed(bot: RunningBot) -> None:
     thread = await CaseThread.open(bot, BREAKGLASS_UPN)
-    main = thread.card()["actions"]
+    main = execute_buttons(thread.card()["actions"])  # every one greyed, so all behind “More actions”
     assert len(main) >= 10
     for button in main:
         assert not is_active(button), button["title"]

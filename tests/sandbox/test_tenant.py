@@ -371,6 +371,16 @@ async def test_fault_answers_429_with_retry_after_then_succeeds(client: Client) 
     await call(client, "POST", "/_sandbox/faults", {"status": 42}, status=400)
 
 
+async def test_an_unapplied_fault_answers_success_and_changes_nothing(client: Client) -> None:
+    fault = {"status": 0, "unapplied": True, "method": "PATCH", "path_regex": f"^/users/{ALICE}$"}
+    await call(client, "POST", "/_sandbox/faults", fault, status=201)
+    await call(client, "PATCH", f"/v1.0/users/{ALICE}", {"accountEnabled": False}, status=204)
+    assert state(client).users[ALICE]["accountEnabled"] is True and state(client).faults == []
+    await call(client, "PATCH", f"/v1.0/users/{ALICE}", {"accountEnabled": False}, status=204)  # only once
+    assert state(client).users[ALICE]["accountEnabled"] is False
+    await call(client, "POST", "/_sandbox/faults", {"status": 500, "unapplied": True}, status=400)
+
+
 async def test_reset_restores_the_seed(client: Client) -> None:
     await call(client, "PATCH", f"/v1.0/users/{ALICE}", {"accountEnabled": False}, status=204)
     state(client).add_fault(status=500)
