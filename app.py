@@ -112,9 +112,12 @@ def create_app(
         yield
         for task in background:
             task.cancel()
+        started_stopping = loop_time()
+        await services.inflight.drain(settings.shutdown_grace_seconds)  # actions finish, their updates are queued
         if workers is not None:
+            left = settings.shutdown_grace_seconds - (loop_time() - started_stopping)
+            await workers.flush_interactive(max(0.0, left))
             await workers.stop()
-        await services.inflight.drain(settings.shutdown_grace_seconds)
         await queues.close()
         await exchange.aclose()
         await token_credential.close()
@@ -133,6 +136,10 @@ def create_app(
         app[SANDBOX_PAGE] = sandbox_page
         app.router.add_get("/sandbox", _to_sandbox_page)
     return app
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 async def _to_sandbox_page(request: web.Request) -> web.Response:

@@ -19,6 +19,8 @@ from bot import block_policies
 from bot.answered import after_answer, answering
 from bot.cards.alert_card import alert_card
 from bot.cases import ActionRecord, Case, record_key
+from bot.pipeline.enqueue import refresh_card
+from bot.pipeline.limiter import Priority
 from bot.services import Card, Services
 from bot.views import CaseState, reversed_by
 
@@ -72,15 +74,17 @@ async def update_case_card(services: Services, case: Case, card: Card | None = N
     has just drawn it (for its own answer) and nothing changed since."""
     if not case.conversation or not case.activity_id:
         return
+    if not answering():  # the outbox: durable, coalesced with other updates of this card, retried until sent
+        await refresh_card(services, case.id, Priority.INTERACTIVE)
+        return
     card = card or await card_for(services, case)
     try:
-        await services.channel.update_card(case.conversation, case.activity_id, card)  # retried by the channel
+        await services.channel.update_card(case.conversation, case.activity_id, card)  # retried only briefly
     except Exception:
-        if answering():  # retried only briefly before a click's answer: try again, patiently, after it
-            log.warning("card of case %s not updated before the answer; trying again after it", case.id)
-            after_the_answer(services, lambda: update_case_card(services, case))
-            return
-        log.exception("could not update the card of case %s; the audit has the outcome", case.id)
+        # Before a click's answer only a short wait fits: hand it to the outbox once the answer is out (an update
+        # landing before the answer would be hidden by it for the clicker, which is harmless, but not after).
+        log.warning("card of case %s not updated before the answer; queued for after it", case.id)
+        after_the_answer(services, lambda: refresh_card(services, case.id, Priority.INTERACTIVE))
 
 
 @dataclass

@@ -16,7 +16,7 @@ from actions.errors import RiposteError
 from bot import alert_channel
 from bot.alerts import Alert
 from bot.cases import Case
-from bot.pipeline import jobs
+from bot.pipeline import enqueue as jobs
 from bot.pipeline.limiter import Priority
 from bot.services import Services
 

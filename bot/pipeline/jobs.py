@@ -12,12 +12,11 @@ from bot.automation import maybe_automate
 from bot.cases import Case
 from bot.connector import ChannelBlocked
 from bot.execution import card_for
+from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, refresh_card, version_key
 from bot.pipeline.limiter import Priority
 from bot.services import Services
 
 log = logging.getLogger(__name__)
-POST_CASE = "post_case"
-REFRESH_CARD = "refresh_card"
 CHANNEL_PROBLEM_KEY = "riposte:alert-channel-problem"  # why alerts cannot be posted now, for /healthz
 MAX_REDRAWS = 5  # a card changing faster than it can be sent is sent again, at most this often per job
 
@@ -26,26 +25,8 @@ class NoAlertChannel(RiposteError):
     """The alert channel was unset after the alert was accepted: the job waits (retried) until one is set."""
 
 
-def _version_key(case_id: str) -> str:
-    return f"riposte:case:{case_id}:card-version"
-
-
-async def post_case(services: Services, case_id: str) -> None:
-    """Queue the posting of the case's card (nothing happens if it is queued already or posted)."""
-    await services.queues.enqueue(services.queues.alerts, POST_CASE, key=f"post:{case_id}", case_id=case_id)
-
-
-async def refresh_card(services: Services, case_id: str, priority: Priority) -> None:
-    """Queue an update of the case's card to its current state. Updates coalesce: while one is queued, another
-    adds nothing, and a running one sends again if the case changed while it was drawing (the version moved)."""
-    await services.redis.incr(_version_key(case_id))
-    queue = services.queues.alerts if priority is Priority.BULK else services.queues.interactive
-    await services.queues.enqueue(queue, REFRESH_CARD, key=f"card:{priority.value}:{case_id}", case_id=case_id,
-                                  lane=priority.value)  # not `priority`: saq's Job has a field of that name
-
-
 async def _card_version(services: Services, case_id: str) -> str:
-    return str(await services.redis.get(_version_key(case_id)) or "0")
+    return str(await services.redis.get(version_key(case_id)) or "0")
 
 
 async def _resolve_target(services: Services, case: Case) -> None:

@@ -80,6 +80,15 @@ class Workers:
         self._tasks = [loop.create_task(worker.start()) for worker in self._workers]
         log.info("workers started on %s", ", ".join(worker.queue.name for worker in self._workers))
 
+    async def flush_interactive(self, seconds: float) -> None:
+        """Give the card updates still queued (the outcomes of actions that just finished) up to `seconds` to go
+        out before this process stops: a single-process deployment has no other worker to send them soon."""
+        queue = self._workers[0].queue
+        for _ in range(max(1, int(seconds / 0.05))):
+            if not await queue.count("incomplete"):
+                return
+            await asyncio.sleep(0.05)
+
     async def stop(self) -> None:
         """Stop taking jobs; running ones finish within the grace period, the rest go back to the queue."""
         for worker in self._workers:

@@ -1,0 +1,29 @@
+"""Putting work on the queues: the posting of a case's card, and updates of it (bot/pipeline/jobs.py runs them)."""
+
+from __future__ import annotations
+
+from bot.pipeline.limiter import Priority
+from bot.services import Services
+
+POST_CASE = "post_case"
+REFRESH_CARD = "refresh_card"
+
+
+def version_key(case_id: str) -> str:
+    return f"riposte:case:{case_id}:card-version"
+
+
+async def post_case(services: Services, case_id: str) -> None:
+    """Queue the posting of the case's card (nothing happens if it is queued already or posted)."""
+    await services.queues.enqueue(services.queues.alerts, POST_CASE, key=f"post:{case_id}", case_id=case_id)
+
+
+async def refresh_card(services: Services, case_id: str, priority: Priority) -> None:
+    """Queue an update of the case's card to its current state. Updates coalesce: while one is queued, another
+    adds nothing, and a running one sends again if the case changed while it was drawing (the version moved)."""
+    await services.redis.incr(version_key(case_id))
+    queue = services.queues.alerts if priority is Priority.BULK else services.queues.interactive
+    await services.queues.enqueue(queue, REFRESH_CARD, key=f"card:{priority.value}:{case_id}", case_id=case_id,
+                                  lane=priority.value)  # not `priority`: saq's Job has a field of that name
+
+
