@@ -149,8 +149,9 @@ async def test_uninstalling_the_app_from_the_team_forgets_the_alert_channel_and_
     assert status in (200, 201)
     try:
         assert await client.get("riposte:alert-channel") is None  # forgotten: it cannot be posted to any more
-        events = [fields for _, fields in await client.xrange("riposte:audit")
-                  if fields.get("action") == "alert_channel_cleared"]
+        entries = [{str(k): str(v) for k, v in (fields or {}).items()}
+                   for _, fields in await client.xrange("riposte:audit") or []]
+        events = [fields for fields in entries if fields.get("action") == "alert_channel_cleared"]
     finally:
         await client.aclose()
     assert len(events) == 1 and "uninstalled" in events[0]["detail"]
