@@ -35,7 +35,7 @@ async def test_automation_is_off_by_default(bot: RunningBot, clean_redis: str) -
     assert status == 202
     await case_thread_root(bot, body["case_id"])
     await jobs_done(bot)  # automation would have written its intent in the posting job
-    entries = await audit_entries(clean_redis, body["case_id"])
+    entries = await audit_entries(clean_redis, body["case_id"], events=True)
     assert [e["action"] for e in entries if e["phase"] == "event"] == ["alert_received", "card_posted"]
     assert [e for e in entries if e["phase"] != "event"] == [] and revokes(bot) == 0
 
