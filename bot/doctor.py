@@ -33,6 +33,7 @@ from actions.spec import PRIVILEGED_ROLE_TEMPLATES
 from bot.alert_channel import ALERT_CHANNEL_KEY
 from bot.audit_health import persistence
 from bot.config import Settings
+from bot.logs import secret_values
 from bot.store import connect_redis
 
 OK, FAIL, WARN = "✓", "✗", "!"
@@ -104,17 +105,21 @@ def _satisfies(granted: set[str], name: str) -> bool:
 
 
 class Report:
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, secrets: Iterable[str] = ()) -> None:
         self.out = out
         self.failures = 0
         self.warnings = 0
+        self._secrets = tuple(secrets)  # masked should any error text ever echo one
 
     def line(self, mark: str, text: str, fix: str = "") -> None:
         if mark == FAIL:
             self.failures += 1
         elif mark == WARN:
             self.warnings += 1
-        self.out.write(f"{mark} {text}" + (f" → {fix}" if fix else "") + "\n")
+        line = f"{mark} {text}" + (f" → {fix}" if fix else "")
+        for secret in self._secrets:
+            line = line.replace(secret, "***")
+        self.out.write(line + "\n")
         self.out.flush()
 
 
@@ -135,6 +140,10 @@ class Graph:
                 return response.status, body if isinstance(body, dict) else {}
         except (aiohttp.ClientError, TimeoutError) as error:
             return 0, {"error": {"code": type(error).__name__, "message": "no answer"}}
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0][:300]
 
 
 def _graph_said(status: int, body: dict[str, Any]) -> str:
@@ -163,9 +172,10 @@ async def _token(report: Report, settings: Settings, credential: AsyncTokenCrede
                     "check GRAPH_TENANT_ID, GRAPH_CLIENT_ID and the secret or certificate (not expired?) in Entra "
                     "admin center › App registrations › Certificates & secrets")
         return None
-    except Exception as error:  # msal's and requests' errors: the authority could not be reached
-        report.line(FAIL, f"Graph token: {settings.authority_host} could not be reached ({type(error).__name__})",
-                    "check AUTHORITY_HOST and the network path to it")
+    except Exception as error:  # msal's and requests' errors: an unknown tenant, an unreachable authority
+        report.line(FAIL, f"Graph token: no sign-in at {settings.authority_host}/{settings.graph_tenant_id}: "
+                          f"{type(error).__name__}: {_first_line(error)}",
+                    "check GRAPH_TENANT_ID, AUTHORITY_HOST and the network path to it")
         return None
     finally:
         if own:
@@ -395,7 +405,7 @@ async def run(settings: Settings, *, out: TextIO | None = None, credential: Asyn
     """Check everything; 0 when nothing an action needs is missing, 1 otherwise. `credential` replaces the msal
     one (the local sandbox); `app_id` names the app when GRAPH_CLIENT_ID does not; `configured`: the settings as
     given, when `settings` were rewritten to point at the sandbox."""
-    report = Report(out or sys.stdout)
+    report = Report(out or sys.stdout, secret_values(configured or settings))
     problem = (configured or settings).startup_problem()
     if problem:
         report.line(FAIL, f"configuration: {problem}")

@@ -80,7 +80,6 @@ async def post_alert(request: web.Request) -> web.Response:
         return _error(409, str(error))
     metrics.count("riposte_alerts_total", status=accepted.status)
     metrics.intake_seconds.labels(status=accepted.status).observe(time.perf_counter() - started)
-    log.info("alert %s/%s kept as case %s (%s)", alert.source, alert.id, accepted.case_id, accepted.status)
     return web.json_response({"case_id": accepted.case_id, "status": accepted.status}, status=202)
 
 

@@ -63,12 +63,16 @@ def correlated(value: str) -> Iterator[str]:
 @web.middleware
 async def correlation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every log line of this request carries its correlation id; tasks it starts inherit it."""
-    with correlated(incoming_correlation_id(request.headers)):
-        return await handler(request)
+    with correlated(incoming_correlation_id(request.headers)) as value:
+        response = await handler(request)
+    if not response.prepared and CORRELATION_HEADER not in response.headers:
+        response.headers[CORRELATION_HEADER] = value
+    return response
 
 
 async def echo_correlation_id(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: the answer names the id (also for handlers that send their answer themselves)."""
+    """on_response_prepare: the answer names the id, also when a handler sends its answer itself (the middleware
+    adds it to the others)."""
     value = correlation_id.get()
     if value and CORRELATION_HEADER not in response.headers:
         response.headers[CORRELATION_HEADER] = value
