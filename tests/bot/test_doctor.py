@@ -34,7 +34,7 @@ def doctor_settings(tenant: TenantWithAuthority, redis_url: str, monkeypatch: py
     seed = load_seed()
     env.update({"MicrosoftAppId": "riposte-sandbox-bot", "MicrosoftAppPassword": BOT_PASSWORD,
                 "MicrosoftAppTenantId": seed["tenant"]["id"]}, **extra)
-    return Settings(_env_file=None, **env)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **env)  # type: ignore[call-arg,arg-type]
 
 
 async def doctor(settings: Settings) -> tuple[int, str]:

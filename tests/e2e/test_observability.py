@@ -37,8 +37,8 @@ async def scrape(bot: RunningBot) -> dict[str, Any]:
 
 def sample(families: dict[str, Any], name: str, suffix: str, **labels: str) -> float:
     family = families[name]
-    return sum(s.value for s in family.samples
-               if s.name == name + suffix and all(s.labels.get(k) == v for k, v in labels.items()))
+    return float(sum(s.value for s in family.samples
+               if s.name == name + suffix and all(s.labels.get(k) == v for k, v in labels.items())))
 
 
 async def send_alert(bot: RunningBot, alert_id: str, headers: dict[str, str] | None = None
