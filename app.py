@@ -27,9 +27,11 @@ from bot.audit_cli import main as audit_main
 from bot.authz import RoleResolver
 from bot.cases import CaseStore
 from bot.config import Settings
+from bot.doctor import main as doctor_main
 from bot.endpoints import METRICS, SERVICES, healthz, metrics, post_alert
 from bot.handler import RiposteBot
 from bot.inflight import InFlight
+from bot.logs import configure_logging, correlation_middleware, echo_correlation_id
 from bot.metrics import Metrics
 from bot.pipeline.limiter import TeamsLimiter
 from bot.pipeline.queues import build_queues
@@ -66,8 +68,10 @@ def create_app(
     (web front and workers), "web" (Bot Framework and alert endpoints; work is queued) or "worker" (jobs, the
     poller and approval expiry; only /healthz and /metrics are served)."""
     policy = load_policy(settings.policy_file)
-    app = web.Application(client_max_size=1024 * 1024)
-    app[METRICS] = counters = Metrics()
+    counters = Metrics()
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[correlation_middleware, counters.middleware()])
+    app.on_response_prepare.append(echo_correlation_id)
+    app[METRICS] = counters
     adapter = build_adapter(settings)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -78,7 +82,7 @@ def create_app(
         limiter = TeamsLimiter.build(settings.redis_url, settings.teams_thread_limits, settings.teams_tenant_limits,
                                      settings.tenant_id)
         token_credential = credential or graph_credential(settings)
-        tenant = GraphTenant(build_graph_client(settings.graph_endpoint, token_credential))
+        tenant = GraphTenant(build_graph_client(settings.graph_endpoint, token_credential, counters.graph_call))
         exchange = ExchangeAdmin(token_credential, settings.graph_tenant_id, endpoint=settings.exchange_endpoint)
         audit = RedisAudit(redis, settings)
         signer = ButtonSigner(await load_signing_key(redis, settings.signing_key.get_secret_value()))
@@ -199,9 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["audit"]:
         return audit_main(args[1:])
+    if args[:1] == ["doctor"]:
+        return doctor_main(args[1:])
     role = parse_role(args)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     logging.getLogger("saq").setLevel(logging.WARNING)  # a line per job at INFO would drown everything else
     problem = settings.startup_problem() or role_problem(settings, role)
     try:

@@ -7,7 +7,7 @@ app id nor Graph credentials are set: the app then runs against the embedded san
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias="HOST")
     port: int = Field(3978, validation_alias="PORT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # json: one JSON object per line (for a log pipeline); text: for people. Empty: json outside local mode, text in it.
+    log_format: Literal["", "json", "text"] = Field("", validation_alias="LOG_FORMAT")
 
     @field_validator(
         "responder_groups", "approver_groups", "admin_responder_groups", "protected_users", "automation_actions",

@@ -38,6 +38,7 @@ from bot.execution import (
     start,
     update_case_card,
 )
+from bot.logs import correlation_id
 from bot.permission import permit
 from bot.services import Card, Services
 from bot.views import LISTING_ACTIONS, reversed_by, show_verb
@@ -90,7 +91,7 @@ async def handle_click(services: Services, click: Click) -> Card:
         return message_card(f"Not done: {error}", "attention")
     except Exception:
         # Teams shows a bare failure for an invoke the bot cannot answer: answer with where to look instead.
-        error_id = secrets.token_hex(4)
+        error_id = correlation_id.get() or secrets.token_hex(4)  # the id on every log line of this request
         log.exception("click on %r failed (error id %s)", click.verb, error_id)
         return message_card(f"Something went wrong handling this click (error id {error_id}, in the bot's log). "
                             "Check the card and the audit before trying again.", "attention")
@@ -241,7 +242,7 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
         except Exception:
             if not answered_late.is_set():
                 raise
-            error_id = secrets.token_hex(4)
+            error_id = correlation_id.get() or secrets.token_hex(4)  # the id on every log line of this request
             log.exception("listing %s on case %s failed (error id %s)", kind, case.id, error_id)
             await say_late(f"something went wrong (error id {error_id}, in the bot's log)")
             return "failed"

@@ -104,6 +104,8 @@ class TenantState:
         self.deleted_items: dict[str, dict[str, Any]] = {}
         self.transport_rules: list[dict[str, Any]] = seed.get("transportRules", [])
         self.security_alerts: list[dict[str, Any]] = seed.get("securityAlerts", [])
+        # Riposte's own app registration (its service principal and directory roles): what doctor inspects.
+        self.application: dict[str, Any] = seed.get("application", {})
 
     def _load_user(self, raw: dict[str, Any]) -> None:
         user = {"jobTitle": None, "mail": None, "onPremisesSyncEnabled": None, "userType": "Member", **raw}

@@ -15,6 +15,7 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import PartialTimersDict
 
+from bot.logs import correlated
 from bot.pipeline.jobs import job_functions
 from bot.pipeline.queues import StandInQueue
 from bot.services import Services
@@ -39,7 +40,8 @@ def _with_heartbeat(function: JobFunction, every_seconds: float) -> JobFunction:
 
         beating = asyncio.get_running_loop().create_task(beat())
         try:
-            return await function(ctx, **kwargs)
+            with correlated(f"job:{job.key}"):  # every log line of the job names it
+                return await function(ctx, **kwargs)
         finally:
             beating.cancel()
 
