@@ -17,7 +17,7 @@ from bot.cards.alert_card import message_card
 from bot.dialogs.ask_user import AskUser
 from bot.flows import STATE_STORE_DOWN, Click, handle_click
 from bot.services import Services
-from bot.storage import RedisStorage
+from bot.teams.storage import RedisStorage
 
 log = logging.getLogger(__name__)
 SERVICE_URL_REWRITE_SECONDS = 60.0
