@@ -1,4 +1,5 @@
-"""The typed-command grammar: what a responder may type to the bot, parsed into a `Command` or a `CommandError`.
+"""The typed-command grammar: what a responder may type to the bot (the commands of bot/command_table.py),
+parsed into a `Command` or a `CommandError`.
 
 Pure text in, value out: no I/O and no botbuilder, so it can be tested exhaustively. `parse_command` never
 raises. Every `CommandError.message` is plain text that is safe to post back: any piece of the responder's
@@ -21,7 +22,6 @@ MAX_COMMAND_CHARS = 1_000
 _MAX_RAW_CHARS = 8 * MAX_COMMAND_CHARS
 ECHO_CHARS = 80
 
-USE_CHANNEL_PHRASE = BY_VERB["use_channel"].words
 EMPTY_MESSAGE = "Type a command, for example `help`."
 # Only if the parser itself has a bug: the property tests assert it is never answered.
 UNREADABLE_MESSAGE = "Sorry, I could not read that command. Type `help` for the list."
@@ -45,18 +45,21 @@ class CommandError:
     missing_user: str | None = None  # the command as typed ("revoke") when the only problem is the missing user
 
 
-# Each typed form as words, keyed by its first word, longest first ("reset password" before a one-word "reset").
-_FORMS: dict[str, list[tuple[list[str], CommandSpec]]] = {}
-for _spec in COMMANDS:
-    for _form in _spec.forms:
-        _FORMS.setdefault(_form.split(" ")[0], []).append((_form.split(" "), _spec))
-for _candidates in _FORMS.values():
-    _candidates.sort(key=lambda candidate: -len(candidate[0]))
+def _forms_by_first_word() -> dict[str, list[tuple[list[str], CommandSpec]]]:
+    """Each typed form as words, keyed by its first word, longest first (a two-word form before a one-word one)."""
+    forms: dict[str, list[tuple[list[str], CommandSpec]]] = {}
+    for spec in COMMANDS:
+        for form in spec.forms:
+            forms.setdefault(form.split(" ")[0], []).append((form.split(" "), spec))
+    return {first: sorted(candidates, key=lambda c: -len(c[0])) for first, candidates in forms.items()}
 
-# Words a mistyped verb is compared with, and the command each one stands for: each form's first word and hints.
+
+_FORMS = _forms_by_first_word()
+# Words a mistyped verb is compared with, and the command each one stands for: each form's first word and the
+# hints; not "?" (a word typed later in a sentence, "what?", is no request for help).
 _SUGGESTABLE: dict[str, CommandSpec] = {
     word: spec for spec in COMMANDS for word in (*(form.split(" ")[0] for form in spec.forms), *spec.hints)
-    if word.isalnum() or "-" in word
+    if word != "?"
 }
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
