@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     role = parse_role(args)
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("saq").setLevel(logging.WARNING)  # a line per job at INFO would drown everything else
     problem = settings.startup_problem() or role_problem(settings, role)
     try:
         load_policy(settings.policy_file)

@@ -41,6 +41,7 @@ class Speaker:
     service_url: str
     tenant_id: str  # channelData.tenant.id
     personal: bool = False  # a 1:1 chat with the bot: the only place it hears a plain reply
+    team_id: str = ""  # channelData.team.id: the alert channel is forgotten when the bot leaves this team
 
 
 @dataclass
@@ -109,7 +110,7 @@ async def _use_channel(services: Services, speaker: Speaker, actor: Actor) -> Re
     if not speaker.channel_id:
         return Reply(text="Type this in the Teams channel that should receive alerts, not in a chat.")
     before, _ = await alert_channel.current(services)
-    await alert_channel.remember(services, speaker.channel_id, speaker.service_url, actor.name)
+    await alert_channel.remember(services, speaker.channel_id, speaker.service_url, actor.name, speaker.team_id)
     await services.audit.record_event(
         "alert_channel_changed", actor_id=actor.id, actor_name=actor.name, actor_upn=actor.upn,
         actor_roles=roles_text(actor.roles), state_before=before or "(none)", state_after=speaker.channel_id,

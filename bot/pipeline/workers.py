@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.exceptions import RedisError
 from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import PartialTimersDict
@@ -85,7 +86,10 @@ class Workers:
         out before this process stops: a single-process deployment has no other worker to send them soon."""
         queue = self._workers[0].queue
         for _ in range(max(1, int(seconds / 0.05))):
-            if not await queue.count("incomplete"):
+            try:
+                if not await queue.count("incomplete"):
+                    return
+            except RedisError:  # Redis is gone: what is queued stays queued in it for the next worker
                 return
             await asyncio.sleep(0.05)
 
