@@ -15,7 +15,7 @@ import argparse
 import asyncio
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -429,25 +429,15 @@ async def run(settings: Settings, *, out: TextIO | None = None, credential: Asyn
     return 1 if report.failures else 0
 
 
-async def _run_local(settings: Settings) -> int:
-    # Local mode only: production configuration never imports the sandbox.
-    from sandbox.launcher import start_sandbox
-    from sandbox.tenant_state import TENANT
-
-    sandbox = await start_sandbox(f"http://{settings.host}:{settings.port}", settings)
-    try:
-        print(f"{WARN} local mode: checking the built-in sandbox tenant, not a real one")
-        return await run(sandbox.settings, credential=sandbox.credential,
-                         app_id=str(sandbox.tenant.app[TENANT].application.get("appId", "")), configured=settings)
-    finally:
-        await sandbox.close()
+LocalRun = Callable[[Settings], Coroutine[Any, Any, int]]
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], run_local: LocalRun) -> int:
+    """`run_local` checks the built-in sandbox in local mode: app.py starts it (production code never imports it)."""
     parser = argparse.ArgumentParser(prog="python app.py doctor", description="Check this configuration against "
                                      "Entra, Graph, Exchange Online, Redis and the Bot Framework.")
     parser.parse_args(argv)
     settings = Settings()
     if settings.local_mode:
-        return asyncio.run(_run_local(settings))
+        return asyncio.run(run_local(settings))
     return asyncio.run(run(settings))

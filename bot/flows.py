@@ -19,7 +19,7 @@ from actions.block_user import STEPS
 from actions.errors import RiposteError
 from actions.items import list_items
 from actions.runner import Actor, AuditEntry, Refused
-from actions.spec import ActionContext, ActionSpec, Item, Role
+from actions.spec import ActionContext, ActionSpec, Item
 from bot import approval_flow
 from bot.answered import after_answer, time_left
 from bot.audit_view import page_click
@@ -39,7 +39,7 @@ from bot.execution import (
     update_case_card,
 )
 from bot.logs import correlation_id
-from bot.permission import permit
+from bot.permission import permit, permit_verb
 from bot.services import Card, Services
 from bot.views import LISTING_ACTIONS, reversed_by, show_verb
 
@@ -175,9 +175,10 @@ async def _cancel(services: Services, click: Click) -> Card:
     if case is None or case.kind != "command" or not hmac.compare_digest(str(click.data.get("nonce", "")),
                                                                            case.nonce):
         return message_card("Nothing to cancel here.", "default")
-    actor = await services.roles.actor(click.object_id, click.name)
-    if Role.RESPONDER not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
-        return await card_for(services, case, f"⛔ Cancelling needs the responder role; {actor.name} does not hold it.")
+    try:
+        actor = await permit_verb(services, "cancel", click.object_id, click.name, owner=case.alert.requested_by)
+    except Refused as refusal:
+        return await card_for(services, case, f"⛔ {refusal}")
     # Take every action's claim: a Confirm racing this cancel (on any replica) either got there first or cannot run.
     for name in case.offered:
         if not await services.cases.claim_action(case.id, record_key(name), actor.id):

@@ -26,7 +26,7 @@ Card = dict[str, Any]
 
 
 class Channel(Protocol):
-    """Where cards go: Teams through the Bot Connector (bot/adapter.py)."""
+    """Where cards go: Teams through the Bot Connector (bot/teams/adapter.py)."""
 
     async def post_thread(self, channel_id: str, card: Card, service_url: str,
                           priority: Priority = Priority.BULK) -> tuple[dict[str, Any], str]:

@@ -14,10 +14,11 @@ from redis.exceptions import RedisError
 from actions import ACTIONS
 from bot import alert_channel, command_flow, deliveries
 from bot.cards.alert_card import message_card
+from bot.commands import help_text
 from bot.dialogs.ask_user import AskUser
 from bot.flows import STATE_STORE_DOWN, Click, handle_click
 from bot.services import Services
-from bot.storage import RedisStorage
+from bot.teams.storage import RedisStorage
 
 log = logging.getLogger(__name__)
 SERVICE_URL_REWRITE_SECONDS = 60.0
@@ -201,4 +202,4 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else ""
         if any(member.id == bot_id for member in members_added):
-            await turn_context.send_activity(MessageFactory.text(WELCOME + "\n\n" + command_flow.help_reply()))
+            await turn_context.send_activity(MessageFactory.text(WELCOME + "\n\n" + help_text()))
