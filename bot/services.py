@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from actions.errors import RiposteError
 from actions.runner import ActionRunner
 from actions.spec import Tenant
 from bot.approvals import ApprovalStore
@@ -23,6 +24,11 @@ from bot.signing import ButtonSigner
 from bot.views import CardPainter
 
 Card = dict[str, Any]
+
+
+class ChannelBlocked(RiposteError):
+    """Teams refuses every message from the bot in this conversation (removed, blocked, disabled, gone):
+    retrying cannot help until someone acts."""
 
 
 class Channel(Protocol):

@@ -10,11 +10,10 @@ from actions.errors import NotFound, RiposteError
 from bot import alert_channel
 from bot.automation import maybe_automate
 from bot.cases import Case
-from bot.connector import ChannelBlocked
 from bot.execution import card_for
 from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, refresh_card, version_key
 from bot.pipeline.limiter import Priority
-from bot.services import Services
+from bot.services import ChannelBlocked, Services
 
 log = logging.getLogger(__name__)
 CHANNEL_PROBLEM_KEY = "riposte:alert-channel-problem"  # why alerts cannot be posted now, for /healthz
