@@ -26,11 +26,14 @@ SWEEP_SECONDS = 5  # how often a worker looks for jobs whose worker stopped beat
 # heartbeat + this
 
 
-def _with_heartbeat(function: JobFunction, every_seconds: float) -> JobFunction:
-    """Touch the job while it runs: a job whose heartbeat stops (its worker died) is swept and run again."""
+def _with_heartbeat(function: JobFunction, default_every_seconds: float) -> JobFunction:
+    """Touch the job while it runs: a job whose heartbeat stops (its worker died) is swept and run again. The pace
+    follows the job's own heartbeat (set by whoever queued it), not this worker's setting: a worker beating slower
+    than the job expects would have live jobs swept and run twice."""
 
     async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
         job = ctx["job"]
+        every_seconds = max(0.5, job.heartbeat / 3) if job.heartbeat else default_every_seconds
 
         async def beat() -> None:
             while True:
