@@ -17,7 +17,15 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from sandbox import tenant_apps, tenant_auth, tenant_exchange, tenant_identity, tenant_mail, tenant_users
+from sandbox import (
+    tenant_apps,
+    tenant_auth,
+    tenant_exchange,
+    tenant_identity,
+    tenant_mail,
+    tenant_revert,
+    tenant_users,
+)
 from sandbox.faults import Fault
 from sandbox.seed import load_seed
 from sandbox.tenant_http import REQUEST_IDS, ExchangeError, GraphError, error_response, new_request_ids, state_of
@@ -240,6 +248,6 @@ def create_tenant_app(seed: dict[str, Any] | None = None) -> web.Application:
     app = web.Application(middlewares=[_tenant_middleware])
     app[TENANT] = TenantState(seed if seed is not None else load_seed())
     for module_routes in (control, tenant_users.routes, tenant_mail.routes, tenant_identity.routes,
-                          tenant_apps.routes, tenant_exchange.routes, tenant_auth.routes):
+                          tenant_apps.routes, tenant_exchange.routes, tenant_auth.routes, tenant_revert.routes):
         app.add_routes(module_routes)
     return app
