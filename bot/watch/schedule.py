@@ -77,8 +77,9 @@ async def watching(services: Services, case_id: str) -> Watch | None:
 
 async def _enqueue_check(services: Services, watch: Watch, seq: int, at: float, tag: str = "") -> None:
     key = f"watch:{watch.user_id}:{watch.started_at}:{tag or seq}"
+    # `watch_id`, not `started`: saq's Job has a field of that name
     await services.queues.enqueue(services.queues.alerts, WATCH_CHECK, key=key, scheduled=int(at),
-                                  user_id=watch.user_id, started=watch.started_at, seq=seq)
+                                  user_id=watch.user_id, watch_id=watch.started_at, seq=seq)
 
 
 async def after_action(services: Services, case: Case, action: str, actor: Actor) -> None:
@@ -191,14 +192,16 @@ class Watcher:
             return
         await self.budget.recovered()
         changes = compare(watch.baseline, now, rebase) if watch.baseline is not None else []
-        await self.store.checked(watch.user_id, at, merge(watch.baseline, now, rebase), missing_parts(now), rebase)
+        # A facet found changed is baselined as it is now: reported once, not again after the next Riposte action.
+        settled = rebase | frozenset(change.facet for change in changes)
+        await self.store.checked(watch.user_id, at, merge(watch.baseline, now, settled), missing_parts(now), rebase)
         reported = [change for change in changes
                     if await self.store.first_report(watch.user_id, watch.generation, change, at)]
         if reported:
             await self._reported(watch, reported, now)
             await self.services.queues.enqueue(
                 self.services.queues.alerts, WATCH_REPLY, key=f"watch-reply:{watch.user_id}:{watch.generation}:{at}",
-                user_id=watch.user_id, generation=watch.generation, at=at)
+                user_id=watch.user_id, generation=watch.generation, found_at=at)
         await refresh_card(self.services, watch.case_id, Priority.BULK)
 
     async def _reported(self, watch: Watch, changes: list[Change], now: Snapshot) -> None:
@@ -275,10 +278,10 @@ def job_functions(services: Services) -> dict[str, Any]:
     """The watcher's job functions (bot/pipeline/jobs.py adds them to the workers')."""
     watcher = Watcher(services)
 
-    async def check(ctx: dict[str, Any], *, user_id: str, started: str, seq: int) -> None:
-        await watcher.run_check(user_id, started, seq)
+    async def check(ctx: dict[str, Any], *, user_id: str, watch_id: str, seq: int) -> None:
+        await watcher.run_check(user_id, watch_id, seq)
 
-    async def reply(ctx: dict[str, Any], *, user_id: str, generation: int, at: str) -> None:
-        await watcher.run_reply(user_id, generation, at)
+    async def reply(ctx: dict[str, Any], *, user_id: str, generation: int, found_at: str) -> None:
+        await watcher.run_reply(user_id, generation, found_at)
 
     return {WATCH_CHECK: check, WATCH_REPLY: reply}
