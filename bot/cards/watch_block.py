@@ -52,7 +52,7 @@ def change_reply(responder_id: str, responder_name: str, user_label: str, found:
     """A reply in the case's thread that @mentions the responder who contained the user (Teams: `<at>` text plus a
     mention entity in the card's msteams.entities, by Entra object id) with the buttons to act again."""
     name = mention_name(responder_name)
-    tag = f"<at>{name}</at>"
+    tag = f"<at>{name}</at>" if responder_id else name  # no id (automation acted): nobody to mention
     body: list[dict[str, Any]] = [
         # A TextBlock: Teams resolves mentions in TextBlocks only. The name is cleaned of markup above.
         {"type": "TextBlock", "text": f"{tag}, something you contained was undone.", "wrap": True,
@@ -63,7 +63,8 @@ def change_reply(responder_id: str, responder_name: str, user_label: str, found:
     if advice:
         body.append(text(advice))
     result = card(body, buttons or None)
-    result["msteams"] = {**result.get("msteams", {}), "entities": [
-        {"type": "mention", "text": tag, "mentioned": {"id": responder_id, "name": name}},
-    ]}
+    if responder_id:
+        result["msteams"] = {**result.get("msteams", {}), "entities": [
+            {"type": "mention", "text": tag, "mentioned": {"id": responder_id, "name": name}},
+        ]}
     return result

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +65,15 @@ OFFERS: dict[str, tuple[str, ...]] = {
     "rules": ("delete_inbox_rule", "disable_inbox_rule"), "forwarding": ("remove_forwarding",),
     "methods": ("remove_auth_method",), "grants": ("remove_app",), "full_access": ("remove_mailbox_access",),
 }
+
+
+def _is_person(actor_id: str) -> bool:
+    """An Entra object id (a person who clicked), not automation's name for itself: only a person is mentioned."""
+    try:
+        uuid.UUID(actor_id)
+    except ValueError:
+        return False
+    return True
 
 
 def now_iso() -> str:
@@ -249,7 +259,7 @@ class Watcher:
         buttons = self._buttons(case, changes, synced, watch)
         advice = ("Directory sync re-enables a disabled synced account: Block sign-in (a Conditional Access policy) "
                   "holds against it; disable the account in Active Directory too." if synced else "")
-        card = change_reply(actor_id, actor_name, f"{watch.display_name} ({watch.upn})",
+        card = change_reply(actor_id if _is_person(actor_id) else "", actor_name, f"{watch.display_name} ({watch.upn})",
                             [f"{change.text} at {when(at)}" + (f" — {change.hint}" if change.hint else "")
                              for change in changes], advice, buttons)
         await self.services.channel.reply(case.conversation, card, Priority.INTERACTIVE)
