@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     )
     teams_tenant_limits: str = Field("50/second", validation_alias="RIPOSTE_TEAMS_TENANT_LIMITS")
 
+    # Watching a contained user (bot/watch): for this many hours after the first containment action, re-check the
+    # user every N seconds (with jitter) and report what was undone; 0 hours = off. The watcher's Graph and Exchange
+    # reads are limited to this many per second across every replica and worker.
+    watch_hours: float = Field(24.0, ge=0, validation_alias="RIPOSTE_WATCH_HOURS")
+    watch_interval_seconds: float = Field(900.0, gt=0, validation_alias="RIPOSTE_WATCH_INTERVAL_SECONDS")
+    watch_max_rps: int = Field(2, ge=1, validation_alias="RIPOSTE_WATCH_MAX_RPS")
+
     host: str = Field("127.0.0.1", validation_alias="HOST")
     port: int = Field(3978, validation_alias="PORT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")

@@ -42,6 +42,8 @@ from bot.logs import correlation_id
 from bot.permission import permit, permit_verb
 from bot.services import Card, Services
 from bot.views import LISTING_ACTIONS, reversed_by, show_verb
+from bot.watch.flow import release_click
+from bot.watch.view import RELEASE_VERB
 
 log = logging.getLogger(__name__)
 STATE_STORE_DOWN = "The state store (Redis) is unreachable, so nothing was changed. Try again in a minute."
@@ -77,6 +79,8 @@ async def handle_click(services: Services, click: Click) -> Card:
             return await page_click(services, click.object_id, click.name, click.item)
         if click.verb == "cancel":
             return await _cancel(services, click)
+        if click.verb == RELEASE_VERB:  # bot/watch: stop watching the case's user
+            return await release_click(services, click.data, click.object_id, click.name)
         if click.verb in APPROVAL_VERBS:
             return await approval_flow.decide(services, click.verb, click.item, click.object_id, click.name,
                                               str(click.data.get("reason", "")))

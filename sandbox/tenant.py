@@ -24,6 +24,7 @@ from sandbox import (
     tenant_exchange,
     tenant_identity,
     tenant_mail,
+    tenant_revert,
     tenant_users,
 )
 from sandbox.faults import Fault
@@ -252,6 +253,7 @@ def create_tenant_app(seed: dict[str, Any] | None = None) -> web.Application:
     app[TENANT] = TenantState(seed if seed is not None else load_seed())
     # tenant_directory first: its servicePrincipals(appId='…') paths would otherwise match tenant_apps' {sp}.
     for module_routes in (control, tenant_directory.routes, tenant_users.routes, tenant_mail.routes,
-                          tenant_identity.routes, tenant_apps.routes, tenant_exchange.routes, tenant_auth.routes):
+                          tenant_identity.routes, tenant_apps.routes, tenant_exchange.routes, tenant_auth.routes,
+                          tenant_revert.routes):
         app.add_routes(module_routes)
     return app

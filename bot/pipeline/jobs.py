@@ -14,6 +14,7 @@ from bot.execution import card_for
 from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, refresh_card, version_key
 from bot.pipeline.limiter import Priority
 from bot.services import ChannelBlocked, Services
+from bot.watch.schedule import job_functions as watch_jobs
 
 log = logging.getLogger(__name__)
 CHANNEL_PROBLEM_KEY = "riposte:alert-channel-problem"  # why alerts cannot be posted now, for /healthz
@@ -95,4 +96,4 @@ def job_functions(services: Services) -> dict[str, Any]:
     async def refresh(ctx: dict[str, Any], *, case_id: str, lane: str) -> None:
         await run_refresh_card(services, case_id, lane)
 
-    return {POST_CASE: post, REFRESH_CARD: refresh}
+    return {POST_CASE: post, REFRESH_CARD: refresh, **watch_jobs(services)}
