@@ -25,6 +25,8 @@ from bot.intake import new_case_id
 from bot.permission import permit_verb
 from bot.services import Card, Services
 from bot.views import CaseState
+from bot.watch.schedule import release
+from bot.watch.store import WatchStore
 
 log = logging.getLogger(__name__)
 OTHER_TENANT = ("This message comes from another tenant than the one Riposte serves, so nothing was looked up or "
@@ -103,7 +105,22 @@ async def _handle_text(services: Services, speaker: Speaker, text: str) -> Reply
         return await _use_channel(services, speaker, actor)
     if parsed.verb == "audit":
         return await _audit(services, parsed)
+    if parsed.verb == "release":
+        return await _release(services, parsed, actor)
     return await _case_command(services, parsed, actor)
+
+
+async def _release(services: Services, command: Command, actor: Actor) -> Reply:
+    """`release <user>`: stop watching the user's open case (what the case card's Release button does)."""
+    assert command.user is not None
+    try:
+        target = await services.tenant.get_user(command.user)
+    except RiposteError as error:
+        return Reply(text=f"Could not look up {safe_echo(command.user)}: {error}")
+    watch = await WatchStore(services.redis).get(target.id)
+    if watch is None:
+        return Reply(text=f"{safe_echo(target.display_name)} is not being watched: nothing to release.")
+    return Reply(text=await release(services, watch.case_id, actor))
 
 
 async def _use_channel(services: Services, speaker: Speaker, actor: Actor) -> Reply:

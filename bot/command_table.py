@@ -89,6 +89,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
     # Redirects every alert: an admin responder's decision. Meaningless in a personal chat, so not listed there.
     CommandSpec("use_channel", ("use this channel for alerts",), Argument.NONE, "post new alerts in this channel",
                 Role.ADMIN_RESPONDER, scopes=("team",), label="Choosing the alert channel"),
+    # Ends containment and watching knowingly. Typed only: both manifest lists are full (ten each).
+    CommandSpec("release", ("release",), Argument.USER,
+                "end containment of a user knowingly: stop watching the account for reverts", Role.RESPONDER,
+                scopes=()),
     CommandSpec("help", ("help", "?"), Argument.IGNORED, "show this list", Access.ANYONE),
 )
 BY_VERB: Mapping[str, CommandSpec] = {spec.verb: spec for spec in COMMANDS}

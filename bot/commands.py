@@ -297,14 +297,16 @@ def _address_problem(address: str, shown: str) -> str:
 
 def _unknown_verb(words: list[str]) -> CommandError:
     typed = words[0]
-    closest = _closest_command(typed)
+    closest: CommandSpec | None = None
     start = 1
+    # "please revoke alice@contoso.com": a command word later in the message beats a near miss of the first word
+    # ("please" is close to "release").
+    for index, word in enumerate(words[1:], start=1):
+        if word.lower() in _SUGGESTABLE:
+            closest, start = _SUGGESTABLE[word.lower()], index + 1
+            break
     if closest is None:
-        # "please revoke alice@contoso.com": a command word later in the message.
-        for index, word in enumerate(words[1:], start=1):
-            if word.lower() in _SUGGESTABLE:
-                closest, start = _SUGGESTABLE[word.lower()], index + 1
-                break
+        closest = _closest_command(typed)
     message = f"I don't know the command {_quoted(typed)}."
     if typed.lower() == "reset":
         message = "Did you mean `reset password`?"

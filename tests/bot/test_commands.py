@@ -253,7 +253,7 @@ def test_help_lists_every_command() -> None:
     typed = {spec.usage.split(" <")[0] for spec in COMMANDS}
     assert typed == {
         "block", "unblock", "revoke", "disable", "enable", "rules", "reset password", "status", "audit",
-        "use this channel for alerts", "help",
+        "use this channel for alerts", "release", "help",
     }
 
 

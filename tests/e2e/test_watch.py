@@ -231,3 +231,22 @@ async def test_two_replicas_share_one_schedule_and_one_graph_budget(make_bot: Bo
     # Arrival times wobble by a few ms against the limiter's clock: measure windows a little under a second.
     assert most_in_any_window(watcher_requests, 0.95) <= rps, "the watcher exceeded its Graph rate"
     assert len(watcher_requests) >= 5 * 5
+
+
+async def test_release_typed_in_the_channel_ends_the_watch_like_the_button(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST)
+    thread = await CaseThread.open(bot, SAM_UPN)
+    await thread.run("disable_account", done="Disable account: done")
+    await thread.wait_for("Containment: contained")
+
+    await channel(bot).send_message(RESPONDER, f"@Riposte release {SAM_UPN}", None)
+
+    def answer() -> str | None:
+        replies = channel(bot).threads()[-1]["replies"]
+        return str(replies[-1].get("text", "")) if replies else None
+
+    assert "Released: Riposte no longer watches" in await wait_until(answer, what="the bot's answer")
+    assert "released by Rita Responder" in await thread.wait_for("Containment: released")
+    assert (await watch_of(bot, SAM)).state == "released"
+    await channel(bot).send_message(RESPONDER, f"@Riposte release {SAM_UPN}", None)
+    assert "is not being watched" in await wait_until(answer, what="the second answer")
