@@ -128,7 +128,7 @@ async def _all_entries(redis_url: str) -> list[dict[str, str]]:
         raw = await client.xrange("riposte:audit") or []
     finally:
         await client.aclose()
-    return [{str(key): str(value) for key, value in fields.items()} for _, fields in raw]
+    return [{str(key): str(value) for key, value in (fields or {}).items()} for _, fields in raw]
 
 
 async def test_a_matching_native_alert_is_contained_by_its_rule_in_order_and_the_card_names_it(
