@@ -103,3 +103,14 @@ def test_a_wrong_rule_is_refused_saying_what_is_wrong(tmp_path: Path, toml: str,
     with pytest.raises(PolicyError) as refused:
         load_policy(write(tmp_path, toml))
     assert problem in str(refused.value)
+
+
+def test_the_readme_example_policy_file_loads_and_means_what_it_says(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("An example policy file:", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    loaded = load_policy(write(tmp_path, example))
+    assert [rule.name for rule in loaded.automation_rules] == ["identity protection", "impossible travel",
+                                                               "confident"]
+    graph = parse_alert(GRAPH_BODY)
+    assert (rule := first_match(loaded.automation_rules, graph)) is not None and rule.name == "identity protection"
+    assert (rule := first_match(loaded.automation_rules, NATIVE)) is not None and rule.name == "impossible travel"
