@@ -12,6 +12,7 @@ from bot import automation_switch
 from bot.automation import rules
 from bot.automation_switch import MODE_WORDS, Mode, SwitchState
 from bot.commands import safe_echo
+from bot.execution import after_the_answer
 from bot.permission import permit_verb
 from bot.services import Services
 
@@ -76,9 +77,17 @@ async def _switch(services: Services, actor: Actor, mode: Mode, command: str) ->
         Mode.DRY_RUN: "Automation is now in dry run: matching rules say on each case what they would have done, "
                       "and change nothing.",
     }[mode]
-    await automation_switch.announce(services, f"{said} Switched by {safe_echo(actor.name)} (`{command}`).",
-                                      "good" if mode is Mode.OFF else "attention")
-    return f"{said} (announced in the alert channel)"
+    announcement = f"{said} Switched by {safe_echo(actor.name)} (`{command}`)."
+    style = "good" if mode is Mode.OFF else "attention"
+    # After this turn's answer (Teams waits ~5 s for it): the outbox may make the post wait for a send slot.
+    after_the_answer(services, lambda: automation_switch.announce(services, announcement, style))
+    answer = f"{said} (announced in the alert channel)"
+    frees = await automation_switch.slot_frees_at(services) if mode is Mode.ON else None
+    if frees is not None:
+        answer += (f" Note: the cap of {settings.automation_max_per_hour} automated actions in the last hour is "
+                   f"still full, so the next action would pause automation again; a slot frees at "
+                   f"{frees.isoformat(timespec='minutes')}.")
+    return answer
 
 
 async def status_text(services: Services) -> str:

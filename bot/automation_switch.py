@@ -125,6 +125,18 @@ async def used_this_hour(services: Services) -> int:
     return int(await services.redis.zcount(CAP_KEY, now_ms - HOUR_SECONDS * 1000, "+inf"))
 
 
+async def slot_frees_at(services: Services) -> datetime | None:
+    """When the oldest automated action of the last hour leaves the window, if the cap is full now."""
+    now_ms = int(time.time() * 1000)
+    if await used_this_hour(services) < services.settings.automation_max_per_hour:
+        return None
+    oldest = await services.redis.zrangebyscore(CAP_KEY, now_ms - HOUR_SECONDS * 1000, "+inf", start=0, num=1,
+                                                withscores=True)
+    if not oldest:
+        return None
+    return datetime.fromtimestamp(float(oldest[0][1]) / 1000 + HOUR_SECONDS, UTC)
+
+
 def _day_key() -> str:
     return DAY_KEY + datetime.now(UTC).date().isoformat()
 

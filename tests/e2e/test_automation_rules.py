@@ -4,6 +4,7 @@ real Redis, the sandbox tenant and channel over HTTP."""
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,10 @@ def case_card(bot: RunningBot, case_id: str) -> str:
         if root.get("attachments") and case_id in card_text(card_of(root)):
             return card_text(card_of(root))
     return ""
+
+
+def did_not_act(bot: RunningBot, case_id: str) -> bool:
+    return "did not act" in case_card(bot, case_id)
 
 
 def announcements(bot: RunningBot, needle: str) -> list[str]:
@@ -193,6 +198,7 @@ async def test_automation_off_typed_to_one_replica_stops_another_at_once(
     assert not [e for e in await audit_entries(clean_redis, body["case_id"]) if e["phase"] != "event"]
     switched = [e for e in await _all_entries(clean_redis) if e["action"] == "automation_switched"]
     assert [(e["actor_id"], e["state_before"], e["state_after"]) for e in switched] == [(RESPONDER, "on", "off")]
+    await wait_until(lambda: announcements(first, "Automation is now off"), what="the announcement")
     assert len(announcements(first, "Automation is now off")) == 1
 
 
@@ -224,6 +230,8 @@ async def test_the_cap_pauses_automation_once_and_later_cases_wait_for_a_person(
     # Names in chat answers are markdown-escaped (they may be anyone's display name): Teams shows "(cap reached)".
     assert "Automation is off" in status_text and "switched by Riposte \\(cap reached\\)" in status_text
     assert "1 actions run automatically" in status_text and "1 cases left waiting" in status_text
+    back_on = await say(bot, ADMIN_RESPONDER, "automation on")
+    assert "Automation is now on" in back_on and "the next action would pause automation again" in back_on
 
 
 async def test_dry_run_changes_nothing_and_says_what_it_would_have_done(
@@ -271,8 +279,7 @@ async def test_administrators_and_protected_accounts_are_never_automated(
     await jobs_done(bot)
     assert revokes(bot) == 0 and tenant(bot).mutations() == []
     for case_id, why in zip(cases, ("admin_responder", "protected"), strict=True):
-        await wait_until(lambda case_id=case_id: "did not act" in case_card(bot, case_id),  # type: ignore[misc]
-                         what="the card to say automation did not act")
+        await wait_until(partial(did_not_act, bot, case_id), what="the card to say automation did not act")
         assert "Not automated: Revoke sessions" in case_card(bot, case_id)
         refused = [e for e in await audit_entries(clean_redis, case_id) if e["phase"] == "refused"]
         assert refused and why in refused[0]["detail"].lower(), refused
@@ -288,8 +295,12 @@ async def test_who_may_switch_is_enforced_and_audited_and_announced_once(
     assert "already on" in await say(bot, ADMIN_RESPONDER, "automation on")
     assert "Automation is now off" in await say(bot, RESPONDER, "automation off")
     assert "already off" in await say(bot, RESPONDER, "automation off")
+    await wait_until(lambda: announcements(bot, "Automation is now on") and announcements(
+        bot, "Automation is now off"), what="both announcements in the alert channel")
+    await jobs_done(bot)
     assert len(announcements(bot, "Automation is now on")) == 1
     assert len(announcements(bot, "Automation is now off")) == 1
+    assert "Switched by Ada Admin-Responder (`automation on`)" in announcements(bot, "Automation is now on")[0]
     entries = await _all_entries(clean_redis)
     refused = [(e["actor_id"], e["state_after"]) for e in entries if e["action"] == "automation_switch_refused"]
     assert refused == [(RESPONDER, "on"), (NO_ROLE, "off")]
