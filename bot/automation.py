@@ -131,6 +131,9 @@ async def _act(services: Services, case: Case, rule: AutomationRule) -> list[str
                 await services.runner.record_refusal(ACTIONS[name], AUTOMATION, case.target, case.id, reason)
             refused.append(f"{_title(name)}: {reason}")
             continue
+        if started and automation_switch.effective(services, await automation_switch.current(services)) is not Mode.ON:
+            refused.append(f"{_title(name)}: automation was switched off while the rule ran")
+            break  # `automation off` stops a rule between its actions too
         run = Run(case, ACTIONS[name], AUTOMATION)
         if not await services.cases.claim_action(case.id, run.key, AUTOMATION.id):
             continue  # running or done already (a person, or an earlier run of this job)
