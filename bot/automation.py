@@ -124,6 +124,7 @@ async def _act(services: Services, case: Case, rule: AutomationRule) -> list[str
     assert case.target is not None
     started: list[str] = []
     refused: list[str] = []
+    failed: list[str] = []
     for name in rule.actions:
         reason = await _reasons_not_to(services, case, name)
         if reason:
@@ -144,11 +145,16 @@ async def _act(services: Services, case: Case, rule: AutomationRule) -> list[str
         if not started:  # before the first action starts, so every redraw of the card shows it
             await _note(services, case.id, f"Contained automatically by rule '{rule.name}'.")
         await automation_switch.count(services, "acted")
-        await _run_to_the_end(services, run)
+        if not await _run_to_the_end(services, run):
+            failed.append(name)
         started.append(name)
     if started or refused:
-        note = (f"Contained automatically by rule '{rule.name}': {_phrase(started)}." if started else
-                f"Rule '{rule.name}' matched, but automation did not act; waiting for a person.")
+        done = [name for name in started if name not in failed]
+        note = (f"Contained automatically by rule '{rule.name}': {_phrase(done)}." if done else
+                f"Rule '{rule.name}' matched, but automation did not contain the user; waiting for a person."
+                if started else f"Rule '{rule.name}' matched, but automation did not act; waiting for a person.")
+        if failed:
+            note += f" Failed (see below): {', '.join(_title(name) for name in failed)}."
         if refused:
             note += " Not automated: " + "; ".join(refused) + "."
         await services.audit.record_event(
@@ -160,11 +166,14 @@ async def _act(services: Services, case: Case, rule: AutomationRule) -> list[str
     return started
 
 
-async def _run_to_the_end(services: Services, run: Run) -> None:
-    """Start the action and wait for its outcome: a rule's actions run in order, one after the other."""
+async def _run_to_the_end(services: Services, run: Run) -> bool:
+    """Start the action and wait for its outcome (a rule's actions run in order, one after the other); whether it
+    did not fail (still running after ACTION_TIMEOUT_SECONDS counts as not failed: its card shows how it ends)."""
     finished = asyncio.Event()
+    results: list[ActionResult] = []
 
     async def on_finished(result: ActionResult) -> None:
+        results.append(result)
         finished.set()
 
     await start(services, run, on_finished)
@@ -173,6 +182,7 @@ async def _run_to_the_end(services: Services, run: Run) -> None:
     except TimeoutError:
         log.warning("%s on case %s still running after %ss; the rule's next action starts anyway",
                     run.spec.name, run.case.id, ACTION_TIMEOUT_SECONDS)
+    return all(result.ok for result in results)
 
 
 async def _cap_reached(services: Services, case: Case, rule: AutomationRule, started: list[str]) -> None:

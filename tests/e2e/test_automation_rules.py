@@ -345,3 +345,14 @@ async def test_automation_off_stops_a_rule_between_its_actions(
                      what="the card to say the rule stopped")
     await jobs_done(bot)
     assert revokes(bot) == 1 and block_policies_made(bot) == 0, "the second action never ran"
+
+
+async def test_a_failed_automated_action_is_not_called_containment(make_bot: BotFactory, clean_redis: str) -> None:
+    bot = await make_bot(automation_enabled=True)
+    tenant(bot).add_fault("POST", r"/revokeSignInSessions$", status=403, times=None)
+    status, body = await post_alert(bot, CONFIDENT)
+    assert status == 202
+    await wait_until(lambda: "did not contain the user" in case_card(bot, body["case_id"]),
+                     what="the card to say the rule's action failed")
+    assert "Failed (see below): Revoke sessions" in case_card(bot, body["case_id"])
+    assert "Contained automatically" not in case_card(bot, body["case_id"])
