@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
@@ -41,6 +41,7 @@ class Alert:
     evidence: tuple[Evidence, ...] = ()
     recommended_actions: str = ""  # the source's own advice (Graph alerts_v2 recommendedActions), shown as given
     requested_by: str = ""  # a typed command's card: the object id of who typed it (they may always cancel it)
+    origin: str = "native"  # how it arrived: "native" (the native shape) or "graph" (a Graph alerts_v2 body)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,7 +146,7 @@ def parse_graph_alert(body: dict[str, Any]) -> Alert:
         "category": body.get("category"), "evidence": evidence,
         "recommended_actions": body.get("recommendedActions"),
     }
-    return parse_native(native)
+    return replace(parse_native(native), origin="graph")
 
 
 def parse_alert(body: Any) -> Alert:

@@ -41,6 +41,7 @@ class Case:
     activity_id: str | None = None
     kind: str = "alert"  # alert | command (a typed command's confirm card) | status
     closed: str = ""  # why the card takes no more clicks (e.g. "Cancelled by Rita Responder")
+    automation: str = ""  # what automation did or would do with it (bot/automation.py), shown on the card
 
     def to_json(self) -> str:
         data = dataclasses.asdict(self)

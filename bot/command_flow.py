@@ -14,12 +14,13 @@ from actions.disable_account import SYNC_WARNING
 from actions.errors import NotFound, RiposteError
 from actions.runner import Actor, AuditEntry, Refused, roles_text
 from actions.spec import TargetUser
-from bot import alert_channel, block_policies
+from bot import alert_channel, automation_chat, block_policies
 from bot.alerts import Alert
 from bot.audit_view import audit_view
 from bot.authz import RoleCheckFailed
 from bot.cards.alert_card import alert_card, message_card
 from bot.cases import Case, record_key
+from bot.command_table import AUTOMATION_VERBS
 from bot.commands import Command, CommandError, for_chat, help_text, parse_command, safe_echo
 from bot.intake import new_case_id
 from bot.permission import permit_verb
@@ -98,6 +99,8 @@ async def _handle_text(services: Services, speaker: Speaker, text: str) -> Reply
                 return Reply(ask_user=parsed.missing_user)
             return Reply(text=mention_hint(parsed.missing_user))
         return _error_reply(parsed)
+    if parsed.verb in AUTOMATION_VERBS:  # checks the role itself: refusals to switch automation are audited
+        return Reply(text=await automation_chat.handle(services, parsed.verb, speaker.object_id, speaker.name))
     actor = await permit_verb(services, parsed.verb, speaker.object_id, speaker.name)
     if parsed.verb == "help":
         return Reply(text=help_text())

@@ -93,6 +93,22 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("release", ("release",), Argument.USER,
                 "end containment of a user knowingly: stop watching the account for reverts", Role.RESPONDER,
                 scopes=()),
+    # Automation's switch (bot/automation_chat.py), shared by every replica through Redis. Stopping it must be easy
+    # (any responder); starting it, or a dry run, is an admin responder's decision. Not in the manifest's lists
+    # (both are full): typing them works. `automation` alone is answered with the status's suggestion.
+    CommandSpec("automation_status", ("automation status",), Argument.NONE,
+                "show whether automation is on, since when and by whom, its rules and today's counts",
+                Access.ANY_ROLE, scopes=()),
+    CommandSpec("automation_off", ("automation off",), Argument.NONE,
+                "stop automatic containment at once, on every replica", Role.RESPONDER, scopes=(),
+                label="Switching automation off"),
+    CommandSpec("automation", ("automation on",), Argument.NONE,
+                "let the automation rules contain matching alerts' users without a click", Role.ADMIN_RESPONDER,
+                scopes=(), label="Switching automation on"),
+    CommandSpec("automation_dry_run", ("automation dry-run", "automation dry run", "automation dryrun"),
+                Argument.NONE, "rules say on each case what they would have done, and change nothing",
+                Role.ADMIN_RESPONDER, scopes=(), label="Starting an automation dry run"),
     CommandSpec("help", ("help", "?"), Argument.IGNORED, "show this list", Access.ANYONE),
 )
+AUTOMATION_VERBS = frozenset({"automation_status", "automation_off", "automation", "automation_dry_run"})
 BY_VERB: Mapping[str, CommandSpec] = {spec.verb: spec for spec in COMMANDS}

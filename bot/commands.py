@@ -57,10 +57,12 @@ def _forms_by_first_word() -> dict[str, list[tuple[list[str], CommandSpec]]]:
 _FORMS = _forms_by_first_word()
 # Words a mistyped verb is compared with, and the command each one stands for: each form's first word and the
 # hints; not "?" (a word typed later in a sentence, "what?", is no request for help).
-_SUGGESTABLE: dict[str, CommandSpec] = {
-    word: spec for spec in COMMANDS for word in (*(form.split(" ")[0] for form in spec.forms), *spec.hints)
-    if word != "?"
-}
+# A first word several commands share (automation) stands for the first of them in the table.
+_SUGGESTABLE: dict[str, CommandSpec] = {}
+for _spec in COMMANDS:
+    for _word in (*(form.split(" ")[0] for form in _spec.forms), *_spec.hints):
+        if _word != "?":
+            _SUGGESTABLE.setdefault(_word, _spec)
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CASE_ID = re.compile(r"[0-9]{8}-[0-9a-f]{8}")
@@ -167,10 +169,18 @@ def _parse(text: str) -> Command | CommandError:
     for form, spec in _FORMS.get(lowered[0], ()):
         if lowered[: len(form)] == form:
             return _parse_argument(spec, words[len(form) :])
-    phrase = next((spec for form, spec in _FORMS.get(lowered[0], ()) if len(form) > 1 and
-                   spec.argument is Argument.NONE), None)
-    if phrase is not None:  # "use this channel": the start of a phrase, not all of it
-        return CommandError(f"I did not understand {_quoted(' '.join(words))}. Type the whole phrase.", phrase.usage)
+    phrases = [spec for spec in COMMANDS if spec.argument is Argument.NONE and any(
+        len(form.split(" ")) > 1 and form.split(" ")[0] == lowered[0] for form in spec.forms)]
+    if len(phrases) > 1:  # "automation": one of several commands that start with this word
+        typed = " ".join(lowered)
+        close = difflib.get_close_matches(typed, [spec.words for spec in phrases], n=1, cutoff=0.9) if len(
+            lowered) > 1 else []
+        choices = ", ".join(f"`{spec.words}`" for spec in phrases)
+        return CommandError(f"I did not understand {_quoted(' '.join(words))}. Type one of {choices}.",
+                            close[0] if close else phrases[0].usage)
+    if phrases:  # "use this channel": the start of a phrase, not all of it
+        return CommandError(f"I did not understand {_quoted(' '.join(words))}. Type the whole phrase.",
+                            phrases[0].usage)
     return _unknown_verb(words)
 
 

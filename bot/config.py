@@ -95,11 +95,16 @@ class Settings(BaseSettings):
     group_alerts_minutes: float = Field(30.0, ge=0, validation_alias="RIPOSTE_GROUP_ALERTS_MINUTES")
     # Poll Microsoft Graph security alerts (alerts_v2) every N seconds; 0 = off (alerts come by webhook only).
     poll_alerts_seconds: float = Field(0.0, validation_alias="RIPOSTE_POLL_ALERTS_SECONDS")
-    # Auto-remediation of high-confidence, high-severity alerts: off unless switched on.
+    # Automatic containment (bot/automation.py): the switch's start-up default, used until someone switches it in
+    # chat (the switch then lives in Redis); the default rule's actions (the policy's [[automation.rules]] replace
+    # that rule); the cap on automated actions per rolling hour, across every replica, beyond which automation
+    # switches itself off; and dry run: matching rules say what they would do and change nothing.
     automation_enabled: bool = Field(False, validation_alias="RIPOSTE_AUTOMATION")
     automation_actions: CsvList = Field(
         default_factory=lambda: ["revoke_sessions"], validation_alias="RIPOSTE_AUTOMATION_ACTIONS"
     )
+    automation_max_per_hour: int = Field(20, ge=1, validation_alias="RIPOSTE_AUTOMATION_MAX_PER_HOUR")
+    automation_dry_run: bool = Field(False, validation_alias="RIPOSTE_AUTOMATION_DRY_RUN")
 
     # How long a clicker's group membership is trusted before Graph is asked again.
     role_cache_seconds: int = Field(60, ge=1, validation_alias="RIPOSTE_ROLE_CACHE_SECONDS")
@@ -159,6 +164,14 @@ class Settings(BaseSettings):
         """The one tenant whose activities and users this deployment serves."""
         return self.microsoft_app_tenant_id or self.graph_tenant_id
 
+    def automation_token_problem(self) -> str | None:
+        """Why automation must not act with these settings, or None: the rule at start-up (RIPOSTE_AUTOMATION=true)
+        and for `automation on` in chat."""
+        if not self.alert_token.get_secret_value() and not self.local_mode:
+            return ("RIPOSTE_ALERT_TOKEN is not set, so anyone who can reach /api/alerts could forge an alert that "
+                    "triggers actions: set the token first.")
+        return None
+
     def startup_problem(self) -> str | None:
         """Why this combination of settings must not start, or None."""
         graph_set = {"GRAPH_TENANT_ID": self.graph_tenant_id, "GRAPH_CLIENT_ID": self.graph_client_id,
@@ -202,7 +215,7 @@ class Settings(BaseSettings):
                 "reaches this port act as any user: set MicrosoftAppId and MicrosoftAppPassword instead (it is for "
                 "local tests against a local tenant only)."
             )
-        if self.automation_enabled and not self.alert_token.get_secret_value() and not self.local_mode:
+        if self.automation_enabled and self.automation_token_problem():
             return "RIPOSTE_AUTOMATION=true needs RIPOSTE_ALERT_TOKEN: otherwise a forged alert could trigger actions."
         if not self.local_mode and not self.redis_url:
             return "REDIS_URL is not set: outside local mode state must live in a shared Redis."

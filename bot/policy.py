@@ -16,6 +16,12 @@ override them in a TOML file named by RIPOSTE_POLICY_FILE:
 
     [recommendations.risky_sign_in]   # what a case card recommends first, by threat kind (bot/recommendations.py)
     actions = ["revoke_sessions", "block_signin"]
+
+    [[automation.rules]]              # what automation acts on, first match wins (bot/automation_rules.py)
+    name = "impossible travel"
+    title = "impossible travel"
+    min_severity = "medium"
+    actions = ["revoke_sessions", "block_signin"]
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 from actions import ACTIONS
 from actions.spec import Role, TargetUser
 from bot.access import Access, Requirement, parse_requirement
+from bot.automation_rules import AutomationRule, RuleError, parse_rules
 from bot.command_table import COMMANDS
 from bot.recommendations import DEFAULT_KINDS, RecommendationError, ThreatKind, with_overrides
 
@@ -58,10 +65,9 @@ VERBS: Mapping[str, Verb] = {
     "cancel": Verb("cancel", "Cancelling", Role.RESPONDER),
     "approve": Verb("approve", "Deciding", Role.APPROVER),
     "reject": Verb("reject", "Deciding", Role.APPROVER),
-    # CONTRACT.md's `release <user>` and `automation on|off|status|dry-run`: not typed commands yet; their rules
-    # are here so that a policy file written for them now is accepted and holds once they are.
+    # CONTRACT.md's `release <user>`: not a typed command yet; its rule is here so that a policy file written for
+    # it now is accepted and holds once it is. (`automation on|off|status|dry-run` are in the command table.)
     "release": Verb("release", "`release`", Role.RESPONDER),
-    "automation": Verb("automation", "Changing automation", Role.ADMIN_RESPONDER),
 }
 
 
@@ -75,6 +81,7 @@ class Policy:
     approval_for_privileged_targets: bool = True
     recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS
     verbs: Mapping[str, Requirement] = field(default_factory=_default_verbs)
+    automation_rules: tuple[AutomationRule, ...] = ()  # [[automation.rules]]; none: the default rule applies
 
     def role_for(self, action: str) -> Role:
         return self.rules[action].role
@@ -113,7 +120,6 @@ def _override(rules: dict[str, ActionRule], name: str, table: Any) -> None:
     rules[name] = rule
 
 
-# automation: its [[automation.rules]] (CONTRACT.md) are read by the automation, not here.
 TOP_LEVEL = frozenset({"actions", "approval", "recommendations", "verbs", "automation"})
 
 
@@ -160,4 +166,8 @@ def load_policy(path: str) -> Policy:
     except RecommendationError as error:
         raise PolicyError(str(error)) from None
     verbs = _verb_overrides(document.get("verbs") or {})
-    return Policy(rules, privileged, kinds, verbs)
+    try:
+        automation = parse_rules(document.get("automation") or {})
+    except RuleError as error:
+        raise PolicyError(str(error)) from None
+    return Policy(rules, privileged, kinds, verbs, automation)

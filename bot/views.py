@@ -265,7 +265,7 @@ class CardPainter:
             case_id=case.id, alert=case.alert, target=case.target, target_problem=case.target_problem,
             recommended=self.recommendation(case).advice,
             buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
-            inputs=() if case.closed else self.inputs(state), notice=notice or case.closed,
+            inputs=() if case.closed else self.inputs(state), notice=notice or case.closed or case.automation,
             notice_style=notice_style if notice else "default", secret=secret,
             grouped=state.grouped, grouped_count=state.grouped_count,
             watch=watch_view(state.watch, case.id, case.nonce, self._signer),

@@ -41,9 +41,11 @@ def test_a_mistyped_command_is_offered_the_table_command() -> None:
         first = spec.words.split(" ")[0]
         if not first.isalpha():
             continue
+        # Commands sharing their first word (automation on/off/…): the first of them in the table is offered.
+        offered = next(other for other in COMMANDS if other.words.split(" ")[0] == first)
         typo = parse_command(f"{first}x {ALICE}")
         assert isinstance(typo, CommandError) and typo.suggestion is not None, (spec.verb, typo)
-        assert typo.suggestion.startswith(spec.words), (spec.verb, typo.suggestion)
+        assert typo.suggestion.startswith(offered.words), (spec.verb, typo.suggestion)
         assert isinstance(parse_command(filled(typo.suggestion)), Command), typo.suggestion
 
 

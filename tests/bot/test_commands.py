@@ -253,7 +253,8 @@ def test_help_lists_every_command() -> None:
     typed = {spec.usage.split(" <")[0] for spec in COMMANDS}
     assert typed == {
         "block", "unblock", "revoke", "disable", "enable", "rules", "reset password", "status", "audit",
-        "use this channel for alerts", "release", "help",
+        "use this channel for alerts", "release", "automation status", "automation off", "automation on",
+        "automation dry-run", "help",
     }
 
 
