@@ -19,7 +19,7 @@ from bot.endpoints import SERVICES
 from bot.watch.store import Watch, WatchStore
 from sandbox.launcher import RunningServer
 from tests.conftest import BotFactory, RunningBot
-from tests.e2e.card_clicks import ALICE_UPN, SAM_UPN, CaseThread
+from tests.e2e.card_clicks import ALICE_UPN, PAT_UPN, SAM_UPN, CaseThread
 from tests.e2e.helpers import (
     ALICE,
     RESPONDER,
@@ -250,3 +250,72 @@ async def test_release_typed_in_the_channel_ends_the_watch_like_the_button(make_
     assert (await watch_of(bot, SAM)).state == "released"
     await channel(bot).send_message(RESPONDER, f"@Riposte release {SAM_UPN}", None)
     assert "is not being watched" in await wait_until(answer, what="the second answer")
+
+
+async def status_answer(bot: RunningBot, upn: str) -> dict[str, Any]:
+    """Type `@Riposte status <upn>` in a new post; the card the bot answers with."""
+    before = len(channel(bot).threads())
+    await channel(bot).send_message(RESPONDER, f"@Riposte status {upn}", None)
+
+    def answered() -> dict[str, Any] | None:
+        threads = channel(bot).threads()
+        if len(threads) <= before or not threads[-1]["replies"]:
+            return None
+        return dict(threads[-1]["replies"][-1])
+
+    return card_of(await wait_until(answered, what="the answer to status"))
+
+
+async def case_count(bot: RunningBot) -> int:
+    redis = bot.app[SERVICES].redis
+    return sum([1 async for key in redis.scan_iter("riposte:case:*") if str(key).count(":") == 2])
+
+
+def containment_line(text: str) -> str:
+    return next(line for line in text.splitlines() if "Containment:" in line)
+
+
+async def test_status_reads_the_watched_case_as_its_card_does(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST)
+    thread = await CaseThread.open(bot, SAM_UPN)
+    await thread.run("disable_account", done="Disable account: done")
+    await thread.wait_for("Containment: contained")
+    cases = await case_count(bot)
+
+    answer = await status_answer(bot, SAM_UPN)
+    text = card_text(answer)
+    assert f"case {thread.case_id}" in text and "Containment: contained · last checked" in text
+    assert "Disable account: done by Rita Responder" in text
+    assert execute_buttons(answer) == [], "the status answer has no buttons of its own: the case card has them"
+    link = answer["actions"][0]
+    assert link["type"] == "Action.OpenUrl" and thread.root_id in link["url"]
+
+    await revert(bot, "sync_enable", SAM_UPN)
+    await thread.wait_for("Containment: reverted", seconds=10)
+    text = card_text(await status_answer(bot, SAM_UPN))
+    assert "Containment: reverted" in text and "account re-enabled at" in text and "probably directory sync" in text
+
+    await thread.click("release", undo=True)
+    card_text_now = await thread.wait_for("Containment: released")
+    text = card_text(await status_answer(bot, SAM_UPN))
+    assert containment_line(text) == containment_line(card_text_now)  # the same read, the same last check
+    assert "released by Rita Responder" in text
+    assert await case_count(bot) == cases, "status opened no new case"
+
+
+async def test_status_of_an_open_case_says_what_is_missing(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST, group_alerts_minutes=30)  # the intake's open-case pointer lives this long
+    thread = await CaseThread.open(bot, ALICE_UPN)
+    text = card_text(await status_answer(bot, ALICE_UPN))
+    assert f"case {thread.case_id}" in text and "no containment action on this case yet" in text
+
+    await thread.run("disable_account", done="Disable account: done")
+    await thread.wait_for("Containment: partly contained")
+    text = card_text(await status_answer(bot, ALICE_UPN))
+    assert "Containment: partly contained · last checked" in text
+    assert "missing: forwarding to smtp:invoices@evil.example" in text
+    assert "Status of Alice Target" in text and f"case {thread.case_id}" in text
+
+    # Someone with no case at all still gets today's status card, with its buttons.
+    other = await status_answer(bot, PAT_UPN)
+    assert "Status of Pat Partner" in card_text(other) and execute_buttons(other)
