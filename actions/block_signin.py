@@ -6,10 +6,11 @@ protected accounts (break-glass) are always excluded, so a mistake here cannot l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from actions import permissions
-from actions.errors import RiposteError
+from actions.errors import NotFound, RiposteError
 from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 POLICY_PREFIX = "Riposte block: "
@@ -34,16 +35,39 @@ def block_policy(name: str, user_id: str, protected_user_ids: list[str]) -> dict
     }
 
 
+async def _retire(ctx: ActionContext, replaced: Mapping[str, Any]) -> str:
+    """Delete the Riposte block policy someone disabled, now that a new one blocks (never another policy, never
+    one that blocks again or has been widened to other users); what happened, in words."""
+    policy_id = str(replaced.get("policy_id") or "")
+    try:
+        policy = await ctx.tenant.get_ca_policy(policy_id)
+    except NotFound:
+        return ""
+    name = str(policy.get("displayName") or "")
+    included = ((policy.get("conditions") or {}).get("users") or {}).get("includeUsers") or []
+    state = policy.get("state")
+    if not name.startswith(POLICY_PREFIX) or state == "enabled" or list(included) != [ctx.target.id]:
+        return f" The earlier policy “{name}” was left as it is (state {state}); review it in the {WHERE}."
+    try:
+        await ctx.tenant.delete_ca_policy(policy_id)
+    except RiposteError as error:
+        return (f" The earlier policy “{name}”, found {state}, could not be deleted ({error}): delete it in the "
+                f"{WHERE}.")
+    return f" It replaces the earlier policy “{name}”, which someone had switched to {state}; that one was deleted."
+
+
 async def _run(ctx: ActionContext) -> Outcome:
     protected = list(dict.fromkeys(str(oid) for oid in ctx.options.get("protected_user_ids", [])))
     if ctx.target.id in protected:
         raise RiposteError(f"{ctx.target.label} is a protected account: Riposte never blocks its sign-in.")
     name = policy_name(ctx.target.upn, ctx.case_id)
     policy_id, request_id = await ctx.tenant.create_ca_policy(block_policy(name, ctx.target.id, protected))
+    replaced = ctx.options.get("replaces_policy")
+    retired = await _retire(ctx, replaced) if isinstance(replaced, Mapping) else ""
     return Outcome(
         summary=(
             f"Created the Conditional Access policy “{name}”: every new sign-in by {ctx.target.label} to every app "
-            "is blocked. Sessions already open last until revoked (“Revoke sessions”)."
+            "is blocked. Sessions already open last until revoked (“Revoke sessions”)." + retired
         ),
         reversal=f"“Unblock sign-in” deletes the policy; or delete “{name}” in the {WHERE}.",
         request_id=request_id,
@@ -72,7 +96,9 @@ def describe_policy(policy: dict[str, Any], user_id: str, protected: list[str]) 
 async def find_policy(ctx: ActionContext) -> dict[str, Any] | None:
     """This case's blocking policy, found by its name (no policy id needed: crash recovery has none)."""
     name = policy_name(ctx.target.upn, ctx.case_id)
-    return next((p for p in await ctx.tenant.list_ca_policies() if p.get("displayName") == name), None)
+    named = [p for p in await ctx.tenant.list_ca_policies() if p.get("displayName") == name]
+    named.sort(key=lambda p: p.get("state") != "enabled")  # one someone disabled and a new one: the new one
+    return named[0] if named else None
 
 
 async def read_back(ctx: ActionContext) -> ReadBack:

@@ -27,6 +27,7 @@ from bot.permission import permit_verb
 from bot.services import Card, Services
 from bot.views import CaseState
 from bot.watch.schedule import release
+from bot.watch.status import case_of_user, status_card
 from bot.watch.store import WatchStore
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,10 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
     except RiposteError as error:
         return Reply(text=f"Could not look up {safe_echo(command.user)}: {error}")
     status = command.verb == "status"
+    if status:  # the user's case as its card reads now, not a new case each time
+        current = await case_of_user(services, target)
+        if current is not None:
+            return Reply(card=await status_card(services, target, *current))
     offered = command.spec.actions
     if target.on_premises_sync and not status and {"disable_account", "block_user"} & set(offered):
         offered = (*offered, "block_signin")  # sync can undo a disable; a Conditional Access block it cannot

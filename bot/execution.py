@@ -120,7 +120,9 @@ async def _saved_for(services: Services, run: Run) -> dict[str, Any] | None:
 async def _options(services: Services, run: Run) -> dict[str, Any]:
     options = dict(run.options)
     if run.spec.name == "block_signin":
-        await block_policies.refuse_second(services, run.case.target)
+        replaced = await block_policies.refuse_second(services, run.case.target)
+        if replaced:  # a block policy someone disabled: the new one replaces it
+            options["replaces_policy"] = replaced
         ids = []
         for user in services.settings.protected_users:
             try:

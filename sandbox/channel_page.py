@@ -58,6 +58,9 @@ def state_view(state: ChannelState, oid: str) -> dict[str, Any]:
         "me": oid,
         "meTeamsId": me.teams_id if me else None,
         "people": [{"id": p.oid, "name": p.name, "role": p.role, "upn": p.upn} for p in state.pickable_people()],
+        # Whom the page's "undo containment" controls can act on: the seed's people with no Riposte role.
+        "targets": [{"upn": p.upn, "name": p.name} for p in state.people if p.role is None],
+        "canRevert": bool(state.tenant_url),
         "bot": {"id": SANDBOX_BOT_ID, "name": SANDBOX_BOT_NAME},
         "team": {"name": SANDBOX_TEAM_NAME},
         "channel": {"name": SANDBOX_CHANNEL_NAME},
@@ -154,6 +157,14 @@ def page_routes(state_of: StateGetter) -> list[web.AbstractRouteDef]:
         status, answer = await state_of(request).send_sample_alert()
         return web.json_response({"status": status, "body": answer})
 
+    async def revert(request: web.Request) -> web.Response:
+        """The page's "undo containment" controls: relayed to the sandbox tenant's POST /_sandbox/revert."""
+        body = await _json_object(request)
+        _text(body, "what")
+        _text(body, "user")
+        status, answer = await state_of(request).revert(body)
+        return web.json_response({"status": status, "body": answer})
+
     return [
         web.get("/", root),
         web.get("/favicon.ico", favicon),
@@ -163,5 +174,6 @@ def page_routes(state_of: StateGetter) -> list[web.AbstractRouteDef]:
         web.post("/sandbox/api/click", click),
         web.post("/sandbox/api/message", message),
         web.post("/sandbox/api/sample-alert", sample_alert),
+        web.post("/sandbox/api/revert", revert),
         web.static("/sandbox/static", STATIC_DIR),
     ]

@@ -57,6 +57,7 @@ class ChannelState:
         self.people = people_from_seed(self.seed)
         self.bot_base_url: str | None = None
         self.alert_token: str | None = None
+        self.tenant_url: str | None = None  # the sandbox tenant, for the page's "undo containment" controls
         self.service_url: str | None = None
         self.conversations: dict[str, Conversation] = {}
         self.received: list[dict[str, Any]] = []
@@ -354,6 +355,18 @@ class ChannelState:
 
     async def send_sample_alert(self) -> tuple[int, Any]:
         return await self._post_to_bot("/api/alerts", sample_alert(), token=self.alert_token)
+
+    async def revert(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """Undo containment in the sandbox tenant (its POST /_sandbox/revert), for the page's controls."""
+        if not self.tenant_url:
+            return 503, {"error": "The sandbox channel does not know the sandbox tenant's URL."}
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=BOT_TIMEOUT)
+        try:
+            async with self._session.post(f"{self.tenant_url.rstrip('/')}/_sandbox/revert", json=body) as response:
+                return response.status, await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            return 502, {"error": f"{type(error).__name__}: {error}"}
 
     async def close(self) -> None:
         self.wake_all()

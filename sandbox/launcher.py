@@ -85,6 +85,7 @@ async def start_sandbox(bot_base_url: str, settings: Settings, host: str = "127.
     state.bot_base_url = bot_base_url
     state.service_url = channel.url + "/"
     state.alert_token = settings.alert_token.get_secret_value() or None
+    state.tenant_url = tenant.url
     return Sandbox(
         tenant=tenant,
         channel=channel,

@@ -60,6 +60,8 @@ CONTAINED_BY: dict[str, tuple[str, ...]] = {
     "forwarding": ("remove_forwarding", "block_user"),
     "methods": ("remove_auth_method",), "grants": ("remove_app",), "full_access": ("remove_mailbox_access",),
 }
+# Facets whose changes are items with their own buttons: the kind of listing the card shows them in.
+ITEM_KINDS = {"rules": "inbox_rule", "methods": "auth_method", "grants": "app", "full_access": "mailbox_permission"}
 OFFERS: dict[str, tuple[str, ...]] = {
     "account": ("disable_account", "block_signin"), "block": ("block_signin",),
     "rules": ("delete_inbox_rule", "disable_inbox_rule"), "forwarding": ("remove_forwarding",),
@@ -230,13 +232,13 @@ class Watcher:
                     await self.services.cases.release_action(case.id, key)
                     record.state = "reversed"
                     await self.services.cases.put_record(case.id, record)
-        if any(change.facet == "rules" for change in changes):
-            try:  # list the rules on the card: the re-created one gets its Delete / Disable buttons
+        for kind in dict.fromkeys(ITEM_KINDS[c.facet] for c in changes if c.facet in ITEM_KINDS):
+            try:  # list them on the card: the new one (a re-created rule, a new MFA method …) gets its buttons
                 with without_retries():
-                    items = await list_items("inbox_rule", self._context(watch))
-                await self.services.cases.save_listing(case.id, "inbox_rule", items)
+                    items = await list_items(kind, self._context(watch))
+                await self.services.cases.save_listing(case.id, kind, items)
             except RiposteError as error:
-                log.warning("could not list %s's inbox rules after a change: %s", watch.upn, error)
+                log.warning("could not list %s's %s after a change: %s", watch.upn, kind, error)
 
     async def run_reply(self, user_id: str, generation: int, at: str) -> None:
         """One reply in the case's thread for the changes one check found: @mentions the responder who contained
@@ -275,11 +277,11 @@ class Watcher:
                     continue
                 if (verb == "disable_account" and synced) or (verb == "block_signin" and blocked):
                     continue
-                item = change.item if change.facet == "rules" else ""
+                item = change.item if change.facet in ITEM_KINDS else ""
                 if (verb, item) in seen:
                     continue
                 seen.add((verb, item))
-                title = ACTIONS[verb].title + (f" “{change.item_label}”" if item else "")
+                title = ACTIONS[verb].title + (f" “{change.item_label or change.item}”" if item else "")
                 buttons.append(execute(title, verb, self.services.signer.data(case.id, verb, case.nonce, item)))
         return buttons[:6]
 

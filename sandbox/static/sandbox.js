@@ -746,6 +746,7 @@
     const firstRender = page.data === null;
     page.data = data;
     renderPeople(data.people);
+    renderTargets(data);
     $("bot-status").hidden = data.botConnected;
 
     const threads = $("threads");
@@ -783,6 +784,36 @@
       title: person.upn,
     })));
     select.value = page.me;
+  }
+
+  function renderTargets(data) {
+    $("revert-tools").hidden = !data.canRevert;
+    const select = $("revert-user");
+    const signature = JSON.stringify(data.targets);
+    if (select.dataset.signature === signature) return;
+    const chosen = select.value;
+    select.dataset.signature = signature;
+    select.replaceChildren(...data.targets.map((target) => el("option", { value: target.upn, text: target.name, title: target.upn })));
+    const upns = data.targets.map((target) => target.upn);
+    select.value = upns.includes(chosen) ? chosen : (upns.find((upn) => upn.startsWith("alice@")) || upns[0] || "");
+  }
+
+  // Undo containment in the sandbox tenant (not through Riposte): the watcher's next check should report it.
+  async function revert(what, control) {
+    const user = $("revert-user").value;
+    const body = what === "block_policy_delete" ? { what: "block_policy", user, delete: true } : { what, user };
+    control.disabled = true;
+    try {
+      const answer = await api("/sandbox/api/revert", body);
+      const done = (answer.body && answer.body.reverted) || [];
+      if (answer.status >= 300) toast(`The sandbox refused: ${(answer.body && answer.body.error) || answer.status}`, "error");
+      else if (!done.length) toast(`Nothing to undo for ${user}`, "error");
+      else toast(`Sandbox tenant: ${done.join("; ")}. Riposte's next check of ${user} should report it.`, "ok");
+    } catch (error) {
+      toast(String(error.message || error), "error");
+    } finally {
+      control.disabled = false;
+    }
   }
 
   // ---------------------------------------------------------------- polling and sending
@@ -904,6 +935,16 @@
       } finally {
         button.disabled = false;
       }
+    });
+
+    for (const button of document.querySelectorAll("#revert-tools button.revert")) {
+      button.addEventListener("click", () => revert(button.dataset.what, button));
+    }
+    $("revert-more").addEventListener("change", async (event) => {
+      const select = event.currentTarget;
+      if (!select.value) return;
+      await revert(select.value, select);
+      select.value = "";
     });
 
     await refresh(false);

@@ -115,7 +115,9 @@ async def test_delete_rule_restore_delete_again(bot: RunningBot, clean_redis: st
     await wait_until(lambda: thread.find("delete_inbox_rule", restored_id), what="the restored rule to be listed")
     await thread.run("delete_inbox_rule", restored_id, approval=True,
                      done="✅ Delete rule “Security alerts to archive”: done")
-    assert restored_id not in [r["id"] for r in tenant(bot).inbox_rules[ALICE]]
+    # The first delete's line says the same (same title): wait for the rule itself, not only the card's text.
+    await wait_until(lambda: restored_id not in [r["id"] for r in tenant(bot).inbox_rules[ALICE]],
+                     what="the restored rule deleted")
 
 
 async def test_remove_forwarding_restore_remove_again(bot: RunningBot, clean_redis: str) -> None:

@@ -19,7 +19,7 @@ from bot.endpoints import SERVICES
 from bot.watch.store import Watch, WatchStore
 from sandbox.launcher import RunningServer
 from tests.conftest import BotFactory, RunningBot
-from tests.e2e.card_clicks import ALICE_UPN, SAM_UPN, CaseThread
+from tests.e2e.card_clicks import ALICE_UPN, PAT_UPN, SAM_UPN, CaseThread
 from tests.e2e.helpers import (
     ALICE,
     RESPONDER,
@@ -250,3 +250,166 @@ async def test_release_typed_in_the_channel_ends_the_watch_like_the_button(make_
     assert (await watch_of(bot, SAM)).state == "released"
     await channel(bot).send_message(RESPONDER, f"@Riposte release {SAM_UPN}", None)
     assert "is not being watched" in await wait_until(answer, what="the second answer")
+
+
+async def status_answer(bot: RunningBot, upn: str) -> dict[str, Any]:
+    """Type `@Riposte status <upn>` in a new post; the card the bot answers with."""
+    before = len(channel(bot).threads())
+    await channel(bot).send_message(RESPONDER, f"@Riposte status {upn}", None)
+
+    def answered() -> dict[str, Any] | None:
+        threads = channel(bot).threads()
+        if len(threads) <= before or not threads[-1]["replies"]:
+            return None
+        return dict(threads[-1]["replies"][-1])
+
+    return card_of(await wait_until(answered, what="the answer to status"))
+
+
+async def case_count(bot: RunningBot) -> int:
+    redis = bot.app[SERVICES].redis
+    return sum([1 async for key in redis.scan_iter("riposte:case:*") if str(key).count(":") == 2])
+
+
+def containment_line(text: str) -> str:
+    return next(line for line in text.splitlines() if "Containment:" in line)
+
+
+async def test_status_reads_the_watched_case_as_its_card_does(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST)
+    thread = await CaseThread.open(bot, SAM_UPN)
+    await thread.run("disable_account", done="Disable account: done")
+    await thread.wait_for("Containment: contained")
+    cases = await case_count(bot)
+
+    answer = await status_answer(bot, SAM_UPN)
+    text = card_text(answer)
+    assert f"case {thread.case_id}" in text and "Containment: contained · last checked" in text
+    assert "Disable account: done by Rita Responder" in text
+    assert execute_buttons(answer) == [], "the status answer has no buttons of its own: the case card has them"
+    link = answer["actions"][0]
+    assert link["type"] == "Action.OpenUrl" and thread.root_id in link["url"]
+
+    await revert(bot, "sync_enable", SAM_UPN)
+    await thread.wait_for("Containment: reverted", seconds=10)
+    text = card_text(await status_answer(bot, SAM_UPN))
+    assert "Containment: reverted" in text and "account re-enabled at" in text and "probably directory sync" in text
+
+    await thread.click("release", undo=True)
+    card_text_now = await thread.wait_for("Containment: released")
+    text = card_text(await status_answer(bot, SAM_UPN))
+    assert containment_line(text) == containment_line(card_text_now)  # the same read, the same last check
+    assert "released by Rita Responder" in text
+    assert await case_count(bot) == cases, "status opened no new case"
+
+
+async def test_status_of_an_open_case_says_what_is_missing(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST, group_alerts_minutes=30)  # the intake's open-case pointer lives this long
+    thread = await CaseThread.open(bot, ALICE_UPN)
+    text = card_text(await status_answer(bot, ALICE_UPN))
+    assert f"case {thread.case_id}" in text and "no containment action on this case yet" in text
+
+    await thread.run("disable_account", done="Disable account: done")
+    await thread.wait_for("Containment: partly contained")
+    text = card_text(await status_answer(bot, ALICE_UPN))
+    assert "Containment: partly contained · last checked" in text
+    assert "missing: forwarding to smtp:invoices@evil.example" in text
+    assert "Status of Alice Target" in text and f"case {thread.case_id}" in text
+
+    # Someone with no case at all still gets today's status card, with its buttons.
+    other = await status_answer(bot, PAT_UPN)
+    assert "Status of Pat Partner" in card_text(other) and execute_buttons(other)
+
+
+async def reply_button(reply: dict[str, Any], verb: str) -> dict[str, Any]:
+    found = [b for b in execute_buttons(card_of(reply)) if b["verb"] == verb]
+    assert len(found) == 1, [(b["verb"], b["title"]) for b in execute_buttons(card_of(reply))]
+    return found[0]
+
+
+async def click_reply(bot: RunningBot, thread: CaseThread, reply: dict[str, Any], verb: str) -> None:
+    button = await reply_button(reply, verb)
+    status, answer = await channel(bot).send_invoke(RESPONDER, thread.conversation_id, reply["id"], verb,
+                                                    button["data"])
+    assert status == 200 and answer["statusCode"] == 200, answer
+
+
+async def watch_changes(bot: RunningBot, case_id: str) -> list[str]:
+    return [e["change"] for e in await audit_entries(bot.app[SERVICES].settings.redis_url, case_id, events=True)
+            if e.get("action") == "watch_change"]
+
+
+async def test_a_new_mfa_method_app_consent_and_fullaccess_are_each_reported_once(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST)
+    thread = await CaseThread.open(bot, ALICE_UPN)
+    await thread.run("disable_account", done="Disable account: done")
+    await thread.wait_for("Containment: partly contained")
+
+    # The attacker registers a phone: reported, and the reply's button removes that very method.
+    method = (await revert(bot, "auth_method", ALICE_UPN, phone="+1 2065550199"))[0].split()[-1]
+    text = await thread.wait_for("Containment: reverted", seconds=10)
+    assert "new MFA method: " in text and "2065550199" in text
+    first = (await wait_until(lambda: undone_replies(thread), seconds=10, what="the reply about the method"))[0]
+    assert (await reply_button(first, "remove_auth_method"))["data"]["item"] == method
+    await click_reply(bot, thread, first, "remove_auth_method")
+    await thread.wait_for("Remove MFA method “")
+    await wait_until(lambda: all(m["id"] != method for m in tenant(bot).auth_methods[ALICE]), what="the removal")
+
+    # The user consents to the app again: a new grant, reported with its own Remove app button.
+    grant = (await revert(bot, "consent", ALICE_UPN))[0].split()[-1]
+    await wait_until(lambda: len(undone_replies(thread)) == 2, seconds=10, what="the reply about the consent")
+    second = undone_replies(thread)[1]
+    assert "new consented app: Mail Sync Pro (Mail.ReadWrite Mail.Send offline_access)" in card_text(card_of(second))
+    assert (await reply_button(second, "remove_app"))["data"]["item"] == grant
+
+    # FullAccess for someone new on the mailbox.
+    await revert(bot, "full_access", ALICE_UPN, holder="nolan.norole@contoso.com")
+    await wait_until(lambda: len(undone_replies(thread)) == 3, seconds=10, what="the reply about FullAccess")
+    third = undone_replies(thread)[2]
+    assert "new FullAccess to the mailbox for nolan.norole@contoso.com" in card_text(card_of(third))
+    assert (await reply_button(third, "remove_mailbox_access"))["data"]["item"] == "nolan.norole@contoso.com"
+
+    await checks_after(bot, ALICE, 3)
+    assert len(undone_replies(thread)) == 3
+    changes = await watch_changes(bot, thread.case_id)
+    assert len(changes) == 3 and len(set(changes)) == 3, changes
+    assert "new consented app: Mail Sync Pro" in thread.text()
+
+
+def riposte_policies(bot: RunningBot, upn: str) -> list[dict[str, Any]]:
+    return [p for p in tenant(bot).ca_policies.values() if p["displayName"].startswith(f"Riposte block: {upn}")]
+
+
+async def test_a_disabled_or_deleted_block_policy_is_reported_once_and_block_sign_in_blocks_again(
+        make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST)
+    thread = await CaseThread.open(bot, SAM_UPN)
+    await thread.run("block_signin", done="Block sign-in: done")
+    await thread.wait_for("Containment: contained")
+    [first_policy] = riposte_policies(bot, SAM_UPN)
+
+    # Someone switches the policy off: reported; Block sign-in is offered and not refused as "already blocked".
+    await revert(bot, "block_policy", SAM_UPN)
+    text = await thread.wait_for("Containment: reverted", seconds=10)
+    assert "disabled (state disabled)" in text and "sign-in still possible" not in text.split("Containment:")[0]
+    first = (await wait_until(lambda: undone_replies(thread), seconds=10, what="the reply about the policy"))[0]
+    await click_reply(bot, thread, first, "block_signin")
+    text = await thread.wait_for("which someone had switched to disabled; that one was deleted")
+    [policy] = riposte_policies(bot, SAM_UPN)
+    assert policy["state"] == "enabled" and policy["id"] != first_policy["id"], "one Riposte policy, blocking"
+    await thread.wait_for("Containment: contained")
+
+    # Someone deletes it: reported once more; Block sign-in creates a new one.
+    await revert(bot, "block_policy", SAM_UPN, delete=True)
+    await wait_until(lambda: len(undone_replies(thread)) == 2, seconds=10, what="the reply about the deletion")
+    second = undone_replies(thread)[1]
+    assert "” removed" in card_text(card_of(second))
+    await click_reply(bot, thread, second, "block_signin")
+    await wait_until(lambda: [p["state"] for p in riposte_policies(bot, SAM_UPN)] == ["enabled"],
+                     what="a new blocking policy")
+    await thread.wait_for("Containment: contained")
+
+    await checks_after(bot, SAM, 3)
+    assert len(undone_replies(thread)) == 2
+    changes = await watch_changes(bot, thread.case_id)
+    assert len(changes) == 2 and "disabled (state disabled)" in changes[0] and changes[1].endswith("removed"), changes
