@@ -11,7 +11,7 @@ from actions.block_user import STEP_TITLES
 from actions.errors import RiposteError
 from actions.runner import ActionResult, AuditEntry, Refused
 from actions.spec import Item
-from bot import alert_channel
+from bot import alert_channel, notes
 from bot.access import lacking
 from bot.approvals import ApprovalRequest, new_request
 from bot.cards.alert_card import message_card, secret_block
@@ -61,6 +61,8 @@ async def _audit(services: Services, request: ApprovalRequest, case: Case, phase
     if phase in ("approved", "rejected", "expired"):
         services.metrics.count("riposte_approvals_total", action=request.action,
                                decision=decision or phase)
+        await notes.approval_decided(services, case.id, phase, request.action, request.item_label, actor_name,
+                                     detail)
 
 
 async def request(services: Services, run: Run) -> Card:

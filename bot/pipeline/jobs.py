@@ -11,6 +11,7 @@ from bot import alert_channel
 from bot.automation import maybe_automate
 from bot.cases import Case
 from bot.execution import card_for
+from bot.notes import job_functions as notes_jobs
 from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, refresh_card, version_key
 from bot.pipeline.limiter import Priority
 from bot.services import ChannelBlocked, Services
@@ -96,4 +97,4 @@ def job_functions(services: Services) -> dict[str, Any]:
     async def refresh(ctx: dict[str, Any], *, case_id: str, lane: str) -> None:
         await run_refresh_card(services, case_id, lane)
 
-    return {POST_CASE: post, REFRESH_CARD: refresh, **watch_jobs(services)}
+    return {POST_CASE: post, REFRESH_CARD: refresh, **watch_jobs(services), **notes_jobs(services)}

@@ -23,7 +23,7 @@ from actions.graph import without_retries
 from actions.items import list_items
 from actions.runner import Actor
 from actions.spec import ActionContext, TargetUser
-from bot import block_policies
+from bot import block_policies, notes
 from bot.cards.elements import execute, when
 from bot.cards.watch_block import change_reply
 from bot.cases import Case, record_key
@@ -139,6 +139,7 @@ async def release(services: Services, case_id: str, actor: Actor) -> str:
         return "This case's user is not being watched."
     await services.audit.record_event("release", case_id=case_id, target_id=watch.user_id, target_upn=watch.upn,
                                       actor_id=actor.id, actor_name=actor.name)
+    await notes.released(services, case_id, actor.name, f"{watch.display_name} ({watch.upn})")
     await refresh_card(services, case_id, Priority.INTERACTIVE)
     return f"Released: Riposte no longer watches {watch.display_name}."
 
