@@ -68,7 +68,9 @@ async def run_post_case(services: Services, case_id: str) -> None:
         await services.cases.save(fresh)
         services.metrics.count("riposte_cases_posted_total")
         await services.audit.record_event("card_posted", case_id=case_id, activity_id=activity_id,
-                                          channel_id=channel_id)
+                                          channel_id=channel_id, result="posted",
+                                          target_id=case.target.id if case.target else "",
+                                          target_upn=case.target.upn if case.target else case.alert.user)
         log.info("case %s posted", case_id)
         if await _card_version(services, case_id) != version:  # an alert joined while this card was drawn
             await refresh_card(services, case_id, Priority.BULK)
