@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from app import create_app
+from bot import notes
+from bot.cards.notes_card import NoteLine
 from bot.endpoints import SERVICES
 from bot.notes import pending_key
 from sandbox.launcher import start_server
@@ -130,3 +133,37 @@ async def test_notes_survive_a_restart_of_the_app_that_queued_them(make_bot: Bot
         assert len(note_replies(thread)) == 1
     finally:
         await second.runner.cleanup()
+
+
+async def test_the_job_run_again_posts_nothing_twice_and_leaves_a_note_added_meanwhile(
+    make_bot: BotFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The window is long: the scheduled job does not come due; this test runs the job's function itself.
+    bot = await make_bot(case_notes_seconds=120, shutdown_grace_seconds=0.5)
+    services = bot.app[SERVICES]
+    thread = await CaseThread.open(bot)
+    case_id = thread.case_id
+    await notes.add(services, case_id, NoteLine("✅", "2026-11-21T10:32:00+00:00", "Tess Tester", "first note"))
+    [first_raw] = await services.redis.lrange(pending_key(case_id), 0, -1)
+    real_reply = services.channel.reply
+
+    async def reply_then_note(reference: dict[str, Any], card: dict[str, Any], *args: Any) -> str:
+        posted: str = await real_reply(reference, card, *args)  # another note comes while the job posts
+        await notes.add(services, case_id, NoteLine("✅", "2026-11-21T10:33:00+00:00", "Tess Tester", "second note"))
+        return posted
+
+    monkeypatch.setattr(services.channel, "reply", reply_then_note)
+    await notes.run_notes(services, case_id)
+    monkeypatch.undo()
+    [note] = note_texts(thread)
+    assert "first note" in note and "second note" not in note
+    assert len(await services.redis.lrange(pending_key(case_id), 0, -1)) == 1  # the second waits for its job
+
+    # The first job delivered again, as after a crash between posting and removing: the first note is not posted
+    # twice; the second goes out.
+    await services.redis.lpush(pending_key(case_id), first_raw)
+    await notes.run_notes(services, case_id)
+    await notes.run_notes(services, case_id)
+    assert len(note_texts(thread)) == 2
+    assert "second note" in note_texts(thread)[1] and "first note" not in note_texts(thread)[1]
+    assert not await services.redis.exists(pending_key(case_id))
