@@ -29,6 +29,9 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 CASE_NOTES = "case_notes"
+MAX_PER_REPLY = 20  # notes in one reply at most, and at most REPLY_BYTES of card (Teams takes 28 KB): more
+REPLY_BYTES = 20 * 1024  # pending go in the next reply, at once
+LONGEST = 600  # characters kept of any one string of a note (a summary, a reason), so that one always fits
 
 # KEYS: the pending list. ARGV: the note's JSON, the list's TTL. Returns the oldest pending note.
 _ADD = """
@@ -62,12 +65,20 @@ def now_iso() -> str:
 async def add(services: Services, case_id: str, note: NoteLine) -> None:
     """Queue `note` for the case's thread (never raises: the note is logged instead when it cannot be queued)."""
     try:
-        payload = {"id": secrets.token_hex(8), "queued": time.time(), **dataclasses.asdict(note)}
+        payload = {"id": secrets.token_hex(8), "queued": time.time(), **dataclasses.asdict(_clipped(note))}
         oldest = await services.redis.eval(_ADD, 1, pending_key(case_id), json.dumps(payload),  # type: ignore[misc]
                                            str(CASE_TTL_SECONDS))
         await _schedule(services, case_id, str(oldest))
     except Exception:
         log.exception("case note for case %s not queued: %s", case_id, note)
+
+
+def _clipped(note: NoteLine) -> NoteLine:
+    def clip(value: str) -> str:
+        return value if len(value) <= LONGEST else value[: LONGEST - 1] + "…"
+
+    return NoteLine(icon=note.icon, at=note.at, who=clip(note.who), what=clip(note.what), outcome=clip(note.outcome),
+                    request_id=clip(note.request_id), lines=tuple(clip(line) for line in note.lines[:12]))
 
 
 async def _schedule(services: Services, case_id: str, oldest: str) -> None:
@@ -81,7 +92,8 @@ async def _schedule(services: Services, case_id: str, oldest: str) -> None:
 
 async def run_notes(services: Services, case_id: str) -> None:
     """Post the case's pending notes in one reply and remove exactly those (idempotent; see the module's doc)."""
-    pending = [str(raw) for raw in await services.redis.lrange(pending_key(case_id), 0, -1)]  # type: ignore[misc]
+    pending = [str(raw) for raw in  # type: ignore[misc]
+               await services.redis.lrange(pending_key(case_id), 0, MAX_PER_REPLY - 1)]
     if not pending:
         return
     case = await services.cases.get(case_id)
@@ -90,20 +102,36 @@ async def run_notes(services: Services, case_id: str) -> None:
         return
     if not case.conversation:
         raise NotPostedYet(f"notes of case {case_id} wait for its card to be posted")
-    notes = [json.loads(raw) for raw in pending]
     posted = {str(note_id) for note_id in await services.redis.smembers(posted_key(case_id))}  # type: ignore[misc]
-    fresh = [note for note in notes if note["id"] not in posted]
+    handled, fresh = _batch(pending, posted)
     if fresh:
-        card = notes_card([_line(note) for note in fresh])
-        await services.channel.reply(case.conversation, card, Priority.INTERACTIVE)
+        await services.channel.reply(case.conversation, notes_card([_line(note) for note in fresh]),
+                                     Priority.INTERACTIVE)
         async with services.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(posted_key(case_id), *(note["id"] for note in fresh))
             pipe.expire(posted_key(case_id), CASE_TTL_SECONDS)
             await pipe.execute()
         services.metrics.count("riposte_case_note_replies_total")
-    oldest = await services.redis.eval(_REMOVE, 1, pending_key(case_id), *pending)  # type: ignore[misc]
-    if oldest:  # added while this ran: their own job (queued here too, in case their adder's was refused)
+    oldest = await services.redis.eval(_REMOVE, 1, pending_key(case_id), *handled)  # type: ignore[misc]
+    if oldest:  # added while this ran, or more than one reply holds: the next job (queued here too, in case
+        # their adder's was refused)
         await _schedule(services, case_id, str(oldest))
+
+
+def _batch(pending: list[str], posted: set[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The oldest notes that fit one reply: (what this run removes, what it posts). A note posted already (the job
+    ran before and died before removing it) is removed, not posted again."""
+    handled: list[str] = []
+    fresh: list[dict[str, Any]] = []
+    for raw in pending:
+        note = json.loads(raw)
+        if note["id"] not in posted:
+            size = len(json.dumps(notes_card([_line(each) for each in [*fresh, note]])).encode())
+            if fresh and size > REPLY_BYTES:
+                break
+            fresh.append(note)
+        handled.append(raw)
+    return handled, fresh
 
 
 def _line(note: dict[str, Any]) -> NoteLine:

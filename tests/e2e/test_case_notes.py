@@ -4,6 +4,8 @@ in one reply, each exactly once, and still after the app that queued them stoppe
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
 import pytest
@@ -167,3 +169,23 @@ async def test_the_job_run_again_posts_nothing_twice_and_leaves_a_note_added_mea
     assert len(note_texts(thread)) == 2
     assert "second note" in note_texts(thread)[1] and "first note" not in note_texts(thread)[1]
     assert not await services.redis.exists(pending_key(case_id))
+
+
+async def test_many_pending_notes_go_out_in_replies_that_fit_teams(make_bot: BotFactory) -> None:
+    bot = await make_bot(case_notes_seconds=120, shutdown_grace_seconds=0.5)
+    services = bot.app[SERVICES]
+    thread = await CaseThread.open(bot)
+    steps = tuple(f"✓ step {n}: " + "x" * 150 for n in range(5))
+    for n in range(30):
+        await notes.add(services, thread.case_id, NoteLine("✅", "2026-11-21T10:32:00+00:00", "Tess Tester " * 5,
+                                                           f"note {n:02d} " + "y" * 200, "done: " + "z" * 300,
+                                                           "0" * 36, steps))
+    for _ in range(30):
+        if not await services.redis.exists(pending_key(thread.case_id)):
+            break
+        await notes.run_notes(services, thread.case_id)
+    texts = note_texts(thread)
+    counts = [len(re.findall(r"note \d\d", text)) for text in texts]
+    assert len(counts) > 1 and max(counts) <= notes.MAX_PER_REPLY, counts
+    assert re.findall(r"note (\d\d)", "".join(texts)) == [f"{n:02d}" for n in range(30)]
+    assert max(len(json.dumps(card_of(reply)).encode()) for reply in note_replies(thread)) < 28 * 1024
