@@ -9,9 +9,9 @@ import logging
 from actions import ACTIONS
 from actions.block_user import STEP_TITLES
 from actions.errors import RiposteError
-from actions.runner import ActionResult, AuditEntry, Refused
+from actions.runner import ActionResult, AuditEntry, Refused, roles_text
 from actions.spec import Item
-from bot import alert_channel
+from bot import alert_channel, notes
 from bot.access import lacking
 from bot.approvals import ApprovalRequest, new_request
 from bot.cards.alert_card import message_card, secret_block
@@ -56,11 +56,22 @@ async def _audit(services: Services, request: ApprovalRequest, case: Case, phase
     await services.audit.record(AuditEntry(
         phase=phase, action=request.action, actor_id=actor_id, actor_name=actor_name, case_id=case.id,
         target_id=case.target.id if case.target else "", target_upn=case.target.upn if case.target else "",
-        result=phase, detail=detail, decision=decision,
+        result=phase, detail=detail, decision=decision, actor_roles=await _roles_of(services, actor_id),
     ))
     if phase in ("approved", "rejected", "expired"):
         services.metrics.count("riposte_approvals_total", action=request.action,
                                decision=decision or phase)
+        await notes.approval_decided(services, case.id, phase, request.action, request.item_label, actor_name,
+                                     detail)
+
+
+async def _roles_of(services: Services, actor_id: str) -> str:
+    """The roles the requester or decider holds now (just checked, so cached), for the audit; "" if unknown."""
+    try:
+        return roles_text(await services.roles.roles(actor_id)) if actor_id else ""
+    except Exception:  # the entry goes in without them rather than not at all
+        log.warning("roles of %s unknown for an approval audit entry", actor_id)
+        return ""
 
 
 async def request(services: Services, run: Run) -> Card:

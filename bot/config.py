@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     )
     teams_tenant_limits: str = Field("50/second", validation_alias="RIPOSTE_TEAMS_TENANT_LIMITS")
 
+    # Case notes (bot/notes.py): notes within this many seconds of the first pending one go out as one reply in the
+    # case's thread. Always on; tests shorten it.
+    case_notes_seconds: float = Field(5.0, ge=0, validation_alias="RIPOSTE_CASE_NOTES_SECONDS")
+
     # Watching a contained user (bot/watch): for this many hours after the first containment action, re-check the
     # user every N seconds (with jitter) and report what was undone; 0 hours = off. The watcher's Graph and Exchange
     # reads are limited to this many per second across every replica and worker.

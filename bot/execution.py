@@ -15,7 +15,7 @@ from actions.errors import RiposteError
 from actions.graph import without_retries
 from actions.runner import ActionResult, Actor
 from actions.spec import ActionSpec, Item
-from bot import block_policies
+from bot import block_policies, notes
 from bot.answered import after_answer, answering
 from bot.cards.alert_card import alert_card
 from bot.cases import ActionRecord, Case, record_key
@@ -207,6 +207,7 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
         record.state, record.summary = "failed", result.error
         await services.cases.release_action(case.id, run.key)
     await services.cases.put_record(case.id, record)
+    await notes.action_ended(services, case.id, record)  # the case's record in its thread (bot/notes.py)
     # For an inline action this runs before the answer, on purpose: the answer (with the password) must be the
     # clicker's last view of the card; a later update would replace it. The Bot Connector retries only briefly
     # while a click waits (bot.connector).
@@ -272,6 +273,7 @@ async def interrupted(services: Services, run: Run, record: ActionRecord) -> Non
     record.state, record.finished_at = "interrupted", now_iso()
     record.summary = "The bot shut down before Graph answered. Check the user's state before retrying."
     await services.cases.put_record(run.case.id, record)
+    await notes.action_ended(services, run.case.id, record)
     await services.cases.release_action(run.case.id, run.key)
     await update_case_card(services, run.case)
 

@@ -69,8 +69,10 @@ def clean_redis(redis_url: str) -> str:
 @pytest.fixture
 def base_settings(clean_redis: str) -> Settings:
     # Grouping (on by default) is switched off so that each test alert opens its own case; tests/faults and the
-    # grouping tests switch it on.
-    return Settings(_env_file=None, REDIS_URL=clean_redis, RIPOSTE_GROUP_ALERTS_MINUTES=0)  # type: ignore[call-arg]
+    # grouping tests switch it on. Case notes wait 1 s, not 5, for more to batch: an app stopping at a test's end
+    # waits for its pending notes to go out (tests/e2e/test_case_notes.py sets its own windows).
+    return Settings(_env_file=None, REDIS_URL=clean_redis, RIPOSTE_GROUP_ALERTS_MINUTES=0,  # type: ignore[call-arg]
+                    RIPOSTE_CASE_NOTES_SECONDS=1)
 
 
 class RunningBot:

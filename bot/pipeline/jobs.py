@@ -11,6 +11,7 @@ from bot import alert_channel
 from bot.automation import maybe_automate
 from bot.cases import Case
 from bot.execution import card_for
+from bot.notes import job_functions as notes_jobs
 from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, refresh_card, version_key
 from bot.pipeline.limiter import Priority
 from bot.services import ChannelBlocked, Services
@@ -67,7 +68,9 @@ async def run_post_case(services: Services, case_id: str) -> None:
         await services.cases.save(fresh)
         services.metrics.count("riposte_cases_posted_total")
         await services.audit.record_event("card_posted", case_id=case_id, activity_id=activity_id,
-                                          channel_id=channel_id)
+                                          channel_id=channel_id, result="posted",
+                                          target_id=case.target.id if case.target else "",
+                                          target_upn=case.target.upn if case.target else case.alert.user)
         log.info("case %s posted", case_id)
         if await _card_version(services, case_id) != version:  # an alert joined while this card was drawn
             await refresh_card(services, case_id, Priority.BULK)
@@ -96,4 +99,4 @@ def job_functions(services: Services) -> dict[str, Any]:
     async def refresh(ctx: dict[str, Any], *, case_id: str, lane: str) -> None:
         await run_refresh_card(services, case_id, lane)
 
-    return {POST_CASE: post, REFRESH_CARD: refresh, **watch_jobs(services)}
+    return {POST_CASE: post, REFRESH_CARD: refresh, **watch_jobs(services), **notes_jobs(services)}

@@ -21,9 +21,9 @@ from actions import ACTIONS
 from actions.errors import RiposteError, Throttled
 from actions.graph import without_retries
 from actions.items import list_items
-from actions.runner import Actor
+from actions.runner import Actor, roles_text
 from actions.spec import ActionContext, TargetUser
-from bot import block_policies
+from bot import block_policies, notes
 from bot.cards.elements import execute, when
 from bot.cards.watch_block import change_reply
 from bot.cases import Case, record_key
@@ -126,7 +126,7 @@ async def _after_action(services: Services, case: Case, action: str, actor: Acto
     await _enqueue_check(services, watch, 0, 0)  # now: the first check takes the baseline
     await services.audit.record_event("watch_started", case_id=case.id, target_id=target.id, target_upn=target.upn,
                                       actor_id=actor.id, actor_name=actor.name, after=action,
-                                      hours=services.settings.watch_hours)
+                                      hours=services.settings.watch_hours, result="watching")
     await refresh_card(services, case.id, Priority.BULK)
 
 
@@ -140,7 +140,9 @@ async def release(services: Services, case_id: str, actor: Actor) -> str:
     if not await store.stop(watch.user_id, RELEASED, f"released by {actor.name} at {when(now_iso())}"):
         return "This case's user is not being watched."
     await services.audit.record_event("release", case_id=case_id, target_id=watch.user_id, target_upn=watch.upn,
-                                      actor_id=actor.id, actor_name=actor.name)
+                                      actor_id=actor.id, actor_name=actor.name, actor_roles=roles_text(actor.roles),
+                                      result="released")
+    await notes.released(services, case_id, actor.name, f"{watch.display_name} ({watch.upn})")
     await refresh_card(services, case_id, Priority.INTERACTIVE)
     return f"Released: Riposte no longer watches {watch.display_name}."
 
