@@ -20,6 +20,7 @@ from bot.store import is_stand_in
 
 ALERTS = "riposte-alerts"
 INTERACTIVE = "riposte-interactive"
+WATCH = "riposte-watch"  # the watcher's schedule: always holds future checks, so it is not part of a backlog
 # A job that fails is retried with backoff for as long as it takes (a channel Teams refuses, Graph down): nothing
 # is dropped. saq counts attempts, so "forever" is a large number; the backoff tops out at a minute.
 RETRIES = 1_000_000
@@ -51,6 +52,7 @@ class StandInQueue(RedisQueue):
 class Queues:
     alerts: RedisQueue
     interactive: RedisQueue
+    watch: RedisQueue
     heartbeat_seconds: int
 
     async def enqueue(self, queue: RedisQueue, function: str, key: str, **kwargs: Any) -> bool:
@@ -66,10 +68,19 @@ class Queues:
         """Jobs waiting or running, per queue (for /metrics)."""
         return {queue.name: await queue.count("incomplete") for queue in (self.alerts, self.interactive)}
 
+    async def scheduled_checks(self) -> int:
+        """Watch checks waiting for their time (for /metrics)."""
+        return await self.watch.count("incomplete")
+
+    @property
+    def all(self) -> tuple[RedisQueue, ...]:
+        return (self.interactive, self.alerts, self.watch)
+
     async def close(self) -> None:
         await self.alerts.redis.aclose()  # both queues share one connection pool
 
 
 def build_queues(jobs_redis: Redis, heartbeat_seconds: int) -> Queues:
     kind = StandInQueue if is_stand_in(jobs_redis) else RedisQueue
-    return Queues(kind(jobs_redis, name=ALERTS), kind(jobs_redis, name=INTERACTIVE), heartbeat_seconds)
+    return Queues(kind(jobs_redis, name=ALERTS), kind(jobs_redis, name=INTERACTIVE), kind(jobs_redis, name=WATCH),
+                  heartbeat_seconds)

@@ -59,7 +59,7 @@ class Workers:
         functions = [(name, _with_heartbeat(function, beat_every))
                      for name, function in job_functions(services).items()]
         self._workers = [self._worker(queue, functions, settings.worker_concurrency)
-                         for queue in (services.queues.interactive, services.queues.alerts)]
+                         for queue in services.queues.all]
         self._grace_seconds = settings.shutdown_grace_seconds
         self._tasks: list[asyncio.Task[None]] = []
 
