@@ -79,9 +79,9 @@ async def update_case_card(services: Services, case: Case, card: Card | None = N
     if not answering():  # the outbox: durable, coalesced with other updates of this card, retried until sent
         await refresh_card(services, case.id, Priority.INTERACTIVE)
         return
-    card = card or await card_for(services, case)
-    try:
-        await services.channel.update_card(case.conversation, case.activity_id, card)  # retried only briefly
+    try:  # retried only briefly; drawn once the send slot is taken, unless the caller just drew it
+        await services.channel.update_card(case.conversation, case.activity_id,
+                                           card or (lambda: card_for(services, case)))
     except Exception:
         # Before a click's answer only a short wait fits: hand it to the outbox once the answer is out (an update
         # landing before the answer would be hidden by it for the clicker, which is harmless, but not after).

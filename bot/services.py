@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +25,9 @@ from bot.signing import ButtonSigner
 from bot.views import CardPainter
 
 Card = dict[str, Any]
+# A card drawn when its send slot is granted, not before: an update that waited for Teams' send limits must not
+# replace a newer card with the state it was drawn from (bot/pipeline/jobs.py run_refresh_card).
+CardSource = Callable[[], Awaitable[Card]]
 
 
 class ChannelBlocked(RiposteError):
@@ -43,8 +47,11 @@ class Channel(Protocol):
         """Post `card` into the thread of `reference`; return the new message id."""
         ...
 
-    async def update_card(self, reference: dict[str, Any], activity_id: str, card: Card,
-                          priority: Priority = Priority.INTERACTIVE) -> None: ...
+    async def update_card(self, reference: dict[str, Any], activity_id: str, card: Card | CardSource,
+                          priority: Priority = Priority.INTERACTIVE) -> None:
+        """Replace the message `activity_id` with `card`; a CardSource is drawn once the send slot is taken (and
+        again for each retry), so what is sent is the state at sending, however long the wait for the slot."""
+        ...
 
 
 @dataclass

@@ -14,7 +14,7 @@ from bot.execution import card_for
 from bot.notes import job_functions as notes_jobs
 from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, refresh_card, version_key
 from bot.pipeline.limiter import Priority
-from bot.services import ChannelBlocked, Services
+from bot.services import Card, ChannelBlocked, Services
 from bot.watch.schedule import job_functions as watch_jobs
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,29 @@ async def run_post_case(services: Services, case_id: str) -> None:
     await maybe_automate(services, case_id)  # once per action: automation claims each action on the case
 
 
+async def _send_current(services: Services, case: Case, priority: Priority) -> str:
+    """Update the case's card to the case as it stands once the send slot is taken; the card version drawn.
+
+    Drawn then, not before: a bulk update waits seconds for a slot while interactive updates go first, and a card
+    drawn before that wait would put the case back as it was (older statuses, stale buttons) over the newer cards
+    sent meanwhile."""
+    assert case.conversation and case.activity_id
+    drawn: list[str] = []
+
+    async def draw() -> Card:
+        drawn.append(await _card_version(services, case.id))
+        return await card_for(services, await services.cases.get(case.id) or case)
+
+    await services.channel.update_card(case.conversation, case.activity_id, draw, priority)
+    return drawn[-1] if drawn else ""
+
+
 async def run_refresh_card(services: Services, case_id: str, priority: str) -> None:
     for _ in range(MAX_REDRAWS):
-        version = await _card_version(services, case_id)
         case = await services.cases.get(case_id)
         if case is None or not case.conversation or not case.activity_id:
             return  # not posted yet: the posting draws the case as it stands then
-        card = await card_for(services, case)
-        await services.channel.update_card(case.conversation, case.activity_id, card, Priority(priority))
+        version = await _send_current(services, case, Priority(priority))
         if await _card_version(services, case_id) == version:
             return
     await refresh_card(services, case_id, Priority(priority))

@@ -211,10 +211,12 @@ class TeamsChannel:
         await self._in_conversation(reference, send, priority, repeatable=False)
         return posted.get("id", "")
 
-    async def update_card(self, reference: dict[str, Any], activity_id: str, card: dict[str, Any],
+    async def update_card(self, reference: dict[str, Any], activity_id: str,
+                          card: dict[str, Any] | Callable[[], Awaitable[dict[str, Any]]],
                           priority: Priority = Priority.INTERACTIVE) -> None:
-        async def replace(context: TurnContext) -> None:
-            activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+        async def replace(context: TurnContext) -> None:  # runs once the send slot is taken
+            drawn = card if isinstance(card, dict) else await card()
+            activity = MessageFactory.attachment(CardFactory.adaptive_card(drawn))
             activity.id = activity_id
             await context.update_activity(activity)
 

@@ -113,11 +113,13 @@ async def test_delete_rule_restore_delete_again(bot: RunningBot, clean_redis: st
     # The restored rule has a new id: list again, and it can be deleted again.
     await thread.click("list_inbox_rules")
     await wait_until(lambda: thread.find("delete_inbox_rule", restored_id), what="the restored rule to be listed")
-    await thread.run("delete_inbox_rule", restored_id, approval=True,
-                     done="✅ Delete rule “Security alerts to archive”: done")
-    # The first delete's line says the same (same title): wait for the rule itself, not only the card's text.
-    await wait_until(lambda: restored_id not in [r["id"] for r in tenant(bot).inbox_rules[ALICE]],
-                     what="the restored rule deleted")
+    # Its status headline is the first delete's too: wait for this item's outcome, its own Restore button.
+    await thread.click("delete_inbox_rule", restored_id)
+    await thread.approve()
+    await wait_until(lambda: thread.find("restore_inbox_rule", restored_id, undo=True),
+                     what="the restored rule's deletion to be done")
+    await thread.wait_for("✅ Delete rule “Security alerts to archive”: done")
+    assert restored_id not in [r["id"] for r in tenant(bot).inbox_rules[ALICE]]
 
 
 async def test_remove_forwarding_restore_remove_again(bot: RunningBot, clean_redis: str) -> None:
