@@ -28,6 +28,10 @@ def _records_key(case_id: str) -> str:
     return f"riposte:case:{case_id}:actions"
 
 
+def _lease_key(case_id: str, key: str) -> str:
+    return f"riposte:lease:{case_id}:{key}"
+
+
 @dataclass
 class Case:
     id: str
@@ -81,6 +85,10 @@ class ActionRecord:
     steps: list[str] = field(default_factory=list)  # bundle: one line per step
     verification: str = ""  # the read-back after the run: "Verified: …" or "Graph accepted the change but …"
     verified: bool = True  # False: the read-back did not show the change (the card warns)
+    run_id: str = ""  # one run of the action: its lease and the settling of its outcome are per run
+    # The choices the run used (bundle steps, app mode, excluded break-glass ids; never a secret): crash recovery
+    # reads the action back with them.
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -179,11 +187,39 @@ class CaseStore:
     async def claim_action(self, case_id: str, key: str, actor_id: str) -> bool:
         """Exactly-once guard shared by every replica: only the first claimant runs the action (on that item).
 
-        A claim lapses after CLAIM_TTL_SECONDS unless kept: a replica that died mid-action does not block the
-        action for the life of the case. It is kept after success (a second click is told who did it) and
+        A claim lapses after CLAIM_TTL_SECONDS unless kept (a last resort: a run whose process died is settled by
+        recovery within a minute, see `lease`). It is kept after success (a second click is told who did it) and
         released after a failure or when the reverse action ran, so the action can be run again."""
         claimed = await self._redis.set(f"riposte:claim:{case_id}:{key}", actor_id, nx=True, ex=CLAIM_TTL_SECONDS)
         return bool(claimed)
+
+    async def lease(self, case_id: str, key: str, run_id: str, seconds: int) -> None:
+        """Hold (or renew) the lease of a running action: while it exists the run's process is alive. The claim
+        is kept as long: whatever happens, only the run itself or the recovery of it releases it."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(_lease_key(case_id, key), run_id, ex=seconds)
+            pipe.expire(f"riposte:claim:{case_id}:{key}", CLAIM_TTL_SECONDS)
+            await pipe.execute()
+
+    async def lease_left(self, case_id: str, key: str, run_id: str) -> float:
+        """Seconds left on `run_id`'s lease; 0 when it lapsed (its process stopped renewing it)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(_lease_key(case_id, key))
+            pipe.pttl(_lease_key(case_id, key))
+            holder, left = await pipe.execute()
+        return max(0, int(left)) / 1000 if holder is not None and str(holder) == run_id else 0.0
+
+    async def end_lease(self, case_id: str, key: str) -> None:
+        await self._redis.delete(_lease_key(case_id, key))
+
+    async def settle(self, case_id: str, run_id: str, by: str) -> bool:
+        """The one right to record how run `run_id` ended: its own process and any worker recovering it may race
+        for it (a process that lost Redis for a while, a recovery that read the tenant), and only one wins. True
+        again for the same `by` (a retry whose first answer was lost)."""
+        key = f"riposte:settled:{case_id}:{run_id}"
+        if await self._redis.set(key, by, nx=True, ex=CASE_TTL_SECONDS):
+            return True
+        return str(await self._redis.get(key)) == by
 
     async def keep_claim(self, case_id: str, key: str, seconds: int = CASE_TTL_SECONDS) -> None:
         await self._redis.expire(f"riposte:claim:{case_id}:{key}", seconds)
