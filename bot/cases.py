@@ -127,6 +127,23 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4]) end
 return {ARGV[1], 'accepted'}
 """
+# KEYS: the run's settle key. ARGV: who asks, TTL, holders it may take over. Returns the previous holder ('' if
+# none) when granted, nil otherwise.
+_SETTLE_SCRIPT = """
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return ''
+end
+if holder == ARGV[1] then return holder end
+for i = 3, #ARGV do
+  if holder == ARGV[i] then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+    return holder
+  end
+end
+return nil
+"""
 GROUPED_SUFFIX = ":grouped"
 GROUPED_KEPT_ON_CARD = 3
 
@@ -139,6 +156,7 @@ class CaseStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._intake = redis.register_script(_INTAKE_SCRIPT)
+        self._settle = redis.register_script(_SETTLE_SCRIPT)
 
     async def open_or_join(self, case: Case, group_seconds: int) -> tuple[str, str]:
         """Keep the alert of the new `case` durably: (case id, "accepted" | "grouped" | "duplicate")."""
@@ -212,14 +230,19 @@ class CaseStore:
     async def end_lease(self, case_id: str, key: str) -> None:
         await self._redis.delete(_lease_key(case_id, key))
 
-    async def settle(self, case_id: str, run_id: str, by: str) -> bool:
+    async def settle(self, case_id: str, run_id: str, by: str, *, take_from: tuple[str, ...] = ()) -> str | None:
         """The one right to record how run `run_id` ended: its own process and any worker recovering it may race
-        for it (a process that lost Redis for a while, a recovery that read the tenant), and only one wins. True
-        again for the same `by` (a retry whose first answer was lost)."""
-        key = f"riposte:settled:{case_id}:{run_id}"
-        if await self._redis.set(key, by, nx=True, ex=CASE_TTL_SECONDS):
-            return True
-        return str(await self._redis.get(key)) == by
+        for it (a process that lost Redis for a while, a recovery that read the tenant), and only one wins. Granted
+        again to the same `by` (a retry whose first answer was lost) and taken over from a holder in `take_from`
+        (a run's process that settled but died or gave up before its record said so). Returns the previous holder
+        ("" if none) when granted, None when not."""
+        previous = await self._settle(keys=[f"riposte:settled:{case_id}:{run_id}"],
+                                      args=[by, CASE_TTL_SECONDS, *take_from])
+        return None if previous is None else str(previous)
+
+    async def mark_settled(self, case_id: str, run_id: str, how: str) -> None:
+        """Note how far the holder got (e.g. its audit ending written), for a recovery taking over."""
+        await self._redis.set(f"riposte:settled:{case_id}:{run_id}", how, xx=True, keepttl=True)
 
     async def keep_claim(self, case_id: str, key: str, seconds: int = CASE_TTL_SECONDS) -> None:
         await self._redis.expire(f"riposte:claim:{case_id}:{key}", seconds)

@@ -40,7 +40,6 @@ RECOVERY_MARGIN_SECONDS = 5
 # lapses and recovery settles the run from the tenant.
 RECORD_RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5, 1, 2, 4, 8, 15, 30)
 INLINE_RECORD_RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5)
-RECOVERY = "recovery"  # who settles a run whose process is gone (the run's own process settles as its run id)
 T = TypeVar("T")
 
 
@@ -222,9 +221,13 @@ async def execute(services: Services, run: Run, record: ActionRecord) -> ActionR
                                result="ok" if result.ok else "failed")
         delays = INLINE_RECORD_RETRY_DELAYS if run.spec.inline else RECORD_RETRY_DELAYS
         try:
-            if await _patiently(delays, lambda: services.cases.settle(run.case.id, record.run_id, record.run_id)):
+            held = await _patiently(delays, lambda: services.cases.settle(run.case.id, record.run_id, record.run_id))
+            if held is not None:
                 await _patiently(delays, lambda: services.runner.record_outcome(
                     run.spec, run.actor, target, run.case.id, result))
+                # should this process stop now, recovery finishes the record without a second audit ending
+                await _patiently(delays, lambda: services.cases.mark_settled(run.case.id, record.run_id,
+                                                                             _audited(record.run_id)))
                 await _patiently(delays, lambda: _record_result(services, run, record, result))
             else:
                 log.warning("%s on case %s ended (%s: %s) after recovery had settled it from the tenant; this "
@@ -329,20 +332,20 @@ async def _refresh_target(services: Services, case: Case) -> None:
 async def interrupted(services: Services, run: Run, record: ActionRecord) -> None:
     """Shutdown cut the run (its grace period is over): settle it from the tenant now, as recovery would."""
     with without_retries():  # shutdown cannot wait out a throttle: what is unread is said so
-        await recover(services, run.case.id, run.key, record.run_id, settler=record.run_id)
+        await recover(services, run.case.id, run.key, record.run_id, own_process=True)
 
 
-async def recover(services: Services, case_id: str, key: str, run_id: str, settler: str = RECOVERY) -> float:
+async def recover(services: Services, case_id: str, key: str, run_id: str, *, own_process: bool = False) -> float:
     """Settle run `run_id` of action `key` whose process stopped (killed, lost its machine or Redis) by reading
     the tenant: done → recorded done, "confirmed by read-back", its claim kept; not done → interrupted, its
     claim released so it can be run again. Nothing is run again blindly. Returns the seconds left on the run's
-    lease when its process is still alive (`settler` RECOVERY only: the run's own process, at shutdown, passes
-    its run id), else 0. Once settled, a second call, from any worker, does nothing. A read-back that fails
-    raises (RiposteError) for the queue to try again later, except at shutdown, which records it as unknown."""
+    lease while its process is alive (unless `own_process`: the run's own process, at shutdown), else 0. Once
+    settled, a second call, from any worker, does nothing. A read-back that fails raises (RiposteError) for the
+    queue to try again later, except at shutdown, which records what it could not read."""
     record = (await services.cases.records(case_id)).get(key)
     if record is None or record.state != "running" or record.run_id != run_id:
         return 0.0  # it ended (or another run holds the action now)
-    if settler == RECOVERY:
+    if not own_process:
         left = await services.cases.lease_left(case_id, key, run_id)
         if left:
             return left
@@ -359,13 +362,21 @@ async def recover(services: Services, case_id: str, key: str, run_id: str, settl
     try:
         found = await _read_back(spec, context)
     except RiposteError as error:
-        if settler == RECOVERY:
+        if not own_process:
             raise
         found = ReadBack(False, f"nothing Riposte could read ({error})")
-    if not await services.cases.settle(case.id, run_id, settler):
+    # The run's own process may have settled and stopped before its record said so (its lease lapsed since):
+    # take over from it, without a second audit ending if it wrote one.
+    settler = run_id if own_process else f"recovery:{secrets.token_hex(4)}"  # two recoveries: one wins
+    previous = await services.cases.settle(case.id, run_id, settler, take_from=(run_id, _audited(run_id)))
+    if previous is None:
         return 0.0
-    await _record_recovered(services, run, record, context, found)
+    await _record_recovered(services, run, record, context, found, audited=previous == _audited(run_id))
     return 0.0
+
+
+def _audited(run_id: str) -> str:
+    return f"{run_id}+audited"
 
 
 async def _read_back(spec: ActionSpec, context: ActionContext) -> ReadBack:
@@ -384,7 +395,7 @@ async def _recorded_item(services: Services, case: Case, record: ActionRecord) -
 
 
 async def _record_recovered(services: Services, run: Run, record: ActionRecord, context: ActionContext,
-                            found: ReadBack) -> None:
+                            found: ReadBack, audited: bool = False) -> None:
     case, spec = run.case, run.spec
     assert case.target is not None
     record.finished_at = now_iso()
@@ -394,8 +405,9 @@ async def _record_recovered(services: Services, run: Run, record: ActionRecord, 
         record.state, record.reversal = "done", spec.reversal
         record.summary = f"Confirmed by read-back after the bot was interrupted: {found.observed}."
         outcome = Outcome(summary=record.summary, reversal=spec.reversal)
-        await services.runner.record_outcome(spec, run.actor, case.target, case.id,
-                                             ActionResult(ok=True, outcome=outcome))
+        if not audited:
+            await services.runner.record_outcome(spec, run.actor, case.target, case.id,
+                                                 ActionResult(ok=True, outcome=outcome))
         await services.cases.put_record(case.id, record)
         await services.cases.keep_claim(case.id, run.key)
         await _recover_saved(services, run, context)
@@ -406,7 +418,8 @@ async def _record_recovered(services: Services, run: Run, record: ActionRecord, 
         record.state = "interrupted"
         record.summary = (f"The bot stopped before Graph answered; the tenant shows {found.observed}: run it again "
                           "if needed.")
-        await services.runner.record_interrupted(spec, run.actor, case.target, case.id, detail=record.summary)
+        if not audited:
+            await services.runner.record_interrupted(spec, run.actor, case.target, case.id, detail=record.summary)
         await services.cases.put_record(case.id, record)  # before the release: a new run's record must win
         await services.cases.release_action(case.id, run.key)
     log.info("%s on case %s settled from the tenant: %s", spec.name, case.id, record.state)
