@@ -240,6 +240,13 @@ class CaseStore:
                                       args=[by, CASE_TTL_SECONDS, *take_from])
         return None if previous is None else str(previous)
 
+    async def settled_by(self, case_id: str, run_id: str) -> str:
+        return str(await self._redis.get(f"riposte:settled:{case_id}:{run_id}") or "")
+
+    async def first_lapse(self, case_id: str, run_id: str) -> bool:
+        """True the first time a recovery finds run `run_id`'s lease lapsed (then once more is needed)."""
+        return bool(await self._redis.set(f"riposte:lapsed:{case_id}:{run_id}", "1", nx=True, ex=CASE_TTL_SECONDS))
+
     async def mark_settled(self, case_id: str, run_id: str, how: str) -> None:
         """Note how far the holder got (e.g. its audit ending written), for a recovery taking over."""
         await self._redis.set(f"riposte:settled:{case_id}:{run_id}", how, xx=True, keepttl=True)

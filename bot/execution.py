@@ -349,6 +349,12 @@ async def recover(services: Services, case_id: str, key: str, run_id: str, *, ow
         left = await services.cases.lease_left(case_id, key, run_id)
         if left:
             return left
+        # Its process settled the run but its record does not say so: it may be alive and only have lost Redis for
+        # longer than its lease (it renews as soon as Redis is back). Take over only if the lease is still lapsed
+        # a lease later, so that the two never both record an ending.
+        if (await services.cases.settled_by(case_id, run_id) in (run_id, _audited(run_id))
+                and await services.cases.first_lapse(case_id, run_id)):
+            return float(services.settings.action_lease_seconds)
     case, spec = await services.cases.get(case_id), ACTIONS.get(record.action)
     if case is None or case.target is None or spec is None:
         log.error("run %s of %s on case %s cannot be recovered: the case or action is gone", run_id, key, case_id)

@@ -73,6 +73,9 @@ async def test_recovery_finishes_a_run_whose_process_wrote_its_ending_but_not_it
     assert await services.cases.settle(case_id, "run-1", "run-1") == ""
     await services.cases.mark_settled(case_id, "run-1", "run-1+audited")
 
+    # its process may only have lost Redis for a while: a lease later, still not renewed, it is taken over
+    assert await recover(services, case_id, KEY, "run-1") == services.settings.action_lease_seconds
+    assert (await services.cases.records(case_id))[KEY].state == "running"
     await recover(services, case_id, KEY, "run-1")
 
     assert phases(await audit_entries(clean_redis, case_id)) == ["intent"], "no second ending"
