@@ -22,6 +22,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/click_latency.py
+	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/storm.py
+	$(BIN)/python bench/recovery.py
 
 manifest: $(STAMP)
 	$(BIN)/python manifest/build.py

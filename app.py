@@ -19,7 +19,6 @@ from actions.graph import build_graph_client
 from actions.runner import ActionRunner
 from actions.spec import Role
 from actions.tenant import GraphTenant
-from bot.adapter import TeamsChannel, build_adapter, process_request
 from bot.approval_flow import expire_due_forever
 from bot.approvals import ApprovalStore
 from bot.audit import RedisAudit, retention_forever, startup_settings
@@ -27,9 +26,12 @@ from bot.audit_cli import main as audit_main
 from bot.authz import RoleResolver
 from bot.cases import CaseStore
 from bot.config import Settings
+from bot.doctor import WARN as DOCTOR_WARN
+from bot.doctor import main as doctor_main
+from bot.doctor import run as doctor_run
 from bot.endpoints import METRICS, SERVICES, healthz, metrics, post_alert
-from bot.handler import RiposteBot
 from bot.inflight import InFlight
+from bot.logs import configure_logging, correlation_middleware, echo_correlation_id
 from bot.metrics import Metrics
 from bot.pipeline.limiter import TeamsLimiter
 from bot.pipeline.queues import build_queues
@@ -39,6 +41,8 @@ from bot.poller import poll_forever
 from bot.services import Services
 from bot.signing import ButtonSigner, load_signing_key
 from bot.store import connect_redis
+from bot.teams.adapter import TeamsChannel, build_adapter, process_request
+from bot.teams.handler import RiposteBot
 from bot.views import CardPainter
 
 log = logging.getLogger("riposte")
@@ -66,8 +70,10 @@ def create_app(
     (web front and workers), "web" (Bot Framework and alert endpoints; work is queued) or "worker" (jobs, the
     poller and approval expiry; only /healthz and /metrics are served)."""
     policy = load_policy(settings.policy_file)
-    app = web.Application(client_max_size=1024 * 1024)
-    app[METRICS] = counters = Metrics()
+    counters = Metrics()
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[correlation_middleware, counters.middleware()])
+    app.on_response_prepare.append(echo_correlation_id)
+    app[METRICS] = counters
     adapter = build_adapter(settings)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -78,7 +84,7 @@ def create_app(
         limiter = TeamsLimiter.build(settings.redis_url, settings.teams_thread_limits, settings.teams_tenant_limits,
                                      settings.tenant_id)
         token_credential = credential or graph_credential(settings)
-        tenant = GraphTenant(build_graph_client(settings.graph_endpoint, token_credential))
+        tenant = GraphTenant(build_graph_client(settings.graph_endpoint, token_credential, counters.graph_call))
         exchange = ExchangeAdmin(token_credential, settings.graph_tenant_id, endpoint=settings.exchange_endpoint)
         audit = RedisAudit(redis, settings)
         signer = ButtonSigner(await load_signing_key(redis, settings.signing_key.get_secret_value()))
@@ -138,6 +144,21 @@ def create_app(
     return app
 
 
+async def doctor_on_the_sandbox(settings: Settings) -> int:
+    """`doctor` in local mode checks the built-in sandbox tenant (started here: app.py is the one place that may)."""
+    from sandbox.launcher import start_sandbox  # noqa: TID251  (local mode only, imported lazily)
+    from sandbox.tenant_state import TENANT  # noqa: TID251
+
+    sandbox = await start_sandbox(f"http://{settings.host}:{settings.port}", settings)
+    try:
+        print(f"{DOCTOR_WARN} local mode: checking the built-in sandbox tenant, not a real one")
+        return await doctor_run(sandbox.settings, credential=sandbox.credential,
+                                app_id=str(sandbox.tenant.app[TENANT].application.get("appId", "")),
+                                configured=settings)
+    finally:
+        await sandbox.close()
+
+
 def loop_time() -> float:
     return asyncio.get_running_loop().time()
 
@@ -151,8 +172,9 @@ async def serve(settings: Settings, role: Role_ = "all") -> None:
     sandbox: Any = None
     page = ""
     if settings.local_mode:
-        # Local try-out only: production configuration never imports the sandbox.
-        from sandbox.launcher import start_sandbox
+        # Local try-out only, and lazy: a production configuration never imports the sandbox. The one allowed
+        # import of it from production code (tests/test_layers.py names this line too).
+        from sandbox.launcher import start_sandbox  # noqa: TID251
 
         sandbox = await start_sandbox(f"http://{settings.host}:{settings.port}", settings)
         settings, credential, page = sandbox.settings, sandbox.credential, sandbox.page_url
@@ -199,9 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["audit"]:
         return audit_main(args[1:])
+    if args[:1] == ["doctor"]:
+        return doctor_main(args[1:], doctor_on_the_sandbox)
     role = parse_role(args)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
+    logging.getLogger("saq").setLevel(logging.WARNING)  # a line per job at INFO would drown everything else
     problem = settings.startup_problem() or role_problem(settings, role)
     try:
         load_policy(settings.policy_file)

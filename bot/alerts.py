@@ -40,6 +40,7 @@ class Alert:
     confidence: str = ""
     evidence: tuple[Evidence, ...] = ()
     recommended_actions: str = ""  # the source's own advice (Graph alerts_v2 recommendedActions), shown as given
+    requested_by: str = ""  # a typed command's card: the object id of who typed it (they may always cancel it)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,14 +10,15 @@ from actions import ACTIONS
 from actions.block_user import STEP_TITLES
 from actions.errors import RiposteError
 from actions.runner import ActionResult, AuditEntry, Refused
-from actions.spec import Item, Role
+from actions.spec import Item
 from bot import alert_channel
+from bot.access import lacking
 from bot.approvals import ApprovalRequest, new_request
 from bot.cards.alert_card import message_card, secret_block
 from bot.cards.approval_card import ApprovalView, approval_card
 from bot.cases import ActionRecord, Case, record_key
 from bot.execution import Run, after_the_answer, card_for, now_iso, secret_of, start, update_case_card
-from bot.permission import permit
+from bot.permission import permit, permit_verb
 from bot.services import Card, Services
 
 log = logging.getLogger(__name__)
@@ -160,11 +161,12 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
         await _audit(services, approval, case, "refused", clicker_id, clicker_name, "own account", verb)
         return _view(services, approval, case, notice="⛔ This request is about your own account, so you cannot "
                                                       "approve or reject it: another approver must.")
-    roles = await services.roles.roles(clicker_id)
-    if Role.APPROVER not in roles:
-        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "not an approver", verb)
-        return _view(services, approval, case, notice=f"⛔ Deciding needs the approver role; {clicker_name} "
-                                                      "does not hold it.")
+    try:
+        await permit_verb(services, verb, clicker_id, clicker_name)
+    except Refused as refusal:
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name,
+                     lacking(services.policy.requirement(verb)), verb)
+        return _view(services, approval, case, notice=f"⛔ {refusal}")
     reason = reason.strip()[:500]
     if verb == "reject" and not reason:
         return _view(services, approval, case, notice="Type a reason in the box, then press Reject.")

@@ -10,9 +10,13 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.store import is_stand_in
+
 
 async def persistence(redis: Redis) -> dict[str, Any]:
     """aof_enabled, the last RDB save and its status; {"error": …} when Redis will not say (never raises)."""
+    if is_stand_in(redis):
+        return {"warning": "the in-process stand-in keeps nothing: everything is lost when this process exits"}
     try:
         info = await redis.info("persistence")
     except (RedisError, OSError) as error:

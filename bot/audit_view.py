@@ -9,8 +9,10 @@ import json
 import secrets
 from typing import Any
 
+from actions.runner import Refused
 from bot.cards.alert_card import message_card
 from bot.cards.audit_card import PAGE_VERB, audit_card
+from bot.permission import permit_verb
 from bot.services import Card, Services
 
 PAGE_SIZE = 10
@@ -41,9 +43,10 @@ def _signed(services: Services, reference: dict[str, str]) -> dict[str, str]:
 
 async def page_click(services: Services, object_id: str, name: str, item: str) -> Card:
     """An Older / Newer click whose signature was already checked (bot/flows.py)."""
-    actor = await services.roles.actor(object_id, name)
-    if not actor.roles:
-        return message_card(f"{name} holds no Riposte role, so the audit trail is not shown.", "attention")
+    try:
+        await permit_verb(services, "audit", object_id, name)
+    except Refused as refusal:
+        return message_card(f"{refusal} The audit trail is not shown.", "attention")
     try:
         reference: dict[str, Any] = json.loads(item)
     except ValueError:

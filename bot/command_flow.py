@@ -12,38 +12,23 @@ from typing import Any
 from actions import ACTIONS
 from actions.disable_account import SYNC_WARNING
 from actions.errors import NotFound, RiposteError
-from actions.runner import Actor, AuditEntry, roles_text
-from actions.spec import Role, TargetUser
+from actions.runner import Actor, AuditEntry, Refused, roles_text
+from actions.spec import TargetUser
 from bot import alert_channel, block_policies
 from bot.alerts import Alert
 from bot.audit_view import audit_view
 from bot.authz import RoleCheckFailed
 from bot.cards.alert_card import alert_card, message_card
 from bot.cases import Case, record_key
-from bot.commands import (
-    AUDIT_PLACEHOLDER,
-    HELP_LINES,
-    USER_PLACEHOLDER,
-    Command,
-    CommandError,
-    parse_command,
-    safe_echo,
-)
+from bot.commands import Command, CommandError, for_chat, help_text, parse_command, safe_echo
 from bot.intake import new_case_id
+from bot.permission import permit_verb
 from bot.services import Card, Services
 from bot.views import CaseState
+from bot.watch.schedule import release
+from bot.watch.store import WatchStore
 
 log = logging.getLogger(__name__)
-COMMAND_ACTIONS = {
-    "block": ("block_user",),
-    "unblock": ("enable_account", "unblock_signin"),
-    "revoke": ("revoke_sessions",),
-    "disable": ("disable_account",),
-    "enable": ("enable_account",),
-    "rules": ("list_inbox_rules",),
-    "reset_password": ("reset_password",),
-}
-STATUS_ACTIONS = tuple(ACTIONS)
 OTHER_TENANT = ("This message comes from another tenant than the one Riposte serves, so nothing was looked up or "
                 "done.")
 
@@ -58,6 +43,7 @@ class Speaker:
     service_url: str
     tenant_id: str  # channelData.tenant.id
     personal: bool = False  # a 1:1 chat with the bot: the only place it hears a plain reply
+    team_id: str = ""  # channelData.team.id: the alert channel is forgotten when the bot leaves this team
 
 
 @dataclass
@@ -66,19 +52,6 @@ class Reply:
     card: Card | None = None
     case_id: str = ""  # the card is a case card: remember where it was posted
     ask_user: str = ""  # the command lacked only its user: ask for it (a dialog), e.g. "revoke"
-
-
-def help_reply() -> str:
-    """Every command with a one-line description; where a command runs one action, the action's own words."""
-    lines = []
-    for syntax, description in HELP_LINES:
-        verb = "reset_password" if syntax.startswith("reset password") else syntax.split(" ")[0]
-        actions = COMMAND_ACTIONS.get(verb, ())
-        if len(actions) == 1 and actions[0] in ACTIONS:
-            description = ACTIONS[actions[0]].description
-        lines.append(f"- `{for_chat(syntax)}`: {description}")
-    return ("Riposte commands (in a channel, mention me first: `@Riposte revoke alice@contoso.com`):\n\n"
-            + "\n".join(lines))
 
 
 def mention_hint(syntax: str) -> str:
@@ -113,13 +86,8 @@ async def refuse_other_tenant(services: Services, speaker: Speaker) -> Reply | N
 async def handle_text(services: Services, speaker: Speaker, text: str) -> Reply:
     try:
         return await _handle_text(services, speaker, text)
-    except RoleCheckFailed as error:
+    except (RoleCheckFailed, Refused) as error:
         return Reply(text=str(error))
-
-
-def for_chat(text: str) -> str:
-    """Placeholders without angle brackets: Teams would take `<user>` for an HTML tag and drop or escape it."""
-    return text.replace(AUDIT_PLACEHOLDER, "USER-OR-CASE-ID").replace(USER_PLACEHOLDER, "USER")
 
 
 async def _handle_text(services: Services, speaker: Speaker, text: str) -> Reply:
@@ -130,28 +98,36 @@ async def _handle_text(services: Services, speaker: Speaker, text: str) -> Reply
                 return Reply(ask_user=parsed.missing_user)
             return Reply(text=mention_hint(parsed.missing_user))
         return _error_reply(parsed)
+    actor = await permit_verb(services, parsed.verb, speaker.object_id, speaker.name)
     if parsed.verb == "help":
-        return Reply(text=help_reply())
-    actor = await services.roles.actor(speaker.object_id, speaker.name)
-    if not actor.roles:
-        return Reply(text=f"{safe_echo(speaker.name)} holds no Riposte role (responder, approver or "
-                          "admin_responder), so I can't do that. Ask your security lead to add you to a Riposte group.")
+        return Reply(text=help_text())
     if parsed.verb == "use_channel":
         return await _use_channel(services, speaker, actor)
     if parsed.verb == "audit":
         return await _audit(services, parsed)
-    if Role.RESPONDER not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
-        return Reply(text=f"`{parsed.verb}` needs the responder role; {safe_echo(actor.name)} does not hold it.")
+    if parsed.verb == "release":
+        return await _release(services, parsed, actor)
     return await _case_command(services, parsed, actor)
 
 
+async def _release(services: Services, command: Command, actor: Actor) -> Reply:
+    """`release <user>`: stop watching the user's open case (what the case card's Release button does)."""
+    assert command.user is not None
+    try:
+        target = await services.tenant.get_user(command.user)
+    except RiposteError as error:
+        return Reply(text=f"Could not look up {safe_echo(command.user)}: {error}")
+    watch = await WatchStore(services.redis).get(target.id)
+    if watch is None:
+        return Reply(text=f"{safe_echo(target.display_name)} is not being watched: nothing to release.")
+    return Reply(text=await release(services, watch.case_id, actor))
+
+
 async def _use_channel(services: Services, speaker: Speaker, actor: Actor) -> Reply:
-    if Role.RESPONDER not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
-        return Reply(text="Choosing the alert channel needs the responder role.")
     if not speaker.channel_id:
         return Reply(text="Type this in the Teams channel that should receive alerts, not in a chat.")
     before, _ = await alert_channel.current(services)
-    await alert_channel.remember(services, speaker.channel_id, speaker.service_url, actor.name)
+    await alert_channel.remember(services, speaker.channel_id, speaker.service_url, actor.name, speaker.team_id)
     await services.audit.record_event(
         "alert_channel_changed", actor_id=actor.id, actor_name=actor.name, actor_upn=actor.upn,
         actor_roles=roles_text(actor.roles), state_before=before or "(none)", state_after=speaker.channel_id,
@@ -188,7 +164,7 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
     except RiposteError as error:
         return Reply(text=f"Could not look up {safe_echo(command.user)}: {error}")
     status = command.verb == "status"
-    offered = STATUS_ACTIONS if status else COMMAND_ACTIONS[command.verb]
+    offered = command.spec.actions
     if target.on_premises_sync and not status and {"disable_account", "block_user"} & set(offered):
         offered = (*offered, "block_signin")  # sync can undo a disable; a Conditional Access block it cannot
     titles = ", ".join(ACTIONS[name].title for name in offered if name in ACTIONS)
@@ -197,7 +173,7 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
         title=f"Status of {target.display_name}" if status else f"Confirm: {titles} for {target.display_name}?",
         description="" if status else _what_will_happen(offered, target),
         detected_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        category=f"typed by {actor.name}",
+        category=f"typed by {actor.name}", requested_by=actor.id,
     )
     case = Case(id=new_case_id(), alert=alert, nonce=secrets.token_urlsafe(12),
                 created_at=alert.detected_at, target=target, offered=tuple(n for n in offered if n in ACTIONS),

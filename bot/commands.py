@@ -1,4 +1,5 @@
-"""The typed-command grammar: what a responder may type to the bot, parsed into a `Command` or a `CommandError`.
+"""The typed-command grammar: what a responder may type to the bot (the commands of bot/command_table.py),
+parsed into a `Command` or a `CommandError`.
 
 Pure text in, value out: no I/O and no botbuilder, so it can be tested exhaustively. `parse_command` never
 raises. Every `CommandError.message` is plain text that is safe to post back: any piece of the responder's
@@ -14,14 +15,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot.command_table import AUDIT_PLACEHOLDER, BY_VERB, COMMANDS, USER_PLACEHOLDER, Argument, CommandSpec
+
 MAX_COMMAND_CHARS = 1_000
 # Above this, the raw text is not even looked at (no mention or tag stripping): it cannot be a command.
 _MAX_RAW_CHARS = 8 * MAX_COMMAND_CHARS
 ECHO_CHARS = 80
 
-USER_PLACEHOLDER = "<user>"
-AUDIT_PLACEHOLDER = "<user | case id>"
-USE_CHANNEL_PHRASE = "use this channel for alerts"
 EMPTY_MESSAGE = "Type a command, for example `help`."
 # Only if the parser itself has a bug: the property tests assert it is never answered.
 UNREADABLE_MESSAGE = "Sorry, I could not read that command. Type `help` for the list."
@@ -29,10 +29,13 @@ UNREADABLE_MESSAGE = "Sorry, I could not read that command. Type `help` for the 
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # block, unblock, revoke, disable, enable, rules, reset_password, status, audit, use_channel, help
+    verb: str  # a CommandSpec.verb (bot/command_table.py)
     user: str | None  # lower-cased UPN/mail or lower-cased object id; None for help, use_channel, audit of a case
     case_id: str | None  # only for `audit <case id>`
-    action: str | None  # the registry action it runs; None for status, audit, help, use_channel
+
+    @property
+    def spec(self) -> CommandSpec:
+        return BY_VERB[self.verb]
 
 
 @dataclass(frozen=True)
@@ -42,57 +45,21 @@ class CommandError:
     missing_user: str | None = None  # the command as typed ("revoke") when the only problem is the missing user
 
 
-@dataclass(frozen=True)
-class _UserVerb:
-    verb: str  # Command.verb
-    syntax: str  # how it is typed, without the user
-    action: str | None
+def _forms_by_first_word() -> dict[str, list[tuple[list[str], CommandSpec]]]:
+    """Each typed form as words, keyed by its first word, longest first (a two-word form before a one-word one)."""
+    forms: dict[str, list[tuple[list[str], CommandSpec]]] = {}
+    for spec in COMMANDS:
+        for form in spec.forms:
+            forms.setdefault(form.split(" ")[0], []).append((form.split(" "), spec))
+    return {first: sorted(candidates, key=lambda c: -len(c[0])) for first, candidates in forms.items()}
 
 
-# The commands that take a user, keyed by how they are typed (lower case).
-_USER_VERBS: dict[str, _UserVerb] = {
-    "block": _UserVerb("block", "block", "block_user"),
-    "unblock": _UserVerb("unblock", "unblock", "unblock_signin"),
-    "revoke": _UserVerb("revoke", "revoke", "revoke_sessions"),
-    "disable": _UserVerb("disable", "disable", "disable_account"),
-    "enable": _UserVerb("enable", "enable", "enable_account"),
-    "rules": _UserVerb("rules", "rules", "list_inbox_rules"),
-    "reset password": _UserVerb("reset_password", "reset password", "reset_password"),
-    "reset-password": _UserVerb("reset_password", "reset password", "reset_password"),
-    "status": _UserVerb("status", "status", None),
-}
-
-HELP_LINES: list[tuple[str, str]] = [
-    ("block <user>", "contain the account in one step: disable it, sign out everywhere, remove mail forwarding and "
-                     "turn off suspicious inbox rules"),
-    ("unblock <user>", "undo a block: re-enable the account and remove Riposte's sign-in block"),
-    ("revoke <user>", "sign the user out of every session and device"),
-    ("disable <user>", "disable the account so nobody can sign in with it"),
-    ("enable <user>", "re-enable a disabled account"),
-    ("rules <user>", "list the mailbox's inbox rules (look for forwarding or hiding rules)"),
-    ("reset password <user>", "reset the account's password"),
-    ("status <user>", "show the account's current state and open case"),
-    ("audit <user | case id>", "show the audit trail of a user or of a case (e.g. 20261123-1a2b3c4d)"),
-    ("use this channel for alerts", "post new alerts in this channel"),
-    ("help", "show this list"),
-]
-
-# Words a mistyped verb is compared with, and the command each one stands for.
-_SUGGESTABLE: dict[str, str] = {
-    "block": "block",
-    "unblock": "unblock",
-    "revoke": "revoke",
-    "disable": "disable",
-    "enable": "enable",
-    "rules": "rules",
-    "reset": "reset password",
-    "resetpassword": "reset password",
-    "reset-password": "reset password",
-    "password": "reset password",
-    "status": "status",
-    "audit": "audit",
-    "use": USE_CHANNEL_PHRASE,
-    "help": "help",
+_FORMS = _forms_by_first_word()
+# Words a mistyped verb is compared with, and the command each one stands for: each form's first word and the
+# hints; not "?" (a word typed later in a sentence, "what?", is no request for help).
+_SUGGESTABLE: dict[str, CommandSpec] = {
+    word: spec for spec in COMMANDS for word in (*(form.split(" ")[0] for form in spec.forms), *spec.hints)
+    if word != "?"
 }
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -165,9 +132,16 @@ def _quoted(text: str) -> str:
     return f'"{safe_echo(text)}"'
 
 
+def for_chat(text: str) -> str:
+    """Placeholders without angle brackets: Teams would take `<user>` for an HTML tag and drop or escape it."""
+    return text.replace(AUDIT_PLACEHOLDER, "USER-OR-CASE-ID").replace(USER_PLACEHOLDER, "USER")
+
+
 def help_text() -> str:
-    lines = [f"- `{syntax}`: {description}" for syntax, description in HELP_LINES]
-    return "Commands (type them after mentioning me in a channel):\n\n" + "\n".join(lines)
+    """The answer to `help` (and the welcome): every command of the table with its help line."""
+    lines = [f"- `{for_chat(spec.usage)}`: {spec.help}" for spec in COMMANDS]
+    return ("Riposte commands (in a channel, mention me first: `@Riposte revoke alice@contoso.com`):\n\n"
+            + "\n".join(lines))
 
 
 def parse_command(text: str) -> Command | CommandError:
@@ -189,18 +163,25 @@ def _parse(text: str) -> Command | CommandError:
     words = cleaned.split(" ") if cleaned else []
     if not words:
         return CommandError(EMPTY_MESSAGE, "help")
-    first = words[0].lower()
-    if first in ("help", "?"):
-        return Command(verb="help", user=None, case_id=None, action=None)
-    if first == "reset" and len(words) > 1 and words[1].lower() == "password":
-        return _parse_user_command(_USER_VERBS["reset password"], words[2:])
-    if first in _USER_VERBS:
-        return _parse_user_command(_USER_VERBS[first], words[1:])
-    if first == "audit":
-        return _parse_audit(words[1:])
-    if first == "use":
-        return _parse_use_channel(words)
+    lowered = [word.lower() for word in words]
+    for form, spec in _FORMS.get(lowered[0], ()):
+        if lowered[: len(form)] == form:
+            return _parse_argument(spec, words[len(form) :])
+    phrase = next((spec for form, spec in _FORMS.get(lowered[0], ()) if len(form) > 1 and
+                   spec.argument is Argument.NONE), None)
+    if phrase is not None:  # "use this channel": the start of a phrase, not all of it
+        return CommandError(f"I did not understand {_quoted(' '.join(words))}. Type the whole phrase.", phrase.usage)
     return _unknown_verb(words)
+
+
+def _parse_argument(spec: CommandSpec, rest: list[str]) -> Command | CommandError:
+    if spec.argument is Argument.USER:
+        return _parse_user_command(spec, rest)
+    if spec.argument is Argument.USER_OR_CASE:
+        return _parse_audit(spec, rest)
+    if rest and spec.argument is Argument.NONE:
+        return _trailing(rest, spec.usage)
+    return Command(verb=spec.verb, user=None, case_id=None)
 
 
 def _too_long(length: int) -> CommandError:
@@ -209,59 +190,46 @@ def _too_long(length: int) -> CommandError:
     )
 
 
-def _parse_user_command(spec: _UserVerb, rest: list[str]) -> Command | CommandError:
+def _parse_user_command(spec: CommandSpec, rest: list[str]) -> Command | CommandError:
     if not rest:
         return CommandError(
-            f"`{spec.syntax}` needs a user: a UPN (alice@contoso.com) or an Entra object id.",
-            f"{spec.syntax} {USER_PLACEHOLDER}",
-            missing_user=spec.syntax,
+            f"`{spec.words}` needs a user: a UPN (alice@contoso.com) or an Entra object id.",
+            spec.usage,
+            missing_user=spec.words,
         )
     user, message, fixed = _check_user(rest[0])
     if user is None:
         if len(rest) > 1 and "@" in "".join(rest) and "@" not in rest[0]:
             message = f"An address cannot contain spaces: {_quoted(' '.join(rest))}. {_WANTED_USER}"
-        return CommandError(message, f"{spec.syntax} {fixed or USER_PLACEHOLDER}")
+        return CommandError(message, f"{spec.words} {fixed or USER_PLACEHOLDER}")
     if len(rest) > 1:
-        return _trailing(rest[1:], f"{spec.syntax} {user}")
-    return Command(verb=spec.verb, user=user, case_id=None, action=spec.action)
+        return _trailing(rest[1:], f"{spec.words} {user}")
+    return Command(verb=spec.verb, user=user, case_id=None)
 
 
-def _parse_audit(rest: list[str]) -> Command | CommandError:
+def _parse_audit(spec: CommandSpec, rest: list[str]) -> Command | CommandError:
     if not rest:
         return CommandError(
-            "`audit` needs a user (alice@contoso.com or an Entra object id) or a case id (20261123-1a2b3c4d).",
-            f"audit {AUDIT_PLACEHOLDER}",
+            f"`{spec.words}` needs a user (alice@contoso.com or an Entra object id) or a case id (20261123-1a2b3c4d).",
+            spec.usage,
         )
     token = rest[0]
     if token.isascii() and _CASE_ID.fullmatch(token.lower()):
         case_id = token.lower()
         if len(rest) > 1:
-            return _trailing(rest[1:], f"audit {case_id}")
-        return Command(verb="audit", user=None, case_id=case_id, action=None)
+            return _trailing(rest[1:], f"{spec.words} {case_id}")
+        return Command(verb=spec.verb, user=None, case_id=case_id)
     if token.isascii() and re.fullmatch(r"[0-9]{8}-[^@]*", token):
         return CommandError(
             f"{_quoted(token)} is not a case id: case ids are 8 digits, a dash and 8 hex digits (20261123-1a2b3c4d).",
-            f"audit {AUDIT_PLACEHOLDER}",
+            spec.usage,
         )
     user, message, fixed = _check_user(token, case_ids=True)
     if user is None:
-        return CommandError(message, f"audit {fixed or AUDIT_PLACEHOLDER}")
+        return CommandError(message, f"{spec.words} {fixed or AUDIT_PLACEHOLDER}")
     if len(rest) > 1:
-        return _trailing(rest[1:], f"audit {user}")
-    return Command(verb="audit", user=user, case_id=None, action=None)
-
-
-def _parse_use_channel(words: list[str]) -> Command | CommandError:
-    phrase = USE_CHANNEL_PHRASE.split(" ")
-    lowered = [word.lower() for word in words]
-    if lowered == phrase:
-        return Command(verb="use_channel", user=None, case_id=None, action=None)
-    if lowered[: len(phrase)] == phrase:
-        return _trailing(words[len(phrase) :], USE_CHANNEL_PHRASE)
-    return CommandError(
-        f"I did not understand {_quoted(' '.join(words))}. To get alerts here, type the whole phrase.",
-        USE_CHANNEL_PHRASE,
-    )
+        return _trailing(rest[1:], f"{spec.words} {user}")
+    return Command(verb=spec.verb, user=user, case_id=None)
 
 
 def _trailing(extra: list[str], suggestion: str) -> CommandError:
@@ -329,14 +297,16 @@ def _address_problem(address: str, shown: str) -> str:
 
 def _unknown_verb(words: list[str]) -> CommandError:
     typed = words[0]
-    closest = _closest_command(typed)
+    closest: CommandSpec | None = None
     start = 1
+    # "please revoke alice@contoso.com": a command word later in the message beats a near miss of the first word
+    # ("please" is close to "release").
+    for index, word in enumerate(words[1:], start=1):
+        if word.lower() in _SUGGESTABLE:
+            closest, start = _SUGGESTABLE[word.lower()], index + 1
+            break
     if closest is None:
-        # "please revoke alice@contoso.com": a command word later in the message.
-        for index, word in enumerate(words[1:], start=1):
-            if word.lower() in _SUGGESTABLE:
-                closest, start = _SUGGESTABLE[word.lower()], index + 1
-                break
+        closest = _closest_command(typed)
     message = f"I don't know the command {_quoted(typed)}."
     if typed.lower() == "reset":
         message = "Did you mean `reset password`?"
@@ -347,7 +317,7 @@ def _unknown_verb(words: list[str]) -> CommandError:
     return CommandError(message + " Type `help` for the list.", _suggest(closest, words[start:]))
 
 
-def _closest_command(typed: str) -> str | None:
+def _closest_command(typed: str) -> CommandSpec | None:
     candidate = unicodedata.normalize("NFKC", typed).lower()
     if candidate in _SUGGESTABLE:
         return _SUGGESTABLE[candidate]
@@ -357,17 +327,18 @@ def _closest_command(typed: str) -> str | None:
     return _SUGGESTABLE[matches[0]] if matches else None
 
 
-def _suggest(command: str, rest: list[str]) -> str:
+def _suggest(spec: CommandSpec, rest: list[str]) -> str:
     """The suggested command line: with the user the responder typed when it is valid, else a placeholder."""
-    if command in (USE_CHANNEL_PHRASE, "help"):
-        return command
-    if rest and rest[0].lower() == "password" and command == "reset password":
-        rest = rest[1:]
-    placeholder = AUDIT_PLACEHOLDER if command == "audit" else USER_PLACEHOLDER
+    if spec.argument in (Argument.NONE, Argument.IGNORED):
+        return spec.usage
+    # "resett password alice@…": the rest of a several-word command was typed right.
+    form = spec.words.split(" ")
+    if len(form) > 1 and [word.lower() for word in rest[: len(form) - 1]] == form[1:]:
+        rest = rest[len(form) - 1 :]
     if not rest:
-        return f"{command} {placeholder}"
+        return spec.usage
     token = rest[0]
-    if command == "audit" and token.isascii() and _CASE_ID.fullmatch(token.lower()):
-        return f"audit {token.lower()}"
+    if spec.argument is Argument.USER_OR_CASE and token.isascii() and _CASE_ID.fullmatch(token.lower()):
+        return f"{spec.words} {token.lower()}"
     user, _problem, fixed = _check_user(token)
-    return f"{command} {user or fixed or placeholder}"
+    return f"{spec.words} {user or fixed or spec.usage.removeprefix(spec.words + ' ')}"

@@ -7,7 +7,7 @@ app id nor Graph credentials are set: the app then runs against the embedded san
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -120,9 +120,18 @@ class Settings(BaseSettings):
     )
     teams_tenant_limits: str = Field("50/second", validation_alias="RIPOSTE_TEAMS_TENANT_LIMITS")
 
+    # Watching a contained user (bot/watch): for this many hours after the first containment action, re-check the
+    # user every N seconds (with jitter) and report what was undone; 0 hours = off. The watcher's Graph and Exchange
+    # reads are limited to this many per second across every replica and worker.
+    watch_hours: float = Field(24.0, ge=0, validation_alias="RIPOSTE_WATCH_HOURS")
+    watch_interval_seconds: float = Field(900.0, gt=0, validation_alias="RIPOSTE_WATCH_INTERVAL_SECONDS")
+    watch_max_rps: int = Field(2, ge=1, validation_alias="RIPOSTE_WATCH_MAX_RPS")
+
     host: str = Field("127.0.0.1", validation_alias="HOST")
     port: int = Field(3978, validation_alias="PORT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # json: one JSON object per line (for a log pipeline); text: for people. Empty: json outside local mode, text in it.
+    log_format: Literal["", "json", "text"] = Field("", validation_alias="LOG_FORMAT")
 
     @field_validator(
         "responder_groups", "approver_groups", "admin_responder_groups", "protected_users", "automation_actions",

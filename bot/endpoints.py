@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -13,7 +14,7 @@ from bot.alerts import AlertInvalid, parse_alert
 from bot.audit_health import persistence
 from bot.config import is_loopback
 from bot.intake import ChannelNotConfigured, accept_alert
-from bot.metrics import Metrics
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.pipeline.jobs import CHANNEL_PROBLEM_KEY
 from bot.services import Services
 
@@ -66,16 +67,19 @@ async def post_alert(request: web.Request) -> web.Response:
     except AlertInvalid as invalid:
         metrics.count("riposte_alerts_total", status="invalid")
         return _error(400, f"invalid alert: {invalid}", invalid.fields)
+    started = time.perf_counter()
     try:
         accepted = await accept_alert(services, alert)
     except RedisError as error:
         log.warning("state store unreachable during alert intake of %s/%s: %s", alert.source, alert.id, error)
         metrics.count("riposte_alerts_total", status="unavailable")
+        metrics.intake_seconds.labels(status="unavailable").observe(time.perf_counter() - started)
         return _error(503, "the state store (Redis) is unreachable; nothing was accepted, send the alert again")
     except ChannelNotConfigured as error:
         metrics.count("riposte_alerts_total", status="no_channel")
         return _error(409, str(error))
     metrics.count("riposte_alerts_total", status=accepted.status)
+    metrics.intake_seconds.labels(status=accepted.status).observe(time.perf_counter() - started)
     return web.json_response({"case_id": accepted.case_id, "status": accepted.status}, status=202)
 
 
@@ -93,10 +97,10 @@ async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     gauges = {"riposte_actions_in_flight": float(len(services.inflight)),
               "riposte_teams_limiter_waits": float(services.limiter.waits)}
+    backlog: dict[str, float] = {}
     try:
-        for queue, count in (await services.queues.backlog()).items():
-            gauges[f'riposte_jobs_backlog{{queue="{queue}"}}'] = float(count)
+        backlog = {queue: float(count) for queue, count in (await services.queues.backlog()).items()}
     except RedisError:
         log.warning("could not read the job backlog for /metrics: Redis is unreachable")
-    text = request.app[METRICS].render(gauges)
-    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+    body = request.app[METRICS].render(gauges, backlog)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -27,6 +27,8 @@ from bot.pipeline.enqueue import refresh_card, resolve_action
 from bot.pipeline.limiter import Priority
 from bot.services import Card, Services
 from bot.views import CaseState, reversed_by
+from bot.watch.schedule import after_action as watch_after_action
+from bot.watch.schedule import watching
 
 log = logging.getLogger(__name__)
 # Actions that change the facts the card shows about the user (enabled or not); the others leave them as read.
@@ -49,7 +51,7 @@ def now_iso() -> str:
 
 async def load_state(services: Services, case: Case) -> CaseState:
     records, listings, saved, grouped, grouped_count = await services.cases.card_state(case.id)
-    return CaseState(case, records, listings, saved, grouped, grouped_count)
+    return CaseState(case, records, listings, saved, grouped, grouped_count, await watching(services, case.id))
 
 
 async def card_for(services: Services, case: Case, notice: str = "", style: str = "attention",
@@ -266,6 +268,7 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
         await block_policies.remember(services, run.spec.name, case.target, outcome.saved)
         if run.spec.name in TARGET_CHANGING:
             await _refresh_target(services, case)
+        await watch_after_action(services, case, run.spec.name, run.actor)  # bot/watch: start or re-baseline
     else:
         record.state, record.summary = "failed", result.error
         await services.cases.release_action(case.id, run.key)

@@ -19,7 +19,7 @@ from actions.block_user import STEPS
 from actions.errors import RiposteError
 from actions.items import list_items
 from actions.runner import Actor, AuditEntry, Refused
-from actions.spec import ActionContext, ActionSpec, Item, Role
+from actions.spec import ActionContext, ActionSpec, Item
 from bot import approval_flow
 from bot.answered import after_answer, time_left
 from bot.audit_view import page_click
@@ -38,9 +38,12 @@ from bot.execution import (
     start,
     update_case_card,
 )
-from bot.permission import permit
+from bot.logs import correlation_id
+from bot.permission import permit, permit_verb
 from bot.services import Card, Services
 from bot.views import LISTING_ACTIONS, reversed_by, show_verb
+from bot.watch.flow import release_click
+from bot.watch.view import RELEASE_VERB
 
 log = logging.getLogger(__name__)
 STATE_STORE_DOWN = "The state store (Redis) is unreachable, so nothing was changed. Try again in a minute."
@@ -76,6 +79,8 @@ async def handle_click(services: Services, click: Click) -> Card:
             return await page_click(services, click.object_id, click.name, click.item)
         if click.verb == "cancel":
             return await _cancel(services, click)
+        if click.verb == RELEASE_VERB:  # bot/watch: stop watching the case's user
+            return await release_click(services, click.data, click.object_id, click.name)
         if click.verb in APPROVAL_VERBS:
             return await approval_flow.decide(services, click.verb, click.item, click.object_id, click.name,
                                               str(click.data.get("reason", "")))
@@ -90,7 +95,7 @@ async def handle_click(services: Services, click: Click) -> Card:
         return message_card(f"Not done: {error}", "attention")
     except Exception:
         # Teams shows a bare failure for an invoke the bot cannot answer: answer with where to look instead.
-        error_id = secrets.token_hex(4)
+        error_id = correlation_id.get() or secrets.token_hex(4)  # the id on every log line of this request
         log.exception("click on %r failed (error id %s)", click.verb, error_id)
         return message_card(f"Something went wrong handling this click (error id {error_id}, in the bot's log). "
                             "Check the card and the audit before trying again.", "attention")
@@ -174,9 +179,10 @@ async def _cancel(services: Services, click: Click) -> Card:
     if case is None or case.kind != "command" or not hmac.compare_digest(str(click.data.get("nonce", "")),
                                                                            case.nonce):
         return message_card("Nothing to cancel here.", "default")
-    actor = await services.roles.actor(click.object_id, click.name)
-    if Role.RESPONDER not in actor.roles and Role.ADMIN_RESPONDER not in actor.roles:
-        return await card_for(services, case, f"⛔ Cancelling needs the responder role; {actor.name} does not hold it.")
+    try:
+        actor = await permit_verb(services, "cancel", click.object_id, click.name, owner=case.alert.requested_by)
+    except Refused as refusal:
+        return await card_for(services, case, f"⛔ {refusal}")
     # Take every action's claim: a Confirm racing this cancel (on any replica) either got there first or cannot run.
     for name in case.offered:
         if not await services.cases.claim_action(case.id, record_key(name), actor.id):
@@ -241,7 +247,7 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
         except Exception:
             if not answered_late.is_set():
                 raise
-            error_id = secrets.token_hex(4)
+            error_id = correlation_id.get() or secrets.token_hex(4)  # the id on every log line of this request
             log.exception("listing %s on case %s failed (error id %s)", kind, case.id, error_id)
             await say_late(f"something went wrong (error id {error_id}, in the bot's log)")
             return "failed"

@@ -6,6 +6,7 @@ A crash between the two is mended by the sender's retry: a repeated alert queues
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -50,16 +51,19 @@ async def accept_alert(services: Services, alert: Alert) -> Accepted:
     )
     window = int(services.settings.group_alerts_minutes * 60)
     case_id, status = await services.cases.open_or_join(case, window)
-    if status == "grouped":
-        await jobs.refresh_card(services, case_id, Priority.BULK)
-    else:  # a new case, or a repeat whose first attempt may have died before its job was queued
-        await jobs.post_case(services, case_id)
-    if status != "duplicate":
-        log.info("alert %s/%s %s as case %s", alert.source, alert.id, status, case_id)
-        try:
-            await services.audit.record_event("alert_received", case_id=case_id, result=status,
-                                              source=alert.source, source_alert_id=alert.id, target_upn=alert.user)
-        except Exception:  # the alert is kept and its job queued: a missed audit event must not refuse it
-            log.exception("audit event for alert %s/%s (case %s) could not be written", alert.source, alert.id,
-                          case_id)
+    # The job and the audit event are independent round trips: sent together, the answer waits for the slower.
+    queued = (jobs.refresh_card(services, case_id, Priority.BULK) if status == "grouped"
+              else jobs.post_case(services, case_id))  # a repeat re-queues: its first attempt may have died
+    if status == "duplicate":
+        await queued
+        return Accepted(case_id, status)
+    log.info("alert %s/%s %s as case %s", alert.source, alert.id, status, case_id)
+    queue_result, audited = await asyncio.gather(queued, services.audit.record_event(
+        "alert_received", case_id=case_id, result=status, source=alert.source, source_alert_id=alert.id,
+        target_upn=alert.user), return_exceptions=True)
+    if isinstance(queue_result, BaseException):
+        raise queue_result
+    if isinstance(audited, BaseException):  # kept and queued: a missed audit event must not refuse the alert
+        log.error("audit event for alert %s/%s (case %s) could not be written: %r", alert.source, alert.id,
+                  case_id, audited)
     return Accepted(case_id, status)

@@ -1,11 +1,15 @@
-"""Who may run each action and which actions wait for a second person: one readable policy.
+"""Who may do what, and which actions wait for a second person: one readable policy.
 
-Defaults come from the action registry (each action declares its role and whether it needs approval); an
-operator may override them in a TOML file named by RIPOSTE_POLICY_FILE:
+Defaults come from the action registry (each action declares its role and whether it needs approval) and the
+command table (each command declares who may type it), plus the card and chat verbs below. An operator may
+override them in a TOML file named by RIPOSTE_POLICY_FILE:
 
     [actions.reset_password]
     role = "admin_responder"
     approval = true
+
+    [verbs.use_channel]          # any verb of VERBS: a command, cancel, approve, reject, release, automation
+    role = "responder"           # a role, "any_role" or "anyone"
 
     [approval]
     privileged_targets = true   # any action on an administrator needs approval
@@ -18,12 +22,14 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from actions import ACTIONS
 from actions.spec import Role, TargetUser
+from bot.access import Access, Requirement, parse_requirement
+from bot.command_table import COMMANDS
 from bot.recommendations import DEFAULT_KINDS, RecommendationError, ThreatKind, with_overrides
 
 
@@ -38,13 +44,44 @@ class ActionRule:
 
 
 @dataclass(frozen=True)
+class Verb:
+    name: str  # as the policy file names it: [verbs.<name>]
+    label: str  # how a refusal names it: "<label> needs the approver role; …"
+    default: Requirement
+
+
+# Every verb a person can use besides the actions (those are [actions.<name>]): the typed commands, from their
+# table, and the buttons and commands that are not actions.
+VERBS: Mapping[str, Verb] = {
+    **{spec.verb: Verb(spec.verb, spec.refusal_label, spec.role) for spec in COMMANDS},
+    # Whoever typed the command may always cancel their own confirm card (bot/permission.py): this is for others.
+    "cancel": Verb("cancel", "Cancelling", Role.RESPONDER),
+    "approve": Verb("approve", "Deciding", Role.APPROVER),
+    "reject": Verb("reject", "Deciding", Role.APPROVER),
+    # CONTRACT.md's `release <user>` and `automation on|off|status|dry-run`: not typed commands yet; their rules
+    # are here so that a policy file written for them now is accepted and holds once they are.
+    "release": Verb("release", "`release`", Role.RESPONDER),
+    "automation": Verb("automation", "Changing automation", Role.ADMIN_RESPONDER),
+}
+
+
+def _default_verbs() -> dict[str, Requirement]:
+    return {name: verb.default for name, verb in VERBS.items()}
+
+
+@dataclass(frozen=True)
 class Policy:
     rules: Mapping[str, ActionRule]
     approval_for_privileged_targets: bool = True
     recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS
+    verbs: Mapping[str, Requirement] = field(default_factory=_default_verbs)
 
     def role_for(self, action: str) -> Role:
         return self.rules[action].role
+
+    def requirement(self, verb: str) -> Requirement:
+        """Who may use a verb; an unknown one needs a role (fail closed), though every verb used is in VERBS."""
+        return self.verbs.get(verb, Access.ANY_ROLE)
 
     def needs_approval(self, action: str, target: TargetUser | None) -> bool:
         if self.rules[action].approval:
@@ -76,6 +113,26 @@ def _override(rules: dict[str, ActionRule], name: str, table: Any) -> None:
     rules[name] = rule
 
 
+# automation: its [[automation.rules]] (CONTRACT.md) are read by the automation, not here.
+TOP_LEVEL = frozenset({"actions", "approval", "recommendations", "verbs", "automation"})
+
+
+def _verb_overrides(tables: Any) -> dict[str, Requirement]:
+    if not isinstance(tables, dict):
+        raise PolicyError("[verbs] must be a table of [verbs.<verb>] tables")
+    verbs = _default_verbs()
+    for name, table in tables.items():
+        if name not in verbs:
+            raise PolicyError(f"[verbs.{name}]: unknown verb; known: {', '.join(sorted(verbs))}")
+        if not isinstance(table, dict) or set(table) != {"role"}:
+            raise PolicyError(f"[verbs.{name}] must set role, and only role")
+        try:
+            verbs[name] = parse_requirement(table["role"])
+        except ValueError as error:
+            raise PolicyError(f"[verbs.{name}] role {error}") from None
+    return verbs
+
+
 def load_policy(path: str) -> Policy:
     policy = default_policy()
     if not path:
@@ -84,6 +141,10 @@ def load_policy(path: str) -> Policy:
         document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise PolicyError(f"RIPOSTE_POLICY_FILE {path}: {error}") from None
+    unknown = set(document) - TOP_LEVEL
+    if unknown:  # a misspelt table ([verb.cancel]) would otherwise leave the default in force, silently
+        raise PolicyError(f"RIPOSTE_POLICY_FILE {path}: unknown table(s) {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(sorted(TOP_LEVEL))}")
     rules = dict(policy.rules)
     for name, table in (document.get("actions") or {}).items():
         _override(rules, name, table)
@@ -98,4 +159,5 @@ def load_policy(path: str) -> Policy:
         kinds = with_overrides(tables)
     except RecommendationError as error:
         raise PolicyError(str(error)) from None
-    return Policy(rules, privileged, kinds)
+    verbs = _verb_overrides(document.get("verbs") or {})
+    return Policy(rules, privileged, kinds, verbs)

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from actions.errors import RiposteError
 from actions.runner import ActionRunner
 from actions.spec import Tenant
 from bot.approvals import ApprovalStore
@@ -25,8 +26,13 @@ from bot.views import CardPainter
 Card = dict[str, Any]
 
 
+class ChannelBlocked(RiposteError):
+    """Teams refuses every message from the bot in this conversation (removed, blocked, disabled, gone):
+    retrying cannot help until someone acts."""
+
+
 class Channel(Protocol):
-    """Where cards go: Teams through the Bot Connector (bot/adapter.py)."""
+    """Where cards go: Teams through the Bot Connector (bot/teams/adapter.py)."""
 
     async def post_thread(self, channel_id: str, card: Card, service_url: str,
                           priority: Priority = Priority.BULK) -> tuple[dict[str, Any], str]:

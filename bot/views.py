@@ -20,6 +20,8 @@ from bot.cards.elements import text
 from bot.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
 from bot.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
 from bot.signing import ButtonSigner
+from bot.watch.store import Watch
+from bot.watch.view import watch_view
 
 NOBODY = Actor(id="", name="")
 # Actions that only read: re-clickable, never claimed.
@@ -112,6 +114,7 @@ class CaseState:
     saved_keys: frozenset[str] = frozenset()
     grouped: tuple[Alert, ...] = ()  # the latest alerts that joined the case (grouping)
     grouped_count: int = 0
+    watch: Watch | None = None  # the containment watch this case started (bot/watch)
 
 
 NO_RECOMMENDATION = Recommendation((), ())
@@ -265,4 +268,5 @@ class CardPainter:
             inputs=() if case.closed else self.inputs(state), notice=notice or case.closed,
             notice_style=notice_style if notice else "default", secret=secret,
             grouped=state.grouped, grouped_count=state.grouped_count,
+            watch=watch_view(state.watch, case.id, case.nonce, self._signer),
         )

@@ -2,7 +2,8 @@
 
     .venv/bin/python manifest/build.py [--out manifest/build/riposte.zip]
 
-The bot id comes from MicrosoftAppId (settings or .env); the command list from the command grammar.
+The bot id comes from MicrosoftAppId (settings or .env); the command lists from the command table
+(bot/command_table.py: each command's usage, help line and the lists it is shown in).
 DEVELOPER_NAME and WEBSITE_URL (environment) fill the publisher fields.
 """
 
@@ -22,13 +23,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.command_flow import help_reply  # noqa: E402
-from bot.commands import HELP_LINES  # noqa: E402
+from bot.command_table import COMMANDS, Scope  # noqa: E402
+from bot.commands import help_text  # noqa: E402
 from bot.config import Settings  # noqa: E402
 
 MAX_COMMANDS = 10  # Teams allows ten commands per command list
-# Eleven commands, so each list leaves out the one that matters least there (typing it still works).
-LEFT_OUT = {"team": "enable <user>", "personal": "use this channel for alerts"}
 ACCENT = (0xB3, 0x26, 0x1E)
 
 
@@ -64,10 +63,18 @@ def manifest(app_id: str, developer: str, website: str) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(template.safe_substitute(
         MicrosoftAppId=app_id, DEVELOPER_NAME=developer, WEBSITE_URL=website.rstrip("/")))
     for command_list in document["bots"][0]["commandLists"]:
-        left_out = LEFT_OUT["personal" if "personal" in command_list["scopes"] else "team"]
-        command_list["commands"] = [{"title": syntax[:32], "description": description[:128]}
-                                    for syntax, description in HELP_LINES if syntax != left_out][:MAX_COMMANDS]
+        command_list["commands"] = command_list_for("personal" if "personal" in command_list["scopes"] else "team")
     return document
+
+
+def command_list_for(scope: Scope) -> list[dict[str, str]]:
+    """The commands the table shows in this list; more than Teams allows is a mistake in the table, not cut."""
+    listed = [{"title": spec.usage, "description": spec.help} for spec in COMMANDS if scope in spec.scopes]
+    too_long = [c["title"] for c in listed if len(c["title"]) > 32 or len(c["description"]) > 128]
+    if len(listed) > MAX_COMMANDS or too_long:
+        raise ValueError(f"the {scope} command list breaks Teams' limits (ten commands; titles of 32 and "
+                         f"descriptions of 128 characters): {len(listed)} commands, too long: {too_long}")
+    return listed
 
 
 def build(out: Path, app_id: str, developer: str, website: str) -> Path:
@@ -88,7 +95,7 @@ def main() -> None:
         raise SystemExit("Set MicrosoftAppId (the bot's app registration id) to build the Teams app package.")
     path = build(args.out, settings.microsoft_app_id, os.environ.get("DEVELOPER_NAME", "Riposte"),
                  os.environ.get("WEBSITE_URL", "https://example.com/riposte"))
-    print(f"wrote {path}; upload it in Teams (Apps › Manage your apps › Upload an app). Commands:\n{help_reply()}")
+    print(f"wrote {path}; upload it in Teams (Apps › Manage your apps › Upload an app). Commands:\n{help_text()}")
 
 
 if __name__ == "__main__":

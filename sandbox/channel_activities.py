@@ -149,7 +149,7 @@ def channel_data(conversation_id: str, tenant_id: str) -> dict[str, Any]:
     }
 
 
-def _envelope(person: Person, conversation_id: str, service_url: str) -> dict[str, Any]:
+def envelope(person: Person, conversation_id: str, service_url: str) -> dict[str, Any]:
     return {
         "timestamp": utc_now_iso(),
         "localTimestamp": local_now_iso(),
@@ -178,7 +178,7 @@ def card_action_invoke(
         "type": "invoke",
         "name": "adaptiveCard/action",
         "id": invoke_id(),
-        **_envelope(person, conversation_id, service_url),
+        **envelope(person, conversation_id, service_url),
         "entities": [dict(CLIENT_INFO)],
         "channelData": data,
         "replyToId": reply_to_id,
@@ -196,7 +196,7 @@ def card_submit_message(
     return {
         "type": "message",
         "id": activity_id,
-        **_envelope(person, conversation_id, service_url),
+        **envelope(person, conversation_id, service_url),
         "entities": [dict(CLIENT_INFO)],
         "channelData": channel,
         "replyToId": reply_to_id,
@@ -230,7 +230,7 @@ def text_message(person: Person, conversation_id: str, service_url: str, activit
     return {
         "type": "message",
         "id": activity_id,
-        **_envelope(person, conversation_id, service_url),
+        **envelope(person, conversation_id, service_url),
         "text": text,
         "textFormat": "plain",
         # Teams also sends the rendered HTML of every typed message; bots must cope with it.

@@ -28,6 +28,16 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+# Teams' messages for a bot that cannot post into a conversation (msteams-docs bots/build-conversational-capability
+# and rate-limit pages list the codes).
+TEAMS_MESSAGES = {
+    "BotNotInConversationRoster": "The bot is not part of the conversation roster.",
+    "ConversationBlockedByUser": "User blocked the conversation with the bot.",
+    "BotDisabledByAdmin": "The tenant admin disabled this bot.",
+    "ConversationNotFound": "Conversation not found.",
+}
+
+
 def _fault_response(fault: Fault) -> web.Response:
     if fault.code == "MessageWritesBlocked":
         # The body Teams documents for a bot removed from (or blocked in) the conversation: not the usual envelope.
@@ -36,7 +46,7 @@ def _fault_response(fault: Fault) -> web.Response:
         return web.json_response({"errorCode": 209, "message": json.dumps(details, indent=2)},
                                  status=fault.status, headers=fault.headers())
     code = fault.code or HTTPStatus(fault.status).phrase.replace(" ", "")
-    message = fault.message or "The sandbox injected a failure."
+    message = fault.message or TEAMS_MESSAGES.get(code, "The sandbox injected a failure.")
     return web.json_response({"error": {"code": code, "message": message}}, status=fault.status,
                              headers=fault.headers())
 

@@ -20,6 +20,8 @@ from sandbox.channel_activities import (
     Person,
     card_action_invoke,
     card_submit_message,
+    channel_data,
+    envelope,
     is_personal,
     mentions_bot,
     people_from_seed,
@@ -297,6 +299,18 @@ class ChannelState:
             self.overrides[(reply_to_id, person.oid)] = body["value"]
             self._bump()
         return status, body
+
+    async def remove_bot_from_team(self, user_id: str) -> tuple[int, Any]:
+        """A team owner uninstalls the app: Teams tells the bot (installationUpdate, action "remove", from the
+        team's General channel) and refuses its later posts there with 403 BotNotInConversationRoster."""
+        person = self._require(user_id)
+        conversation_id = SANDBOX_CHANNEL_ID
+        activity = {
+            **envelope(person, conversation_id, self._service_url()), "type": "installationUpdate",
+            "id": self._ids.next(), "action": "remove", "channelData": channel_data(conversation_id, person.tenant_id),
+        }
+        self.add_fault("POST", "^/v3/conversations", status=403, code="BotNotInConversationRoster", times=None)
+        return await self._post_to_bot("/api/messages", activity)
 
     async def send_submit(self, user_id: str, conversation_id: str, reply_to_id: str, data: Any) -> tuple[int, Any]:
         """Click an Action.Submit button: Teams sends a hidden message carrying the data as `value`."""

@@ -17,7 +17,16 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from sandbox import tenant_apps, tenant_auth, tenant_exchange, tenant_identity, tenant_mail, tenant_users
+from sandbox import (
+    tenant_apps,
+    tenant_auth,
+    tenant_directory,
+    tenant_exchange,
+    tenant_identity,
+    tenant_mail,
+    tenant_revert,
+    tenant_users,
+)
 from sandbox.faults import Fault
 from sandbox.seed import load_seed
 from sandbox.tenant_http import REQUEST_IDS, ExchangeError, GraphError, error_response, new_request_ids, state_of
@@ -106,6 +115,9 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     state.requests.append(RecordedRequest(request.method, path, dict(request.query), body, cmdlet, anchor))
     if request.path.startswith(_PROTECTED_PREFIXES):
         _check_bearer(request)
+        denied = tenant_directory.denied_by_permissions(state, request.method, path)
+        if denied is not None:
+            raise denied
     text = await request.text() if request.body_exists else ""
     fault = state.faults.take(request.method, path, cmdlet, text)
     if fault is not None:
@@ -239,7 +251,9 @@ def create_tenant_app(seed: dict[str, Any] | None = None) -> web.Application:
     """The tenant as an aiohttp app; `seed` defaults to sandbox/seed.json. app[TENANT] is its state."""
     app = web.Application(middlewares=[_tenant_middleware])
     app[TENANT] = TenantState(seed if seed is not None else load_seed())
-    for module_routes in (control, tenant_users.routes, tenant_mail.routes, tenant_identity.routes,
-                          tenant_apps.routes, tenant_exchange.routes, tenant_auth.routes):
+    # tenant_directory first: its servicePrincipals(appId='…') paths would otherwise match tenant_apps' {sp}.
+    for module_routes in (control, tenant_directory.routes, tenant_users.routes, tenant_mail.routes,
+                          tenant_identity.routes, tenant_apps.routes, tenant_exchange.routes, tenant_auth.routes,
+                          tenant_revert.routes):
         app.add_routes(module_routes)
     return app

@@ -218,8 +218,17 @@ def new_transport_rule(state: TenantState, params: Params) -> list[dict[str, Any
     return [rule]
 
 
+def get_accepted_domain(state: TenantState, params: Params) -> list[dict[str, Any]]:
+    """The tenant's accepted domains: its own and the initial .onmicrosoft.com one (a harmless read, for doctor)."""
+    domain = str(state.tenant.get("domain", "contoso.com"))
+    initial = f"{domain.split('.')[0]}.onmicrosoft.com"
+    return [{"Name": name, "DomainName": name, "DomainType": "Authoritative", "Default": name == domain,
+             "InitialDomain": name == initial} for name in (domain, initial)]
+
+
 # name -> (handler, parameters it takes beyond _COMMON; None: any)
 _CMDLETS: dict[str, tuple[Cmdlet, set[str] | None]] = {
+    "get-accepteddomain": (get_accepted_domain, {"identity"}),
     "get-mailbox": (get_mailbox, {"identity", "resultsize"}),
     "set-mailbox": (set_mailbox, {"identity", "forwardingsmtpaddress", "forwardingaddress",
                                   "delivertomailboxandforward"}),

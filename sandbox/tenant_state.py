@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -34,6 +35,7 @@ class RecordedRequest:
     body: Any
     cmdlet: str | None = None
     anchor: str | None = None  # an Exchange call's X-AnchorMailbox: which mailbox Exchange routed it to
+    at: float = field(default_factory=time.time)  # when it arrived (epoch seconds): rates can be measured
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +106,8 @@ class TenantState:
         self.deleted_items: dict[str, dict[str, Any]] = {}
         self.transport_rules: list[dict[str, Any]] = seed.get("transportRules", [])
         self.security_alerts: list[dict[str, Any]] = seed.get("securityAlerts", [])
+        # Riposte's own app registration (its service principal and directory roles): what doctor inspects.
+        self.application: dict[str, Any] = seed.get("application", {})
 
     def _load_user(self, raw: dict[str, Any]) -> None:
         user = {"jobTitle": None, "mail": None, "onPremisesSyncEnabled": None, "userType": "Member", **raw}
@@ -126,6 +130,10 @@ class TenantState:
             "deliverToMailboxAndForward": bool(mailbox.get("deliverToMailboxAndForward", False)),
             "fullAccess": list(mailbox.get("fullAccess", [])),
         }
+
+    def seed_users(self) -> list[dict[str, Any]]:
+        """The users as seeded (with their mailboxes' seeded inbox rules): what an attacker may re-create."""
+        return copy.deepcopy(list(self._seed.get("users", [])))
 
     def reset(self) -> None:
         """Back to the seed; forget requests and faults (issued tokens stay valid)."""

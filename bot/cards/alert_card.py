@@ -9,6 +9,7 @@ from typing import Any
 from actions.spec import TargetUser
 from bot.alerts import Alert
 from bot.cards.elements import Card, card, container, execute, facts, run, text, when
+from bot.cards.watch_block import WatchView, watch_block
 
 SEVERITY_STYLE = {"critical": "attention", "high": "attention", "medium": "warning", "low": "accent",
                   "informational": "default"}
@@ -90,6 +91,7 @@ class AlertView:
     grouped: tuple[Alert, ...] = ()  # the latest alerts that joined this case
     grouped_count: int = 0
     recommended: tuple[str, ...] = ()  # plain-language advice, one line per kind of threat the alert matches
+    watch: WatchView | None = None  # containment at a glance, while (and after) the user is watched
 
 
 def _target_facts(view: AlertView) -> list[tuple[str, str]]:
@@ -260,6 +262,8 @@ def alert_card(view: AlertView) -> Card:
     body.extend(_advice_blocks(view))
     body.append(facts([*_target_facts(view), ("Category", alert.category), ("Confidence", alert.confidence),
                        ("Case", view.case_id)]))
+    if view.watch is not None:
+        body.append(watch_block(view.watch))
     if alert.description:
         body.append(text(shorten(alert.description, MAX_DESCRIPTION)))
     body.extend(_evidence(alert))

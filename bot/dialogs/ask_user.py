@@ -18,7 +18,7 @@ from botbuilder.dialogs import (
 )
 
 from bot.commands import safe_echo
-from bot.storage import RedisStorage
+from bot.teams.storage import RedisStorage
 
 ASK_USER = "ask_user"
 PROMPT = "user_prompt"

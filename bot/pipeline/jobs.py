@@ -10,11 +10,11 @@ from actions.errors import NotFound, RiposteError
 from bot import alert_channel
 from bot.automation import maybe_automate
 from bot.cases import Case
-from bot.connector import ChannelBlocked
 from bot.execution import RECOVERY_MARGIN_SECONDS, card_for, recover
 from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, RESOLVE_ACTION, refresh_card, resolve_action, version_key
 from bot.pipeline.limiter import Priority
-from bot.services import Services
+from bot.services import ChannelBlocked, Services
+from bot.watch.schedule import job_functions as watch_jobs
 
 log = logging.getLogger(__name__)
 CHANNEL_PROBLEM_KEY = "riposte:alert-channel-problem"  # why alerts cannot be posted now, for /healthz
@@ -107,4 +107,4 @@ def job_functions(services: Services) -> dict[str, Any]:
     async def resolve(ctx: dict[str, Any], *, case_id: str, action_key: str, run_id: str, check: int) -> None:
         await run_resolve_action(services, case_id, action_key, run_id, check)
 
-    return {POST_CASE: post, REFRESH_CARD: refresh, RESOLVE_ACTION: resolve}
+    return {POST_CASE: post, REFRESH_CARD: refresh, RESOLVE_ACTION: resolve, **watch_jobs(services)}

@@ -10,10 +10,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.exceptions import RedisError
 from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import PartialTimersDict
 
+from bot.logs import correlated
 from bot.pipeline.jobs import job_functions
 from bot.pipeline.queues import StandInQueue
 from bot.services import Services
@@ -24,11 +26,14 @@ SWEEP_SECONDS = 5  # how often a worker looks for jobs whose worker stopped beat
 # heartbeat + this
 
 
-def _with_heartbeat(function: JobFunction, every_seconds: float) -> JobFunction:
-    """Touch the job while it runs: a job whose heartbeat stops (its worker died) is swept and run again."""
+def _with_heartbeat(function: JobFunction, default_every_seconds: float) -> JobFunction:
+    """Touch the job while it runs: a job whose heartbeat stops (its worker died) is swept and run again. The pace
+    follows the job's own heartbeat (set by whoever queued it), not this worker's setting: a worker beating slower
+    than the job expects would have live jobs swept and run twice."""
 
     async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
         job = ctx["job"]
+        every_seconds = max(0.5, job.heartbeat / 3) if job.heartbeat else default_every_seconds
 
         async def beat() -> None:
             while True:
@@ -38,7 +43,8 @@ def _with_heartbeat(function: JobFunction, every_seconds: float) -> JobFunction:
 
         beating = asyncio.get_running_loop().create_task(beat())
         try:
-            return await function(ctx, **kwargs)
+            with correlated(f"job:{job.key}"):  # every log line of the job names it
+                return await function(ctx, **kwargs)
         finally:
             beating.cancel()
 
@@ -85,7 +91,10 @@ class Workers:
         out before this process stops: a single-process deployment has no other worker to send them soon."""
         queue = self._workers[0].queue
         for _ in range(max(1, int(seconds / 0.05))):
-            if not await queue.count("incomplete"):
+            try:
+                if not await queue.count("incomplete"):
+                    return
+            except RedisError:  # Redis is gone: what is queued stays queued in it for the next worker
                 return
             await asyncio.sleep(0.05)
 

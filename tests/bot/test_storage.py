@@ -25,7 +25,7 @@ from botbuilder.dialogs.prompts import PromptOptions, TextPrompt
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
 from redis.asyncio import Redis
 
-from bot.storage import RedisStorage, StorageConflict, StorageItemRejected
+from bot.teams.storage import RedisStorage, StorageConflict, StorageItemRejected
 
 PREFIX = "riposte:storage:"
 

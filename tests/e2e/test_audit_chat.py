@@ -18,7 +18,7 @@ from sandbox.channel import SANDBOX_CHANNEL_ID
 from tests.bot.test_audit_trail import stream
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.card_clicks import CaseThread
-from tests.e2e.helpers import ALICE, APPROVER, NO_ROLE, RESPONDER, card_of, card_text, channel
+from tests.e2e.helpers import ADMIN_RESPONDER, ALICE, APPROVER, NO_ROLE, RESPONDER, card_of, card_text, channel
 from tests.e2e.test_commands_chat import say_in_channel
 from tests.e2e.test_reset_password import password_in
 
@@ -89,9 +89,10 @@ async def test_the_audit_card_says_when_the_chain_is_broken(bot: RunningBot, cle
 
 
 async def test_choosing_the_alert_channel_is_audited_with_who_and_from_to(bot: RunningBot, clean_redis: str) -> None:
-    await say_in_channel(bot, RESPONDER, "use this channel for alerts")
+    await say_in_channel(bot, ADMIN_RESPONDER, "use this channel for alerts")
     [event] = [fields for _, fields in stream(clean_redis) if fields.get("action") == "alert_channel_changed"]
-    assert event["phase"] == "event" and event["actor_id"] == RESPONDER and event["actor_roles"] == "responder"
+    assert event["phase"] == "event" and event["actor_id"] == ADMIN_RESPONDER
+    assert event["actor_roles"] == "admin_responder,responder"
     assert event["state_before"] == bot.sandbox.settings.alert_channel or event["state_before"] == "(none)"
     assert event["state_after"] == SANDBOX_CHANNEL_ID
 

@@ -35,7 +35,9 @@ async def test_automation_is_off_by_default(bot: RunningBot, clean_redis: str) -
     assert status == 202
     await case_thread_root(bot, body["case_id"])
     await jobs_done(bot)  # automation would have written its intent in the posting job
-    assert await audit_entries(clean_redis, body["case_id"]) == [] and revokes(bot) == 0
+    entries = await audit_entries(clean_redis, body["case_id"], events=True)
+    assert [e["action"] for e in entries if e["phase"] == "event"] == ["alert_received", "card_posted"]
+    assert [e for e in entries if e["phase"] != "event"] == [] and revokes(bot) == 0
 
 
 async def test_automation_contains_a_high_confidence_alert_when_switched_on(
@@ -48,7 +50,7 @@ async def test_automation_contains_a_high_confidence_alert_when_switched_on(
     await wait_until(lambda: "Revoke sessions: done by Riposte automation" in card_text(
         card_of(channel(bot).threads()[-1]["root"])), what="the card to say who acted")
     entries = await audit_entries(clean_redis, body["case_id"])
-    assert {e["actor_name"] for e in entries} == {"Riposte automation"}
+    assert {e["actor_name"] for e in entries if e["phase"] != "event"} == {"Riposte automation"}
 
 
 async def test_automation_leaves_low_confidence_alerts_and_administrators_alone(

@@ -14,6 +14,7 @@ from sandbox.channel import SANDBOX_CHANNEL_ID, personal_conversation_id
 from sandbox.launcher import start_server
 from tests.conftest import RunningBot
 from tests.e2e.helpers import (
+    ADMIN_RESPONDER,
     ALICE,
     NO_ROLE,
     RESPONDER,
@@ -173,10 +174,11 @@ async def test_audit_by_mail_finds_what_was_done_to_that_user(bot: RunningBot) -
 
 
 async def test_use_this_channel_for_alerts_is_remembered(bot: RunningBot) -> None:
-    text = reply_text(await say_in_channel(bot, RESPONDER, "use this channel for alerts"))
+    text = reply_text(await say_in_channel(bot, ADMIN_RESPONDER, "use this channel for alerts"))
     assert "new alerts will be posted in this channel" in text
-    await channel(bot).send_message(RESPONDER, "use this channel for alerts", personal_conversation_id(RESPONDER))
-    chat = await wait_until(lambda: channel(bot).chat(RESPONDER)[1:] or None, what="the answer")
+    await channel(bot).send_message(ADMIN_RESPONDER, "use this channel for alerts",
+                                    personal_conversation_id(ADMIN_RESPONDER))
+    chat = await wait_until(lambda: channel(bot).chat(ADMIN_RESPONDER)[1:] or None, what="the answer")
     assert "not in a chat" in str(chat[-1].get("text"))
 
 
@@ -268,6 +270,7 @@ async def test_unblock_removes_the_block_policy_riposte_made_from_another_conver
     thread = await say_in_channel(bot, RESPONDER, "unblock alice@contoso.com")
     confirm = card_of(thread["replies"][-1])
     assert buttons(confirm)["unblock_signin"]["title"] == "Confirm: Unblock sign-in"
+    assert "Re-enable account" in card_text(confirm), "unblock also offers to re-enable the account"
     await channel(bot).send_invoke(RESPONDER, thread["id"], thread["replies"][-1]["id"], "unblock_signin",
                                    buttons(confirm)["unblock_signin"]["data"])
     await wait_until(lambda: not any(p["displayName"].startswith("Riposte block:")
@@ -327,7 +330,7 @@ async def test_alerts_go_to_the_service_url_teams_last_used(bot: RunningBot) -> 
 async def test_the_service_url_teams_uses_now_wins_over_the_one_stored_with_the_alert_channel(
     bot: RunningBot, clean_redis: str
 ) -> None:
-    await say_in_channel(bot, RESPONDER, "use this channel for alerts")
+    await say_in_channel(bot, ADMIN_RESPONDER, "use this channel for alerts")
     # Teams has since moved this tenant: the URL recorded with the channel choice no longer answers.
     client = redis_async.Redis.from_url(clean_redis, decode_responses=True)
     try:

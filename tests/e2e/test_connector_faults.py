@@ -4,15 +4,19 @@ source and the people in the channel see."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as redis_async
 
+from sandbox.channel_activities import SANDBOX_TEAM_ID
 from tests.conftest import RunningBot
 from tests.e2e.card_clicks import RULE_FORWARDS, CaseThread
 from tests.e2e.helpers import (
+    ADMIN_RESPONDER,
     APPROVER,
     RESPONDER,
     SAMPLE_ALERT,
@@ -132,3 +136,33 @@ async def test_a_throttled_card_update_does_not_hold_back_the_password_answer(bo
     assert time.monotonic() - started < 4.5, "Teams would have dropped the answer, and the password with it"
     assert "Temporary password" in card_text(answer)
     await thread.wait_for("Reset password: done by Rita Responder")  # the shared card catches up after
+
+
+async def test_uninstalling_the_app_from_the_team_forgets_the_alert_channel_and_alerts_wait(
+    bot: RunningBot, clean_redis: str
+) -> None:
+    client = redis_async.Redis.from_url(clean_redis, decode_responses=True)
+    await channel(bot).send_message(ADMIN_RESPONDER, "@Riposte use this channel for alerts", None)
+    chosen = json.loads(str(await client.get("riposte:alert-channel")))
+    assert chosen["team_id"] == SANDBOX_TEAM_ID  # kept with the channel, to know which removal concerns it
+    status, _ = await channel(bot).remove_bot_from_team(ADMIN_RESPONDER)
+    assert status in (200, 201)
+    try:
+        assert await client.get("riposte:alert-channel") is None  # forgotten: it cannot be posted to any more
+        entries = [{str(k): str(v) for k, v in (fields or {}).items()}
+                   for _, fields in await client.xrange("riposte:audit") or []]
+        events = [fields for fields in entries if fields.get("action") == "alert_channel_cleared"]
+    finally:
+        await client.aclose()
+    assert len(events) == 1 and "uninstalled" in events[0]["detail"]
+    answer_status, answer = await post_alert(bot, SAMPLE_ALERT)  # the configured channel is refused too: kept
+    assert (answer_status, answer["status"]) == (202, "accepted")
+    await wait_until(lambda: thread_posts(bot) >= 1, what="a refused post attempt")
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            async with session.get(f"{bot.url}/healthz") as response:
+                if "BotNotInConversationRoster" in (await response.json())["alert_channel"]:
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("/healthz never said the bot cannot post")

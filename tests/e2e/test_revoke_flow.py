@@ -9,9 +9,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import flows, handler
+from bot import flows
 from bot.flows import Click
 from bot.services import Services
+from bot.teams import handler
 from tests.conftest import RunningBot
 from tests.e2e.helpers import (
     ALICE,

@@ -120,4 +120,4 @@ async def test_a_storm_within_teams_limits_groups_by_user_and_a_click_is_answere
     await jobs_done(bot, seconds=60)
     assert len(channel(bot).threads()) == len(users)
     assert limits.throttled == 0, f"{limits.throttled} sends went over Teams' limits"
-    assert limits.accepted >= 2 * len(users) - 1  # a post per case, and card updates counting grouped alerts
+    assert limits.accepted >= len(users)  # a post per case (an update only where alerts joined after the post)

@@ -1,7 +1,7 @@
 """botbuilder's CloudAdapter and the Teams channel (posting and updating cards through the Bot Connector).
 
-botbuilder is imported only here, in handler.py, storage.py and dialogs/: a move to the Microsoft 365 Agents
-SDK stays small.
+botbuilder and msrest are imported only in bot/teams/ and bot/dialogs/ (tests/test_layers.py): a move to the
+Microsoft 365 Agents SDK stays small.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from urllib3.util.retry import Retry
 from bot.answered import answering, answering_turn, time_left
 from bot.cards.elements import CardJson
 from bot.config import Settings
-from bot.connector import WHILE_ANSWERING_SECONDS, call_connector, status_of
-from bot.inbound import BadActivity, parse_activity
 from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter
+from bot.teams.connector import WHILE_ANSWERING_SECONDS, call_connector, status_of
+from bot.teams.inbound import BadActivity, parse_activity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,7 +42,7 @@ def _no_retries(self: ClientRetryPolicy) -> Retry:
     return Retry(0, read=False)  # requests' own default
 
 
-# bot/connector.py retries Bot Connector calls on Teams' terms. msrest's urllib3 policy would retry beneath it
+# bot/teams/connector.py retries Bot Connector calls on Teams' terms. msrest's urllib3 policy would retry beneath it
 # (5xx and connection errors 3 times without jitter, never 429) and turn an exhausted 502 into a RetryError.
 ClientRetryPolicy.__call__ = _no_retries
 
@@ -147,7 +147,7 @@ def _first_line(error: BaseException) -> str:
 
 class TeamsChannel:
     """Implements bot.services.Channel over the Bot Connector REST API; every call goes through
-    bot.connector.call_connector (retries on Teams' terms)."""
+    bot.teams.connector.call_connector (retries on Teams' terms)."""
 
     def __init__(self, adapter: CloudAdapter, settings: Settings, tenant_id: str, limiter: TeamsLimiter,
                  metrics: Metrics) -> None:

@@ -14,10 +14,11 @@ from redis.exceptions import RedisError
 from actions import ACTIONS
 from bot import alert_channel, command_flow, deliveries
 from bot.cards.alert_card import message_card
+from bot.commands import help_text
 from bot.dialogs.ask_user import AskUser
 from bot.flows import STATE_STORE_DOWN, Click, handle_click
 from bot.services import Services
-from bot.storage import RedisStorage
+from bot.teams.storage import RedisStorage
 
 log = logging.getLogger(__name__)
 SERVICE_URL_REWRITE_SECONDS = 60.0
@@ -130,6 +131,7 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
             channel_id=str((channel_data.get("channel") or {}).get("id") or ""),
             service_url=str(activity.service_url or ""), tenant_id=_tenant_of(activity),
             personal=getattr(activity.conversation, "conversation_type", None) == "personal",
+            team_id=str((channel_data.get("team") or {}).get("id") or ""),
         )
         try:
             # Before the dialog too: its answer is a user to look up.
@@ -174,9 +176,30 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         card = await handle_click(self._services, click)
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        await self._left_team(turn_context, "the app was uninstalled from the team")
+
+    async def on_teams_members_removed(
+        self, members_removed: list[ChannelAccount], team_info: Any, turn_context: TurnContext
+    ) -> None:
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else ""
+        if any(member.id == bot_id for member in members_removed):
+            await self._left_team(turn_context, "the bot was removed from the team")
+
+    async def _left_team(self, turn_context: TurnContext, why: str) -> None:
+        activity = turn_context.activity
+        if self._services.settings.tenant_id and _tenant_of(activity) != self._services.settings.tenant_id:
+            return  # only our tenant's Teams may make us forget our channel
+        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        team_id = str((channel_data.get("team") or {}).get("id") or "")
+        forgotten = await alert_channel.forget_team(self._services, team_id, why)
+        if forgotten:
+            log.warning("alert channel %s forgotten: %s; alerts stay queued until a channel is chosen again",
+                        forgotten, why)
+
     async def on_teams_members_added(
         self, members_added: list[ChannelAccount], team_info: Any, turn_context: TurnContext
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else ""
         if any(member.id == bot_id for member in members_added):
-            await turn_context.send_activity(MessageFactory.text(WELCOME + "\n\n" + command_flow.help_reply()))
+            await turn_context.send_activity(MessageFactory.text(WELCOME + "\n\n" + help_text()))

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import requests
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
-from actions.errors import RiposteError
 from bot.answered import answering, time_left
+from bot.services import ChannelBlocked
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,8 +38,6 @@ TOTAL_SECONDS = 20.0
 WHILE_ANSWERING_SECONDS = 1.5
 
 
-class ChannelBlocked(RiposteError):
-    """Teams refuses every message from the bot in this conversation: retrying cannot help."""
 
 
 def status_of(error: BaseException) -> int | None:

@@ -1,0 +1,297 @@
+"""Watching a contained user: start on the first containment action, re-check on a schedule every replica shares,
+report each change once, stop on release or when the window ends.
+
+The schedule is saq scheduled jobs on the alerts queue. Check n is keyed `watch:{user}:{watch id}:{n}`, so
+however many replicas and workers run, one job exists per check; the check first queues check n+1 (a re-run
+queues nothing new) and then claims n in Redis (a re-delivered job, or a stale one from an earlier watch, does
+nothing). saq's own key cannot be the bare `watch:{user}`: a job's key stays taken until it finishes, so a check
+could not queue its successor under the same key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from actions import ACTIONS
+from actions.errors import RiposteError, Throttled
+from actions.graph import without_retries
+from actions.items import list_items
+from actions.runner import Actor
+from actions.spec import ActionContext, TargetUser
+from bot import block_policies
+from bot.cards.elements import execute, when
+from bot.cards.watch_block import change_reply
+from bot.cases import Case, record_key
+from bot.pipeline.enqueue import refresh_card
+from bot.pipeline.limiter import Priority
+from bot.services import Services
+from bot.watch.rate import GraphBudget, budgeted_exchange, budgeted_tenant, limits_storage
+from bot.watch.snapshot import FACETS, Change, Snapshot, compare, merge, missing_parts, take
+from bot.watch.store import ENDED, RELEASED, WATCHING, Watch, WatchStore
+
+log = logging.getLogger(__name__)
+WATCH_CHECK = "watch_check"
+WATCH_REPLY = "watch_reply"
+JITTER = 0.1  # ± this share of the interval, so checks of users contained together spread out
+# Containment: any of these, done, starts a watch on the user.
+CONTAINMENT = frozenset({"revoke_sessions", "disable_account", "block_signin", "block_user", "remove_forwarding",
+                         "disable_inbox_rule", "delete_inbox_rule", "remove_app", "remove_auth_method",
+                         "remove_mailbox_access"})
+# What each action changes on purpose (its undo too): the watch re-reads those facets as the new baseline.
+FACETS_OF: dict[str, frozenset[str]] = {
+    "disable_account": frozenset({"account"}), "enable_account": frozenset({"account"}),
+    "block_signin": frozenset({"block"}), "unblock_signin": frozenset({"block"}),
+    "block_user": frozenset({"account", "forwarding", "rules"}),
+    "remove_forwarding": frozenset({"forwarding"}), "restore_forwarding": frozenset({"forwarding"}),
+    "disable_inbox_rule": frozenset({"rules"}), "delete_inbox_rule": frozenset({"rules"}),
+    "enable_inbox_rule": frozenset({"rules"}), "restore_inbox_rule": frozenset({"rules"}),
+    "remove_app": frozenset({"grants"}), "remove_auth_method": frozenset({"methods"}),
+    "remove_mailbox_access": frozenset({"full_access"}), "restore_mailbox_access": frozenset({"full_access"}),
+}
+# Whose containment a change undid (the reply @mentions them), and what to offer to act again.
+CONTAINED_BY: dict[str, tuple[str, ...]] = {
+    "account": ("disable_account", "block_user"), "block": ("block_signin",),
+    "rules": ("disable_inbox_rule", "delete_inbox_rule", "block_user"),
+    "forwarding": ("remove_forwarding", "block_user"),
+    "methods": ("remove_auth_method",), "grants": ("remove_app",), "full_access": ("remove_mailbox_access",),
+}
+OFFERS: dict[str, tuple[str, ...]] = {
+    "account": ("disable_account", "block_signin"), "block": ("block_signin",),
+    "rules": ("delete_inbox_rule", "disable_inbox_rule"), "forwarding": ("remove_forwarding",),
+    "methods": ("remove_auth_method",), "grants": ("remove_app",), "full_access": ("remove_mailbox_access",),
+}
+
+
+def _is_person(actor_id: str) -> bool:
+    """An Entra object id (a person who clicked), not automation's name for itself: only a person is mentioned."""
+    try:
+        uuid.UUID(actor_id)
+    except ValueError:
+        return False
+    return True
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def watching(services: Services, case_id: str) -> Watch | None:
+    """The watch this case started, for its card (None when it started none)."""
+    return await WatchStore(services.redis).get_for_case(case_id)
+
+
+async def _enqueue_check(services: Services, watch: Watch, seq: int, at: float, tag: str = "") -> None:
+    key = f"watch:{watch.user_id}:{watch.started_at}:{tag or seq}"
+    # `watch_id`, not `started`: saq's Job has a field of that name
+    await services.queues.enqueue(services.queues.alerts, WATCH_CHECK, key=key, scheduled=int(at),
+                                  user_id=watch.user_id, watch_id=watch.started_at, seq=seq)
+
+
+async def after_action(services: Services, case: Case, action: str, actor: Actor) -> None:
+    """Hook for a successful action: a containment action starts watching the user (unless watched already);
+    any action on a watched user re-baselines what it changed, so Riposte's own changes are never "undone"."""
+    try:
+        await _after_action(services, case, action, actor)
+    except Exception:
+        log.exception("watching %s after %s on case %s could not be set up", case.target, action, case.id)
+
+
+async def _after_action(services: Services, case: Case, action: str, actor: Actor) -> None:
+    target = case.target
+    if target is None or (action not in CONTAINMENT and action not in FACETS_OF):
+        return
+    store = WatchStore(services.redis)
+    watch = await store.get(target.id)
+    if watch is not None and watch.state == WATCHING:
+        facets = FACETS_OF.get(action, frozenset())
+        if facets:
+            generation = await store.rebase(target.id, facets)
+            await _enqueue_check(services, watch, -1, 0, tag=f"rebase-{generation}")
+        return
+    if action not in CONTAINMENT or services.settings.watch_hours <= 0:
+        return
+    started = time.time()
+    watch = Watch(user_id=target.id, upn=target.upn, display_name=target.display_name, case_id=case.id,
+                  actor_id=actor.id, actor_name=actor.name, started_at=now_iso(),
+                  until=started + services.settings.watch_hours * 3600,
+                  has_mailbox=target.has_mailbox and not target.is_guest)
+    await store.start(watch)
+    await _enqueue_check(services, watch, 0, 0)  # now: the first check takes the baseline
+    await services.audit.record_event("watch_started", case_id=case.id, target_id=target.id, target_upn=target.upn,
+                                      actor_id=actor.id, actor_name=actor.name, after=action,
+                                      hours=services.settings.watch_hours)
+    await refresh_card(services, case.id, Priority.BULK)
+
+
+async def release(services: Services, case_id: str, actor: Actor) -> str:
+    """Stop watching the user this case contained (audited); what happened, in words. For the card's Release button
+    and a typed `release <user>` command (the command table is someone else's: call this from it)."""
+    store = WatchStore(services.redis)
+    watch = await store.get_for_case(case_id)
+    if watch is None or watch.state != WATCHING:
+        return "This case's user is not being watched."
+    if not await store.stop(watch.user_id, RELEASED, f"released by {actor.name} at {when(now_iso())}"):
+        return "This case's user is not being watched."
+    await services.audit.record_event("release", case_id=case_id, target_id=watch.user_id, target_upn=watch.upn,
+                                      actor_id=actor.id, actor_name=actor.name)
+    await refresh_card(services, case_id, Priority.INTERACTIVE)
+    return f"Released: Riposte no longer watches {watch.display_name}."
+
+
+class Watcher:
+    """The job functions, with this process's share of the shared Graph budget."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.store = WatchStore(services.redis)
+        self.budget = GraphBudget(limits_storage(services.settings.redis_url), services.redis,
+                                  services.settings.watch_max_rps)
+
+    async def run_check(self, user_id: str, started: str, seq: int) -> None:
+        watch = await self.store.get(user_id)
+        if watch is None or watch.state != WATCHING or watch.started_at != started:
+            return  # released, ended, or a job of an earlier watch of this user
+        if seq >= 0:
+            if watch.seq != seq:
+                return  # this check already ran (a re-delivered job)
+            if time.time() >= watch.until:
+                await self._end(watch)
+                return
+            interval = self.services.settings.watch_interval_seconds
+            await _enqueue_check(self.services, watch, seq + 1,
+                                 time.time() + interval * (1 + random.uniform(-JITTER, JITTER)))
+            if not await self.store.claim(user_id, seq):
+                return
+        await self._check(watch)
+
+    async def _end(self, watch: Watch) -> None:
+        if await self.store.stop(watch.user_id, ENDED, f"the watch window ended at {when(now_iso())}"):
+            await self.services.audit.record_event("watch_ended", case_id=watch.case_id, target_id=watch.user_id,
+                                                   target_upn=watch.upn)
+            await refresh_card(self.services, watch.case_id, Priority.BULK)
+
+    def _context(self, watch: Watch) -> ActionContext:
+        target = TargetUser(id=watch.user_id, upn=watch.upn, display_name=watch.display_name, account_enabled=False,
+                            mail=watch.upn, has_mailbox=watch.has_mailbox)
+        return ActionContext(tenant=budgeted_tenant(self.services.tenant, self.budget), target=target,
+                             case_id=watch.case_id,
+                             exchange=budgeted_exchange(self.services.runner.exchange, self.budget))
+
+    async def _check(self, watch: Watch) -> None:
+        rebase = await self.store.pending_rebase(watch.user_id)
+        if watch.baseline is None:
+            rebase = frozenset(FACETS)
+        at = now_iso()
+        try:
+            block = await block_policies.known(self.services, watch.user_id)
+            with without_retries():  # every request goes through the budget; a 429 pauses all watchers instead
+                now = await take(self._context(watch), block, watch.baseline, watch.has_mailbox)
+        except Throttled:
+            pause = await self.budget.throttled()
+            await self.store.failed(watch.user_id, at, f"Graph is throttling (429): watching pauses {pause:.0f} s")
+            await refresh_card(self.services, watch.case_id, Priority.BULK)
+            return
+        except RiposteError as error:
+            await self.store.failed(watch.user_id, at, str(error))
+            await refresh_card(self.services, watch.case_id, Priority.BULK)
+            return
+        await self.budget.recovered()
+        changes = compare(watch.baseline, now, rebase) if watch.baseline is not None else []
+        # A facet found changed is baselined as it is now: reported once, not again after the next Riposte action.
+        settled = rebase | frozenset(change.facet for change in changes)
+        await self.store.checked(watch.user_id, at, merge(watch.baseline, now, settled), missing_parts(now), rebase)
+        reported = [change for change in changes
+                    if await self.store.first_report(watch.user_id, watch.generation, change, at)]
+        if reported:
+            await self._reported(watch, reported, now)
+            await self.services.queues.enqueue(
+                self.services.queues.alerts, WATCH_REPLY, key=f"watch-reply:{watch.user_id}:{watch.generation}:{at}",
+                user_id=watch.user_id, generation=watch.generation, found_at=at)
+        await refresh_card(self.services, watch.case_id, Priority.BULK)
+
+    async def _reported(self, watch: Watch, changes: list[Change], now: Snapshot) -> None:
+        """Audit each change and make the buttons to act again clickable (an undone action may run again)."""
+        case = await self.services.cases.get(watch.case_id)
+        if case is None:
+            return
+        records = await self.services.cases.records(case.id)
+        for change in changes:
+            await self.services.audit.record_event("watch_change", case_id=case.id, target_id=watch.user_id,
+                                                   target_upn=watch.upn, change=change.text, hint=change.hint)
+            for name in CONTAINED_BY.get(change.facet, ()):
+                key = record_key(name, change.item if name.endswith("_inbox_rule") else "")
+                record = records.get(key)
+                if record is not None and record.state == "done" and name != "block_user":
+                    await self.services.cases.release_action(case.id, key)
+                    record.state = "reversed"
+                    await self.services.cases.put_record(case.id, record)
+        if any(change.facet == "rules" for change in changes):
+            try:  # list the rules on the card: the re-created one gets its Delete / Disable buttons
+                with without_retries():
+                    items = await list_items("inbox_rule", self._context(watch))
+                await self.services.cases.save_listing(case.id, "inbox_rule", items)
+            except RiposteError as error:
+                log.warning("could not list %s's inbox rules after a change: %s", watch.upn, error)
+
+    async def run_reply(self, user_id: str, generation: int, at: str) -> None:
+        """One reply in the case's thread for the changes one check found: @mentions the responder who contained
+        the user, with the buttons to act again."""
+        watch = await self.store.get(user_id)
+        case = await self.services.cases.get(watch.case_id) if watch else None
+        if watch is None or case is None or not case.conversation:
+            return
+        changes = [change for gen, found_at, change in watch.changes if gen == generation and found_at == at]
+        if not changes:
+            return
+        records = await self.services.cases.records(case.id)
+        actor_id, actor_name = watch.actor_id, watch.actor_name
+        done = [record for record in records.values()
+                if any(record.action in CONTAINED_BY.get(change.facet, ()) for change in changes)]
+        if done:
+            latest = max(done, key=lambda record: record.finished_at or record.started_at)
+            actor_id, actor_name = latest.actor_id, latest.actor_name
+        synced = any(change.hint for change in changes if change.facet == "account")
+        buttons = self._buttons(case, changes, synced, watch)
+        advice = ("Directory sync re-enables a disabled synced account: Block sign-in (a Conditional Access policy) "
+                  "holds against it; disable the account in Active Directory too." if synced else "")
+        card = change_reply(actor_id if _is_person(actor_id) else "", actor_name, f"{watch.display_name} ({watch.upn})",
+                            [f"{change.text} at {when(at)}" + (f" — {change.hint}" if change.hint else "")
+                             for change in changes], advice, buttons)
+        await self.services.channel.reply(case.conversation, card, Priority.INTERACTIVE)
+
+    def _buttons(self, case: Case, changes: list[Change], synced: bool, watch: Watch) -> list[dict[str, Any]]:
+        buttons: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        baseline = watch.baseline or {}
+        blocked = bool((baseline.get("block") or {}).get("enabled")) and not any(c.facet == "block" for c in changes)
+        for change in changes:
+            for verb in OFFERS.get(change.facet, ()):
+                if verb not in case.offered or verb not in ACTIONS:
+                    continue
+                if (verb == "disable_account" and synced) or (verb == "block_signin" and blocked):
+                    continue
+                item = change.item if change.facet == "rules" else ""
+                if (verb, item) in seen:
+                    continue
+                seen.add((verb, item))
+                title = ACTIONS[verb].title + (f" “{change.item_label}”" if item else "")
+                buttons.append(execute(title, verb, self.services.signer.data(case.id, verb, case.nonce, item)))
+        return buttons[:6]
+
+
+def job_functions(services: Services) -> dict[str, Any]:
+    """The watcher's job functions (bot/pipeline/jobs.py adds them to the workers')."""
+    watcher = Watcher(services)
+
+    async def check(ctx: dict[str, Any], *, user_id: str, watch_id: str, seq: int) -> None:
+        await watcher.run_check(user_id, watch_id, seq)
+
+    async def reply(ctx: dict[str, Any], *, user_id: str, generation: int, found_at: str) -> None:
+        await watcher.run_reply(user_id, generation, found_at)
+
+    return {WATCH_CHECK: check, WATCH_REPLY: reply}

@@ -1,0 +1,169 @@
+"""Watches in Redis: one per user, belonging to the case whose containment started it.
+
+`riposte:watch:{user}` is a hash; each writer sets only its own fields (a check its results, a release the state),
+so a release landing while a check runs is never overwritten. Around it: the facets a Riposte action changed on
+purpose (re-read as the new baseline, not reported), the changes found (a list), one report-once guard per change
+and watch generation, and the case → user pointer the card and `release` look up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from bot.cases import CASE_TTL_SECONDS
+from bot.watch.snapshot import FACETS, Change, Snapshot
+
+WATCHING, RELEASED, ENDED = "watching", "released", "ended"
+
+
+def _key(user_id: str) -> str:
+    return f"riposte:watch:{user_id.lower()}"
+
+
+def _case_key(case_id: str) -> str:
+    return f"riposte:watch-case:{case_id}"
+
+
+# Claim check number ARGV[1] of a live watch: advance `seq` past it, once, whoever runs it.
+_CLAIM = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'watching' then return 0 end
+if redis.call('HGET', KEYS[1], 'seq') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'seq', tostring(tonumber(ARGV[1]) + 1))
+return 1
+"""
+_STOP = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'watching' then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'ended', ARGV[2])
+return 1
+"""
+
+
+@dataclass
+class Watch:
+    user_id: str
+    upn: str
+    display_name: str
+    case_id: str
+    actor_id: str
+    actor_name: str
+    started_at: str
+    until: float  # epoch seconds
+    has_mailbox: bool = True
+    seq: int = 0
+    generation: int = 1
+    state: str = WATCHING
+    ended: str = ""  # what ended it, in words ("Released by Rita Responder at …")
+    last_check: str = ""
+    last_error: str = ""
+    missing: list[str] = field(default_factory=list)
+    baseline: Snapshot | None = None
+    changes: list[tuple[int, str, Change]] = field(default_factory=list)  # (generation, found at, change)
+
+    @property
+    def reverted(self) -> list[tuple[str, Change]]:
+        """Changes found in this generation (since the last containment action): what the card calls reverted."""
+        return [(at, change) for generation, at, change in self.changes if generation == self.generation]
+
+
+class WatchStore:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._claim = redis.register_script(_CLAIM)
+        self._stop = redis.register_script(_STOP)
+
+    async def start(self, watch: Watch) -> None:
+        key = _key(watch.user_id)
+        fields: dict[str | bytes, str] = {
+            "user_id": watch.user_id, "upn": watch.upn, "display_name": watch.display_name, "case_id": watch.case_id,
+            "actor_id": watch.actor_id, "actor_name": watch.actor_name, "started_at": watch.started_at,
+            "until": str(watch.until), "has_mailbox": "1" if watch.has_mailbox else "0", "seq": "0",
+            "state": WATCHING, "ended": "", "last_check": "", "last_error": "", "missing": "[]", "baseline": "",
+        }
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+            pipe.hincrby(key, "generation", 1)
+            pipe.sadd(key + ":rebase", *FACETS)
+            pipe.set(_case_key(watch.case_id), watch.user_id, ex=CASE_TTL_SECONDS)
+            for name in (key, key + ":rebase", key + ":changes"):
+                pipe.expire(name, CASE_TTL_SECONDS)
+            await pipe.execute()
+
+    async def user_of_case(self, case_id: str) -> str | None:
+        raw = await self._redis.get(_case_key(case_id))
+        return str(raw) if raw else None
+
+    async def get(self, user_id: str) -> Watch | None:
+        key = _key(user_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(key)
+            pipe.lrange(key + ":changes", 0, -1)
+            raw, changes = await pipe.execute()
+        if not raw:
+            return None
+        data: dict[str, str] = {str(k): str(v) for k, v in raw.items()}
+        found: list[tuple[int, str, Change]] = []
+        for item in changes:
+            entry = json.loads(item)
+            found.append((int(entry["generation"]), str(entry["at"]), Change.from_json(entry["change"])))
+        return Watch(
+            user_id=data["user_id"], upn=data["upn"], display_name=data["display_name"], case_id=data["case_id"],
+            actor_id=data["actor_id"], actor_name=data["actor_name"], started_at=data["started_at"],
+            until=float(data["until"]), has_mailbox=data.get("has_mailbox") == "1", seq=int(data.get("seq", 0)),
+            generation=int(data.get("generation", 1)), state=data.get("state", WATCHING),
+            ended=data.get("ended", ""), last_check=data.get("last_check", ""),
+            last_error=data.get("last_error", ""), missing=json.loads(data.get("missing") or "[]"),
+            baseline=json.loads(data["baseline"]) if data.get("baseline") else None, changes=found,
+        )
+
+    async def get_for_case(self, case_id: str) -> Watch | None:
+        user = await self.user_of_case(case_id)
+        watch = await self.get(user) if user else None
+        return watch if watch is not None and watch.case_id == case_id else None
+
+    async def claim(self, user_id: str, seq: int) -> bool:
+        return bool(await self._claim(keys=[_key(user_id)], args=[str(seq)]))
+
+    async def rebase(self, user_id: str, facets: frozenset[str]) -> int:
+        """A Riposte action changed these facets on purpose: the next check re-reads them as the baseline, and
+        what was reported before may be reported again (a new generation). Returns the generation."""
+        key = _key(user_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key + ":rebase", *facets)
+            pipe.hincrby(key, "generation", 1)
+            _, generation = await pipe.execute()
+        return int(generation)
+
+    async def pending_rebase(self, user_id: str) -> frozenset[str]:
+        members = await self._redis.smembers(_key(user_id) + ":rebase")  # type: ignore[misc]
+        return frozenset(str(member) for member in members)
+
+    async def first_report(self, user_id: str, generation: int, change: Change, at: str) -> bool:
+        """True once per change and generation, across every replica: only then is it recorded and reported."""
+        key = _key(user_id)
+        if not await self._redis.set(f"{key}:reported:{generation}:{change.key}", at, nx=True,
+                                     ex=CASE_TTL_SECONDS):
+            return False
+        entry = json.dumps({"generation": generation, "at": at, "change": change.to_json()})
+        await self._redis.rpush(key + ":changes", entry)  # type: ignore[misc]
+        await self._redis.expire(key + ":changes", CASE_TTL_SECONDS)
+        return True
+
+    async def checked(self, user_id: str, at: str, baseline: Snapshot, missing: list[str],
+                      rebased: frozenset[str]) -> None:
+        key = _key(user_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"last_check": at, "last_error": "", "baseline": json.dumps(baseline),
+                                    "missing": json.dumps(missing)})
+            if rebased:
+                pipe.srem(key + ":rebase", *rebased)
+            await pipe.execute()
+
+    async def failed(self, user_id: str, at: str, problem: str) -> None:
+        await self._redis.hset(_key(user_id), mapping={"last_check": at, "last_error": problem})  # type: ignore[misc]
+
+    async def stop(self, user_id: str, state: str, why: str) -> bool:
+        """End a live watch (released or window over); False when it had already ended."""
+        return bool(await self._stop(keys=[_key(user_id)], args=[state, why]))

@@ -1,0 +1,109 @@
+"""`python app.py doctor` against the sandbox tenant on the production path (msal against its HTTPS authority, real
+Redis): green when everything is there, a red line and a non-zero exit when a permission is withheld, no secret."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.doctor import needs_of, run
+from sandbox.launcher import TenantWithAuthority, production_like_environment, start_tenant_with_authority
+from sandbox.seed import load_seed
+from sandbox.tenant import TENANT, TenantState
+
+BOT_PASSWORD = "bot-password-never-printed"
+GRAPH_SECRET = "sandbox-client-secret"
+
+
+@pytest.fixture
+async def tenant(tmp_path: Path) -> AsyncIterator[TenantWithAuthority]:
+    running = await start_tenant_with_authority(load_seed(), tmp_path)
+    yield running
+    await running.server.runner.cleanup()
+
+
+def doctor_settings(tenant: TenantWithAuthority, redis_url: str, monkeypatch: pytest.MonkeyPatch,
+                    **extra: str) -> Settings:
+    env = production_like_environment(load_seed(), tenant, "http://127.0.0.1:9", redis_url, 3978)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", env.pop("REQUESTS_CA_BUNDLE"))  # msal trusts the sandbox authority
+    del env["RIPOSTE_ALLOW_UNAUTHENTICATED"]
+    seed = load_seed()
+    env.update({"MicrosoftAppId": "riposte-sandbox-bot", "MicrosoftAppPassword": BOT_PASSWORD,
+                "MicrosoftAppTenantId": seed["tenant"]["id"]}, **extra)
+    return Settings(_env_file=None, **env)  # type: ignore[call-arg,arg-type]
+
+
+async def doctor(settings: Settings) -> tuple[int, str]:
+    out = io.StringIO()
+    code = await run(settings, out=out)
+    return code, out.getvalue()
+
+
+def assert_no_secret(output: str, state: TenantState) -> None:
+    assert GRAPH_SECRET not in output and BOT_PASSWORD not in output
+    assert state.issued_tokens, "msal signed in"
+    assert not any(token in output for token in state.issued_tokens)
+
+
+def test_permission_texts_parse_into_alternatives_and_roles() -> None:
+    assert needs_of("User.EnableDisableAccount.All + User.Read.All") == [
+        (("User.EnableDisableAccount.All",), False), (("User.Read.All",), False)]
+    assert needs_of("Directory.Read.All (or DelegatedPermissionGrant.ReadWrite.All) to list; "
+                    "Application.ReadWrite.All (app) / DelegatedPermissionGrant.ReadWrite.All (consent)") == [
+        (("Directory.Read.All", "DelegatedPermissionGrant.ReadWrite.All"), False),
+        (("Application.ReadWrite.All",), False), (("DelegatedPermissionGrant.ReadWrite.All",), False)]
+    assert needs_of("User-PasswordProfile.ReadWrite.All + User Administrator role") == [
+        (("User-PasswordProfile.ReadWrite.All",), False), (("User Administrator",), True)]
+
+
+async def test_doctor_is_green_against_the_sandbox(tenant: TenantWithAuthority, clean_redis: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch))
+    lines = output.splitlines()
+    assert code == 0, output
+    assert not [line for line in lines if line.startswith("✗")], output
+    for expected in ("✓ Graph token: app riposte-sandbox-app signed in",
+                     "✓ permission User.RevokeSessions.All — for revoke_sessions",
+                     "✓ permission User.Read.All (a read succeeded)",
+                     "✓ directory role User Administrator (for reset_password)",
+                     "✓ RIPOSTE_RESPONDER_GROUPS: group Riposte Responders",
+                     "✓ protected user breakglass@contoso.onmicrosoft.com exists",
+                     "✓ Exchange Online: Get-AcceptedDomain answered",
+                     "✓ Redis answers", "! Redis AOF is off",  # the tests' Redis runs without AOF
+                     "✓ alert channel is set",
+                     "✓ Bot Framework token: bot riposte-sandbox-bot (SingleTenant) signed in"):
+        assert any(line.startswith(expected) for line in lines), f"{expected!r} not in:\n{output}"
+    assert_no_secret(output, tenant.server.app[TENANT])
+
+
+async def test_a_withheld_permission_is_red_and_fails_the_run(tenant: TenantWithAuthority, clean_redis: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tenant.server.app[TENANT]
+    state.withheld_permissions = {"User.RevokeSessions.All", "Exchange.ManageAsApp", "Policy.Read.All"}
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch,
+                                                RIPOSTE_PROTECTED_USERS="breakglas@contoso.onmicrosoft.com"))
+    lines = output.splitlines()
+    assert code == 1
+    red = [line for line in lines if line.startswith("✗")]
+    assert any(line.startswith("✗ permission User.RevokeSessions.All is not granted (needed by revoke_sessions")
+               and "Grant admin consent" in line for line in red), output
+    assert any(line.startswith("✗ permission Exchange.ManageAsApp is not granted") for line in red), output
+    assert any(line.startswith("✗ Exchange Online: Get-AcceptedDomain failed") for line in red), output
+    assert any(line.startswith("✗ permission Policy.Read.All is not granted") for line in red), output
+    assert any(line.startswith("✗ protected user breakglas@contoso.onmicrosoft.com") for line in red), output
+    assert any(line.startswith("✓ permission User.EnableDisableAccount.All") for line in lines), output
+    assert lines[-1].startswith("✗ 5 problem(s)"), output
+    assert_no_secret(output, state)
+
+
+async def test_a_wrong_tenant_is_one_clear_red_line(tenant: TenantWithAuthority, clean_redis: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch, GRAPH_TENANT_ID="not-a-tenant"))
+    assert code == 1
+    assert "✗ Graph token: no sign-in at https://" in output and "/not-a-tenant: " in output
+    assert "✗ permissions, groups and protected users: not checked without a Graph token" in output
+    assert GRAPH_SECRET not in output and BOT_PASSWORD not in output

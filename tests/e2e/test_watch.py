@@ -1,0 +1,252 @@
+"""Watching contained users (bot/watch): the sandbox undoes containment the way the world does (directory sync, the
+attacker) over its HTTP control, and the card, the thread and the audit say so, once.
+
+"Nothing more happened" is asserted only after further checks have run (the watch's claimed check count moved on)
+or after the schedule drained (a released watch's pending check came due and queued no successor)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from app import create_app
+from bot.endpoints import SERVICES
+from bot.watch.store import Watch, WatchStore
+from sandbox.launcher import RunningServer
+from tests.conftest import BotFactory, RunningBot
+from tests.e2e.card_clicks import ALICE_UPN, SAM_UPN, CaseThread
+from tests.e2e.helpers import (
+    ALICE,
+    RESPONDER,
+    USERS,
+    audit_entries,
+    card_of,
+    card_text,
+    channel,
+    execute_buttons,
+    jobs_done,
+    tenant,
+    wait_until,
+)
+
+SAM = USERS["sam.synced"]["id"]
+FAST = {"watch_interval_seconds": 1.0, "watch_max_rps": 50, "watch_hours": 1.0}
+UNDONE = "something you contained was undone"
+
+
+async def revert(bot: RunningBot, what: str, user: str, **extra: Any) -> list[str]:
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{bot.sandbox.tenant.url}/_sandbox/revert", json={"what": what, "user": user, **extra}
+    ) as response:
+        body = await response.json()
+        assert response.status == 200, body
+        done: list[str] = body["reverted"]
+        assert done, f"the sandbox changed nothing for {what}"
+        return done
+
+
+async def watch_of(bot: RunningBot, user_id: str) -> Watch:
+    watch = await WatchStore(bot.app[SERVICES].redis).get(user_id)
+    assert watch is not None, f"{user_id} is not watched"
+    return watch
+
+
+async def checks_after(bot: RunningBot, user_id: str, more: int) -> None:
+    """Wait until `more` further scheduled checks have been claimed and the last of them has recorded its time."""
+    start = (await watch_of(bot, user_id)).seq
+    deadline_seq = start + more + 1  # check n is finished once n+1 has been claimed
+
+    async def moved() -> bool:
+        return (await watch_of(bot, user_id)).seq >= deadline_seq
+
+    for _ in range(600):
+        if await moved():
+            return
+        await _sleep()
+    raise AssertionError(f"the watch of {user_id} did not run {more} more check(s)")
+
+
+async def _sleep() -> None:
+    import asyncio
+
+    await asyncio.sleep(0.05)
+
+
+def undone_replies(thread: CaseThread) -> list[dict[str, Any]]:
+    return [reply for reply in thread.replies()
+            if reply.get("attachments") and UNDONE in card_text(card_of(reply))]
+
+
+def mention_of(reply: dict[str, Any]) -> dict[str, Any]:
+    content = card_of(reply)
+    entities = content["msteams"]["entities"]
+    assert len(entities) == 1 and entities[0]["type"] == "mention", entities
+    tag = entities[0]["text"]
+    assert tag.startswith("<at>") and tag.endswith("</at>")
+    texts = [block["text"] for block in content["body"] if block.get("type") == "TextBlock"]
+    assert any(tag in text for text in texts), "the <at> tag is not in a TextBlock of the card"
+    mention: dict[str, Any] = entities[0]
+    return mention
+
+
+async def test_sync_re_enabling_a_disabled_synced_user_is_reported_once(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST)
+    thread = await CaseThread.open(bot, SAM_UPN)
+    await thread.run("disable_account", done="Disable account: done")
+    await thread.wait_for("Containment: contained")
+    await revert(bot, "sync_enable", SAM_UPN)
+
+    text = await thread.wait_for("Containment: reverted", seconds=10)
+    assert "account re-enabled at" in text and "probably directory sync" in text
+    replies = await wait_until(lambda: undone_replies(thread), seconds=10, what="the reply about the change")
+    mention = mention_of(replies[0])
+    assert mention["mentioned"] == {"id": RESPONDER, "name": "Rita Responder"}
+    offered = [button["verb"] for button in execute_buttons(card_of(replies[0]))]
+    assert offered == ["block_signin"], offered  # sync would undo a second disable: only the CA block is offered
+
+    await checks_after(bot, SAM, 3)
+    assert len(undone_replies(thread)) == 1
+    changes = [e for e in await audit_entries(bot.app[SERVICES].settings.redis_url, thread.case_id, events=True)
+               if e.get("action") == "watch_change"]
+    assert len(changes) == 1 and changes[0]["change"] == "account re-enabled"
+
+    # Acting again from the reply: the block holds, and the card is back to contained.
+    button = execute_buttons(card_of(replies[0]))[0]
+    status, answer = await channel(bot).send_invoke(RESPONDER, thread.conversation_id, replies[0]["id"],
+                                                    "block_signin", button["data"])
+    assert status == 200 and answer["statusCode"] == 200, answer
+    await thread.wait_for("Block sign-in: done")
+    await thread.wait_for("Containment: contained")
+    await checks_after(bot, SAM, 2)
+    assert len(undone_replies(thread)) == 1
+    assert len(undone_replies(thread)) == 1
+
+
+async def test_a_forwarding_rule_created_after_containment_is_reported_once(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST)
+    thread = await CaseThread.open(bot, ALICE_UPN)
+    await thread.run("disable_account", done="Disable account: done")
+    text = await thread.wait_for("Containment: partly contained")
+    assert "missing: forwarding to smtp:invoices@evil.example" in text  # the seed's forwarding is still there
+
+    rule = {"displayName": "fw", "isEnabled": True, "sequence": 9, "conditions": {},
+            "actions": {"forwardTo": [{"emailAddress": {"address": "drop@evil.example"}}]}}
+    created = await revert(bot, "recreate_rule", ALICE_UPN, rule=rule)
+    rule_id = created[0].rsplit("(", 1)[1].rstrip(")")
+    text = await thread.wait_for("Containment: reverted", seconds=10)
+    assert "suspicious inbox rule “fw” created" in text
+    replies = await wait_until(lambda: undone_replies(thread), seconds=10, what="the reply about the rule")
+    verbs = {(b["verb"], b["data"].get("item", "")) for b in execute_buttons(card_of(replies[0]))}
+    assert verbs == {("delete_inbox_rule", rule_id), ("disable_inbox_rule", rule_id)}
+
+    await checks_after(bot, ALICE, 3)
+    assert len(undone_replies(thread)) == 1
+    # The rule can be deleted from the card (it is listed there now with its buttons).
+    await thread.run("delete_inbox_rule", rule_id, done="Delete rule “fw”: done", approval=True)
+    assert not any(r["id"] == rule_id for r in tenant(bot).inbox_rules[ALICE])
+
+    # A second, different change is a second report; still none repeated.
+    await revert(bot, "forwarding", ALICE_UPN, address="smtp:exfil@evil.example")
+    await wait_until(lambda: len(undone_replies(thread)) == 2, seconds=10, what="the reply about forwarding")
+    assert "new mailbox forwarding to smtp:exfil@evil.example" in card_text(card_of(undone_replies(thread)[1]))
+    await checks_after(bot, ALICE, 3)
+    assert len(undone_replies(thread)) == 2
+
+
+async def test_a_released_case_is_no_longer_watched(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST)
+    thread = await CaseThread.open(bot, SAM_UPN)
+    await thread.run("disable_account", done="Disable account: done")
+    await thread.wait_for("Containment: contained")
+    await thread.click("release", undo=True)
+    text = await thread.wait_for("Containment: released")
+    assert "released by Rita Responder" in text and thread.find("release", undo=True) is None
+    released = await watch_of(bot, SAM)
+    await revert(bot, "sync_enable", SAM_UPN)
+
+    await jobs_done(bot, seconds=15)  # the check that was due came and went without queuing another
+    after = await watch_of(bot, SAM)
+    assert after.seq == released.seq and after.state == "released"
+    assert after.last_check == released.last_check
+    assert "reverted" not in thread.text() and not undone_replies(thread)
+    events = [e["action"] for e in await audit_entries(bot.app[SERVICES].settings.redis_url, thread.case_id,
+                                                        events=True)]
+    assert events.count("release") == 1 and "watch_change" not in events
+
+
+@pytest.fixture
+async def second_app(make_bot: BotFactory) -> AsyncIterator[Any]:
+    """A second replica (web and workers) of the first bot, on the same Redis, sandbox tenant and channel."""
+    runners: list[web.AppRunner] = []
+
+    async def start(first: RunningBot) -> RunningServer:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        listener.setblocking(False)
+        app = create_app(first.sandbox.settings, credential=first.sandbox.credential)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.SockSite(runner, listener).start()
+        runners.append(runner)
+        return RunningServer(runner, f"http://127.0.0.1:{listener.getsockname()[1]}")
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def most_in_any_window(times: list[float], seconds: float) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= seconds:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_two_replicas_share_one_schedule_and_one_graph_budget(make_bot: BotFactory, second_app: Any) -> None:
+    rps = 4
+    bot = await make_bot(watch_interval_seconds=1.0, watch_max_rps=rps, watch_hours=1.0)
+    await second_app(bot)
+    thread = await CaseThread.open(bot, ALICE_UPN)
+    await thread.run("disable_account", done="Disable account: done")
+    contained_at = max(request.at for request in tenant(bot).requests)
+    await checks_after(bot, ALICE, 5)
+    await thread.click("release", undo=True)
+    await jobs_done(bot, seconds=30)
+
+    watch = await watch_of(bot, ALICE)
+    user_reads = [r for r in tenant(bot).requests
+                  if r.method == "GET" and r.path == f"/users/{ALICE}"
+                  and r.query.get("$select") == "id,accountEnabled,onPremisesSyncEnabled"]
+    assert len(user_reads) == watch.seq, "each scheduled check ran exactly once across both replicas"
+    watcher_requests = [r.at for r in tenant(bot).requests if r.at > contained_at]
+    # Arrival times wobble by a few ms against the limiter's clock: measure windows a little under a second.
+    assert most_in_any_window(watcher_requests, 0.95) <= rps, "the watcher exceeded its Graph rate"
+    assert len(watcher_requests) >= 5 * 5
+
+
+async def test_release_typed_in_the_channel_ends_the_watch_like_the_button(make_bot: BotFactory) -> None:
+    bot = await make_bot(**FAST)
+    thread = await CaseThread.open(bot, SAM_UPN)
+    await thread.run("disable_account", done="Disable account: done")
+    await thread.wait_for("Containment: contained")
+
+    await channel(bot).send_message(RESPONDER, f"@Riposte release {SAM_UPN}", None)
+
+    def answer() -> str | None:
+        replies = channel(bot).threads()[-1]["replies"]
+        return str(replies[-1].get("text", "")) if replies else None
+
+    assert "Released: Riposte no longer watches" in await wait_until(answer, what="the bot's answer")
+    assert "released by Rita Responder" in await thread.wait_for("Containment: released")
+    assert (await watch_of(bot, SAM)).state == "released"
+    await channel(bot).send_message(RESPONDER, f"@Riposte release {SAM_UPN}", None)
+    assert "is not being watched" in await wait_until(answer, what="the second answer")
