@@ -129,12 +129,11 @@ class ActionRunner:
         await self._audit.record(_entry("intent", spec, actor, target, case_id, result="pending",
                                         detail="; ".join(what)))
 
-    async def record_interrupted(self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str) -> None:
+    async def record_interrupted(self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str,
+                                 detail: str = "the bot shut down before Graph answered; check the user's state "
+                                               "before retrying") -> None:
         await self._audit.record(
-            _entry(
-                "interrupted", spec, actor, target, case_id, result="interrupted",
-                detail="the bot shut down before Graph answered; check the user's state before retrying",
-            )
+            _entry("interrupted", spec, actor, target, case_id, result="interrupted", detail=detail)
         )
 
     async def record_outcome(
@@ -162,10 +161,14 @@ class ActionRunner:
         item: Item | None = None,
         saved: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] | None = None,
+        started_at: str = "",
+        record: bool = True,
     ) -> ActionResult:
+        """Run the action and read it back. The outcome goes to the audit unless `record` is False: then the caller
+        writes it (bot.execution, once it holds the right to settle the run)."""
         context = ActionContext(
             tenant=self._tenant, target=target, case_id=case_id, exchange=self._exchange, item=item, saved=saved,
-            options=options or {}, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            options=options or {}, started_at=started_at or datetime.now(UTC).isoformat(timespec="seconds"),
         )
         try:
             outcome = await spec.run(context)
@@ -184,6 +187,8 @@ class ActionRunner:
             # Graph's 2xx says the change was accepted, not that it holds: read it back before saying "done".
             outcome = replace(outcome, verification=await verify(spec, context, outcome))
             result = ActionResult(ok=True, outcome=outcome, request_id=outcome.request_id)
+        if not record:
+            return result
         try:
             await self.record_outcome(spec, actor, target, case_id, result)
         except Exception:

@@ -28,6 +28,10 @@ def _records_key(case_id: str) -> str:
     return f"riposte:case:{case_id}:actions"
 
 
+def _lease_key(case_id: str, key: str) -> str:
+    return f"riposte:lease:{case_id}:{key}"
+
+
 @dataclass
 class Case:
     id: str
@@ -82,6 +86,10 @@ class ActionRecord:
     steps: list[str] = field(default_factory=list)  # bundle: one line per step
     verification: str = ""  # the read-back after the run: "Verified: …" or "Graph accepted the change but …"
     verified: bool = True  # False: the read-back did not show the change (the card warns)
+    run_id: str = ""  # one run of the action: its lease and the settling of its outcome are per run
+    # The choices the run used (bundle steps, app mode, excluded break-glass ids; never a secret): crash recovery
+    # reads the action back with them.
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -120,6 +128,23 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4]) end
 return {ARGV[1], 'accepted'}
 """
+# KEYS: the run's settle key. ARGV: who asks, TTL, holders it may take over. Returns the previous holder ('' if
+# none) when granted, nil otherwise.
+_SETTLE_SCRIPT = """
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return ''
+end
+if holder == ARGV[1] then return holder end
+for i = 3, #ARGV do
+  if holder == ARGV[i] then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+    return holder
+  end
+end
+return nil
+"""
 GROUPED_SUFFIX = ":grouped"
 GROUPED_KEPT_ON_CARD = 3
 
@@ -132,6 +157,7 @@ class CaseStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._intake = redis.register_script(_INTAKE_SCRIPT)
+        self._settle = redis.register_script(_SETTLE_SCRIPT)
 
     async def open_or_join(self, case: Case, group_seconds: int) -> tuple[str, str]:
         """Keep the alert of the new `case` durably: (case id, "accepted" | "grouped" | "duplicate")."""
@@ -180,11 +206,51 @@ class CaseStore:
     async def claim_action(self, case_id: str, key: str, actor_id: str) -> bool:
         """Exactly-once guard shared by every replica: only the first claimant runs the action (on that item).
 
-        A claim lapses after CLAIM_TTL_SECONDS unless kept: a replica that died mid-action does not block the
-        action for the life of the case. It is kept after success (a second click is told who did it) and
+        A claim lapses after CLAIM_TTL_SECONDS unless kept (a last resort: a run whose process died is settled by
+        recovery within a minute, see `lease`). It is kept after success (a second click is told who did it) and
         released after a failure or when the reverse action ran, so the action can be run again."""
         claimed = await self._redis.set(f"riposte:claim:{case_id}:{key}", actor_id, nx=True, ex=CLAIM_TTL_SECONDS)
         return bool(claimed)
+
+    async def lease(self, case_id: str, key: str, run_id: str, seconds: int) -> None:
+        """Hold (or renew) the lease of a running action: while it exists the run's process is alive. The claim
+        is kept as long: whatever happens, only the run itself or the recovery of it releases it."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(_lease_key(case_id, key), run_id, ex=seconds)
+            pipe.expire(f"riposte:claim:{case_id}:{key}", CLAIM_TTL_SECONDS)
+            await pipe.execute()
+
+    async def lease_left(self, case_id: str, key: str, run_id: str) -> float:
+        """Seconds left on `run_id`'s lease; 0 when it lapsed (its process stopped renewing it)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(_lease_key(case_id, key))
+            pipe.pttl(_lease_key(case_id, key))
+            holder, left = await pipe.execute()
+        return max(0, int(left)) / 1000 if holder is not None and str(holder) == run_id else 0.0
+
+    async def end_lease(self, case_id: str, key: str) -> None:
+        await self._redis.delete(_lease_key(case_id, key))
+
+    async def settle(self, case_id: str, run_id: str, by: str, *, take_from: tuple[str, ...] = ()) -> str | None:
+        """The one right to record how run `run_id` ended: its own process and any worker recovering it may race
+        for it (a process that lost Redis for a while, a recovery that read the tenant), and only one wins. Granted
+        again to the same `by` (a retry whose first answer was lost) and taken over from a holder in `take_from`
+        (a run's process that settled but died or gave up before its record said so). Returns the previous holder
+        ("" if none) when granted, None when not."""
+        previous = await self._settle(keys=[f"riposte:settled:{case_id}:{run_id}"],
+                                      args=[by, CASE_TTL_SECONDS, *take_from])
+        return None if previous is None else str(previous)
+
+    async def settled_by(self, case_id: str, run_id: str) -> str:
+        return str(await self._redis.get(f"riposte:settled:{case_id}:{run_id}") or "")
+
+    async def first_lapse(self, case_id: str, run_id: str) -> bool:
+        """True the first time a recovery finds run `run_id`'s lease lapsed (then once more is needed)."""
+        return bool(await self._redis.set(f"riposte:lapsed:{case_id}:{run_id}", "1", nx=True, ex=CASE_TTL_SECONDS))
+
+    async def mark_settled(self, case_id: str, run_id: str, how: str) -> None:
+        """Note how far the holder got (e.g. its audit ending written), for a recovery taking over."""
+        await self._redis.set(f"riposte:settled:{case_id}:{run_id}", how, xx=True, keepttl=True)
 
     async def keep_claim(self, case_id: str, key: str, seconds: int = CASE_TTL_SECONDS) -> None:
         await self._redis.expire(f"riposte:claim:{case_id}:{key}", seconds)

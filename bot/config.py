@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     role_cache_seconds: int = Field(60, ge=1, validation_alias="RIPOSTE_ROLE_CACHE_SECONDS")
     # How long shutdown waits for in-flight actions before recording them as interrupted.
     shutdown_grace_seconds: float = Field(20.0, validation_alias="RIPOSTE_SHUTDOWN_GRACE_SECONDS")
+    # A running action is held by a lease its process renews every third of this: when the process dies (or loses
+    # Redis) the lease lapses and another worker settles the action by reading the tenant, this long plus a few
+    # seconds later.
+    action_lease_seconds: int = Field(20, ge=2, validation_alias="RIPOSTE_ACTION_LEASE_SECONDS")
 
     # The durable pipeline (bot/pipeline): jobs each worker process runs at once, how long a job may go without a
     # heartbeat before another worker takes it over (its worker died), and Teams' documented send limits, which

@@ -4,22 +4,26 @@ Shared by a direct click and by an approval."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from actions import ACTIONS
+from actions.block_signin import find_policy
 from actions.errors import RiposteError
 from actions.graph import without_retries
 from actions.runner import ActionResult, Actor
-from actions.spec import ActionSpec, Item
+from actions.spec import ActionContext, ActionSpec, Item, Outcome, ReadBack
 from bot import block_policies, notes
 from bot.answered import after_answer, answering
 from bot.cards.alert_card import alert_card
 from bot.cases import ActionRecord, Case, record_key
-from bot.pipeline.enqueue import refresh_card
+from bot.pipeline.enqueue import refresh_card, resolve_action
 from bot.pipeline.limiter import Priority
 from bot.services import Card, Services
 from bot.views import CaseState, reversed_by
@@ -30,6 +34,15 @@ log = logging.getLogger(__name__)
 # Actions that change the facts the card shows about the user (enabled or not); the others leave them as read.
 TARGET_CHANGING = frozenset({"disable_account", "enable_account", "block_user"})
 BUNDLE_UNDOS = frozenset({"enable_account", "restore_forwarding", "enable_inbox_rule"})
+# Recovery reads the tenant this long after a run's lease lapsed: a write already on its way to Graph when its
+# process died lands first.
+RECOVERY_MARGIN_SECONDS = 5
+# Recording an outcome is retried through a Redis blip for about a minute (the lease is renewed meanwhile: the
+# run's own process knows best how it ended); an inline action's answer cannot wait that long. After that the lease
+# lapses and recovery settles the run from the tenant.
+RECORD_RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5, 1, 2, 4, 8, 15, 30)
+INLINE_RECORD_RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5)
+T = TypeVar("T")
 
 
 def now_iso() -> str:
@@ -136,9 +149,13 @@ async def _options(services: Services, run: Run) -> dict[str, Any]:
 
 
 async def begin(services: Services, run: Run) -> ActionRecord:
-    """The action's claim is held; write the intent (or raise: then nothing runs) and show it running."""
+    """The action's claim is held; take the run's lease, write the intent (or raise: then nothing runs) and show
+    it running. From the lease on, a death of this process is settled by recovery (a queued, delayed check)."""
     assert run.case.target is not None
+    run_id, lease = secrets.token_hex(8), services.settings.action_lease_seconds
     try:
+        await services.cases.lease(run.case.id, run.key, run_id, lease)
+        await resolve_action(services, run.case.id, run.key, run_id, lease + RECOVERY_MARGIN_SECONDS)
         await services.runner.record_intent(run.spec, run.actor, run.case.target, run.case.id, run.item,
                                             run.options)
     except Exception:
@@ -147,40 +164,91 @@ async def begin(services: Services, run: Run) -> ActionRecord:
     record = ActionRecord(
         action=run.spec.name, state="running", actor_id=run.actor.id, actor_name=run.actor.name,
         started_at=now_iso(), item=run.item.id if run.item else "", item_label=run.item.label if run.item else "",
-        approved_by=run.approved_by,
+        approved_by=run.approved_by, run_id=run_id, options=dict(run.options),
     )
     await services.cases.put_record(run.case.id, record)
     return record
 
 
+@contextlib.asynccontextmanager
+async def _leased(services: Services, run: Run, record: ActionRecord) -> AsyncIterator[None]:
+    """Renew the run's lease while it runs (every third of it, so one missed renewal does not lose it)."""
+    lease = services.settings.action_lease_seconds
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                await services.cases.lease(run.case.id, run.key, record.run_id, lease)
+            except Exception as error:  # Redis away: try again; if it stays away recovery settles the run
+                log.warning("lease of %s on case %s not renewed: %s", run.spec.name, run.case.id, error)
+
+    renewing = asyncio.get_running_loop().create_task(renew())
+    try:
+        yield
+    finally:
+        renewing.cancel()
+
+
+async def _patiently(delays: tuple[float, ...], work: Callable[[], Awaitable[T]]) -> T:
+    """`work`, tried again after each delay while it raises (Redis restarting, failing over)."""
+    for delay in delays:
+        try:
+            return await work()
+        except Exception as error:
+            log.warning("writing to Redis failed (%s); trying again in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+    return await work()
+
+
 async def execute(services: Services, run: Run, record: ActionRecord) -> ActionResult:
     """Call Graph/Exchange, keep what was removed, record the outcome, update the card. Never raises: once the
-    intent is written, a failure to record the outcome is logged in full (so the log has what the audit lacks)."""
-    assert run.case.target is not None
-    try:
-        saved = await _saved_for(services, run)
-        options = await _options(services, run)
-    except RiposteError as error:
-        result = ActionResult(ok=False, error=f"{error} Nothing was changed.")
-        await services.runner.record_outcome(run.spec, run.actor, run.case.target, run.case.id, result)
-    else:
-        result = await services.runner.execute(
-            run.spec, run.actor, run.case.target, run.case.id, item=run.item, saved=saved, options=options
-        )
-    try:
-        await _record_result(services, run, record, result)
-    except Exception:
-        log.exception(
-            "%s on case %s by %s ended (%s: %s) but the outcome could not be recorded in Redis",
-            run.spec.name, run.case.id, run.actor.name, "ok" if result.ok else "failed",
-            result.outcome.summary if result.outcome else result.error,
-        )
+    intent is written, a failure to record the outcome is logged in full (so the log has what the audit lacks),
+    and the run's lease, no longer renewed, lets recovery settle it from the tenant."""
+    target = run.case.target
+    assert target is not None
+    async with _leased(services, run, record):
+        try:
+            saved = await _saved_for(services, run)
+            options = await _options(services, run)
+        except RiposteError as error:
+            result = ActionResult(ok=False, error=f"{error} Nothing was changed.")
+        else:
+            if options != record.options:  # the break-glass ids a block policy excludes: recovery checks them
+                record.options = options
+                await services.cases.put_record(run.case.id, record)
+            result = await services.runner.execute(
+                run.spec, run.actor, target, run.case.id, item=run.item, saved=saved, options=options,
+                started_at=record.started_at, record=False,
+            )
+        services.metrics.count("riposte_actions_total", action=run.spec.name,
+                               result="ok" if result.ok else "failed")
+        delays = INLINE_RECORD_RETRY_DELAYS if run.spec.inline else RECORD_RETRY_DELAYS
+        try:
+            held = await _patiently(delays, lambda: services.cases.settle(run.case.id, record.run_id, record.run_id))
+            if held is not None:
+                await _patiently(delays, lambda: services.runner.record_outcome(
+                    run.spec, run.actor, target, run.case.id, result))
+                # should this process stop now, recovery finishes the record without a second audit ending
+                await _patiently(delays, lambda: services.cases.mark_settled(run.case.id, record.run_id,
+                                                                             _audited(record.run_id)))
+                await _patiently(delays, lambda: _record_result(services, run, record, result))
+            else:
+                log.warning("%s on case %s ended (%s: %s) after recovery had settled it from the tenant; this "
+                            "ending is only logged", run.spec.name, run.case.id, "ok" if result.ok else "failed",
+                            result.outcome.summary if result.outcome else result.error)
+        except Exception:
+            log.exception(
+                "%s on case %s by %s ended (%s: %s) but the outcome could not be recorded in Redis; recovery will "
+                "read the tenant once it is back", run.spec.name, run.case.id, run.actor.name,
+                "ok" if result.ok else "failed", result.outcome.summary if result.outcome else result.error,
+            )
     return result
 
 
 async def _record_result(services: Services, run: Run, record: ActionRecord, result: ActionResult) -> None:
+    """Idempotent (retried through a Redis blip)."""
     case = run.case
-    services.metrics.count("riposte_actions_total", action=run.spec.name, result="ok" if result.ok else "failed")
     record.finished_at = now_iso()
     record.request_id = result.request_id or ""
     outcome = result.outcome
@@ -268,14 +336,119 @@ async def _refresh_target(services: Services, case: Case) -> None:
 
 
 async def interrupted(services: Services, run: Run, record: ActionRecord) -> None:
-    assert run.case.target is not None
-    await services.runner.record_interrupted(run.spec, run.actor, run.case.target, run.case.id)
-    record.state, record.finished_at = "interrupted", now_iso()
-    record.summary = "The bot shut down before Graph answered. Check the user's state before retrying."
-    await services.cases.put_record(run.case.id, record)
-    await notes.action_ended(services, run.case.id, record)
-    await services.cases.release_action(run.case.id, run.key)
-    await update_case_card(services, run.case)
+    """Shutdown cut the run (its grace period is over): settle it from the tenant now, as recovery would."""
+    with without_retries():  # shutdown cannot wait out a throttle: what is unread is said so
+        await recover(services, run.case.id, run.key, record.run_id, own_process=True)
+
+
+async def recover(services: Services, case_id: str, key: str, run_id: str, *, own_process: bool = False) -> float:
+    """Settle run `run_id` of action `key` whose process stopped (killed, lost its machine or Redis) by reading
+    the tenant: done → recorded done, "confirmed by read-back", its claim kept; not done → interrupted, its
+    claim released so it can be run again. Nothing is run again blindly. Returns the seconds left on the run's
+    lease while its process is alive (unless `own_process`: the run's own process, at shutdown), else 0. Once
+    settled, a second call, from any worker, does nothing. A read-back that fails raises (RiposteError) for the
+    queue to try again later, except at shutdown, which records what it could not read."""
+    record = (await services.cases.records(case_id)).get(key)
+    if record is None or record.state != "running" or record.run_id != run_id:
+        return 0.0  # it ended (or another run holds the action now)
+    if not own_process:
+        left = await services.cases.lease_left(case_id, key, run_id)
+        if left:
+            return left
+        # Its process settled the run but its record does not say so: it may be alive and only have lost Redis for
+        # longer than its lease (it renews as soon as Redis is back). Take over only if the lease is still lapsed
+        # a lease later, so that the two never both record an ending.
+        if (await services.cases.settled_by(case_id, run_id) in (run_id, _audited(run_id))
+                and await services.cases.first_lapse(case_id, run_id)):
+            return float(services.settings.action_lease_seconds)
+    case, spec = await services.cases.get(case_id), ACTIONS.get(record.action)
+    if case is None or case.target is None or spec is None:
+        log.error("run %s of %s on case %s cannot be recovered: the case or action is gone", run_id, key, case_id)
+        return 0.0
+    run = Run(case, spec, Actor(record.actor_id, record.actor_name), await _recorded_item(services, case, record),
+              dict(record.options), record.approved_by)
+    context = ActionContext(
+        tenant=services.tenant, target=case.target, case_id=case.id, exchange=services.runner.exchange,
+        item=run.item, saved=await _saved_for(services, run), options=record.options, started_at=record.started_at,
+    )
+    try:
+        found = await _read_back(spec, context)
+    except RiposteError as error:
+        if not own_process:
+            raise
+        found = ReadBack(False, f"nothing Riposte could read ({error})")
+    # The run's own process may have settled and stopped before its record said so (its lease lapsed since):
+    # take over from it, without a second audit ending if it wrote one.
+    settler = run_id if own_process else f"recovery:{secrets.token_hex(4)}"  # two recoveries: one wins
+    previous = await services.cases.settle(case.id, run_id, settler, take_from=(run_id, _audited(run_id)))
+    if previous is None:
+        return 0.0
+    await _record_recovered(services, run, record, context, found, audited=previous == _audited(run_id))
+    return 0.0
+
+
+def _audited(run_id: str) -> str:
+    return f"{run_id}+audited"
+
+
+async def _read_back(spec: ActionSpec, context: ActionContext) -> ReadBack:
+    if spec.read_back is None:  # a listing: it changes nothing
+        return ReadBack(False, "no change (it only reads)")
+    return await spec.read_back(context)
+
+
+async def _recorded_item(services: Services, case: Case, record: ActionRecord) -> Item | None:
+    if not record.item:
+        return None
+    kind = ACTIONS[record.action].item_kind or ""
+    listed = (await services.cases.listings(case.id)).get(kind, [])
+    return next((item for item in listed if item.id == record.item), None) or Item(
+        kind=kind, id=record.item, label=record.item_label)
+
+
+async def _record_recovered(services: Services, run: Run, record: ActionRecord, context: ActionContext,
+                            found: ReadBack, audited: bool = False) -> None:
+    case, spec = run.case, run.spec
+    assert case.target is not None
+    record.finished_at = now_iso()
+    services.metrics.count("riposte_actions_recovered_total", action=spec.name,
+                           result="done" if found.done else "interrupted")
+    if found.done:
+        record.state, record.reversal = "done", spec.reversal
+        record.summary = f"Confirmed by read-back after the bot was interrupted: {found.observed}."
+        outcome = Outcome(summary=record.summary, reversal=spec.reversal)
+        if not audited:
+            await services.runner.record_outcome(spec, run.actor, case.target, case.id,
+                                                 ActionResult(ok=True, outcome=outcome))
+        await services.cases.put_record(case.id, record)
+        await services.cases.keep_claim(case.id, run.key)
+        await _recover_saved(services, run, context)
+        await _reopen_counterparts(services, run)
+        if spec.name in TARGET_CHANGING:
+            await _refresh_target(services, case)
+    else:
+        record.state = "interrupted"
+        record.summary = (f"The bot stopped before Graph answered; the tenant shows {found.observed}: run it again "
+                          "if needed.")
+        if not audited:
+            await services.runner.record_interrupted(spec, run.actor, case.target, case.id, detail=record.summary)
+        await services.cases.put_record(case.id, record)  # before the release: a new run's record must win
+        await services.cases.release_action(case.id, run.key)
+    log.info("%s on case %s settled from the tenant: %s", spec.name, case.id, record.state)
+    await notes.action_ended(services, case.id, record)  # the thread's case record says how it ended
+    await update_case_card(services, case)
+
+
+async def _recover_saved(services: Services, run: Run, context: ActionContext) -> None:
+    """What an undo needs that the tenant still shows: the block policy (found by its name). Copies of what a run
+    removed (a deleted rule, the forwarding address) went with its process."""
+    if run.spec.name != "block_signin":
+        return
+    policy = await find_policy(context)
+    if policy is not None:
+        saved = {"policy_id": str(policy["id"]), "displayName": str(policy.get("displayName") or "")}
+        await services.cases.save_removed(run.case.id, run.key, saved)
+        await block_policies.remember(services, run.spec.name, run.case.target, saved)
 
 
 OnFinished = Callable[[ActionResult], Awaitable[None]]

@@ -277,6 +277,9 @@ async def _already(services: Services, case: Case, run: Run) -> str:
     title = run.spec.title
     if record is None or record.state == "running":
         who = f" by {record.actor_name} at {when(record.started_at)}" if record else ""
+        if record and record.run_id and not await services.cases.lease_left(case.id, run.key, record.run_id):
+            return (f"{title} (started{who}) was cut off: the bot running it stopped. Riposte is reading the "
+                    "tenant to settle it, within a minute; this click changed nothing.")
         return f"{title} is already running (started{who}); this click changed nothing."
     if record.state == "pending":
         return f"{title} is waiting for approval (requested by {record.actor_name}); this click changed nothing."

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from bot.pipeline.limiter import Priority
 from bot.services import Services
 
 POST_CASE = "post_case"
 REFRESH_CARD = "refresh_card"
+RESOLVE_ACTION = "resolve_action"
 
 
 def version_key(case_id: str) -> str:
@@ -27,3 +30,12 @@ async def refresh_card(services: Services, case_id: str, priority: Priority) -> 
                                   lane=priority.value)  # not `priority`: saq's Job has a field of that name
 
 
+async def resolve_action(services: Services, case_id: str, key: str, run_id: str, in_seconds: float,
+                         check: int = 0) -> None:
+    """Queue, due in `in_seconds`, the check of whether run `run_id` of the action `key` still has a live process;
+    if not, the job settles it by reading the tenant (bot.execution.recover). Each check is a job of its own (a
+    running job cannot queue its own key again)."""
+    await services.queues.enqueue(
+        services.queues.interactive, RESOLVE_ACTION, key=f"resolve:{case_id}:{key}:{run_id}:{check}",
+        scheduled=int(time.time() + in_seconds) + 1, case_id=case_id, action_key=key, run_id=run_id, check=check,
+    )

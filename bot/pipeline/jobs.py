@@ -10,9 +10,9 @@ from actions.errors import NotFound, RiposteError
 from bot import alert_channel
 from bot.automation import maybe_automate
 from bot.cases import Case
-from bot.execution import card_for
+from bot.execution import RECOVERY_MARGIN_SECONDS, card_for, recover
 from bot.notes import job_functions as notes_jobs
-from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, refresh_card, version_key
+from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, RESOLVE_ACTION, refresh_card, resolve_action, version_key
 from bot.pipeline.limiter import Priority
 from bot.services import Card, ChannelBlocked, Services
 from bot.watch.schedule import job_functions as watch_jobs
@@ -105,6 +105,14 @@ async def run_refresh_card(services: Services, case_id: str, priority: str) -> N
     await refresh_card(services, case_id, Priority(priority))
 
 
+async def run_resolve_action(services: Services, case_id: str, key: str, run_id: str, check: int) -> None:
+    """Settle a run whose process stopped renewing its lease (bot.execution.recover); while it still renews,
+    look again once the lease could have lapsed."""
+    left = await recover(services, case_id, key, run_id)
+    if left:
+        await resolve_action(services, case_id, key, run_id, left + RECOVERY_MARGIN_SECONDS, check + 1)
+
+
 def job_functions(services: Services) -> dict[str, Any]:
     """Job name → the coroutine a worker runs for it (saq passes its context first)."""
 
@@ -114,4 +122,8 @@ def job_functions(services: Services) -> dict[str, Any]:
     async def refresh(ctx: dict[str, Any], *, case_id: str, lane: str) -> None:
         await run_refresh_card(services, case_id, lane)
 
-    return {POST_CASE: post, REFRESH_CARD: refresh, **watch_jobs(services), **notes_jobs(services)}
+    async def resolve(ctx: dict[str, Any], *, case_id: str, action_key: str, run_id: str, check: int) -> None:
+        await run_resolve_action(services, case_id, action_key, run_id, check)
+
+    return {POST_CASE: post, REFRESH_CARD: refresh, RESOLVE_ACTION: resolve, **watch_jobs(services),
+            **notes_jobs(services)}

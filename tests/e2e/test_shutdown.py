@@ -1,4 +1,5 @@
-"""Graceful shutdown: in-flight actions finish, or are recorded as interrupted on the audit and the card."""
+"""Graceful shutdown: in-flight actions finish, or are settled by reading the tenant (here: interrupted) on the
+audit and the card."""
 
 from __future__ import annotations
 
@@ -50,4 +51,6 @@ async def test_action_still_running_after_the_grace_period_is_recorded_as_interr
     assert [(e["phase"], e["result"]) for e in entries] == [("intent", "pending"), ("interrupted", "interrupted")]
     text = card_text(card_of(channel(bot).find_activity(root["id"])))
     assert "Revoke sessions: interrupted by Rita Responder" in text
-    assert "Check the user's state before retrying" in text
+    # settled by reading the tenant, which had not revoked yet (the call was still on its way)
+    assert "the tenant shows sessions not revoked since the click" in text
+    assert "sessions not revoked since the click" in entries[-1]["detail"]
