@@ -27,6 +27,7 @@ from actions import ACTIONS
 from actions.runner import AuditEntry
 from bot.audit_chain import CHECKPOINT_PHASE, GENESIS, Checker, Verdict, entry_hash, signed
 from bot.config import Settings
+from bot.logs import correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,8 @@ class RedisAudit:
 
     async def _write(self, fields: dict[str, str]) -> str:
         fields.setdefault("at", now_iso())
+        if not fields.get("correlation_id") and correlation_id.get():
+            fields["correlation_id"] = correlation_id.get()  # the id the logs and an error card carry
         if self._settings.tenant_id:
             fields.setdefault("tenant", self._settings.tenant_id)
         entry_id, seq, digest, cp_seq, cp_at = await self._append_entry(fields)

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.helpers import (
     SAMPLE_ALERT,
+    audit_entries,
     card_of,
     card_text,
     case_thread_root,
@@ -154,3 +155,15 @@ async def test_a_further_alert_about_the_same_user_joins_the_open_case_when_grou
     await jobs_done(bot)
     assert len(channel(bot).threads()) == 2
     assert not channel(bot).threads()[0]["replies"]  # a grouped alert updates the card; it posts nothing
+
+
+async def test_the_audit_entry_of_an_alert_carries_the_requests_correlation_id(bot: RunningBot,
+                                                                                clean_redis: str) -> None:
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{bot.url}/api/alerts", json=SAMPLE_ALERT, headers={"X-Correlation-Id": "soc-ticket-4711"}
+    ) as response:
+        assert response.status == 202
+        case_id = (await response.json())["case_id"]
+    [received] = [e for e in await audit_entries(clean_redis, case_id, events=True)
+                  if e["action"] == "alert_received"]
+    assert received["correlation_id"] == "soc-ticket-4711"  # the id in the logs, on error cards and here
