@@ -100,7 +100,7 @@ async def metrics(request: web.Request) -> web.Response:
     backlog: dict[str, float] = {}
     try:
         backlog = {queue: float(count) for queue, count in (await services.queues.backlog()).items()}
-        gauges["riposte_watch_checks_scheduled"] = float(await services.queues.scheduled_checks())
+        gauges["riposte_checks_scheduled"] = float(await services.queues.scheduled_checks())
     except RedisError:
         log.warning("could not read the job backlog for /metrics: Redis is unreachable")
     body = request.app[METRICS].render(gauges, backlog)

@@ -30,7 +30,7 @@ GAUGES = {
     "riposte_actions_in_flight": ((), "actions running in this process now"),
     "riposte_teams_limiter_waits": ((), "times a send waited for Teams' rate limits in this process"),
     "riposte_jobs_backlog": (("queue",), "jobs waiting in each queue (shared by all workers)"),
-    "riposte_watch_checks_scheduled": ((), "checks of watched users waiting for their time (shared)"),
+    "riposte_checks_scheduled": ((), "checks due later: watch checks, action recovery checks (shared)"),
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

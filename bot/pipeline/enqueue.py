@@ -36,6 +36,6 @@ async def resolve_action(services: Services, case_id: str, key: str, run_id: str
     if not, the job settles it by reading the tenant (bot.execution.recover). Each check is a job of its own (a
     running job cannot queue its own key again)."""
     await services.queues.enqueue(
-        services.queues.interactive, RESOLVE_ACTION, key=f"resolve:{case_id}:{key}:{run_id}:{check}",
+        services.queues.checks, RESOLVE_ACTION, key=f"resolve:{case_id}:{key}:{run_id}:{check}",
         scheduled=int(time.time() + in_seconds) + 1, case_id=case_id, action_key=key, run_id=run_id, check=check,
     )

@@ -20,7 +20,9 @@ from bot.store import is_stand_in
 
 ALERTS = "riposte-alerts"
 INTERACTIVE = "riposte-interactive"
-WATCH = "riposte-watch"  # the watcher's schedule: always holds future checks, so it is not part of a backlog
+# Checks due later (a watched user's next check, a running action's recovery check): never empty while anything is
+# watched or running, so not part of a backlog.
+CHECKS = "riposte-checks"
 # A job that fails is retried with backoff for as long as it takes (a channel Teams refuses, Graph down): nothing
 # is dropped. saq counts attempts, so "forever" is a large number; the backoff tops out at a minute.
 RETRIES = 1_000_000
@@ -52,7 +54,7 @@ class StandInQueue(RedisQueue):
 class Queues:
     alerts: RedisQueue
     interactive: RedisQueue
-    watch: RedisQueue
+    checks: RedisQueue
     heartbeat_seconds: int
 
     async def enqueue(self, queue: RedisQueue, function: str, key: str, **kwargs: Any) -> bool:
@@ -66,15 +68,19 @@ class Queues:
 
     async def backlog(self) -> dict[str, int]:
         """Jobs waiting or running, per queue (for /metrics)."""
-        return {queue.name: await queue.count("incomplete") for queue in (self.alerts, self.interactive)}
+        counts = {queue.name: await queue.count("incomplete") for queue in (self.alerts, self.interactive)}
+        # Checks: only those due or running; the ones waiting for their time are `scheduled_checks`.
+        counts[self.checks.name] = await self.checks.count("queued") + await self.checks.count("active")
+        return counts
 
     async def scheduled_checks(self) -> int:
-        """Watch checks waiting for their time (for /metrics)."""
-        return await self.watch.count("incomplete")
+        """Checks waiting for their time (for /metrics)."""
+        due = await self.checks.count("queued") + await self.checks.count("active")
+        return await self.checks.count("incomplete") - due
 
     @property
     def all(self) -> tuple[RedisQueue, ...]:
-        return (self.interactive, self.alerts, self.watch)
+        return (self.interactive, self.alerts, self.checks)
 
     async def close(self) -> None:
         await self.alerts.redis.aclose()  # both queues share one connection pool
@@ -82,5 +88,5 @@ class Queues:
 
 def build_queues(jobs_redis: Redis, heartbeat_seconds: int) -> Queues:
     kind = StandInQueue if is_stand_in(jobs_redis) else RedisQueue
-    return Queues(kind(jobs_redis, name=ALERTS), kind(jobs_redis, name=INTERACTIVE), kind(jobs_redis, name=WATCH),
+    return Queues(kind(jobs_redis, name=ALERTS), kind(jobs_redis, name=INTERACTIVE), kind(jobs_redis, name=CHECKS),
                   heartbeat_seconds)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -61,6 +62,7 @@ class Workers:
         self._workers = [self._worker(queue, functions, settings.worker_concurrency)
                          for queue in services.queues.all]
         self._grace_seconds = settings.shutdown_grace_seconds
+        self._interactive = services.queues.interactive
         self._tasks: list[asyncio.Task[None]] = []
 
     @staticmethod
@@ -89,10 +91,13 @@ class Workers:
     async def flush_interactive(self, seconds: float) -> None:
         """Give the card updates still queued (the outcomes of actions that just finished) up to `seconds` to go
         out before this process stops: a single-process deployment has no other worker to send them soon."""
-        queue = self._workers[0].queue
+        queue = self._interactive
+        deadline = time.time() + seconds
         for _ in range(max(1, int(seconds / 0.05))):
             try:
-                if not await queue.count("incomplete"):
+                # Only what is due before the deadline: a job scheduled for later (an action's recovery check)
+                # waits in Redis for whichever worker is running then. saq scores a job by its due time, 0 = now.
+                if not await queue.redis.zcount(queue.namespace("incomplete"), 0, deadline):
                     return
             except RedisError:  # Redis is gone: what is queued stays queued in it for the next worker
                 return

@@ -90,7 +90,7 @@ async def watching(services: Services, case_id: str) -> Watch | None:
 async def _enqueue_check(services: Services, watch: Watch, seq: int, at: float, tag: str = "") -> None:
     key = f"watch:{watch.user_id}:{watch.started_at}:{tag or seq}"
     # `watch_id`, not `started`: saq's Job has a field of that name
-    await services.queues.enqueue(services.queues.watch, WATCH_CHECK, key=key, scheduled=int(at),
+    await services.queues.enqueue(services.queues.checks, WATCH_CHECK, key=key, scheduled=int(at),
                                   user_id=watch.user_id, watch_id=watch.started_at, seq=seq)
 
 
