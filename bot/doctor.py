@@ -30,11 +30,11 @@ from actions.errors import ServiceError
 from actions.exchange import ExchangeAdmin
 from actions.permissions import CHECK_MEMBER_GROUPS
 from actions.spec import PRIVILEGED_ROLE_TEMPLATES
-from bot.alert_channel import ALERT_CHANNEL_KEY
-from bot.audit_health import persistence
+from bot.audit.health import persistence
 from bot.config import Settings
+from bot.intake.alert_channel import ALERT_CHANNEL_KEY
 from bot.logs import secret_values
-from bot.store import connect_redis
+from bot.state.store import connect_redis
 
 OK, FAIL, WARN = "✓", "✗", "!"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"

@@ -3,7 +3,7 @@
     .venv/bin/python manifest/build.py [--out manifest/build/riposte.zip]
 
 The bot id comes from MicrosoftAppId (settings or .env); the command lists from the command table
-(bot/command_table.py: each command's usage, help line and the lists it is shown in).
+(bot/commands/table.py: each command's usage, help line and the lists it is shown in).
 DEVELOPER_NAME and WEBSITE_URL (environment) fill the publisher fields.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.command_table import COMMANDS, Scope  # noqa: E402
-from bot.commands import help_text  # noqa: E402
+from bot.commands.parse import help_text  # noqa: E402
+from bot.commands.table import COMMANDS, Scope  # noqa: E402
 from bot.config import Settings  # noqa: E402
 
 MAX_COMMANDS = 10  # Teams allows ten commands per command list

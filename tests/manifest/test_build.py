@@ -7,7 +7,7 @@ import struct
 import zipfile
 from pathlib import Path
 
-from bot.command_table import COMMANDS
+from bot.commands.table import COMMANDS
 from manifest.build import build
 
 
