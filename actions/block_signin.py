@@ -11,7 +11,7 @@ from typing import Any
 
 from actions import permissions
 from actions.errors import NotFound, RiposteError
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import CA_POLICY_WRITERS, ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 POLICY_PREFIX = "Riposte block: "
 WHERE = "Entra admin centre › Protection › Conditional Access › Policies"
@@ -119,6 +119,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission=permissions.CREATE_CA_POLICY,
+    delegated_scope="Policy.Read.All + Policy.ReadWrite.ConditionalAccess + Application.Read.All",
+    delegated_admin_roles=CA_POLICY_WRITERS,
     undo="unblock_signin",
     undo_title="Unblock sign-in",
     read_back=read_back,

@@ -233,6 +233,10 @@ ACTION = ActionSpec(
         disable_account.ACTION.permission, revoke_sessions.ACTION.permission, remove_forwarding.ACTION.permission,
         "MailboxSettings.ReadWrite",
     ))),
+    # Its Graph steps on an administrator (disable, revoke) run with the person's token; forwarding and inbox rules
+    # stay with the app (a delegated token opens only mailboxes its person may open).
+    delegated_scope="; ".join((disable_account.ACTION.delegated_scope, revoke_sessions.ACTION.delegated_scope)),
+    delegated_admin_roles=disable_account.ACTION.delegated_admin_roles,
     read_back=read_back,
     verify=verify,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import RISK_WRITERS, ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = (
     "“Dismiss risk” clears the user's risk; or Entra admin centre › Protection › Identity Protection › Risky users "
@@ -42,6 +42,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="IdentityRiskyUser.ReadWrite.All",
+    delegated_scope="IdentityRiskyUser.ReadWrite.All",
+    delegated_admin_roles=RISK_WRITERS,
     undo="dismiss_risk",
     undo_title="Dismiss risk",
     read_back=read_back,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
+from actions.spec import ON_ADMINISTRATORS, ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
 
 REVERSAL = (
     "Re-enable the account with “Re-enable account”, or in the Entra admin centre › Users › the user › "
@@ -46,6 +46,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User.EnableDisableAccount.All + User.Read.All",
+    delegated_scope="User.EnableDisableAccount.All + User.Read.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
     not_applicable=_not_applicable,
     undo="enable_account",
     undo_title="Re-enable account",

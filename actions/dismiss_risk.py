@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import RISK_WRITERS, ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = "“Confirm compromised” marks the user compromised again."
 
@@ -38,6 +38,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="IdentityRiskyUser.ReadWrite.All",
+    delegated_scope="IdentityRiskyUser.ReadWrite.All",
+    delegated_admin_roles=RISK_WRITERS,
     undo="confirm_compromised",
     undo_title="Confirm compromised again",
     offered_on_alert=False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
+from actions.spec import ON_ADMINISTRATORS, ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
 
 REVERSAL = "Disable the account again with “Disable again” (or “Disable account”)."
 
@@ -37,6 +37,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User.EnableDisableAccount.All + User.Read.All",
+    delegated_scope="User.EnableDisableAccount.All + User.Read.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
     not_applicable=_not_applicable,
     undo="disable_account",
     undo_title="Disable again",

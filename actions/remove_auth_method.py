@@ -6,7 +6,7 @@ from __future__ import annotations
 from actions.common import require_item
 from actions.errors import BadRequest, RiposteError
 from actions.items import PASSWORD_METHOD_TYPE
-from actions.spec import ActionContext, ActionSpec, Item, Outcome, ReadBack, Role
+from actions.spec import ON_ADMINISTRATORS, ActionContext, ActionSpec, Item, Outcome, ReadBack, Role
 
 REVERSAL = "Cannot be undone; the user registers the method again (https://aka.ms/mysecurityinfo)."
 METHODS_PAGE = "Entra admin centre › Users › the user › Authentication methods"
@@ -62,6 +62,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="UserAuthenticationMethod.ReadWrite.All",
+    delegated_scope="UserAuthenticationMethod.ReadWrite.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
     item_kind="auth_method",
     offered_on_alert=False,
     read_back=read_back,

@@ -10,7 +10,7 @@ import secrets
 import string
 
 from actions.common import password_not_applicable
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ON_ADMINISTRATORS, PASSWORD_RESETTERS, ActionContext, ActionSpec, Outcome, ReadBack, Role
 from actions.verification import stamped_since
 
 LENGTH = 20
@@ -60,6 +60,9 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User-PasswordProfile.ReadWrite.All + User Administrator role",
+    delegated_scope="User-PasswordProfile.ReadWrite.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
+    delegated_roles=PASSWORD_RESETTERS,
     not_applicable=password_not_applicable,
     needs_approval=True,
     inline=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
+from actions.spec import ON_ADMINISTRATORS, ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
 from actions.verification import stamped_since
 
 REVERSAL = "Cannot be undone; the user signs in again."
@@ -46,6 +46,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User.RevokeSessions.All",
+    delegated_scope="User.RevokeSessions.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
     not_applicable=not_applicable,
     read_back=read_back,
 )

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from actions.errors import RiposteError, ServiceError
-from actions.spec import ActionContext, ActionSpec, Exchange, Item, Outcome, Role, TargetUser, Tenant
+from actions.graph import acting_as
+from actions.spec import ActionContext, ActionSpec, Exchange, Item, Outcome, Role, SignedIn, TargetUser, Tenant
 from actions.verification import verify
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class AuditEntry:
     state_before: str = ""
     state_after: str = ""
     undo_of: str = ""  # for an undo: "<case id>/<action it reverses>"
+    signed_in: str = ""  # delegated mode: whose own Entra token ran the Graph call, "Name (upn or object id)"
 
 
 class AuditSink(Protocol):
@@ -90,6 +92,10 @@ def authorize(spec: ActionSpec, actor: Actor, target: TargetUser, required: Role
         raise Refused(f"{spec.title} does not apply: {reason}")
 
 
+def _label(person: SignedIn | None) -> str:
+    return person.label if person else ""
+
+
 def _entry(phase: str, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, **extra: Any) -> AuditEntry:
     return AuditEntry(
         phase=phase,
@@ -121,13 +127,15 @@ class ActionRunner:
         await self._audit.record(_entry("refused", spec, actor, target, case_id, result="refused", detail=reason))
 
     async def record_intent(self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str,
-                            item: Item | None = None, options: Mapping[str, Any] | None = None) -> None:
+                            item: Item | None = None, options: Mapping[str, Any] | None = None,
+                            signed_in: SignedIn | None = None) -> None:
         """Written before anything changes; if this raises, the action must not run. Says exactly what will run:
-        on which item (an app, a rule) and with which choices (app vs. consent, the bundle's steps)."""
+        on which item (an app, a rule), with which choices (app vs. consent, the bundle's steps) and, in delegated
+        mode, with whose own Entra rights."""
         what = [f"item: {item.label} ({item.id})"] if item else []
         what += [f"{name}: {value}" for name, value in sorted((options or {}).items())]
         await self._audit.record(_entry("intent", spec, actor, target, case_id, result="pending",
-                                        detail="; ".join(what)))
+                                        detail="; ".join(what), signed_in=_label(signed_in)))
 
     async def record_interrupted(self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str,
                                  detail: str = "the bot shut down before Graph answered; check the user's state "
@@ -137,7 +145,8 @@ class ActionRunner:
         )
 
     async def record_outcome(
-        self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, result: ActionResult
+        self, spec: ActionSpec, actor: Actor, target: TargetUser, case_id: str, result: ActionResult,
+        signed_in: SignedIn | None = None,
     ) -> None:
         detail = result.outcome.summary if result.outcome else result.error
         if result.outcome and result.outcome.verification:
@@ -148,6 +157,7 @@ class ActionRunner:
                 result="ok" if result.ok else "failed",
                 detail=detail,
                 request_id=result.request_id or "",
+                signed_in=_label(signed_in),
             )
         )
 
@@ -163,15 +173,18 @@ class ActionRunner:
         options: Mapping[str, Any] | None = None,
         started_at: str = "",
         record: bool = True,
+        signed_in: SignedIn | None = None,
     ) -> ActionResult:
         """Run the action and read it back. The outcome goes to the audit unless `record` is False: then the caller
-        writes it (bot.run.execution, once it holds the right to settle the run)."""
+        writes it (bot.run.execution, once it holds the right to settle the run). `signed_in`: the person whose own
+        token the guarded Graph writes carry (delegated mode); reads and read-backs keep the app's."""
         context = ActionContext(
             tenant=self._tenant, target=target, case_id=case_id, exchange=self._exchange, item=item, saved=saved,
             options=options or {}, started_at=started_at or datetime.now(UTC).isoformat(timespec="seconds"),
         )
         try:
-            outcome = await spec.run(context)
+            with acting_as(signed_in):
+                outcome = await spec.run(context)
         except ServiceError as error:
             result = ActionResult(ok=False, error=f"{error} Nothing else was changed.", request_id=error.request_id)
         except RiposteError as error:
@@ -190,7 +203,7 @@ class ActionRunner:
         if not record:
             return result
         try:
-            await self.record_outcome(spec, actor, target, case_id, result)
+            await self.record_outcome(spec, actor, target, case_id, result, signed_in)
         except Exception:
             # The change happened (or not) whatever the audit store says: keep the result, log what was lost.
             log.exception("audit outcome of %s on case %s (%s) could not be written", spec.name, case_id,

@@ -28,6 +28,21 @@ PRIVILEGED_ROLE_TEMPLATES: Mapping[str, str] = {
     "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9": "Conditional Access Administrator",
 }
 GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
+
+# Entra directory roles by name, as a card names them to the person Graph checks in delegated mode (README:
+# "Privileged actions"). Any one of a tuple suffices; the higher roles are listed because Graph accepts them too.
+GLOBAL_ADMIN = "Global Administrator"
+PRIVILEGED_AUTH_ADMIN = "Privileged Authentication Administrator"
+ON_ADMINISTRATORS = (PRIVILEGED_AUTH_ADMIN, GLOBAL_ADMIN)  # disable, revoke or reset an administrator
+PASSWORD_RESETTERS = ("Helpdesk Administrator", "User Administrator", "Authentication Administrator",
+                      *ON_ADMINISTRATORS)  # reset an ordinary user's password
+CA_POLICY_WRITERS = ("Conditional Access Administrator", "Security Administrator", GLOBAL_ADMIN)
+RISK_WRITERS = ("Security Administrator", "Security Operator", GLOBAL_ADMIN)
+
+
+def any_of(names: tuple[str, ...]) -> str:
+    """("A", "B", "C") → "A, B or C"."""
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1]))) if names else ""
 # Without one of these, Graph lists a user's directory roles with neither name nor template id.
 ROLE_READ_PERMISSION = "RoleManagement.Read.Directory (or Directory.Read.All)"
 
@@ -73,6 +88,25 @@ class TargetUser:
     @property
     def label(self) -> str:
         return f"{self.display_name} ({self.upn})"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A person's delegated Graph token for one run (delegated mode): held in memory for that run only, never
+    stored, logged or shown (repr leaves it out). What Graph will require of the person travels with it, so that a
+    refusal can say what they lack."""
+
+    id: str  # the person's Entra object id (Graph's /me)
+    name: str
+    upn: str
+    token: str = field(repr=False)
+    roles_needed: tuple[str, ...] = ()  # Entra roles Graph requires of them for this run (any one)
+    scope: str = ""  # the delegated permission the run needs
+    consent_url: str = ""  # where a Global Administrator consents to Riposte's delegated permissions
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.upn or self.id})"
 
 
 @dataclass(frozen=True)
@@ -174,6 +208,10 @@ class Tenant(Protocol):
     async def get_ca_policy(self, policy_id: str) -> dict[str, Any]: ...
 
     async def list_ca_policies(self) -> list[dict[str, Any]]: ...
+
+    async def signed_in_user(self) -> dict[str, Any]:
+        """Graph's /me: who the person's token (acting_as) belongs to."""
+        ...
 
     async def get_user_fields(self, user_id: str, fields: list[str]) -> dict[str, Any]:
         """The user's current Graph properties `fields` (a read-back: never a cached TargetUser)."""
@@ -290,3 +328,10 @@ class ActionSpec:
     read_back: ReadBackFn | None = None  # reads the state the action changes; every state-changing action has one
     verify: VerifyFn | None = None
     read_only: bool = False  # a listing: changes nothing, so there is nothing to read back
+    # Delegated mode (RIPOSTE_PRIVILEGED_ACTIONS=delegated): the Graph permission the person's own token needs, and
+    # the Entra roles Graph requires of that signed-in person (any one). `delegated_admin_roles`: when the target
+    # holds a privileged directory role (the call then runs with the person's token); `delegated_roles`: on anyone
+    # (reset_password: always the person's token). Neither: the app's own rights run it (Exchange, mailboxes).
+    delegated_scope: str = ""
+    delegated_admin_roles: tuple[str, ...] = ()
+    delegated_roles: tuple[str, ...] = ()

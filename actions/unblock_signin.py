@@ -6,7 +6,7 @@ from actions import permissions
 from actions.block_signin import POLICY_PREFIX, WHERE, find_policy
 from actions.common import require_saved
 from actions.errors import NotFound, RiposteError
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import CA_POLICY_WRITERS, ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = "“Block again” creates a new blocking policy."
 
@@ -67,6 +67,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission=permissions.DELETE_CA_POLICY,
+    delegated_scope="Policy.Read.All + Policy.ReadWrite.ConditionalAccess",
+    delegated_admin_roles=CA_POLICY_WRITERS,
     undo="block_signin",
     undo_title="Block again",
     needs_saved=True,
