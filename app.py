@@ -39,6 +39,7 @@ from bot.pipeline.queues import build_queues
 from bot.pipeline.workers import Workers
 from bot.run.inflight import InFlight
 from bot.services import Services
+from bot.signin import rules as signin_rules
 from bot.state.approvals import ApprovalStore
 from bot.state.cases import CaseStore
 from bot.state.store import connect_redis
@@ -99,7 +100,8 @@ def create_app(
             audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
             runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
-            painter=CardPainter(signer, settings.protected_users, policy.recommendations),
+            painter=CardPainter(signer, settings.protected_users, policy.recommendations,
+                                unavailable=signin_rules.unavailable(settings)),
             approvals=ApprovalStore(redis), metrics=counters, queues=queues, limiter=limiter,
         )
         app[SERVICES] = services
@@ -185,6 +187,8 @@ async def serve(settings: Settings, role: Role_ = "all") -> None:
         log.info("Riposte worker running (health and metrics on http://%s:%s)", settings.host, settings.port)
     else:
         log.info("Riposte listening on http://%s:%s (messaging endpoint /api/messages)", settings.host, settings.port)
+    if settings.signin_warning():
+        log.warning("%s", settings.signin_warning())
     if page:
         log.warning("Local sandbox: open http://%s:%s/sandbox in a browser", settings.host, settings.port)
     elif not settings.alert_token.get_secret_value():

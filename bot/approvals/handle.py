@@ -10,7 +10,7 @@ from actions import ACTIONS
 from actions.block_user import STEP_TITLES
 from actions.errors import RiposteError
 from actions.runner import ActionResult, AuditEntry, Refused, roles_text
-from actions.spec import Item
+from actions.spec import ActionSpec, Item, SignedIn
 from bot.access.levels import lacking
 from bot.access.permission import permit, permit_verb
 from bot.audit import case_notes as notes
@@ -19,6 +19,9 @@ from bot.cards.approval_card import ApprovalView, approval_card
 from bot.intake import alert_channel
 from bot.run.execution import Run, after_the_answer, card_for, now_iso, secret_of, start, update_case_card
 from bot.services import Card, Services
+from bot.signin import rules as signin_rules
+from bot.signin.handle import person_for
+from bot.signin.tokens import ClickSignIn, SignInRefused
 from bot.state.approvals import ApprovalRequest, new_request
 from bot.state.cases import ActionRecord, Case, record_key
 
@@ -36,8 +39,14 @@ def _view(services: Services, request: ApprovalRequest, case: Case, notice: str 
         state=request.state, approve_data=sign(case.id, "approve", case.nonce, request.id),
         reject_data=sign(case.id, "reject", case.nonce, request.id), who_may_approve=WHO_MAY_APPROVE,
         decided_by=request.decided_by_name, decided_at=request.decided_at, reason=request.reason,
-        outcome=outcome, notice=notice, choice=_choice(request.options),
+        outcome=outcome, notice=notice, choice=_choice(request.options), entra_roles=_entra_roles(services, spec, case),
     ))
+
+
+def _entra_roles(services: Services, spec: ActionSpec, case: Case) -> str:
+    """Delegated mode: the approver's own token runs it, so Graph checks the approver's Entra role."""
+    roles = signin_rules.roles_text(services.settings, spec, case.target) if case.target else ""
+    return f"{roles} (the approver signs in; their own Entra rights run it)" if roles else ""
 
 
 def _choice(options: dict[str, object]) -> str:
@@ -152,7 +161,7 @@ async def _update_approval_card(services: Services, approval: ApprovalRequest, c
 
 
 async def decide(services: Services, verb: str, request_id: str, clicker_id: str, clicker_name: str,
-                 reason: str) -> Card:
+                 reason: str, signin: ClickSignIn | None = None) -> Card:
     approval = await services.approvals.get(request_id)
     case = await services.cases.get(approval.case_id) if approval else None
     if approval is None or case is None:
@@ -182,6 +191,14 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
     reason = reason.strip()[:500]
     if verb == "reject" and not reason:
         return _view(services, approval, case, notice="Type a reason in the box, then press Reject.")
+    signed_in = None
+    if verb == "approve" and case.target is not None:  # delegated mode: the approver's own token runs it (bot/signin)
+        try:
+            signed_in = await person_for(services, signin, ACTIONS[approval.action], case.target, clicker_id,
+                                         clicker_name)
+        except SignInRefused as refusal:
+            await _audit(services, approval, case, "refused", clicker_id, clicker_name, str(refusal), verb)
+            return _view(services, approval, case, notice=f"⛔ Not approved: {refusal}")
     if not await services.approvals.claim_decision(approval.id, clicker_id):
         fresh = await services.approvals.get(approval.id) or approval
         return _view(services, fresh, case, notice="Someone decided this at the same moment; nothing else ran.")
@@ -195,10 +212,11 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
     approval.state = "approved"
     await services.approvals.save(approval)
     await _audit(services, approval, case, "approved", clicker_id, clicker_name, decision="approve")
-    return await _run_approved(services, approval, case)
+    return await _run_approved(services, approval, case, signed_in)
 
 
-async def _run_approved(services: Services, approval: ApprovalRequest, case: Case) -> Card:
+async def _run_approved(services: Services, approval: ApprovalRequest, case: Case,
+                        signed_in: SignedIn | None = None) -> Card:
     spec = ACTIONS[approval.action]
     requester = await services.roles.actor(approval.requester_id, approval.requester_name)
     assert case.target is not None
@@ -213,7 +231,8 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         listed = (await services.cases.listings(case.id)).get(spec.item_kind or "", [])
         item = next((i for i in listed if i.id == approval.item), None) or Item(
             kind=spec.item_kind or "", id=approval.item, label=approval.item_label)
-    run = Run(case, spec, requester, item, approval.options, approved_by=approval.decided_by_name)
+    run = Run(case, spec, requester, item, approval.options, approved_by=approval.decided_by_name,
+              signed_in=signed_in)
 
     async def show_result(result: ActionResult) -> None:
         # The approval card ends with how the action ended (the case card has the details and the undo). Inline

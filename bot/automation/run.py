@@ -3,7 +3,8 @@
 
 It acts as "Riposte automation" with the responder role only, through the same rails as a click: no protected,
 system or last-Global-Administrator targets; no administrators at all (that needs admin_responder); nothing the
-policy says needs approval; nothing that needs a person (a password reset). Each action counts against the
+policy says needs approval; nothing that needs a person (a password reset, or in delegated mode anything that
+runs with a person's own Entra token). Each action counts against the
 hourly cap (RIPOSTE_AUTOMATION_MAX_PER_HOUR, across replicas); the action that would exceed it does not run, and
 automation switches itself off, says so once in the alert channel, and leaves this and every further case to a
 person. In dry run the matching rule's actions are only described on the card. The audit records the rule with
@@ -27,6 +28,7 @@ from bot.pipeline.enqueue import refresh_card
 from bot.pipeline.limiter import Priority
 from bot.run.execution import Run, start
 from bot.services import Services
+from bot.signin import rules as signin_rules
 from bot.state.cases import Case
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ async def _reasons_not_to(services: Services, case: Case, name: str) -> str | No
         return str(refusal)
     if services.policy.needs_approval(name, case.target):
         return f"{spec.title} needs approval, which automation never grants itself"
+    if signin_rules.needs_person(services.settings, spec, case.target):  # delegated mode (bot/signin)
+        return f"{spec.title} runs with a person's own Entra sign-in here, which automation never has"
     return None
 
 

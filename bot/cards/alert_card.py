@@ -52,6 +52,7 @@ class StatusView:
     reversal: str = ""
     request_id: str = ""
     approved_by: str = ""
+    signed_in: str = ""  # delegated mode: whose own Entra rights ran it
     steps: tuple[str, ...] = ()
     undo: Button | None = None
     step_undos: tuple[Button, ...] = ()  # a bundle's per-step undos (block_user: “Restore forwarding”)
@@ -161,6 +162,8 @@ def _status_block(status: StatusView) -> dict[str, Any]:
     items: list[dict[str, Any]] = [text(headline, weight="Bolder")]
     if status.approved_by:
         items.append(text(f"Approved by {status.approved_by}.", isSubtle=True))
+    if status.signed_in:
+        items.append(text(f"Run with {status.signed_in}'s own Entra rights (signed in).", isSubtle=True))
     if status.summary:
         items.append(text(status.summary))
     items.extend(text(f"• {line}", spacing="None") for line in status.steps)

@@ -34,6 +34,7 @@ class ApprovalView:
     outcome: str = ""
     notice: str = ""
     choice: str = ""  # what the requester chose on the card (remove_app's mode, block_user's steps)
+    entra_roles: str = ""  # delegated mode: the Entra role Graph requires of the approver, whose token runs it
 
 
 def approval_card(view: ApprovalView) -> Card:
@@ -55,6 +56,7 @@ def approval_card(view: ApprovalView) -> Card:
             ("Reversible", "yes: " + view.reversal if view.reversible else "no: " + view.reversal),
             ("Expires", when(view.expires_at)),
             ("Who may approve", view.who_may_approve),
+            ("Entra role needed", view.entra_roles),
         ]),
         container([text(line, weight="Bolder")], style=style),
     ]

@@ -4,7 +4,7 @@ Every button gets signed data from here, so what a click may do is decided when 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from actions import ACTIONS
 from actions.block_user import STEP_TITLES
 from actions.runner import Actor, Refused
-from actions.spec import ActionSpec, Item
+from actions.spec import ActionSpec, Item, TargetUser
 from bot.access.roles import check_protected
 from bot.access.signing import ButtonSigner
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
@@ -120,12 +120,25 @@ class CaseState:
 NO_RECOMMENDATION = Recommendation((), ())
 
 
+# Why an action cannot run for a reason outside the card's own facts ("" when it can): delegated mode without an
+# OAuth connection (bot/signin/rules.py unavailable).
+Unavailable = Callable[[ActionSpec, TargetUser], str]
+
+
 class CardPainter:
     def __init__(self, signer: ButtonSigner, protected_users: list[str],
-                 recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS) -> None:
+                 recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS, unavailable: Unavailable | None = None,
+                 ) -> None:
         self._signer = signer
         self._protected = protected_users
         self._kinds = recommendations
+        self._unavailable = unavailable
+
+    def _reason(self, case: Case, spec: ActionSpec) -> str:
+        reason = not_applicable_reason(case, spec, self._protected)
+        if not reason and self._unavailable is not None and case.target is not None:
+            reason = self._unavailable(spec, case.target)
+        return reason
 
     def recommendation(self, case: Case) -> Recommendation:
         """What the alert calls for first; none on a typed command's card (the command said what to do)."""
@@ -167,7 +180,7 @@ class CardPainter:
                 not spec.offered_on_alert and not is_show_button
             )):
                 continue
-            reason = not_applicable_reason(state.case, spec, self._protected)
+            reason = self._reason(state.case, spec)
             title = SHOW_TITLES.get(spec.item_kind or "", spec.title)
             if spec.item_kind:  # a listing click: never "already done"
                 buttons.append(Button(title, name, self._signer.data(state.case.id, name, state.case.nonce),
@@ -186,7 +199,7 @@ class CardPainter:
             return None
         title = spec.undo_title or undo.title
         return self._button(state, undo, title, record.item,
-                            not_applicable_reason(state.case, undo, self._protected))
+                            self._reason(state.case, undo))
 
     def _step_undos(self, state: CaseState, record: ActionRecord) -> tuple[Button, ...]:
         """A bundle's undos that need its saved copy (block_user's “Restore forwarding”) had no button anywhere."""
@@ -198,7 +211,7 @@ class CardPainter:
             undo = ACTIONS.get(spec.undo or "")
             if undo and undo.needs_saved and not undo.item_kind and record_key(step) in state.saved_keys:
                 buttons.append(self._button(state, undo, spec.undo_title or undo.title, "",
-                                            not_applicable_reason(state.case, undo, self._protected)))
+                                            self._reason(state.case, undo)))
         return tuple(buttons)
 
     def statuses(self, state: CaseState) -> tuple[StatusView, ...]:
@@ -211,7 +224,8 @@ class CardPainter:
             views.append(StatusView(
                 title=title, state=record.state, actor_name=record.actor_name, started_at=record.started_at,
                 finished_at=record.finished_at, summary=record.summary, reversal=record.reversal,
-                request_id=record.request_id, approved_by=record.approved_by, steps=tuple(record.steps),
+                request_id=record.request_id, approved_by=record.approved_by, signed_in=record.signed_in,
+                steps=tuple(record.steps),
                 verification=record.verification, verified=record.verified,
                 undo=self._undo(state, record), step_undos=self._step_undos(state, record),
             ))
@@ -230,7 +244,7 @@ class CardPainter:
                     label=item.label, suspicious=item.suspicious,
                     buttons=tuple(
                         self._button(state, spec, spec.title, item.id,
-                                     not_applicable_reason(state.case, spec, self._protected))
+                                     self._reason(state.case, spec))
                         for spec in specs
                     ),
                 )
@@ -251,7 +265,7 @@ class CardPainter:
         record = state.records.get(record_key(bundle.name))
         if record and record.state in BUSY_STATES:
             return ()
-        if not_applicable_reason(state.case, bundle, self._protected):
+        if self._reason(state.case, bundle):
             return ()
         toggles: list[dict[str, Any]] = [text("Block user does:", weight="Bolder", spacing="Medium")]
         toggles.extend({"type": "Input.Toggle", "id": f"step_{name}", "title": title, "value": "true",

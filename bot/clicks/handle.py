@@ -41,6 +41,8 @@ from bot.run.execution import (
     update_case_card,
 )
 from bot.services import Card, Services
+from bot.signin.handle import person_for
+from bot.signin.tokens import ClickSignIn, SignInAnswer, SignInRefused
 from bot.state.cases import Case, record_key
 from bot.watch.flow import release_click
 from bot.watch.view import RELEASE_VERB
@@ -61,6 +63,7 @@ class Click:
     verb: str
     data: dict[str, Any]  # the button's signed reference plus the card's input values
     tenant_id: str  # channelData.tenant.id
+    signin: ClickSignIn | None = None  # delegated mode: what the invoke brings to sign the clicker in (bot/signin)
 
     @property
     def item(self) -> str:
@@ -83,8 +86,10 @@ async def handle_click(services: Services, click: Click) -> Card:
             return await release_click(services, click.data, click.object_id, click.name)
         if click.verb in APPROVAL_VERBS:
             return await approval_flow.decide(services, click.verb, click.item, click.object_id, click.name,
-                                              str(click.data.get("reason", "")))
+                                              str(click.data.get("reason", "")), click.signin)
         return await _action_click(services, click)
+    except SignInAnswer:  # not a failure: the clicker signs in, then Teams sends the click again
+        raise
     except RedisError:
         log.exception("state store unreachable while handling a click on %r", click.verb)
         return message_card(STATE_STORE_DOWN, "attention")
@@ -162,6 +167,13 @@ async def _action_click(services: Services, click: Click) -> Card:
     if spec.name in LISTING_ACTIONS:
         await start(services, run)
         return await card_for(services, case, f"{spec.title}: listing…", "emphasis")
+    # Delegated mode (bot/signin): when no approval comes between, the clicker's own token runs it; sign in first.
+    if not services.policy.needs_approval(spec.name, case.target):
+        try:
+            run.signed_in = await person_for(services, click.signin, spec, case.target, actor.id, actor.name)
+        except SignInRefused as refusal:
+            await services.runner.record_refusal(spec, actor, case.target, case.id, str(refusal))
+            return await card_for(services, case, f"⛔ Not done: {refusal}")
     if not await services.cases.claim_action(case.id, run.key, actor.id):
         return await card_for(services, case, await _already(services, case, run), "warning")
     if services.policy.needs_approval(spec.name, case.target):

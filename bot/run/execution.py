@@ -18,7 +18,7 @@ from actions.block_signin import find_policy
 from actions.errors import RiposteError
 from actions.graph import without_retries
 from actions.runner import ActionResult, Actor
-from actions.spec import ActionContext, ActionSpec, Item, Outcome, ReadBack
+from actions.spec import ActionContext, ActionSpec, Item, Outcome, ReadBack, SignedIn
 from bot.audit import case_notes as notes
 from bot.cards.alert_card import alert_card
 from bot.cards.views import CaseState, reversed_by
@@ -113,6 +113,9 @@ class Run:
     item: Item | None = None
     options: dict[str, Any] = field(default_factory=dict)
     approved_by: str = ""
+    # Delegated mode (bot/signin): the person whose own Graph token runs it; in memory for this run only (a recovered
+    # run reads the tenant back with the app's rights).
+    signed_in: SignedIn | None = None
 
     @property
     def key(self) -> str:
@@ -158,7 +161,7 @@ async def begin(services: Services, run: Run) -> ActionRecord:
         await services.cases.lease(run.case.id, run.key, run_id, lease)
         await resolve_action(services, run.case.id, run.key, run_id, lease + RECOVERY_MARGIN_SECONDS)
         await services.runner.record_intent(run.spec, run.actor, run.case.target, run.case.id, run.item,
-                                            run.options)
+                                            run.options, run.signed_in)
     except Exception:
         await services.cases.release_action(run.case.id, run.key)
         raise
@@ -166,6 +169,7 @@ async def begin(services: Services, run: Run) -> ActionRecord:
         action=run.spec.name, state="running", actor_id=run.actor.id, actor_name=run.actor.name,
         started_at=now_iso(), item=run.item.id if run.item else "", item_label=run.item.label if run.item else "",
         approved_by=run.approved_by, run_id=run_id, options=dict(run.options),
+        signed_in=run.signed_in.label if run.signed_in else "",
     )
     await services.cases.put_record(run.case.id, record)
     return record
@@ -220,7 +224,7 @@ async def execute(services: Services, run: Run, record: ActionRecord) -> ActionR
                 await services.cases.put_record(run.case.id, record)
             result = await services.runner.execute(
                 run.spec, run.actor, target, run.case.id, item=run.item, saved=saved, options=options,
-                started_at=record.started_at, record=False,
+                started_at=record.started_at, record=False, signed_in=run.signed_in,
             )
         services.metrics.count("riposte_actions_total", action=run.spec.name,
                                result="ok" if result.ok else "failed")
@@ -229,7 +233,7 @@ async def execute(services: Services, run: Run, record: ActionRecord) -> ActionR
             held = await _patiently(delays, lambda: services.cases.settle(run.case.id, record.run_id, record.run_id))
             if held is not None:
                 await _patiently(delays, lambda: services.runner.record_outcome(
-                    run.spec, run.actor, target, run.case.id, result))
+                    run.spec, run.actor, target, run.case.id, result, run.signed_in))
                 # should this process stop now, recovery finishes the record without a second audit ending
                 await _patiently(delays, lambda: services.cases.mark_settled(run.case.id, record.run_id,
                                                                              _audited(record.run_id)))

@@ -90,6 +90,7 @@ class ActionRecord:
     # The choices the run used (bundle steps, app mode, excluded break-glass ids; never a secret): crash recovery
     # reads the action back with them.
     options: dict[str, Any] = field(default_factory=dict)
+    signed_in: str = ""  # delegated mode: whose own Entra rights ran it, "Name (upn)" (never a token)
 
     @property
     def key(self) -> str:

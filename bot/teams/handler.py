@@ -19,8 +19,10 @@ from bot.commands.parse import help_text
 from bot.dialogs.ask_user import AskUser
 from bot.intake import alert_channel
 from bot.services import Services
+from bot.signin.tokens import ClickSignIn, SignInAnswer
 from bot.state import deliveries
 from bot.teams.storage import RedisStorage
+from bot.teams.user_tokens import TurnTokens, sign_in_response
 
 log = logging.getLogger(__name__)
 SERVICE_URL_REWRITE_SECONDS = 60.0
@@ -42,13 +44,26 @@ def _tenant_of(activity: Activity) -> str:
     return str(tenant or "")
 
 
-def _click(activity: Activity, verb: str, data: dict[str, Any]) -> Click:
+def _click(activity: Activity, verb: str, data: dict[str, Any], signin: ClickSignIn | None = None) -> Click:
     sender = activity.from_property
     return Click(
         object_id=str(getattr(sender, "aad_object_id", "") or ""),
         name=str(getattr(sender, "name", "") or "someone"),
-        verb=verb, data=data, tenant_id=_tenant_of(activity),
+        verb=verb, data=data, tenant_id=_tenant_of(activity), signin=signin,
     )
+
+
+def _click_signin(turn_context: TurnContext, value: dict[str, Any], connection: str) -> ClickSignIn | None:
+    """What a Universal Actions click brings for sign-in (bot/signin): Teams sends the click again with
+    value.authentication (a token to exchange) or value.state (the code of a finished sign-in)."""
+    if not connection:
+        return None
+    authentication = value.get("authentication")
+    teams_token = authentication.get("token") if isinstance(authentication, dict) else None
+    state = value.get("state")
+    return ClickSignIn(tokens=TurnTokens(turn_context, connection),
+                       teams_token=teams_token if isinstance(teams_token, str) else "",
+                       code=state if isinstance(state, str) else "")
 
 
 class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
@@ -111,10 +126,14 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         action = value.get("action")
         action = action if isinstance(action, dict) else {}
         raw_data = action.get("data")
-        click = _click(activity, str(action.get("verb", "")), raw_data if isinstance(raw_data, dict) else {})
+        signin = _click_signin(turn_context, value, self._services.settings.oauth_connection)
+        click = _click(activity, str(action.get("verb", "")), raw_data if isinstance(raw_data, dict) else {}, signin)
         if not click.object_id:
             return card_response(message_card("This click carries no Entra identity, so nothing ran.", "attention"))
-        return card_response(await handle_click(self._services, click))
+        try:
+            return card_response(await handle_click(self._services, click))
+        except SignInAnswer as answer:  # the run needs the clicker's own token: Teams signs them in, then clicks again
+            return sign_in_response(answer)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
