@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from msgraph import GraphServiceClient
-from msgraph.generated.me.me_request_builder import MeRequestBuilder
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.user import User
 from msgraph.generated.users.item.check_member_groups.check_member_groups_post_request_body import (
@@ -177,8 +176,12 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
 
     async def signed_in_user(self) -> dict[str, Any]:
         """GET /me: within acting_as, the person whose token it is (id, displayName, userPrincipalName)."""
-        query = MeRequestBuilder.MeRequestBuilderGetQueryParameters(select=["id", "displayName", "userPrincipalName"])
-        return await get_json(READ_ME, "the signed-in person", self._client.me, query)
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=["id", "displayName", "userPrincipalName"])
+        # msgraph-sdk's `me` builder names /users/me-token-to-replace and counts on a middleware this client does not
+        # use (build_http_client) to turn it into /me: name /me directly.
+        builder = self._client.me.with_url(f"{self._client.request_adapter.base_url}/me")
+        return await get_json(READ_ME, "the signed-in person", builder, query)
 
     async def get_user_fields(self, user_id: str, fields: list[str]) -> dict[str, Any]:
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", *fields])

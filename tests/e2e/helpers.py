@@ -32,6 +32,17 @@ SAMPLE_ALERT: dict[str, Any] = {
 }
 
 
+PRIVILEGED_AUTH_ADMIN = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
+
+
+def app_holds_privileged_auth_admin(bot: RunningBot) -> None:
+    """App mode (RIPOSTE_PRIVILEGED_ACTIONS=app) acts on administrators with the app's own rights, which Entra allows
+    only to an app holding Privileged Authentication Administrator: give the sandbox app that role."""
+    tenant(bot).application.setdefault("directoryRoles", []).append(
+        {"id": "7a000000-0000-4000-8000-000000000013", "roleTemplateId": PRIVILEGED_AUTH_ADMIN,
+         "displayName": "Privileged Authentication Administrator"})
+
+
 def channel(bot: RunningBot) -> ChannelState:
     return bot.sandbox.channel.app[CHANNEL]
 
