@@ -84,6 +84,8 @@ class ChannelState:
         # Signing in (sandbox/channel_signin.py, channel_tokens.py): the sign-in a person must do by the link (by
         # their oid), OAuth cards the bot posted that Teams has not answered yet, and the token service.
         self.pending_signins: dict[str, PendingSignIn] = {}
+        # (person's oid, invoke name, card verb, the answer's statusCode): what Teams saw, sign-in answers included.
+        self.invoke_answers: list[tuple[str, str, str, int | None]] = []
         self.oauth_prompts: list[tuple[str, dict[str, Any]]] = []
         self.token_service = TokenServiceLinks(
             channel_url=lambda: (self.service_url or "").rstrip("/"), tenant_url=lambda: self.tenant_url,
@@ -323,6 +325,9 @@ class ChannelState:
     async def deliver_invoke(self, person: Person, invoke: dict[str, Any]) -> tuple[int, Any]:
         """POST an invoke as `person`; a card in the answer becomes their view of the message it was on."""
         status, body = await self._post_to_bot("/api/messages", invoke)
+        action = (invoke.get("value") or {}).get("action") or {}
+        code = body.get("statusCode") if isinstance(body, dict) and "statusCode" in body else status
+        self.invoke_answers.append((person.oid, str(invoke.get("name")), str(action.get("verb") or ""), code))
         reply_to_id = str(invoke.get("replyToId") or "")
         if (
             status == 200

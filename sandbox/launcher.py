@@ -53,6 +53,7 @@ def sandbox_settings(settings: Settings, seed: dict[str, Any], graph_url: str, c
         update={
             "graph_endpoint": graph_url,
             "exchange_endpoint": graph_url,
+            "authority_host": graph_url,  # the tenant signs people in (and links its admin consent) too
             "graph_tenant_id": seed["tenant"]["id"],
             "service_url": channel_url + "/",
             "alert_channel": settings.alert_channel or SANDBOX_CHANNEL_ID,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from actions import ACTIONS
 from actions.graph import acting_as
 from actions.spec import ActionSpec, SignedIn, TargetUser, any_of
 from bot.services import Services
@@ -90,3 +91,20 @@ async def _token(services: Services, signin: ClickSignIn, spec: ActionSpec, targ
     text = (f"Sign in to run {spec.title} on {target.label} with your own Entra rights (you need "
             f"{rules.roles_text(services.settings, spec, target)}).")
     raise SignInAnswer(401, LOGIN_REQUEST, await tokens.sign_in_card(text))
+
+
+async def typed_sign_in(services: Services, case_id: str) -> str:
+    """Why the person who typed a command should sign in before pressing Confirm ("" when they need not): its card
+    offers an action that Confirm runs with the clicker's own token (no approval comes between)."""
+    if not services.settings.oauth_connection:
+        return ""
+    case = await services.cases.get(case_id)
+    if case is None or case.target is None:
+        return ""
+    for name in case.offered:
+        spec = ACTIONS[name]
+        roles = rules.roles_needed(services.settings, spec, case.target)
+        if roles and not services.policy.needs_approval(name, case.target):
+            return (f"{spec.title} on {case.target.label} runs with your own Entra rights (you need {any_of(roles)}): "
+                    "sign in, then press Confirm.")
+    return ""

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
-from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.core.teams import TeamsActivityHandler, TeamsSSOTokenExchangeMiddleware
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 from redis.exceptions import RedisError
 
@@ -17,16 +17,19 @@ from bot.clicks.handle import STATE_STORE_DOWN, Click, handle_click
 from bot.commands import handle as command_flow
 from bot.commands.parse import help_text
 from bot.dialogs.ask_user import AskUser
+from bot.dialogs.sign_in import SignInFirst
 from bot.intake import alert_channel
 from bot.services import Services
+from bot.signin.handle import typed_sign_in
 from bot.signin.tokens import ClickSignIn, SignInAnswer
 from bot.state import deliveries
 from bot.teams.storage import RedisStorage
-from bot.teams.user_tokens import TurnTokens, sign_in_response
+from bot.teams.user_tokens import ExchangeOnce, TurnTokens, sign_in_response
 
 log = logging.getLogger(__name__)
 SERVICE_URL_REWRITE_SECONDS = 60.0
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+SIGN_IN_INVOKES = ("signin/tokenExchange", "signin/verifyState")  # a typed command's sign-in card, answered by Teams
 WELCOME = ("Riposte is here. I post security alerts with buttons to contain an account, and I take commands: "
            "mention me and type `help`. A responder can type `use this channel for alerts` in the channel that "
            "should receive alerts.")
@@ -71,6 +74,11 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         super().__init__()
         self._services = services
         self._ask_user = AskUser(RedisStorage(services.redis))
+        # Delegated mode: a typed command's sign-in card (botbuilder's OAuthPrompt), and botbuilder's middleware that
+        # exchanges Teams' token once per exchange id, however many Teams clients the person has open.
+        connection = services.settings.oauth_connection
+        self._sign_in = SignInFirst(RedisStorage(services.redis), connection) if connection else None
+        self._sso = TeamsSSOTokenExchangeMiddleware(ExchangeOnce(services.redis), connection) if connection else None
         # The service URL this process last wrote to Redis, and when: not rewritten on every click. Redis holds
         # the truth for all replicas; this only spares the click path a write (refreshed each minute anyway).
         self._service_url_written = ("", 0.0)
@@ -81,6 +89,9 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         if activity.type == "message" and not await self._first_delivery(turn_context):
             return
         await self._learn_service_url(activity)
+        if self._sso is not None and activity.type == "invoke" and activity.name == SIGN_IN_INVOKES[0]:
+            await self._sso.on_turn(turn_context, lambda: TeamsActivityHandler.on_turn(self, turn_context))
+            return
         await super().on_turn(turn_context)
 
     async def _learn_service_url(self, activity: Activity) -> None:
@@ -115,6 +126,10 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
+        if activity.name in SIGN_IN_INVOKES and self._sign_in is not None:
+            if await self._sign_in.continue_invoke(turn_context):  # the prompt answered the invoke itself
+                await turn_context.send_activity("You are signed in: Confirm runs with your own Entra rights.")
+            return InvokeResponse(status=200)
         if activity.name != "adaptiveCard/action":
             # Riposte implements no other invoke. 501 is what botbuilder answers for an invoke a bot does not
             # handle; answered here, because its Teams dispatch first deserializes the value (task/fetch,
@@ -174,6 +189,10 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
             if reply.case_id and sent is not None:
                 reference = TurnContext.get_conversation_reference(activity).serialize()
                 await command_flow.posted(self._services, reply.case_id, reference, sent.id)
+            if reply.case_id and self._sign_in is not None:  # Confirm will run with this person's own token
+                why = await typed_sign_in(self._services, reply.case_id)
+                if why:
+                    await self._sign_in.start(turn_context, why)
         if reply.text:
             await turn_context.send_activity(MessageFactory.text(reply.text))
 

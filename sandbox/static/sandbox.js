@@ -748,6 +748,7 @@
     renderPeople(data.people);
     renderTargets(data);
     $("bot-status").hidden = data.botConnected;
+    renderSignIn(data.signIn);
 
     const threads = $("threads");
     const stick = firstRender || nearBottom(threads);
@@ -762,6 +763,15 @@
     if (stickChat) chat.scrollTop = chat.scrollHeight;
     updateChatBadge();
     document.body.dataset.version = String(data.version);
+  }
+
+  // Single sign-on did not work for a click (or a sign-in card): as Teams, show the sign-in link. Once signed in
+  // there, the channel sends the click again by itself and this banner goes away.
+  function renderSignIn(signIn) {
+    $("sign-in").hidden = !signIn;
+    if (!signIn) return;
+    $("sign-in-text").textContent = signIn.text || "Riposte asks you to sign in.";
+    $("sign-in-link").href = signIn.link;
   }
 
   function updateChatBadge() {
