@@ -133,8 +133,8 @@ async def test_a_helpdesk_administrator_resets_an_ordinary_users_password_with_t
     assert password not in text and f"Run with Avery Approver ({AVERY_UPN})'s own Entra rights" in text
     assert writes_by(bot, f"/users/{ALICE}") == [("PATCH", AVERY_UPN)]
     state = channel(bot)
-    shown = [card for (activity, oid), card in state.overrides.items() if password in str(card)]
-    assert len(shown) == 1 and password in str(state.overrides[(approval["id"], AVERY)])
+    holding = [card for card in state.overrides.values() if password in str(card)]
+    assert len(holding) == 1 and password in str(state.overrides[(approval["id"], AVERY)])
     assert password not in str(state.received)
     await jobs_done(bot)
     entries = await audit_entries(clean_redis, thread.case_id, events=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -182,8 +183,8 @@ async def test_the_sign_in_answers_have_teams_shape_on_the_wire(make_bot: BotFac
     assert tenant(bot).mutations() == [] and tenant(bot).delegated_tokens == {}
 
 
-async def post(bot: RunningBot, activity: dict[str, object]) -> dict[str, object]:
+async def post(bot: RunningBot, activity: dict[str, Any]) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session, session.post(f"{bot.url}/api/messages", json=activity) as response:
         assert response.status == 200, await response.text()
-        answer: dict[str, object] = await response.json()
+        answer: dict[str, Any] = await response.json()
         return answer
