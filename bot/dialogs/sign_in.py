@@ -34,10 +34,12 @@ class SignInFirst:
         await self._state.save_changes(turn_context)
         return result.status == DialogTurnStatus.Complete and result.result is not None
 
-    async def continue_invoke(self, turn_context: TurnContext) -> bool:
+    async def continue_invoke(self, turn_context: TurnContext) -> bool | None:
         """A `signin/tokenExchange` or `signin/verifyState` for the pending prompt: whether it signed them in (the
-        prompt answers the invoke itself)."""
+        prompt answers the invoke itself); None when no sign-in card is pending for this person here."""
         dialog_context = await self._dialogs.create_context(turn_context)
         result = await dialog_context.continue_dialog()
         await self._state.save_changes(turn_context)
+        if result.status == DialogTurnStatus.Empty:
+            return None
         return result.status == DialogTurnStatus.Complete and result.result is not None

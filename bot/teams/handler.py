@@ -69,6 +69,15 @@ def _click_signin(turn_context: TurnContext, value: dict[str, Any], connection: 
                        code=state if isinstance(state, str) else "")
 
 
+def _well_formed(activity: Activity) -> bool:
+    """A sign-in invoke botbuilder can read: an object, and for a token exchange its id and token."""
+    value = activity.value
+    if not isinstance(value, dict):
+        return False
+    return activity.name != SIGN_IN_INVOKES[0] or all(isinstance(value.get(key), str) and value[key]
+                                                      for key in ("id", "token"))
+
+
 class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(self, services: Services) -> None:
         super().__init__()
@@ -89,7 +98,8 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         if activity.type == "message" and not await self._first_delivery(turn_context):
             return
         await self._learn_service_url(activity)
-        if self._sso is not None and activity.type == "invoke" and activity.name == SIGN_IN_INVOKES[0]:
+        if self._sso is not None and activity.type == "invoke" and activity.name == SIGN_IN_INVOKES[0] and _well_formed(
+                activity):  # a malformed one is refused below: botbuilder's middleware would crash on it
             await self._sso.on_turn(turn_context, lambda: TeamsActivityHandler.on_turn(self, turn_context))
             return
         await super().on_turn(turn_context)
@@ -127,9 +137,13 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
         if activity.name in SIGN_IN_INVOKES and self._sign_in is not None:
-            if await self._sign_in.continue_invoke(turn_context):  # the prompt answered the invoke itself
+            if not _well_formed(activity):
+                log.info("refused a malformed %s invoke", activity.name)
+                return InvokeResponse(status=400)
+            signed_in = await self._sign_in.continue_invoke(turn_context)  # the prompt answers the invoke itself
+            if signed_in:
                 await turn_context.send_activity("You are signed in: Confirm runs with your own Entra rights.")
-            return InvokeResponse(status=200)
+            return InvokeResponse(status=404 if signed_in is None else 200)  # 404: no sign-in card pending here
         if activity.name != "adaptiveCard/action":
             # Riposte implements no other invoke. 501 is what botbuilder answers for an invoke a bot does not
             # handle; answered here, because its Teams dispatch first deserializes the value (task/fetch,

@@ -26,16 +26,19 @@ EXCHANGE_ONCE_SECONDS = 600
 
 
 class _TokenClient(_UserTokenClientImpl):  # type: ignore[misc]
-    """botbuilder's client, except that a refused exchange raises (with the service's reason) instead of returning
-    an ErrorResponse that botbuilder's callers read as a token (TeamsSSOTokenExchangeMiddleware would crash on it;
-    its try/except then answers 412, as it means to)."""
+    """botbuilder's client, except that a refused exchange returns None (what botbuilder's callers test for) rather
+    than an ErrorResponse they would read as a token (TeamsSSOTokenExchangeMiddleware crashes on one). The reason
+    is kept on the client, which lives for one turn, for the sign-in flow to read (consent missing?)."""
+
+    refused: str = ""
 
     async def exchange_token(self, user_id: str, connection_name: str, channel_id: str,
                              exchange_request: TokenExchangeRequest) -> Any:
         result = await super().exchange_token(user_id, connection_name, channel_id, exchange_request)
         if isinstance(result, ErrorResponse):
             error = result.error
-            raise ExchangeRefused(f"{getattr(error, 'code', '') or 'error'}: {getattr(error, 'message', '') or ''}")
+            self.refused = f"{getattr(error, 'code', '') or 'error'}: {getattr(error, 'message', '') or ''}"
+            return None
         return result
 
 
@@ -103,7 +106,7 @@ class TurnTokens:
             raise ExchangeRefused(type(error).__name__) from None
         token = getattr(response, "token", None) if response is not None else None
         if not token:
-            raise ExchangeRefused("the token service returned no token")
+            raise ExchangeRefused(getattr(self._client, "refused", "") or "the token service returned no token")
         return str(token)
 
     async def sign_out(self) -> None:
