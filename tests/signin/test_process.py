@@ -13,7 +13,6 @@ from tests.signin.helpers import ADA, ADA_UPN, GRACE, GRACE_UPN, GROUPS, RITA
 
 
 async def test_an_approvers_own_token_runs_the_action_in_a_bot_process(world: World) -> None:
-    world.channel_state.tenant_url = world.tenant.graph_url  # the token service and Teams reach the tenant there
     bot = await world.start_bot(
         RIPOSTE_ADMIN_RESPONDER_GROUPS=f"{GROUPS['Riposte Admin Responders']},{GROUPS['Riposte Responders']}",
         RIPOSTE_APPROVER_GROUPS=f"{GROUPS['Riposte Approvers']},{GROUPS['Riposte Admin Responders']}")
