@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ from bot.cards.alert_card import alert_card
 from bot.cards.views import CardPainter, CaseState
 from bot.config import Settings
 from bot.signin import rules
+from docs.gen_delegated_table import with_table
 from tests.bot.test_cards import ALICE, case
 from tests.e2e.helpers import buttons
 
@@ -101,3 +103,8 @@ def test_the_admin_consent_link_names_the_connections_app_the_tenant_and_the_tok
 
 def _card(painter: CardPainter, target: TargetUser) -> dict[str, Any]:
     return alert_card(painter.view(CaseState(case(target=target), {})))
+
+
+def test_the_readme_table_of_delegated_roles_is_the_registrys() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert with_table(readme) == readme, "refresh: .venv/bin/python -m docs.gen_delegated_table --readme"
