@@ -40,6 +40,7 @@ from bot.execution import (
 )
 from bot.logs import correlation_id
 from bot.permission import permit, permit_verb
+from bot.pipeline import sends
 from bot.services import Card, Services
 from bot.views import LISTING_ACTIONS, reversed_by, show_verb
 from bot.watch.flow import release_click
@@ -234,8 +235,9 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
 
     async def say_late(problem: str) -> None:
         await after_answer()  # the "still listing" answer must reach the clicker first
-        if case.conversation:
-            await services.channel.reply(case.conversation, message_card(f"Could not list them: {problem}"))
+        if case.conversation:  # through the outbox: queued until Teams takes it
+            await sends.reply_in_case(services, f"listing:{case.id}:{kind}:{secrets.token_hex(8)}", case.id,
+                                      message_card(f"Could not list them: {problem}"))
 
     async def fill() -> str:
         try:
