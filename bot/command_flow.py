@@ -7,7 +7,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from actions import ACTIONS
 from actions.disable_account import SYNC_WARNING
@@ -203,11 +202,3 @@ def _what_will_happen(offered: tuple[str, ...], target: TargetUser) -> str:
             reversible = "reversible" if spec.reversible else "NOT reversible"
             parts.append(f"{spec.title}: {spec.description} ({reversible}: {spec.reversal})")
     return "Nothing runs until you press Confirm. " + " ".join(parts)
-
-
-async def posted(services: Services, case_id: str, reference: dict[str, Any], activity_id: str) -> None:
-    """Remember where a command's card was posted, so clicks can update it."""
-    case = await services.cases.get(case_id)
-    if case is not None:
-        case.conversation, case.activity_id = reference, activity_id
-        await services.cases.save(case)

@@ -21,6 +21,7 @@ from bot.services import Card, Services
 
 log = logging.getLogger(__name__)
 REPLY = "reply"
+ANSWER = "answer_message"
 
 
 class NotSendableYet(RiposteError):
@@ -31,14 +32,15 @@ def sent_key(dedupe: str) -> str:
     return f"riposte:sent:{dedupe}"
 
 
-async def send_once(services: Services, dedupe: str, send: Callable[[], Awaitable[str]]) -> bool:
+async def send_once(services: Services, dedupe: str, send: Callable[[], Awaitable[str]]) -> str:
     """`send()` (returning the new message's id) unless a message was recorded under `dedupe`; then record it.
-    False when it had been sent already."""
-    if await services.redis.exists(sent_key(dedupe)):
-        return False
+    The message's id, sent now or before."""
+    recorded = await services.redis.get(sent_key(dedupe))
+    if recorded is not None:
+        return str(recorded)
     activity_id = await send()
-    await services.redis.set(sent_key(dedupe), activity_id or "sent", ex=CASE_TTL_SECONDS)
-    return True
+    await services.redis.set(sent_key(dedupe), activity_id, ex=CASE_TTL_SECONDS)
+    return activity_id
 
 
 async def reply_in_case(services: Services, dedupe: str, case_id: str, card: Card) -> None:
@@ -52,6 +54,29 @@ async def announce(services: Services, dedupe: str, card: Card) -> None:
     """Queue `card` as a new thread in the alert channel (as it is when the job runs)."""
     await services.queues.enqueue(services.queues.interactive, REPLY, key=f"reply:{dedupe}", dedupe=dedupe,
                                   case_id="", card=card)
+
+
+async def answer_message(services: Services, dedupe: str, reference: dict[str, Any], *, card: Card | None = None,
+                         text: str = "", case_id: str = "") -> None:
+    """Queue the answer to a message someone sent the bot (a typed command): `card`, then `text`, into the
+    message's conversation (in a channel, its thread). With `case_id`, the card is that case's card (a command's
+    confirm card): where it lands is recorded on the case, so that clicks update it."""
+    await services.queues.enqueue(services.queues.interactive, ANSWER, key=f"reply:{dedupe}", dedupe=dedupe,
+                                  reference=reference, card=card, text=text, case_id=case_id)
+
+
+async def run_answer(services: Services, dedupe: str, reference: dict[str, Any], card: Card | None, text: str,
+                     case_id: str) -> None:
+    if card is not None:
+        activity_id = await send_once(services, f"{dedupe}:card",
+                                      lambda: services.channel.reply(reference, card, Priority.INTERACTIVE))
+        case = await services.cases.get(case_id) if case_id else None
+        if case is not None and case.activity_id != activity_id:
+            case.conversation, case.activity_id = reference, activity_id
+            await services.cases.save(case)
+    if text:  # after the card, in one job: the two arrive in order
+        await send_once(services, f"{dedupe}:text",
+                        lambda: services.channel.reply(reference, text, Priority.INTERACTIVE))
 
 
 async def run_reply(services: Services, dedupe: str, case_id: str, card: Card) -> None:
@@ -79,4 +104,8 @@ def job_functions(services: Services) -> dict[str, Any]:
     async def reply(ctx: dict[str, Any], *, dedupe: str, case_id: str, card: Card) -> None:
         await run_reply(services, dedupe, case_id, card)
 
-    return {REPLY: reply}
+    async def answer(ctx: dict[str, Any], *, dedupe: str, reference: dict[str, Any], card: Card | None, text: str,
+                     case_id: str) -> None:
+        await run_answer(services, dedupe, reference, card, text, case_id)
+
+    return {REPLY: reply, ANSWER: answer}

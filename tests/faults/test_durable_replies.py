@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import RunningBot
 from tests.e2e.card_clicks import RULE_FORWARDS, CaseThread
-from tests.e2e.helpers import card_of, card_text, channel, jobs_done, metric, tenant, wait_until
+from tests.e2e.helpers import RESPONDER, card_of, card_text, channel, jobs_done, metric, tenant, wait_until
 from tests.e2e.processes import World
 from tests.faults.test_action_crashes import FAST, Thread, kill
 from tests.faults.test_crashes import drained
@@ -66,6 +66,21 @@ async def test_a_reply_teams_throttles_for_a_while_is_delivered_later_once(bot: 
     await jobs_done(bot)
     assert len(failures()) == 1
     assert await metric(bot, 'riposte_teams_sends_total{result="429"}') >= 3
+
+
+async def test_the_answer_to_a_typed_command_teams_answers_503_is_delivered_later_once(bot: RunningBot) -> None:
+    channel(bot).add_fault(method="POST", path_regex=REPLIES, status=503, times=3)
+
+    status, _ = await channel(bot).send_message(RESPONDER, "@Riposte help", None)
+
+    assert status in (200, 201)  # Teams' delivery of the message is answered at once, whatever the reply meets
+    [thread] = channel(bot).threads()
+    replies = await wait_until(lambda: next(t for t in channel(bot).threads() if t["id"] == thread["id"])["replies"],
+                               what="the answer, delivered late")
+    await jobs_done(bot)
+    assert len(next(t for t in channel(bot).threads() if t["id"] == thread["id"])["replies"]) == 1
+    assert "use this channel for alerts" in str(replies[0].get("text"))
+    assert reply_attempts(channel(bot).received) == 4, "three refused, one delivered"
 
 
 @pytest.mark.timeout(120)
