@@ -99,7 +99,7 @@ def create_app(
             audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
             runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
-            painter=CardPainter(signer, settings.protected_users, policy.recommendations),
+            painter=CardPainter(signer, settings.protected_users, policy.recommendations, policy.disabled),
             approvals=ApprovalStore(redis), metrics=counters, queues=queues, limiter=limiter,
         )
         app[SERVICES] = services

@@ -160,6 +160,12 @@ async def _audit_target(services: Services, user: str) -> str:
 
 async def _case_command(services: Services, command: Command, actor: Actor) -> Reply:
     assert command.user is not None
+    status = command.verb == "status"
+    offered = tuple(name for name in command.spec.actions if services.policy.enabled(name))
+    if command.spec.actions and not offered and not status:  # before any look-up: there is nothing to offer
+        reasons = " ".join(filter(None, (services.policy.why_disabled(name) for name in command.spec.actions)))
+        return Reply(text=f"{command.spec.refusal_label} is not available here. {reasons} Nothing was looked up "
+                          "or done.")
     try:
         target = await services.tenant.get_user(command.user)
     except NotFound:
@@ -167,13 +173,12 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
                           "Entra object id.")
     except RiposteError as error:
         return Reply(text=f"Could not look up {safe_echo(command.user)}: {error}")
-    status = command.verb == "status"
     if status:  # the user's case as its card reads now, not a new case each time
         current = await case_of_user(services, target)
         if current is not None:
             return Reply(card=await status_card(services, target, *current))
-    offered = command.spec.actions
-    if target.on_premises_sync and not status and {"disable_account", "block_user"} & set(offered):
+    if (target.on_premises_sync and not status and {"disable_account", "block_user"} & set(offered)
+            and services.policy.enabled("block_signin")):
         offered = (*offered, "block_signin")  # sync can undo a disable; a Conditional Access block it cannot
     titles = ", ".join(ACTIONS[name].title for name in offered if name in ACTIONS)
     alert = Alert(

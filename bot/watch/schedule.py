@@ -275,7 +275,7 @@ class Watcher:
         blocked = bool((baseline.get("block") or {}).get("enabled")) and not any(c.facet == "block" for c in changes)
         for change in changes:
             for verb in OFFERS.get(change.facet, ()):
-                if verb not in case.offered or verb not in ACTIONS:
+                if verb not in case.offered or verb not in ACTIONS or not self.services.policy.enabled(verb):
                     continue
                 if (verb == "disable_account" and synced) or (verb == "block_signin" and blocked):
                     continue
