@@ -30,13 +30,13 @@ from actions.errors import ServiceError
 from actions.exchange import ExchangeAdmin
 from actions.permissions import CHECK_MEMBER_GROUPS
 from actions.spec import PRIVILEGED_ROLE_TEMPLATES
-from bot.alert_channel import ALERT_CHANNEL_KEY
-from bot.audit_health import persistence
+from bot.access.enabled_actions import permissions
+from bot.access.policy import Policy, PolicyError, default_policy, load_policy
+from bot.audit.health import persistence
 from bot.config import Settings
-from bot.enabled_actions import permissions
+from bot.intake.alert_channel import ALERT_CHANNEL_KEY
 from bot.logs import secret_values
-from bot.policy import Policy, PolicyError, default_policy, load_policy
-from bot.store import connect_redis
+from bot.state.store import connect_redis
 
 OK, FAIL, WARN = "✓", "✗", "!"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"

@@ -4,7 +4,7 @@
 
 Settings (bot/config.py: environment or .env): MicrosoftAppId (the bot, required), RIPOSTE_PUBLIC_HOST (the host
 Teams reaches the bot at: validDomains and the SSO resource), RIPOSTE_DEVELOPER_NAME and RIPOSTE_WEBSITE_URL (the
-publisher). The command lists come from the command table (bot/command_table.py: each command's usage, help line
+publisher). The command lists come from the command table (bot/commands/table.py: each command's usage, help line
 and the lists it is shown in). The manifest uses the newest schema kept in manifest/schema/ (Microsoft's official
 MicrosoftTeams.schema.json) and is validated against it before anything is written.
 """
@@ -26,8 +26,8 @@ import jsonschema
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.command_table import COMMANDS, Scope  # noqa: E402
-from bot.commands import help_text  # noqa: E402
+from bot.commands.parse import help_text  # noqa: E402
+from bot.commands.table import COMMANDS, Scope  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from manifest.icons import color_icon, outline_icon  # noqa: E402
 

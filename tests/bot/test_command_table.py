@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from actions import ACTIONS
 from actions.spec import Role
-from bot.access import Access
-from bot.command_table import BY_VERB, COMMANDS, Argument
-from bot.commands import Command, CommandError, for_chat, help_text, parse_command
+from bot.access.levels import Access
+from bot.access.policy import VERBS, default_policy
+from bot.commands.parse import Command, CommandError, for_chat, help_text, parse_command
+from bot.commands.table import BY_VERB, COMMANDS, Argument
 from bot.config import Settings
-from bot.policy import VERBS, default_policy
 from manifest.build import MAX_COMMANDS, manifest
 
 ALICE = "alice@contoso.com"

@@ -9,12 +9,12 @@ import pytest
 
 from actions import ACTIONS
 from actions.spec import Item
+from bot.access.enabled_actions import permissions
+from bot.access.policy import PolicyError, default_policy, load_policy
+from bot.access.signing import ButtonSigner
 from bot.cards.alert_card import alert_card
-from bot.cases import ActionRecord, record_key
-from bot.enabled_actions import permissions
-from bot.policy import PolicyError, default_policy, load_policy
-from bot.signing import ButtonSigner
-from bot.views import CardPainter, CaseState
+from bot.cards.views import CardPainter, CaseState
+from bot.state.cases import ActionRecord, record_key
 from tests.bot.test_cards import DONE, case
 from tests.bot.test_policy import policy_file
 from tests.e2e.helpers import card_text, execute_buttons
@@ -62,7 +62,7 @@ def test_a_switched_off_action_has_no_button_anywhere_on_the_card() -> None:
     assert not verbs & off, verbs & off
     assert {"revoke_sessions", "block_user", "delete_inbox_rule", "list_inbox_rules"} <= verbs
     assert "Consented apps…" not in card_text(card)  # its listing runs through remove_app
-    # Block user's steps: the switched-off ones are not offered (and bot/execution.py leaves them out anyway).
+    # Block user's steps: the switched-off ones are not offered (and bot/run/execution.py leaves them out anyway).
     toggles = {node["id"] for node in _inputs(card)}
     assert toggles == {"step_disable_account", "step_revoke_sessions"}
     # The same card with everything on offers them all.

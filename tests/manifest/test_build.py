@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from bot.command_table import COMMANDS
+from bot.commands.table import COMMANDS
 from bot.config import Settings
 from manifest.build import SCHEMA_PATH, ManifestError, build, manifest, manifest_version, problems
 
