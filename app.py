@@ -19,31 +19,31 @@ from actions.graph import build_graph_client
 from actions.runner import ActionRunner
 from actions.spec import Role
 from actions.tenant import GraphTenant
-from bot.approval_flow import expire_due_forever
-from bot.approvals import ApprovalStore
-from bot.audit import RedisAudit, retention_forever, startup_settings
-from bot.audit_cli import main as audit_main
-from bot.authz import RoleResolver
-from bot.cases import CaseStore
+from bot.access.policy import PolicyError, load_policy
+from bot.access.roles import RoleResolver
+from bot.access.signing import ButtonSigner, load_signing_key
+from bot.approvals.handle import expire_due_forever
+from bot.audit.cli import main as audit_main
+from bot.audit.trail import RedisAudit, retention_forever, startup_settings
+from bot.cards.views import CardPainter
 from bot.config import Settings
 from bot.doctor import WARN as DOCTOR_WARN
 from bot.doctor import main as doctor_main
 from bot.doctor import run as doctor_run
 from bot.endpoints import METRICS, SERVICES, healthz, metrics, post_alert
-from bot.inflight import InFlight
+from bot.intake.poller import poll_forever
 from bot.logs import configure_logging, correlation_middleware, echo_correlation_id
 from bot.metrics import Metrics
 from bot.pipeline.limiter import TeamsLimiter
 from bot.pipeline.queues import build_queues
 from bot.pipeline.workers import Workers
-from bot.policy import PolicyError, load_policy
-from bot.poller import poll_forever
+from bot.run.inflight import InFlight
 from bot.services import Services
-from bot.signing import ButtonSigner, load_signing_key
-from bot.store import connect_redis
+from bot.state.approvals import ApprovalStore
+from bot.state.cases import CaseStore
+from bot.state.store import connect_redis
 from bot.teams.adapter import TeamsChannel, build_adapter, process_request
 from bot.teams.handler import RiposteBot
-from bot.views import CardPainter
 
 log = logging.getLogger("riposte")
 Role_ = Literal["all", "web", "worker"]
@@ -99,7 +99,7 @@ def create_app(
             audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
             runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
-            painter=CardPainter(signer, settings.protected_users, policy.recommendations),
+            painter=CardPainter(signer, settings.protected_users, policy.recommendations, policy.disabled),
             approvals=ApprovalStore(redis), metrics=counters, queues=queues, limiter=limiter,
         )
         app[SERVICES] = services

@@ -165,7 +165,7 @@ class ActionRunner:
         record: bool = True,
     ) -> ActionResult:
         """Run the action and read it back. The outcome goes to the audit unless `record` is False: then the caller
-        writes it (bot.execution, once it holds the right to settle the run)."""
+        writes it (bot.run.execution, once it holds the right to settle the run)."""
         context = ActionContext(
             tenant=self._tenant, target=target, case_id=case_id, exchange=self._exchange, item=item, saved=saved,
             options=options or {}, started_at=started_at or datetime.now(UTC).isoformat(timespec="seconds"),

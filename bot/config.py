@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     group_alerts_minutes: float = Field(30.0, ge=0, validation_alias="RIPOSTE_GROUP_ALERTS_MINUTES")
     # Poll Microsoft Graph security alerts (alerts_v2) every N seconds; 0 = off (alerts come by webhook only).
     poll_alerts_seconds: float = Field(0.0, validation_alias="RIPOSTE_POLL_ALERTS_SECONDS")
-    # Automatic containment (bot/automation.py): the switch's start-up default, used until someone switches it in
+    # Automatic containment (bot/automation/run.py): the switch's start-up default, used until someone switches it in
     # chat (the switch then lives in Redis); the default rule's actions (the policy's [[automation.rules]] replace
     # that rule); the cap on automated actions per rolling hour, across every replica, beyond which automation
     # switches itself off; and dry run: matching rules say what they would do and change nothing.
@@ -125,8 +125,8 @@ class Settings(BaseSettings):
     )
     teams_tenant_limits: str = Field("50/second", validation_alias="RIPOSTE_TEAMS_TENANT_LIMITS")
 
-    # Case notes (bot/notes.py): notes within this many seconds of the first pending one go out as one reply in the
-    # case's thread. Always on; tests shorten it.
+    # Case notes (bot/audit/case_notes.py): notes within this many seconds of the first pending one go out as one
+    # reply in the case's thread. Always on; tests shorten it.
     case_notes_seconds: float = Field(5.0, ge=0, validation_alias="RIPOSTE_CASE_NOTES_SECONDS")
 
     # Watching a contained user (bot/watch): for this many hours after the first containment action, re-check the
@@ -135,6 +135,15 @@ class Settings(BaseSettings):
     watch_hours: float = Field(24.0, ge=0, validation_alias="RIPOSTE_WATCH_HOURS")
     watch_interval_seconds: float = Field(900.0, gt=0, validation_alias="RIPOSTE_WATCH_INTERVAL_SECONDS")
     watch_max_rps: int = Field(2, ge=1, validation_alias="RIPOSTE_WATCH_MAX_RPS")
+
+    # The Teams app package (manifest/build.py): the host name Teams reaches the bot at (the messaging endpoint's,
+    # e.g. riposte.contoso.com; a host, not a URL), which goes in validDomains and in the SSO resource
+    # api://<host>/botid-<MicrosoftAppId> (webApplicationInfo); and the publisher shown in Teams' app details.
+    public_host: str = Field("", validation_alias="RIPOSTE_PUBLIC_HOST")
+    developer_name: str = Field("Riposte", validation_alias=AliasChoices("RIPOSTE_DEVELOPER_NAME", "DEVELOPER_NAME"))
+    website_url: str = Field(
+        "https://example.com/riposte", validation_alias=AliasChoices("RIPOSTE_WEBSITE_URL", "WEBSITE_URL")
+    )
 
     host: str = Field("127.0.0.1", validation_alias="HOST")
     port: int = Field(3978, validation_alias="PORT")

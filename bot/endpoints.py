@@ -10,10 +10,10 @@ import time
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from bot.alerts import AlertInvalid, parse_alert
-from bot.audit_health import persistence
+from bot.audit.health import persistence
 from bot.config import is_loopback
-from bot.intake import ChannelNotConfigured, accept_alert
+from bot.intake.alerts import AlertInvalid, parse_alert
+from bot.intake.handle import ChannelNotConfigured, accept_alert
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.pipeline.jobs import CHANNEL_PROBLEM_KEY
 from bot.services import Services

@@ -11,18 +11,18 @@ from redis.asyncio import Redis
 from actions.errors import RiposteError
 from actions.runner import ActionRunner
 from actions.spec import Tenant
-from bot.approvals import ApprovalStore
-from bot.audit import RedisAudit
-from bot.authz import RoleResolver
-from bot.cases import CaseStore
+from bot.access.policy import Policy
+from bot.access.roles import RoleResolver
+from bot.access.signing import ButtonSigner
+from bot.audit.trail import RedisAudit
+from bot.cards.views import CardPainter
 from bot.config import Settings
-from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter
 from bot.pipeline.queues import Queues
-from bot.policy import Policy
-from bot.signing import ButtonSigner
-from bot.views import CardPainter
+from bot.run.inflight import InFlight
+from bot.state.approvals import ApprovalStore
+from bot.state.cases import CaseStore
 
 Card = dict[str, Any]
 # A card drawn when its send slot is granted, not before: an update that waited for Teams' send limits must not

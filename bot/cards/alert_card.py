@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actions.spec import TargetUser
-from bot.alerts import Alert
 from bot.cards.elements import Card, card, container, execute, facts, run, text, when
 from bot.cards.watch_block import WatchView, watch_block
+from bot.intake.alerts import Alert
 
 SEVERITY_STYLE = {"critical": "attention", "high": "attention", "medium": "warning", "low": "accent",
                   "informational": "default"}

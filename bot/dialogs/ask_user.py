@@ -17,7 +17,7 @@ from botbuilder.dialogs import (
     WaterfallStepContext,
 )
 
-from bot.commands import safe_echo
+from bot.commands.parse import safe_echo
 from bot.teams.storage import RedisStorage
 
 ASK_USER = "ask_user"

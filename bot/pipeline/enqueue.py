@@ -33,7 +33,7 @@ async def refresh_card(services: Services, case_id: str, priority: Priority) -> 
 async def resolve_action(services: Services, case_id: str, key: str, run_id: str, in_seconds: float,
                          check: int = 0) -> None:
     """Queue, due in `in_seconds`, the check of whether run `run_id` of the action `key` still has a live process;
-    if not, the job settles it by reading the tenant (bot.execution.recover). Each check is a job of its own (a
+    if not, the job settles it by reading the tenant (bot.run.execution.recover). Each check is a job of its own (a
     running job cannot queue its own key again)."""
     await services.queues.enqueue(
         services.queues.checks, RESOLVE_ACTION, key=f"resolve:{case_id}:{key}:{run_id}:{check}",

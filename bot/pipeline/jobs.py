@@ -7,15 +7,16 @@ import logging
 from typing import Any
 
 from actions.errors import NotFound, RiposteError
-from bot import alert_channel, approval_cards
-from bot.automation import maybe_automate
-from bot.cases import Case
-from bot.execution import RECOVERY_MARGIN_SECONDS, card_for, recover
-from bot.notes import job_functions as notes_jobs
+from bot.approvals import cards as approval_cards
+from bot.audit.case_notes import job_functions as notes_jobs
+from bot.automation.run import maybe_automate
+from bot.intake import alert_channel
 from bot.pipeline import sends
 from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, RESOLVE_ACTION, refresh_card, resolve_action, version_key
 from bot.pipeline.limiter import Priority
+from bot.run.execution import RECOVERY_MARGIN_SECONDS, card_for, recover
 from bot.services import Card, ChannelBlocked, Services
+from bot.state.cases import Case
 from bot.watch.schedule import job_functions as watch_jobs
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ async def run_refresh_card(services: Services, case_id: str, priority: str) -> N
 
 
 async def run_resolve_action(services: Services, case_id: str, key: str, run_id: str, check: int) -> None:
-    """Settle a run whose process stopped renewing its lease (bot.execution.recover); while it still renews,
+    """Settle a run whose process stopped renewing its lease (bot.run.execution.recover); while it still renews,
     look again once the lease could have lapsed."""
     left = await recover(services, case_id, key, run_id)
     if left:

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from saq import Job
 from saq.queue.redis import RedisQueue
 
-from bot.store import is_stand_in
+from bot.state.store import is_stand_in
 
 ALERTS = "riposte-alerts"
 INTERACTIVE = "riposte-interactive"

@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from actions.errors import RiposteError
-from bot import alert_channel
-from bot.cases import CASE_TTL_SECONDS
+from bot.intake import alert_channel
 from bot.pipeline.limiter import Priority
 from bot.services import Card, Services
+from bot.state.cases import CASE_TTL_SECONDS
 
 log = logging.getLogger(__name__)
 REPLY = "reply"

@@ -21,8 +21,8 @@ from msrest.serialization import Serializer
 from msrest.universal_http.requests import ClientRetryPolicy
 from urllib3.util.retry import Retry
 
-from bot.answered import answering, answering_turn, time_left
 from bot.cards.elements import CardJson
+from bot.clicks.answered import answering, answering_turn, time_left
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import requests
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
-from bot.answered import answering, time_left
+from bot.clicks.answered import answering, time_left
 from bot.services import ChannelBlocked
 
 log = logging.getLogger(__name__)

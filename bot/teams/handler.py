@@ -13,13 +13,15 @@ from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccou
 from redis.exceptions import RedisError
 
 from actions import ACTIONS
-from bot import alert_channel, command_flow, deliveries
 from bot.cards.alert_card import message_card
-from bot.commands import help_text
+from bot.clicks.handle import STATE_STORE_DOWN, Click, handle_click
+from bot.commands import handle as command_flow
+from bot.commands.parse import help_text
 from bot.dialogs.ask_user import AskUser
-from bot.flows import STATE_STORE_DOWN, Click, handle_click
+from bot.intake import alert_channel
 from bot.pipeline import sends
 from bot.services import Services
+from bot.state import deliveries
 from bot.teams.storage import RedisStorage
 
 log = logging.getLogger(__name__)

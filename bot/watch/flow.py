@@ -7,7 +7,7 @@ from typing import Any
 
 from actions.spec import Role
 from bot.cards.alert_card import message_card
-from bot.execution import card_for
+from bot.run.execution import card_for
 from bot.services import Card, Services
 from bot.watch.schedule import release
 

@@ -23,14 +23,15 @@ from actions.graph import without_retries
 from actions.items import list_items
 from actions.runner import Actor, roles_text
 from actions.spec import ActionContext, TargetUser
-from bot import block_policies, notes
+from bot.audit import case_notes as notes
 from bot.cards.elements import execute, when
 from bot.cards.watch_block import change_reply
-from bot.cases import Case, record_key
 from bot.pipeline.enqueue import refresh_card
 from bot.pipeline.limiter import Priority
 from bot.pipeline.sends import send_once
 from bot.services import Services
+from bot.state import block_policies
+from bot.state.cases import Case, record_key
 from bot.watch.rate import GraphBudget, budgeted_exchange, budgeted_tenant, limits_storage
 from bot.watch.snapshot import FACETS, Change, Snapshot, compare, merge, missing_parts, take
 from bot.watch.store import ENDED, RELEASED, WATCHING, Watch, WatchStore
@@ -280,7 +281,7 @@ class Watcher:
         blocked = bool((baseline.get("block") or {}).get("enabled")) and not any(c.facet == "block" for c in changes)
         for change in changes:
             for verb in OFFERS.get(change.facet, ()):
-                if verb not in case.offered or verb not in ACTIONS:
+                if verb not in case.offered or verb not in ACTIONS or not self.services.policy.enabled(verb):
                     continue
                 if (verb == "disable_account" and synced) or (verb == "block_signin" and blocked):
                     continue

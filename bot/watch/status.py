@@ -18,8 +18,8 @@ from actions.spec import TargetUser
 from bot.cards.alert_card import STATE_ICON, STATE_WORD
 from bot.cards.elements import Card, card, container, text, when
 from bot.cards.watch_block import watch_block
-from bot.cases import Case
 from bot.services import Services
+from bot.state.cases import Case
 from bot.watch.store import WATCHING, Watch, WatchStore
 from bot.watch.view import watch_view
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from bot.cases import CASE_TTL_SECONDS
+from bot.state.cases import CASE_TTL_SECONDS
 from bot.watch.snapshot import FACETS, Change, Snapshot
 
 WATCHING, RELEASED, ENDED = "watching", "released", "ended"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.access.signing import ButtonSigner
 from bot.cards.elements import execute, when
 from bot.cards.watch_block import WatchView
-from bot.signing import ButtonSigner
 from bot.watch.store import ENDED, RELEASED, Watch
 
 RELEASE_VERB = "release"

@@ -16,11 +16,11 @@ import pytest
 import redis as sync_redis
 
 from actions.runner import AuditEntry
-from bot.audit import ANCHOR_KEY, AUDIT_STREAM, CHECKPOINT_KEY, RedisAudit
-from bot.audit_chain import entry_hash, signature_problem
-from bot.audit_cli import csv_fields, main
+from bot.audit.chain import entry_hash, signature_problem
+from bot.audit.cli import csv_fields, main
+from bot.audit.trail import ANCHOR_KEY, AUDIT_STREAM, CHECKPOINT_KEY, RedisAudit
 from bot.config import Settings
-from bot.store import connect_redis
+from bot.state.store import connect_redis
 
 AUDIT_KEY = "test-audit-key-kept-apart"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.alerts import Alert, Evidence, parse_alert
-from bot.automation_rules import AutomationRule, default_rule, first_match
-from bot.policy import PolicyError, load_policy
+from bot.access.policy import PolicyError, load_policy
+from bot.automation.rules import AutomationRule, default_rule, first_match
+from bot.intake.alerts import Alert, Evidence, parse_alert
 
 NATIVE = Alert(id="a", source="defender", title="Impossible travel to 203.0.113.7", severity="high",
                user="alice@contoso.com", category="InitialAccess", confidence="high",

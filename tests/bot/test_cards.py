@@ -17,13 +17,13 @@ from jsonschema import Draft6Validator
 
 from actions import ACTIONS
 from actions.spec import Item, TargetUser
-from bot.alerts import Alert, Evidence
+from bot.access.signing import ButtonSigner
 from bot.cards.alert_card import alert_card, grouped_alert_card, message_card
 from bot.cards.approval_card import ApprovalView, approval_card
 from bot.cards.audit_card import audit_card
-from bot.cases import ActionRecord, Case
-from bot.signing import ButtonSigner
-from bot.views import CardPainter, CaseState
+from bot.cards.views import CardPainter, CaseState
+from bot.intake.alerts import Alert, Evidence
+from bot.state.cases import ActionRecord, Case
 from sandbox.card_markdown import literal_texts, markdown_texts
 from tests.e2e.helpers import card_text, execute_buttons
 

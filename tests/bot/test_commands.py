@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.command_table import COMMANDS
-from bot.commands import (
+from bot.commands.parse import (
     EMPTY_MESSAGE,
     UNREADABLE_MESSAGE,
     Command,
@@ -20,6 +19,7 @@ from bot.commands import (
     safe_echo,
     strip_mentions,
 )
+from bot.commands.table import COMMANDS
 
 ALICE = "alice@contoso.com"
 OBJECT_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff"

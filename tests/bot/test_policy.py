@@ -8,8 +8,8 @@ import pytest
 
 from actions.spec import Role
 from app import main
-from bot.access import Access, holds
-from bot.policy import PolicyError, load_policy
+from bot.access.levels import Access, holds
+from bot.access.policy import PolicyError, load_policy
 
 
 def policy_file(tmp_path: Path, text: str) -> str:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from actions.spec import TargetUser
-from bot.alerts import Alert, Evidence, parse_alert
+from bot.access.policy import PolicyError, load_policy
+from bot.access.signing import ButtonSigner
 from bot.cards.alert_card import VISIBLE_ACTIONS, alert_card
-from bot.policy import PolicyError, load_policy
-from bot.recommendations import DEFAULT_KINDS, recommend
-from bot.signing import ButtonSigner
-from bot.views import CardPainter, CaseState
+from bot.cards.views import CardPainter, CaseState
+from bot.intake.alerts import Alert, Evidence, parse_alert
+from bot.intake.recommendations import DEFAULT_KINDS, recommend
 from tests.bot.test_cards import ALICE, case
 from tests.e2e.helpers import card_text, execute_buttons
 

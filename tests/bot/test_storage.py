@@ -221,7 +221,7 @@ async def test_works_with_a_bytes_client(clean_redis: str) -> None:
 
 
 async def test_the_in_process_stand_in_detects_conflicts_too() -> None:
-    """Without REDIS_URL the app runs on fakeredis (bot/store.py): WATCH/MULTI/EXEC work there as well."""
+    """Without REDIS_URL the app runs on fakeredis (bot/state/store.py): WATCH/MULTI/EXEC work there as well."""
     server = fakeredis.FakeServer()
     one = RedisStorage(fakeredis.FakeAsyncRedis(server=server, decode_responses=True))
     two = RedisStorage(fakeredis.FakeAsyncRedis(server=server, decode_responses=True))

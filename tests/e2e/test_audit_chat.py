@@ -11,9 +11,9 @@ import redis as sync_redis
 from pydantic import SecretStr
 
 from actions.runner import AuditEntry
-from bot.audit import AUDIT_STREAM, RedisAudit
+from bot.audit.trail import AUDIT_STREAM, RedisAudit
 from bot.config import Settings
-from bot.store import connect_redis
+from bot.state.store import connect_redis
 from sandbox.channel import SANDBOX_CHANNEL_ID
 from tests.bot.test_audit_trail import stream
 from tests.conftest import BotFactory, RunningBot

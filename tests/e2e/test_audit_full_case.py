@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import redis.asyncio as redis_async
 
-from bot.audit import SECRET_NAME
+from bot.audit.trail import SECRET_NAME
 from bot.endpoints import SERVICES
 from sandbox.seed import load_seed
 from tests.conftest import BotFactory

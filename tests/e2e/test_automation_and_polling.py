@@ -7,7 +7,7 @@ import asyncio
 import redis.asyncio as redis_async
 
 from bot.endpoints import SERVICES
-from bot.poller import WATERMARK_KEY, poll_once
+from bot.intake.poller import WATERMARK_KEY, poll_once
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.helpers import (
     ALICE,

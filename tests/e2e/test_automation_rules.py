@@ -12,9 +12,9 @@ import pytest
 import redis.asyncio as redis_async
 from pydantic import SecretStr
 
-from bot import automation_chat
-from bot.automation import maybe_automate
-from bot.automation_switch import current
+from bot.automation import chat as automation_chat
+from bot.automation.run import maybe_automate
+from bot.automation.switch import current
 from bot.endpoints import SERVICES
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.helpers import (

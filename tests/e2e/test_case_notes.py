@@ -1,5 +1,5 @@
-"""Case notes (bot/notes.py): what was done goes into the case's thread as short replies, several within the window
-in one reply, each exactly once, and still after the app that queued them stopped."""
+"""Case notes (bot/audit/case_notes.py): what was done goes into the case's thread as short replies, several
+within the window in one reply, each exactly once, and still after the app that queued them stopped."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 
 from app import create_app
-from bot import notes
+from bot.audit import case_notes as notes
+from bot.audit.case_notes import pending_key
 from bot.cards.notes_card import NoteLine
 from bot.endpoints import SERVICES
-from bot.notes import pending_key
 from sandbox.launcher import start_server
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.card_clicks import SAM_UPN, CaseThread

@@ -1,4 +1,4 @@
-"""Settling a run whose process is gone (bot.execution.recover), raced: however many workers settle the same run,
+"""Settling a run whose process is gone (bot.run.execution.recover), raced: however many workers settle the same run,
 and whether the run's own process had got as far as its audit ending, exactly one ending is recorded."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import asyncio
 
 from actions import ACTIONS
 from actions.runner import Actor
-from bot.cases import ActionRecord, record_key
 from bot.endpoints import SERVICES
-from bot.execution import now_iso, recover
+from bot.run.execution import now_iso, recover
 from bot.services import Services
+from bot.state.cases import ActionRecord, record_key
 from tests.conftest import BotFactory
 from tests.e2e.helpers import RESPONDER, audit_entries, card_of, card_text, channel, posted_card, tenant, wait_until
 

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import flows
-from bot.flows import Click
+from bot.clicks import handle as flows
+from bot.clicks.handle import Click
 from bot.services import Services
 from bot.teams import handler
 from tests.conftest import RunningBot

@@ -20,7 +20,7 @@ import pytest
 import redis.asyncio as redis_async
 
 from bot.endpoints import SERVICES
-from bot.poller import WATERMARK_KEY, poll_once
+from bot.intake.poller import WATERMARK_KEY, poll_once
 from tests.conftest import RunningBot
 from tests.e2e.helpers import ALICE, card_of, card_text, case_thread_root, channel, jobs_done, tenant
 

@@ -1,0 +1,228 @@
+"""Approvals in the case thread: request, approve (by someone else holding `approver`), reject with a reason,
+expire. An approval runs the action exactly once. Its card is posted and updated by durable jobs
+(bot/approvals/cards.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from actions import ACTIONS
+from actions.runner import ActionResult, AuditEntry, Refused, roles_text
+from actions.spec import Item
+from bot.access.levels import lacking
+from bot.access.permission import permit, permit_verb
+from bot.approvals import cards as approval_cards
+from bot.approvals.cards import view as _view
+from bot.audit import case_notes as notes
+from bot.cards.alert_card import message_card, secret_block
+from bot.intake import alert_channel
+from bot.pipeline.enqueue import refresh_card
+from bot.pipeline.limiter import Priority
+from bot.run.execution import Run, card_for, now_iso, secret_of, start
+from bot.services import Card, Services
+from bot.state.approvals import ApprovalRequest, new_request
+from bot.state.cases import ActionRecord, Case, record_key
+
+log = logging.getLogger(__name__)
+
+
+async def _audit(services: Services, request: ApprovalRequest, case: Case, phase: str, actor_id: str,
+                 actor_name: str, detail: str = "", decision: str = "") -> None:
+    await services.audit.record(AuditEntry(
+        phase=phase, action=request.action, actor_id=actor_id, actor_name=actor_name, case_id=case.id,
+        target_id=case.target.id if case.target else "", target_upn=case.target.upn if case.target else "",
+        result=phase, detail=detail, decision=decision, actor_roles=await _roles_of(services, actor_id),
+    ))
+    if phase in ("approved", "rejected", "expired"):
+        services.metrics.count("riposte_approvals_total", action=request.action,
+                               decision=decision or phase)
+        await notes.approval_decided(services, case.id, phase, request.action, request.item_label, actor_name,
+                                     detail)
+
+
+async def _roles_of(services: Services, actor_id: str) -> str:
+    """The roles the requester or decider holds now (just checked, so cached), for the audit; "" if unknown."""
+    try:
+        return roles_text(await services.roles.roles(actor_id)) if actor_id else ""
+    except Exception:  # the entry goes in without them rather than not at all
+        log.warning("roles of %s unknown for an approval audit entry", actor_id)
+        return ""
+
+
+async def request(services: Services, run: Run) -> Card:
+    """The action's claim is held: record the request, queue the posting of its card (in the thread)."""
+    case = run.case
+    item = run.item
+    if not approval_cards.in_thread(case) and not (await alert_channel.current(services))[0]:
+        await services.cases.release_action(case.id, run.key)  # nothing asked: it may be asked again
+        return await card_for(services, case, f"{run.spec.title} needs a second person's approval, and no approver "
+                                              "can see a request from here: no alert channel is set. Type 'use this "
+                                              "channel for alerts' in the security team's channel, then ask again.",
+                              "attention")
+    approval = new_request(case.id, run.spec.name, item.id if item else "", item.label if item else "",
+                           run.actor.id, run.actor.name, run.options, services.settings.approval_timeout_minutes)
+    await services.approvals.save(approval)
+    # The request holds the action's claim until it is decided or expires, however long that is set to be.
+    await services.cases.keep_claim(case.id, run.key, int(services.settings.approval_timeout_minutes * 60) + 3600)
+    await _audit(services, approval, case, "approval_requested", run.actor.id, run.actor.name)
+    record = ActionRecord(action=run.spec.name, state="pending", actor_id=run.actor.id, actor_name=run.actor.name,
+                          started_at=now_iso(), item=approval.item, item_label=approval.item_label)
+    await services.cases.put_record(case.id, record)
+    # Durable: a card Teams does not take now (throttled, refusing) stays queued until it does, or the request
+    # expires; the case card is updated once it is posted.
+    await approval_cards.post(services, approval.id)
+    return await card_for(services, case, f"{run.spec.title} needs a second person's approval: an approver must "
+                                          "approve it in this thread.", "emphasis")
+
+
+async def _close(services: Services, approval: ApprovalRequest, case: Case, state: str, summary: str) -> None:
+    """End a request without running it: the action may be asked for again."""
+    key = record_key(approval.action, approval.item)
+    record = (await services.cases.records(case.id)).get(key)
+    if record is not None:
+        record.state, record.finished_at, record.summary = state, now_iso(), summary
+        await services.cases.put_record(case.id, record)
+    await services.cases.release_action(case.id, key)
+    # Both cards through the outbox. The decider's answer is their view of the approval card, drawn from the same
+    # saved request, so an update that reaches them before it shows the same.
+    await approval_cards.refresh(services, approval.id)
+    await refresh_card(services, case.id, Priority.INTERACTIVE)
+
+
+async def _set_outcome(services: Services, approval: ApprovalRequest, outcome: str) -> None:
+    """Keep what the approval card says of the approved action (its update draws it from the saved request)."""
+    fresh = await services.approvals.get(approval.id) or approval
+    fresh.outcome = approval.outcome = outcome
+    await services.approvals.save(fresh)
+
+
+async def decide(services: Services, verb: str, request_id: str, clicker_id: str, clicker_name: str,
+                 reason: str) -> Card:
+    approval = await services.approvals.get(request_id)
+    case = await services.cases.get(approval.case_id) if approval else None
+    if approval is None or case is None:
+        return message_card("This approval request is unknown here (expired or from another deployment).",
+                            "attention")
+    if approval.state != "pending":
+        return _view(services, approval, case, notice="This request was already decided; nothing changed.")
+    if approval.expired:
+        await expire(services, approval.id)
+        approval = await services.approvals.get(request_id) or approval
+        return _view(services, approval, case, notice="This request has expired; nothing ran.")
+    if clicker_id == approval.requester_id:
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "self-approval", verb)
+        return _view(services, approval, case, notice="⛔ You requested this, so you cannot approve or reject it: "
+                                                      "another approver must.")
+    # The target is the suspect account: it must not approve its own containment (nor get its new password).
+    if case.target is not None and clicker_id.lower() == case.target.id.lower():
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "own account", verb)
+        return _view(services, approval, case, notice="⛔ This request is about your own account, so you cannot "
+                                                      "approve or reject it: another approver must.")
+    try:
+        await permit_verb(services, verb, clicker_id, clicker_name)
+    except Refused as refusal:
+        await _audit(services, approval, case, "refused", clicker_id, clicker_name,
+                     lacking(services.policy.requirement(verb)), verb)
+        return _view(services, approval, case, notice=f"⛔ {refusal}")
+    reason = reason.strip()[:500]
+    if verb == "reject" and not reason:
+        return _view(services, approval, case, notice="Type a reason in the box, then press Reject.")
+    if not await services.approvals.claim_decision(approval.id, clicker_id):
+        fresh = await services.approvals.get(approval.id) or approval
+        return _view(services, fresh, case, notice="Someone decided this at the same moment; nothing else ran.")
+    approval.decided_by_id, approval.decided_by_name, approval.decided_at = clicker_id, clicker_name, now_iso()
+    if verb == "reject":
+        approval.state, approval.reason = "rejected", reason
+        await services.approvals.save(approval)
+        await _audit(services, approval, case, "rejected", clicker_id, clicker_name, reason, "reject")
+        await _close(services, approval, case, "rejected", f"Rejected by {clicker_name}: {reason}")
+        return _view(services, approval, case)
+    approval.state = "approved"
+    await services.approvals.save(approval)
+    await _audit(services, approval, case, "approved", clicker_id, clicker_name, decision="approve")
+    return await _run_approved(services, approval, case)
+
+
+async def _run_approved(services: Services, approval: ApprovalRequest, case: Case) -> Card:
+    spec = ACTIONS[approval.action]
+    requester = await services.roles.actor(approval.requester_id, approval.requester_name)
+    assert case.target is not None
+    try:  # the requester's right may have changed since they asked: check it again, fresh
+        await permit(services, spec, requester, case.target)
+    except Refused as refusal:
+        await services.runner.record_refusal(spec, requester, case.target, case.id, str(refusal))
+        await _set_outcome(services, approval, f"Not run: {refusal}")
+        await _close(services, approval, case, "failed", f"Approved, but not run: {refusal}")
+        return _view(services, approval, case, outcome=approval.outcome)
+    item = None
+    if approval.item:
+        listed = (await services.cases.listings(case.id)).get(spec.item_kind or "", [])
+        item = next((i for i in listed if i.id == approval.item), None) or Item(
+            kind=spec.item_kind or "", id=approval.item, label=approval.item_label)
+    run = Run(case, spec, requester, item, approval.options, approved_by=approval.decided_by_name)
+
+    async def show_result(result: ActionResult) -> None:
+        # The approval card ends with how the action ended (the case card has the details and the undo). Inline
+        # (reset_password): before the approver's answer, which must stay their view (it has the password).
+        await _set_outcome(services, approval, _ending(result))
+        if spec.inline:
+            await approval_cards.update_before_answer(services, approval, case)
+        else:
+            await approval_cards.refresh(services, approval.id)
+
+    outcome = "Running; this card shows the result when it ends."
+    if not spec.inline:  # before starting: the result, when it comes, must not be overwritten by this
+        await _set_outcome(services, approval, outcome)
+        await approval_cards.refresh(services, approval.id)
+    try:
+        result = await start(services, run, show_result)
+    except Exception:
+        log.exception("approved %s on case %s could not start", spec.name, case.id)
+        await _set_outcome(services, approval, "Not run: the audit trail could not be written.")
+        await _close(services, approval, case, "failed", "Approved, but the audit trail could not be written, so "
+                                                          "nothing ran. Ask again.")
+        return _view(services, approval, case, outcome=approval.outcome)
+    secret = secret_of(result)
+    if secret:
+        outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
+    elif result:  # it already ended (inline): the approver's own view must not say "running"
+        outcome = _ending(result)
+    card = _view(services, approval, case, outcome=outcome)
+    if secret:
+        card["body"].insert(0, secret_block(secret))
+    return card
+
+
+def _ending(result: ActionResult) -> str:
+    return f"Done: {result.outcome.summary}" if result.ok and result.outcome else f"Failed: {result.error}"
+
+
+async def expire(services: Services, request_id: str) -> None:
+    """Time is up: mark it expired (once, whichever replica gets there first) and say so on both cards."""
+    approval = await services.approvals.get(request_id)
+    if approval is None:
+        await services.approvals.forget(request_id)
+        return
+    if approval.state != "pending":
+        return
+    case = await services.cases.get(approval.case_id)
+    if not await services.approvals.claim_decision(approval.id, "expiry"):
+        return
+    approval.state, approval.decided_at = "expired", now_iso()
+    await services.approvals.save(approval)
+    if case is None:
+        return
+    await _audit(services, approval, case, "expired", "", "Riposte")
+    await _close(services, approval, case, "expired", "Nobody approved in time; nothing ran.")
+
+
+async def expire_due_forever(services: Services, every_seconds: float) -> None:
+    """Background sweep: each replica runs one; the decision claim makes each expiry happen once."""
+    while True:
+        try:
+            for request_id in await services.approvals.due():
+                await expire(services, request_id)
+        except Exception:
+            log.exception("approval expiry sweep failed; retrying")
+        await asyncio.sleep(every_seconds)

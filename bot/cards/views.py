@@ -1,0 +1,281 @@
+"""From a case and its state in Redis to what its card shows; the pure card builders do the layout.
+
+Every button gets signed data from here, so what a click may do is decided when the card is drawn."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from actions import ACTIONS
+from actions.block_user import STEP_TITLES
+from actions.runner import Actor, Refused
+from actions.spec import ActionSpec, Item
+from bot.access.roles import check_protected
+from bot.access.signing import ButtonSigner
+from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
+from bot.cards.elements import text
+from bot.intake.alerts import Alert
+from bot.intake.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
+from bot.state.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
+from bot.watch.store import Watch
+from bot.watch.view import watch_view
+
+NOBODY = Actor(id="", name="")
+# Actions that only read: re-clickable, never claimed.
+LISTING_ACTIONS = frozenset({"list_inbox_rules"})
+LISTING_TITLES = {
+    "inbox_rule": "Inbox rules",
+    "app": "Consented apps",
+    "teams_app": "Teams apps",
+    "auth_method": "Authentication methods (newest first)",
+    "mailbox_permission": "Mailbox FullAccess holders",
+    "transport_rule": "Transport rules",
+}
+SHOW_TITLES = {
+    "app": "Consented apps…",
+    "teams_app": "Teams apps…",
+    "auth_method": "MFA methods…",
+    "mailbox_permission": "Mailbox access…",
+    "transport_rule": "Transport rules…",
+}
+APP_MODE_INPUT = {
+    "type": "Input.ChoiceSet", "id": "app_mode", "style": "expanded", "value": "grant",
+    "label": "Remove app does:",
+    "choices": [
+        {"title": "Revoke this user's consent only", "value": "grant"},
+        {"title": "Delete the app from the whole tenant", "value": "app"},
+    ],
+}
+BUSY_STATES = ("running", "done", "pending")
+# Items shown per list and per card: Teams refuses cards over 28 KB; suspicious items are listed first anyway.
+LISTED_PER_KIND = 11  # 12 until the recommendations and plain-text runs made each card larger
+LISTED_TOTAL = 14  # 16 until the Recommended block and a source's own advice took their share
+
+
+def item_actions(kind: str) -> list[ActionSpec]:
+    return [spec for spec in ACTIONS.values() if spec.item_kind == kind and not spec.needs_saved]
+
+
+def show_verb(kind: str) -> str | None:
+    """The verb whose item-less click lists items of `kind` (the first per-item action of that kind)."""
+    if kind == "inbox_rule":
+        return None  # list_inbox_rules is an action of its own
+    actions = item_actions(kind)
+    return actions[0].name if actions else None
+
+
+def reversed_by(undo: str) -> list[str]:
+    """The actions that `undo` reverses (whose saved copy it needs)."""
+    return [spec.name for spec in ACTIONS.values() if spec.undo == undo]
+
+
+def not_applicable_reason(case: Case, spec: ActionSpec, protected_users: list[str]) -> str:
+    if case.target is None:
+        return f"the user could not be resolved: {case.target_problem}"
+    try:
+        check_protected(NOBODY, case.target, protected_users)
+    except Refused as refusal:
+        return str(refusal)
+    return spec.not_applicable(case.target) or ""
+
+
+def _settle_abandoned(record: ActionRecord) -> ActionRecord:
+    """A record still "running" after its claim lapsed belongs to a replica that died mid-action: say so."""
+    if record.state != "running":
+        return record
+    started = datetime.fromisoformat(record.started_at)
+    if datetime.now(UTC) - started < timedelta(seconds=CLAIM_TTL_SECONDS):
+        return record
+    return replace(record, state="interrupted", summary="The bot stopped before this finished; check the user's "
+                                                        "state before running it again.")
+
+
+def _recommended_first(buttons: tuple[Button, ...], recommended: tuple[str, ...]) -> tuple[Button, ...]:
+    """The recommended buttons first (emphasised, unless greyed or already destructive), then Block user, then the
+    rest in registry order; the card shows the first six it can (bot.cards.alert_card.split_actions)."""
+    by_verb = {button.verb: button for button in buttons}
+    first = [by_verb[verb] for verb in recommended if verb in by_verb]
+    first = [replace(b, style=b.style or "positive") if b.enabled else b for b in first]
+    block = [by_verb["block_user"]] if "block_user" in by_verb and "block_user" not in recommended else []
+    rest = [button for button in buttons if button.verb not in recommended and button.verb != "block_user"]
+    return (*first, *block, *rest)
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """Everything in Redis about a case that its card shows."""
+
+    case: Case
+    records: Mapping[str, ActionRecord]
+    listings: Mapping[str, list[Item]] = field(default_factory=dict)
+    saved_keys: frozenset[str] = frozenset()
+    grouped: tuple[Alert, ...] = ()  # the latest alerts that joined the case (grouping)
+    grouped_count: int = 0
+    watch: Watch | None = None  # the containment watch this case started (bot/watch)
+
+
+NO_RECOMMENDATION = Recommendation((), ())
+
+
+class CardPainter:
+    def __init__(self, signer: ButtonSigner, protected_users: list[str],
+                 recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS, disabled: frozenset[str] = frozenset()
+                 ) -> None:
+        self._signer = signer
+        self._protected = protected_users
+        self._kinds = recommendations
+        self._disabled = disabled  # actions the policy switches off: no button anywhere on a card
+
+    def recommendation(self, case: Case) -> Recommendation:
+        """What the alert calls for first; none on a typed command's card (the command said what to do)."""
+        if case.kind == "command" or case.closed:
+            return NO_RECOMMENDATION
+        return recommend(case.alert, self._kinds)
+
+    def _button(self, state: CaseState, spec: ActionSpec, title: str, item: str = "", reason: str = "") -> Button:
+        record = state.records.get(record_key(spec.name, item))
+        if not reason and record and record.state in BUSY_STATES and spec.name not in LISTING_ACTIONS:
+            reason = f"{record.state} ({record.actor_name})" if record.state != "done" else "already done"
+        tooltip = reason or f"{spec.description}. {spec.reversal}"
+        return Button(title, spec.name, self._signer.data(state.case.id, spec.name, state.case.nonce, item),
+                      enabled=not reason, tooltip=tooltip, style="destructive" if spec.destructive else "")
+
+    def main_buttons(self, state: CaseState) -> tuple[Button, ...]:
+        if state.case.closed:
+            return ()
+        buttons = self._offered_buttons(state)
+        if state.case.kind != "command":
+            return _recommended_first(buttons, self.recommendation(state.case).actions)
+        # A typed command's card: nothing runs before Confirm; once something started, there is nothing to cancel.
+        case = state.case
+        confirms = tuple(replace(button, title=f"Confirm: {button.title}") for button in buttons)
+        if any(record.state in BUSY_STATES for record in state.records.values()):
+            return confirms
+        cancel = Button("Cancel", "cancel", self._signer.data(case.id, "cancel", case.nonce), tooltip="do nothing")
+        return (*confirms, cancel)
+
+    def _offered_buttons(self, state: CaseState) -> tuple[Button, ...]:
+        buttons: list[Button] = []
+        for name in state.case.offered:
+            if name in self._disabled:
+                continue
+            spec = ACTIONS[name]
+            is_show_button = bool(spec.item_kind) and show_verb(spec.item_kind or "") == name
+            # An undo offered directly (unblock): only when the copy it restores from is at hand.
+            undo_ready = state.case.kind == "command" and spec.needs_saved and not spec.item_kind and any(
+                record_key(original) in state.saved_keys for original in reversed_by(name))
+            if not undo_ready and (spec.needs_saved or (spec.item_kind and not is_show_button) or (
+                not spec.offered_on_alert and not is_show_button
+            )):
+                continue
+            reason = not_applicable_reason(state.case, spec, self._protected)
+            title = SHOW_TITLES.get(spec.item_kind or "", spec.title)
+            if spec.item_kind:  # a listing click: never "already done"
+                buttons.append(Button(title, name, self._signer.data(state.case.id, name, state.case.nonce),
+                                      enabled=not reason, tooltip=reason or f"list them, then {spec.description}"))
+                continue
+            buttons.append(self._button(state, spec, title, reason=reason))
+        return tuple(buttons)
+
+    def _undo(self, state: CaseState, record: ActionRecord) -> Button | None:
+        spec = ACTIONS.get(record.action)
+        if record.state != "done" or spec is None or not spec.undo:
+            return None
+        undo = ACTIONS[spec.undo]
+        if undo.name in self._disabled:
+            return None
+        if undo.needs_saved and not any(record_key(name, record.item) in state.saved_keys
+                                        for name in [record.action, *reversed_by(undo.name)]):
+            return None
+        title = spec.undo_title or undo.title
+        return self._button(state, undo, title, record.item,
+                            not_applicable_reason(state.case, undo, self._protected))
+
+    def _step_undos(self, state: CaseState, record: ActionRecord) -> tuple[Button, ...]:
+        """A bundle's undos that need its saved copy (block_user's “Restore forwarding”) had no button anywhere."""
+        if record.action != "block_user" or record.state != "done":
+            return ()
+        buttons = []
+        for step in STEP_TITLES:
+            spec = ACTIONS[step]
+            undo = ACTIONS.get(spec.undo or "")
+            if undo is None or undo.name in self._disabled:
+                continue
+            if undo.needs_saved and not undo.item_kind and record_key(step) in state.saved_keys:
+                buttons.append(self._button(state, undo, spec.undo_title or undo.title, "",
+                                            not_applicable_reason(state.case, undo, self._protected)))
+        return tuple(buttons)
+
+    def statuses(self, state: CaseState) -> tuple[StatusView, ...]:
+        views = []
+        for record in sorted(state.records.values(), key=lambda record: record.started_at):
+            spec = ACTIONS.get(record.action)
+            title = spec.title if spec else record.action
+            if record.item_label:
+                title = f"{title} “{record.item_label}”"
+            views.append(StatusView(
+                title=title, state=record.state, actor_name=record.actor_name, started_at=record.started_at,
+                finished_at=record.finished_at, summary=record.summary, reversal=record.reversal,
+                request_id=record.request_id, approved_by=record.approved_by, steps=tuple(record.steps),
+                verification=record.verification, verified=record.verified,
+                undo=self._undo(state, record), step_undos=self._step_undos(state, record),
+            ))
+        return tuple(views)
+
+    def listings(self, state: CaseState) -> tuple[ListingView, ...]:
+        """The newest list first, within a budget of items for the whole card (Teams refuses cards over 28 KB)."""
+        views = []
+        budget = LISTED_TOTAL
+        for kind, items in reversed(list(state.listings.items())):
+            shown = items[:min(LISTED_PER_KIND, budget)]
+            budget -= len(shown)
+            specs = [spec for spec in item_actions(kind) if spec.name not in self._disabled]
+            item_views = tuple(
+                ItemView(
+                    label=item.label, suspicious=item.suspicious,
+                    buttons=tuple(
+                        self._button(state, spec, spec.title, item.id,
+                                     not_applicable_reason(state.case, spec, self._protected))
+                        for spec in specs
+                    ),
+                )
+                for item in shown
+            )
+            inputs = (APP_MODE_INPUT,) if kind == "app" and shown else ()
+            title = LISTING_TITLES.get(kind, kind)
+            if len(shown) < len(items):
+                title += (f" (the first {len(shown)} of {len(items)}, suspicious first)" if shown else
+                          f" ({len(items)}: list them again to see them here)")
+            views.append(ListingView(title, item_views, inputs))
+        return tuple(views)
+
+    def inputs(self, state: CaseState) -> tuple[dict[str, Any], ...]:
+        bundle = ACTIONS.get("block_user")
+        if bundle is None or bundle.name not in state.case.offered or bundle.name in self._disabled:
+            return ()
+        record = state.records.get(record_key(bundle.name))
+        if record and record.state in BUSY_STATES:
+            return ()
+        if not_applicable_reason(state.case, bundle, self._protected):
+            return ()
+        toggles: list[dict[str, Any]] = [text("Block user does:", weight="Bolder", spacing="Medium")]
+        toggles.extend({"type": "Input.Toggle", "id": f"step_{name}", "title": title, "value": "true",
+                        "valueOn": "true", "valueOff": "false"}
+                       for name, title in STEP_TITLES.items() if name not in self._disabled)
+        return tuple(toggles)
+
+    def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "") -> AlertView:
+        state = replace(state, records={key: _settle_abandoned(record) for key, record in state.records.items()})
+        case = state.case
+        return AlertView(
+            case_id=case.id, alert=case.alert, target=case.target, target_problem=case.target_problem,
+            recommended=self.recommendation(case).advice,
+            buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
+            inputs=() if case.closed else self.inputs(state), notice=notice or case.closed or case.automation,
+            notice_style=notice_style if notice else "default", secret=secret,
+            grouped=state.grouped, grouped_count=state.grouped_count,
+            watch=watch_view(state.watch, case.id, case.nonce, self._signer),
+        )
