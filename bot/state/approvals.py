@@ -41,7 +41,7 @@ class ApprovalRequest:
     reason: str = ""
     activity_id: str = ""  # the approval card's message in the case thread
     thread: dict[str, Any] = field(default_factory=dict)  # where it was posted, when not in the case's thread
-    outcome: str = ""  # how the approved action went, as its card says (drawn by bot/approval_cards.py)
+    outcome: str = ""  # how the approved action went, as its card says (drawn by bot/approvals/cards.py)
 
     @property
     def expired(self) -> bool:
