@@ -100,7 +100,7 @@ def create_app(
             audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
             runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
-            painter=CardPainter(signer, settings.protected_users, policy.recommendations,
+            painter=CardPainter(signer, settings.protected_users, policy.recommendations, policy.disabled,
                                 unavailable=signin_rules.unavailable(settings)),
             approvals=ApprovalStore(redis), metrics=counters, queues=queues, limiter=limiter,
         )

@@ -146,6 +146,15 @@ class Settings(BaseSettings):
     watch_interval_seconds: float = Field(900.0, gt=0, validation_alias="RIPOSTE_WATCH_INTERVAL_SECONDS")
     watch_max_rps: int = Field(2, ge=1, validation_alias="RIPOSTE_WATCH_MAX_RPS")
 
+    # The Teams app package (manifest/build.py): the host name Teams reaches the bot at (the messaging endpoint's,
+    # e.g. riposte.contoso.com; a host, not a URL), which goes in validDomains and in the SSO resource
+    # api://<host>/botid-<MicrosoftAppId> (webApplicationInfo); and the publisher shown in Teams' app details.
+    public_host: str = Field("", validation_alias="RIPOSTE_PUBLIC_HOST")
+    developer_name: str = Field("Riposte", validation_alias=AliasChoices("RIPOSTE_DEVELOPER_NAME", "DEVELOPER_NAME"))
+    website_url: str = Field(
+        "https://example.com/riposte", validation_alias=AliasChoices("RIPOSTE_WEBSITE_URL", "WEBSITE_URL")
+    )
+
     host: str = Field("127.0.0.1", validation_alias="HOST")
     port: int = Field(3978, validation_alias="PORT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")

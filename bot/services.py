@@ -43,8 +43,10 @@ class Channel(Protocol):
         """Start a new thread with `card`; return the thread's conversation reference and the message id."""
         ...
 
-    async def reply(self, reference: dict[str, Any], card: Card, priority: Priority = Priority.INTERACTIVE) -> str:
-        """Post `card` into the thread of `reference`; return the new message id."""
+    async def reply(self, reference: dict[str, Any], card: Card | str,
+                    priority: Priority = Priority.INTERACTIVE) -> str:
+        """Post `card` (or plain text) into the conversation of `reference` (a channel message's thread); return
+        the new message id."""
         ...
 
     async def update_card(self, reference: dict[str, Any], activity_id: str, card: Card | CardSource,

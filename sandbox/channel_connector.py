@@ -100,6 +100,10 @@ def connector_routes(state_of: StateGetter) -> tuple[list[web.AbstractRouteDef],
             thread = _send_thread(request, body)
             if state.send_limits is not None and thread and not state.send_limits.allow(thread):
                 return _error(429, "Throttled", "Too many requests: the bot is over Teams' send limit.")
+            if fault is not None and fault.hold:
+                answer = await handler(request)  # done: the message is in the channel for everyone to see
+                await asyncio.sleep(fault.hold)  # but the bot hears of it only now (if it is still there)
+                return answer
         elif request.path.startswith(TOKEN_SERVICE_PREFIXES):
             # The token service: faults apply (a test makes an exchange fail); nothing recorded (it carries tokens).
             raw = await request.read()

@@ -16,6 +16,8 @@ class Fault:
     `body_regex` narrows it to requests whose body matches (one card among many, say).
     `unapplied` (with status 0): the request is answered as if it succeeded, but the tenant is left as it was
     (a change Graph accepted that did not take: replication, a sync that reverts it, a policy that overrides it).
+    `hold` (with status 0): the request is served at once (the service has done the work) and its answer is held
+    this many seconds: a caller that dies meanwhile never learns that it was done (the sandbox channel).
     """
 
     status: int
@@ -29,6 +31,7 @@ class Fault:
     delay: float = 0.0
     body_regex: str | None = None
     unapplied: bool = False
+    hold: float = 0.0
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _body_pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 

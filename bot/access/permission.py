@@ -18,8 +18,12 @@ NO_ROLE = ("{name} holds no Riposte role (responder, approver or admin_responder
 
 
 async def permit(services: Services, spec: ActionSpec, actor: Actor, target: TargetUser) -> None:
-    """Raise Refused, saying why, unless every rule allows it: protected targets, the policy's role (and
-    admin_responder for administrators), applicability, and never the last enabled Global Administrator."""
+    """Raise Refused, saying why, unless every rule allows it: the action is switched on in the policy, protected
+    targets, the policy's role (and admin_responder for administrators), applicability, and never the last enabled
+    Global Administrator."""
+    switched_off = services.policy.why_disabled(spec.name)
+    if switched_off:  # a card drawn before the policy changed, an approval, automation: the same answer
+        raise Refused(switched_off)
     check_protected(actor, target, services.settings.protected_users)
     authorize(spec, actor, target, services.policy.role_for(spec.name))
     if spec.name not in LISTING_ACTIONS:

@@ -1,5 +1,6 @@
 """Approvals in the case thread: request, approve (by someone else holding `approver`), reject with a reason,
-expire. An approval runs the action exactly once."""
+expire. An approval runs the action exactly once. Its card is posted and updated by durable jobs
+(bot/approvals/cards.py)."""
 
 from __future__ import annotations
 
@@ -7,58 +8,25 @@ import asyncio
 import logging
 
 from actions import ACTIONS
-from actions.block_user import STEP_TITLES
-from actions.errors import RiposteError
 from actions.runner import ActionResult, AuditEntry, Refused, roles_text
-from actions.spec import ActionSpec, Item, SignedIn
+from actions.spec import Item, SignedIn
 from bot.access.levels import lacking
 from bot.access.permission import permit, permit_verb
+from bot.approvals import cards as approval_cards
+from bot.approvals.cards import view as _view
 from bot.audit import case_notes as notes
 from bot.cards.alert_card import message_card, secret_block
-from bot.cards.approval_card import ApprovalView, approval_card
 from bot.intake import alert_channel
-from bot.run.execution import Run, after_the_answer, card_for, now_iso, secret_of, start, update_case_card
+from bot.pipeline.enqueue import refresh_card
+from bot.pipeline.limiter import Priority
+from bot.run.execution import Run, card_for, now_iso, secret_of, start
 from bot.services import Card, Services
-from bot.signin import rules as signin_rules
 from bot.signin.handle import person_for
 from bot.signin.tokens import ClickSignIn, SignInRefused
 from bot.state.approvals import ApprovalRequest, new_request
 from bot.state.cases import ActionRecord, Case, record_key
 
 log = logging.getLogger(__name__)
-WHO_MAY_APPROVE = "anyone with the Riposte approver role, except the requester"
-
-
-def _view(services: Services, request: ApprovalRequest, case: Case, notice: str = "", outcome: str = "") -> Card:
-    spec = ACTIONS[request.action]
-    sign = services.signer.data
-    return approval_card(ApprovalView(
-        action_title=spec.title, target_label=case.target.label if case.target else case.alert.user,
-        item_label=request.item_label, reversible=spec.reversible, reversal=spec.reversal,
-        requester_name=request.requester_name, requested_at=request.created_at, expires_at=request.expires_at,
-        state=request.state, approve_data=sign(case.id, "approve", case.nonce, request.id),
-        reject_data=sign(case.id, "reject", case.nonce, request.id), who_may_approve=WHO_MAY_APPROVE,
-        decided_by=request.decided_by_name, decided_at=request.decided_at, reason=request.reason,
-        outcome=outcome, notice=notice, choice=_choice(request.options), entra_roles=_entra_roles(services, spec, case),
-    ))
-
-
-def _entra_roles(services: Services, spec: ActionSpec, case: Case) -> str:
-    """Delegated mode: the approver's own token runs it, so Graph checks the approver's Entra role."""
-    roles = signin_rules.roles_text(services.settings, spec, case.target) if case.target else ""
-    return f"{roles} (the approver signs in; their own Entra rights run it)" if roles else ""
-
-
-def _choice(options: dict[str, object]) -> str:
-    """The requester's choices, spelled out: the approver must see a tenant-wide deletion for what it is."""
-    if options.get("mode") == "app":
-        return "delete the app from the whole tenant"
-    if options.get("mode") == "grant":
-        return "revoke this user's consent only (the app stays in the tenant)"
-    steps = options.get("steps")
-    if isinstance(steps, list):
-        return "steps: " + ", ".join(STEP_TITLES.get(str(step), str(step)) for step in steps)
-    return ""
 
 
 async def _audit(services: Services, request: ApprovalRequest, case: Case, phase: str, actor_id: str,
@@ -85,9 +53,15 @@ async def _roles_of(services: Services, actor_id: str) -> str:
 
 
 async def request(services: Services, run: Run) -> Card:
-    """The action's claim is held: record the request, post the approval card in the thread."""
+    """The action's claim is held: record the request, queue the posting of its card (in the thread)."""
     case = run.case
     item = run.item
+    if not approval_cards.in_thread(case) and not (await alert_channel.current(services))[0]:
+        await services.cases.release_action(case.id, run.key)  # nothing asked: it may be asked again
+        return await card_for(services, case, f"{run.spec.title} needs a second person's approval, and no approver "
+                                              "can see a request from here: no alert channel is set. Type 'use this "
+                                              "channel for alerts' in the security team's channel, then ask again.",
+                              "attention")
     approval = new_request(case.id, run.spec.name, item.id if item else "", item.label if item else "",
                            run.actor.id, run.actor.name, run.options, services.settings.approval_timeout_minutes)
     await services.approvals.save(approval)
@@ -97,41 +71,11 @@ async def request(services: Services, run: Run) -> Card:
     record = ActionRecord(action=run.spec.name, state="pending", actor_id=run.actor.id, actor_name=run.actor.name,
                           started_at=now_iso(), item=approval.item, item_label=approval.item_label)
     await services.cases.put_record(case.id, record)
-
-    async def show_request() -> None:
-        try:
-            await _post_request(services, approval, case)
-        except Exception as error:  # nobody could approve: end the request rather than leave it pending unseen
-            log.exception("approval request %s could not be posted", approval.id)
-            approval.state = "failed"
-            await services.approvals.save(approval)
-            await _audit(services, approval, case, "failed", "", "Riposte", f"approval card not posted: {error}")
-            await _close(services, approval, case, "failed", "The approval request could not be posted in Teams "
-                                                              f"({error}); nothing ran. Ask again.")
-            return
-        await update_case_card(services, case)
-
-    after_the_answer(services, show_request)
+    # Durable: a card Teams does not take now (throttled, refusing) stays queued until it does, or the request
+    # expires; the case card is updated once it is posted.
+    await approval_cards.post(services, approval.id)
     return await card_for(services, case, f"{run.spec.title} needs a second person's approval: an approver must "
                                           "approve it in this thread.", "emphasis")
-
-
-async def _post_request(services: Services, approval: ApprovalRequest, case: Case) -> None:
-    """In the case's thread; for a command typed in a personal chat, where no approver can see it, in a new
-    thread of the alert channel instead."""
-    conversation = case.conversation or {}
-    personal = str((conversation.get("conversation") or {}).get("id", "")).startswith("a:")
-    card = _view(services, approval, case)
-    in_thread = bool(conversation) and not personal
-    channel_id, service_url = ("", "") if in_thread else await alert_channel.current(services)
-    if not in_thread and not channel_id:
-        raise RiposteError("no alert channel is set for approvers to see it: type 'use this channel for alerts' "
-                           "in the security team's channel")
-    if in_thread:
-        approval.activity_id = await services.channel.reply(conversation, card)
-    else:
-        approval.thread, approval.activity_id = await services.channel.post_thread(channel_id, card, service_url)
-    await services.approvals.save(approval)
 
 
 async def _close(services: Services, approval: ApprovalRequest, case: Case, state: str, summary: str) -> None:
@@ -142,22 +86,17 @@ async def _close(services: Services, approval: ApprovalRequest, case: Case, stat
         record.state, record.finished_at, record.summary = state, now_iso(), summary
         await services.cases.put_record(case.id, record)
     await services.cases.release_action(case.id, key)
-
-    async def show() -> None:  # reached from a click too: Teams must get its answer first
-        await _update_approval_card(services, approval, case)
-        await update_case_card(services, case)
-
-    after_the_answer(services, show)
+    # Both cards through the outbox. The decider's answer is their view of the approval card, drawn from the same
+    # saved request, so an update that reaches them before it shows the same.
+    await approval_cards.refresh(services, approval.id)
+    await refresh_card(services, case.id, Priority.INTERACTIVE)
 
 
-async def _update_approval_card(services: Services, approval: ApprovalRequest, case: Case, outcome: str = "") -> None:
-    conversation = approval.thread or case.conversation
-    if conversation and approval.activity_id:
-        try:
-            await services.channel.update_card(conversation, approval.activity_id,
-                                               _view(services, approval, case, outcome=outcome))
-        except Exception:
-            log.exception("could not update approval card %s", approval.id)
+async def _set_outcome(services: Services, approval: ApprovalRequest, outcome: str) -> None:
+    """Keep what the approval card says of the approved action (its update draws it from the saved request)."""
+    fresh = await services.approvals.get(approval.id) or approval
+    fresh.outcome = approval.outcome = outcome
+    await services.approvals.save(fresh)
 
 
 async def decide(services: Services, verb: str, request_id: str, clicker_id: str, clicker_name: str,
@@ -224,8 +163,9 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         await permit(services, spec, requester, case.target)
     except Refused as refusal:
         await services.runner.record_refusal(spec, requester, case.target, case.id, str(refusal))
+        await _set_outcome(services, approval, f"Not run: {refusal}")
         await _close(services, approval, case, "failed", f"Approved, but not run: {refusal}")
-        return _view(services, approval, case, outcome=f"Not run: {refusal}")
+        return _view(services, approval, case, outcome=approval.outcome)
     item = None
     if approval.item:
         listed = (await services.cases.listings(case.id)).get(spec.item_kind or "", [])
@@ -237,18 +177,24 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
     async def show_result(result: ActionResult) -> None:
         # The approval card ends with how the action ended (the case card has the details and the undo). Inline
         # (reset_password): before the approver's answer, which must stay their view (it has the password).
-        await _update_approval_card(services, approval, case, _ending(result))
+        await _set_outcome(services, approval, _ending(result))
+        if spec.inline:
+            await approval_cards.update_before_answer(services, approval, case)
+        else:
+            await approval_cards.refresh(services, approval.id)
 
     outcome = "Running; this card shows the result when it ends."
     if not spec.inline:  # before starting: the result, when it comes, must not be overwritten by this
-        await _update_approval_card(services, approval, case, outcome)
+        await _set_outcome(services, approval, outcome)
+        await approval_cards.refresh(services, approval.id)
     try:
         result = await start(services, run, show_result)
     except Exception:
         log.exception("approved %s on case %s could not start", spec.name, case.id)
+        await _set_outcome(services, approval, "Not run: the audit trail could not be written.")
         await _close(services, approval, case, "failed", "Approved, but the audit trail could not be written, so "
                                                           "nothing ran. Ask again.")
-        return _view(services, approval, case, outcome="Not run: the audit trail could not be written.")
+        return _view(services, approval, case, outcome=approval.outcome)
     secret = secret_of(result)
     if secret:
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."

@@ -127,11 +127,12 @@ Unavailable = Callable[[ActionSpec, TargetUser], str]
 
 class CardPainter:
     def __init__(self, signer: ButtonSigner, protected_users: list[str],
-                 recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS, unavailable: Unavailable | None = None,
-                 ) -> None:
+                 recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS, disabled: frozenset[str] = frozenset(),
+                 unavailable: Unavailable | None = None) -> None:
         self._signer = signer
         self._protected = protected_users
         self._kinds = recommendations
+        self._disabled = disabled  # actions the policy switches off: no button anywhere on a card
         self._unavailable = unavailable
 
     def _reason(self, case: Case, spec: ActionSpec) -> str:
@@ -171,6 +172,8 @@ class CardPainter:
     def _offered_buttons(self, state: CaseState) -> tuple[Button, ...]:
         buttons: list[Button] = []
         for name in state.case.offered:
+            if name in self._disabled:
+                continue
             spec = ACTIONS[name]
             is_show_button = bool(spec.item_kind) and show_verb(spec.item_kind or "") == name
             # An undo offered directly (unblock): only when the copy it restores from is at hand.
@@ -194,6 +197,8 @@ class CardPainter:
         if record.state != "done" or spec is None or not spec.undo:
             return None
         undo = ACTIONS[spec.undo]
+        if undo.name in self._disabled:
+            return None
         if undo.needs_saved and not any(record_key(name, record.item) in state.saved_keys
                                         for name in [record.action, *reversed_by(undo.name)]):
             return None
@@ -209,7 +214,9 @@ class CardPainter:
         for step in STEP_TITLES:
             spec = ACTIONS[step]
             undo = ACTIONS.get(spec.undo or "")
-            if undo and undo.needs_saved and not undo.item_kind and record_key(step) in state.saved_keys:
+            if undo is None or undo.name in self._disabled:
+                continue
+            if undo.needs_saved and not undo.item_kind and record_key(step) in state.saved_keys:
                 buttons.append(self._button(state, undo, spec.undo_title or undo.title, "",
                                             self._reason(state.case, undo)))
         return tuple(buttons)
@@ -238,7 +245,7 @@ class CardPainter:
         for kind, items in reversed(list(state.listings.items())):
             shown = items[:min(LISTED_PER_KIND, budget)]
             budget -= len(shown)
-            specs = item_actions(kind)
+            specs = [spec for spec in item_actions(kind) if spec.name not in self._disabled]
             item_views = tuple(
                 ItemView(
                     label=item.label, suspicious=item.suspicious,
@@ -260,7 +267,7 @@ class CardPainter:
 
     def inputs(self, state: CaseState) -> tuple[dict[str, Any], ...]:
         bundle = ACTIONS.get("block_user")
-        if bundle is None or bundle.name not in state.case.offered:
+        if bundle is None or bundle.name not in state.case.offered or bundle.name in self._disabled:
             return ()
         record = state.records.get(record_key(bundle.name))
         if record and record.state in BUSY_STATES:
@@ -269,7 +276,8 @@ class CardPainter:
             return ()
         toggles: list[dict[str, Any]] = [text("Block user does:", weight="Bolder", spacing="Medium")]
         toggles.extend({"type": "Input.Toggle", "id": f"step_{name}", "title": title, "value": "true",
-                        "valueOn": "true", "valueOff": "false"} for name, title in STEP_TITLES.items())
+                        "valueOn": "true", "valueOff": "false"}
+                       for name, title in STEP_TITLES.items() if name not in self._disabled)
         return tuple(toggles)
 
     def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "") -> AlertView:

@@ -30,6 +30,7 @@ from bot.cards.elements import when
 from bot.cards.views import LISTING_ACTIONS, reversed_by, show_verb
 from bot.clicks.answered import after_answer, time_left
 from bot.logs import correlation_id
+from bot.pipeline import sends
 from bot.run.execution import (
     Run,
     after_the_answer,
@@ -246,8 +247,9 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
 
     async def say_late(problem: str) -> None:
         await after_answer()  # the "still listing" answer must reach the clicker first
-        if case.conversation:
-            await services.channel.reply(case.conversation, message_card(f"Could not list them: {problem}"))
+        if case.conversation:  # through the outbox: queued until Teams takes it
+            await sends.reply_in_case(services, f"listing:{case.id}:{kind}:{secrets.token_hex(8)}", case.id,
+                                      message_card(f"Could not list them: {problem}"))
 
     async def fill() -> str:
         try:

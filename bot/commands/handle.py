@@ -7,7 +7,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from actions import ACTIONS
 from actions.disable_account import SYNC_WARNING
@@ -162,6 +161,12 @@ async def _audit_target(services: Services, user: str) -> str:
 
 async def _case_command(services: Services, command: Command, actor: Actor) -> Reply:
     assert command.user is not None
+    status = command.verb == "status"
+    offered = tuple(name for name in command.spec.actions if services.policy.enabled(name))
+    if command.spec.actions and not offered and not status:  # before any look-up: there is nothing to offer
+        reasons = " ".join(filter(None, (services.policy.why_disabled(name) for name in command.spec.actions)))
+        return Reply(text=f"{command.spec.refusal_label} is not available here. {reasons} Nothing was looked up "
+                          "or done.")
     try:
         target = await services.tenant.get_user(command.user)
     except NotFound:
@@ -169,13 +174,12 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
                           "Entra object id.")
     except RiposteError as error:
         return Reply(text=f"Could not look up {safe_echo(command.user)}: {error}")
-    status = command.verb == "status"
     if status:  # the user's case as its card reads now, not a new case each time
         current = await case_of_user(services, target)
         if current is not None:
             return Reply(card=await status_card(services, target, *current))
-    offered = command.spec.actions
-    if target.on_premises_sync and not status and {"disable_account", "block_user"} & set(offered):
+    if (target.on_premises_sync and not status and {"disable_account", "block_user"} & set(offered)
+            and services.policy.enabled("block_signin")):
         offered = (*offered, "block_signin")  # sync can undo a disable; a Conditional Access block it cannot
     titles = ", ".join(ACTIONS[name].title for name in offered if name in ACTIONS)
     alert = Alert(
@@ -205,11 +209,3 @@ def _what_will_happen(offered: tuple[str, ...], target: TargetUser) -> str:
             reversible = "reversible" if spec.reversible else "NOT reversible"
             parts.append(f"{spec.title}: {spec.description} ({reversible}: {spec.reversal})")
     return "Nothing runs until you press Confirm. " + " ".join(parts)
-
-
-async def posted(services: Services, case_id: str, reference: dict[str, Any], activity_id: str) -> None:
-    """Remember where a command's card was posted, so clicks can update it."""
-    case = await services.cases.get(case_id)
-    if case is not None:
-        case.conversation, case.activity_id = reference, activity_id
-        await services.cases.save(case)

@@ -7,9 +7,11 @@ import logging
 from typing import Any
 
 from actions.errors import NotFound, RiposteError
+from bot.approvals import cards as approval_cards
 from bot.audit.case_notes import job_functions as notes_jobs
 from bot.automation.run import maybe_automate
 from bot.intake import alert_channel
+from bot.pipeline import sends
 from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, RESOLVE_ACTION, refresh_card, resolve_action, version_key
 from bot.pipeline.limiter import Priority
 from bot.run.execution import RECOVERY_MARGIN_SECONDS, card_for, recover
@@ -126,4 +128,4 @@ def job_functions(services: Services) -> dict[str, Any]:
         await run_resolve_action(services, case_id, action_key, run_id, check)
 
     return {POST_CASE: post, REFRESH_CARD: refresh, RESOLVE_ACTION: resolve, **watch_jobs(services),
-            **notes_jobs(services)}
+            **notes_jobs(services), **sends.job_functions(services), **approval_cards.job_functions(services)}

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from actions import ACTIONS
 from actions.block_signin import find_policy
+from actions.block_user import selected_steps
 from actions.errors import RiposteError
 from actions.graph import without_retries
 from actions.runner import ActionResult, Actor
@@ -136,6 +137,8 @@ async def _saved_for(services: Services, run: Run) -> dict[str, Any] | None:
 
 async def _options(services: Services, run: Run) -> dict[str, Any]:
     options = dict(run.options)
+    if run.spec.name == "block_user":  # a step the policy switches off is left out, whoever asked for the bundle
+        options["steps"] = [step for step in selected_steps(options) if services.policy.enabled(step)]
     if run.spec.name == "block_signin":
         replaced = await block_policies.refuse_second(services, run.case.target)
         if replaced:  # a block policy someone disabled: the new one replaces it

@@ -34,13 +34,14 @@ class ApprovalRequest:
     created_at: str
     expires_at: str
     options: dict[str, Any] = field(default_factory=dict)
-    state: str = "pending"  # pending | approved | rejected | expired | failed (its card could not be posted)
+    state: str = "pending"  # pending | approved | rejected | expired
     decided_by_id: str = ""
     decided_by_name: str = ""
     decided_at: str = ""
     reason: str = ""
     activity_id: str = ""  # the approval card's message in the case thread
     thread: dict[str, Any] = field(default_factory=dict)  # where it was posted, when not in the case's thread
+    outcome: str = ""  # how the approved action went, as its card says (drawn by bot/approvals/cards.py)
 
     @property
     def expired(self) -> bool:

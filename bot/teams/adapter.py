@@ -201,13 +201,15 @@ class TeamsChannel:
             ))), repeatable=False)
         return posted["reference"], posted["activity_id"]
 
-    async def reply(self, reference: dict[str, Any], card: dict[str, Any],
+    async def reply(self, reference: dict[str, Any], card: dict[str, Any] | str,
                     priority: Priority = Priority.INTERACTIVE) -> str:
-        """Post `card` into the thread of `reference`; return the new message's id."""
+        """Post `card` (or plain text) into the thread of `reference`; return the new message's id."""
         posted: dict[str, str] = {}
 
-        async def send(context: TurnContext) -> None:
-            response = await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+        async def send(context: TurnContext) -> None:  # a new activity each attempt: sending fills it in
+            message = MessageFactory.text(card) if isinstance(card, str) else MessageFactory.attachment(
+                CardFactory.adaptive_card(card))
+            response = await context.send_activity(message)
             posted["id"] = response.id if response else ""
 
         await self._in_conversation(reference, send, priority, repeatable=False)

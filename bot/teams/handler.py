@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.commands.parse import help_text
 from bot.dialogs.ask_user import AskUser
 from bot.dialogs.sign_in import SignInFirst
 from bot.intake import alert_channel
+from bot.pipeline import sends
 from bot.services import Services
 from bot.signin.handle import typed_sign_in
 from bot.signin.tokens import ClickSignIn, SignInAnswer
@@ -173,7 +175,7 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         sender = activity.from_property
         object_id = str(getattr(sender, "aad_object_id", "") or "")
         if not object_id:
-            await turn_context.send_activity("I can't tell who you are (no Entra identity), so I won't act.")
+            await self._answer(turn_context, text="I can't tell who you are (no Entra identity), so I won't act.")
             return
         channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
         speaker = command_flow.Speaker(
@@ -198,17 +200,28 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
             log.exception("state store unreachable while handling a command")
             await turn_context.send_activity(STATE_STORE_DOWN)
             return
-        if reply.card is not None:
-            sent = await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(reply.card)))
-            if reply.case_id and sent is not None:
-                reference = TurnContext.get_conversation_reference(activity).serialize()
-                await command_flow.posted(self._services, reply.case_id, reference, sent.id)
-            if reply.case_id and self._sign_in is not None:  # Confirm will run with this person's own token
-                why = await typed_sign_in(self._services, reply.case_id)
-                if why:
-                    await self._sign_in.start(turn_context, why)
-        if reply.text:
-            await turn_context.send_activity(MessageFactory.text(reply.text))
+        await self._answer(turn_context, card=reply.card, text=reply.text, case_id=reply.case_id)
+        if reply.case_id and self._sign_in is not None:  # Confirm will run with this person's own token
+            why = await typed_sign_in(self._services, reply.case_id)
+            if why:
+                await self._sign_in.start(turn_context, why)
+
+    async def _answer(self, turn_context: TurnContext, *, card: dict[str, Any] | None = None, text: str = "",
+                      case_id: str = "") -> None:
+        """Answer a message through the outbox: a durable job, within Teams' limits, retried until Teams takes it
+        (bot/pipeline/sends.py). Sent directly, once, only when Redis cannot take the job."""
+        activity = turn_context.activity
+        reference = TurnContext.get_conversation_reference(activity).serialize()
+        conversation_id = str(getattr(activity.conversation, "id", "") or "")
+        dedupe = f"answer:{conversation_id}:{activity.id or secrets.token_hex(8)}"
+        try:
+            await sends.answer_message(self._services, dedupe, reference, card=card, text=text, case_id=case_id)
+        except RedisError:
+            log.warning("could not queue the answer to message %s (Redis); sending it directly", activity.id)
+            if card is not None:
+                await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+            if text:
+                await turn_context.send_activity(MessageFactory.text(text))
 
     async def _submit_fallback(self, turn_context: TurnContext, value: dict[str, Any]) -> None:
         """Clients without Universal Actions send Action.Submit: same checks, answer as a new message.
@@ -218,17 +231,17 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         verb = str(value["verb"])
         click = _click(turn_context.activity, verb, {key: val for key, val in value.items() if key != "verb"})
         if not click.object_id:
-            await turn_context.send_activity("This click carries no Entra identity, so nothing ran.")
+            await self._answer(turn_context, text="This click carries no Entra identity, so nothing ran.")
             return
         spec = ACTIONS.get(verb)
         if verb == "approve" or (spec is not None and spec.inline):
-            await turn_context.send_activity(
+            await self._answer(turn_context, text=(
                 "This button needs a Teams client that supports Universal Actions (new Teams, or Teams on the "
                 "web); nothing ran. Its answer is shown only to you, which an older client cannot do."
-            )
+            ))
             return
-        card = await handle_click(self._services, click)
-        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+        # Seen by everyone in the conversation (it is a new message), so never a secret: nothing inline runs here.
+        await self._answer(turn_context, card=await handle_click(self._services, click))
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
         await self._left_team(turn_context, "the app was uninstalled from the team")
@@ -256,4 +269,4 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else ""
         if any(member.id == bot_id for member in members_added):
-            await turn_context.send_activity(MessageFactory.text(WELCOME + "\n\n" + help_text()))
+            await self._answer(turn_context, text=WELCOME + "\n\n" + help_text())

@@ -28,6 +28,7 @@ from bot.cards.elements import execute, when
 from bot.cards.watch_block import change_reply
 from bot.pipeline.enqueue import refresh_card
 from bot.pipeline.limiter import Priority
+from bot.pipeline.sends import send_once
 from bot.services import Services
 from bot.state import block_policies
 from bot.state.cases import Case, record_key
@@ -214,8 +215,9 @@ class Watcher:
                     if await self.store.first_report(watch.user_id, watch.generation, change, at)]
         if reported:
             await self._reported(watch, reported, now)
-            await self.services.queues.enqueue(
-                self.services.queues.alerts, WATCH_REPLY, key=f"watch-reply:{watch.user_id}:{watch.generation}:{at}",
+            await self.services.queues.enqueue(  # the interactive queue: a responder's containment was undone
+                self.services.queues.interactive, WATCH_REPLY,
+                key=f"watch-reply:{watch.user_id}:{watch.generation}:{at}",
                 user_id=watch.user_id, generation=watch.generation, found_at=at)
         await refresh_card(self.services, watch.case_id, Priority.BULK)
 
@@ -267,7 +269,10 @@ class Watcher:
         card = change_reply(actor_id if _is_person(actor_id) else "", actor_name, f"{watch.display_name} ({watch.upn})",
                             [f"{change.text} at {when(at)}" + (f" — {change.hint}" if change.hint else "")
                              for change in changes], advice, buttons)
-        await self.services.channel.reply(case.conversation, card, Priority.INTERACTIVE)
+        conversation = case.conversation
+        # Once: the reply's id is recorded, so the job run again (saq delivers at least once) sends nothing.
+        await send_once(self.services, f"watch-reply:{user_id}:{generation}:{at}",
+                        lambda: self.services.channel.reply(conversation, card, Priority.INTERACTIVE))
 
     def _buttons(self, case: Case, changes: list[Change], synced: bool, watch: Watch) -> list[dict[str, Any]]:
         buttons: list[dict[str, Any]] = []
@@ -276,7 +281,7 @@ class Watcher:
         blocked = bool((baseline.get("block") or {}).get("enabled")) and not any(c.facet == "block" for c in changes)
         for change in changes:
             for verb in OFFERS.get(change.facet, ()):
-                if verb not in case.offered or verb not in ACTIONS:
+                if verb not in case.offered or verb not in ACTIONS or not self.services.policy.enabled(verb):
                     continue
                 if (verb == "disable_account" and synced) or (verb == "block_signin" and blocked):
                     continue
