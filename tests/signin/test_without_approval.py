@@ -59,8 +59,9 @@ async def test_a_typed_command_signs_in_with_the_oauth_prompt_and_confirm_runs_w
     oauth = sign_in_card["attachments"][0]["content"]
     assert oauth["connectionName"] == "riposte-graph" and oauth["tokenExchangeResource"]["uri"]
     assert ON_ADMINS in str(sign_in_card.get("text"))
-    confirm = next(reply for reply in channel(bot).threads()[-1]["replies"]
-                   if reply.get("attachments") and "Confirm: " in card_text(card_of(reply)))
+    confirm = await wait_until(lambda: next((reply for reply in channel(bot).threads()[-1]["replies"] if any(
+        a.get("contentType") == "application/vnd.microsoft.card.adaptive" for a in reply.get("attachments") or [])
+        and "Confirm: " in card_text(card_of(reply))), None), what="the confirm card (an answer through the outbox)")
 
     data = buttons(card_of(confirm))["disable_account"]["data"]
     status, answer = await channel(bot).send_invoke(ADA, thread["id"], confirm["id"], "disable_account", data)
