@@ -274,6 +274,11 @@
     }
     if (!isObject(body)) return null;
     if (body.type === "application/vnd.microsoft.activity.message") return { kind: "info", text: String(body.value ?? "") };
+    // Sign-in (the bot answered 401 loginRequest, and single sign-on failed with 412): Teams prompts on the card.
+    if (body.type === "application/vnd.microsoft.activity.loginRequest" ||
+        body.type === "application/vnd.microsoft.error.preconditionFailed") {
+      return { kind: "info", text: "Riposte needs you to sign in: use the Sign in link above the channel." };
+    }
     if (body.type === "application/vnd.microsoft.error") {
       const value = isObject(body.value) ? body.value : {};
       return { kind: "error", text: `${value.message || "Error"}${value.code ? ` (${value.code})` : ""}` };
