@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from actions import ACTIONS
 from bot.cards.alert_card import message_card
+from bot.clicks.answered import Turn
 from bot.clicks.handle import STATE_STORE_DOWN, Click, handle_click
 from bot.commands import handle as command_flow
 from bot.commands.parse import help_text
@@ -20,6 +21,7 @@ from bot.dialogs.ask_user import AskUser
 from bot.intake import alert_channel
 from bot.services import Services
 from bot.state import deliveries
+from bot.teams.adapter import TURN
 from bot.teams.storage import RedisStorage
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,12 @@ def _tenant_of(activity: Activity) -> str:
     channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     tenant = (channel_data.get("tenant") or {}).get("id") or getattr(activity.conversation, "tenant_id", "")
     return str(tenant or "")
+
+
+def _turn(turn_context: TurnContext) -> Turn:
+    """The Turn being answered (bot.teams.adapter.process_request puts it there)."""
+    turn: Turn = turn_context.turn_state[TURN]
+    return turn
 
 
 def _click(activity: Activity, verb: str, data: dict[str, Any]) -> Click:
@@ -114,7 +122,7 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         click = _click(activity, str(action.get("verb", "")), raw_data if isinstance(raw_data, dict) else {})
         if not click.object_id:
             return card_response(message_card("This click carries no Entra identity, so nothing ran.", "attention"))
-        return card_response(await handle_click(self._services, click))
+        return card_response(await handle_click(self._services, click, _turn(turn_context)))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -142,7 +150,8 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
                 handled, completed = await self._ask_user.continue_pending(turn_context)
                 if handled and completed is None:
                     return  # a pending question was answered with cancel, or asked again
-                reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "")
+                reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "",
+                                                       _turn(turn_context))
             if reply.ask_user:
                 await self._ask_user.start(turn_context, reply.ask_user)
                 return
@@ -175,7 +184,7 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
                 "web); nothing ran. Its answer is shown only to you, which an older client cannot do."
             )
             return
-        card = await handle_click(self._services, click)
+        card = await handle_click(self._services, click, _turn(turn_context))
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
