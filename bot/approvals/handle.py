@@ -211,9 +211,13 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         await _update_approval_card(services, approval, case, _ending(result), turn)
 
     outcome = "Running; this card shows the result when it ends."
-    if not spec.inline:  # before starting: the result, when it comes, must not be overwritten by this
-        await _update_approval_card(services, approval, case, outcome, turn)
-    acted = await act(services, run, Approval.GRANTED, turn, on_finished=show_result)
+
+    async def show_running() -> bool:  # once allowed, before it starts: the result must not be overwritten by this
+        if not spec.inline:
+            await _update_approval_card(services, approval, case, outcome, turn)
+        return True
+
+    acted = await act(services, run, Approval.GRANTED, turn, admit=show_running, on_finished=show_result)
     if acted.ending is Ending.REFUSED:
         await _close(services, approval, case, "failed", f"Approved, but not run: {acted.refusal}", turn)
         return _view(services, approval, case, outcome=f"Not run: {acted.refusal}")
