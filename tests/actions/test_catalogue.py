@@ -267,7 +267,8 @@ async def test_remove_forwarding_then_restore(env: Env) -> None:
     assert (box["forwardingSmtpAddress"], box["forwardingAddress"], box["deliverToMailboxAndForward"]) == (
         None, None, False)
     assert f"Recipients › Mailboxes › {ALICE_UPN} › Mail flow settings › Email forwarding" in result.outcome.reversal
-    assert [r.cmdlet for r in env.state.writes()] == ["Get-Mailbox", "Set-Mailbox", "Get-Mailbox"]  # + read-back
+    # the state before (the audit's), the action's own read of what to save, the change, the read-back
+    assert [r.cmdlet for r in env.state.writes()] == ["Get-Mailbox", "Get-Mailbox", "Set-Mailbox", "Get-Mailbox"]
 
     undo = await env.run("restore_forwarding", saved=result.outcome.saved)
     assert undo.ok, undo.error
