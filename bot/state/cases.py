@@ -90,6 +90,11 @@ class ActionRecord:
     # The choices the run used (bundle steps, app mode, excluded break-glass ids; never a secret): crash recovery
     # reads the action back with them.
     options: dict[str, Any] = field(default_factory=dict)
+    # For the audit, should recovery write the run's ending: who ran it as Entra had them then.
+    actor_upn: str = ""
+    actor_roles: str = ""  # actions.spec.roles_text
+    audit_id: str = ""  # the audit entry of its outcome: an undo of it links there (AuditEntry.undo_of)
+    undo_of: str = ""  # this run reverses that outcome
 
     @property
     def key(self) -> str:
