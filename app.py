@@ -132,7 +132,7 @@ def create_app(
         await redis.aclose()
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        return await process_request(adapter, request, request.app[BOT])
+        return await process_request(adapter, request, request.app[BOT], request.app[SERVICES].inflight)
 
     app.cleanup_ctx.append(services_ctx)
     if role != "worker":

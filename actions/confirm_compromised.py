@@ -26,11 +26,12 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     try:
         risky = await ctx.tenant.get_risky_user(ctx.target.id)
     except NotFound:
-        return ReadBack(False, "no risk record for the user in Identity Protection")
+        return ReadBack(False, "no risk record for the user in Identity Protection", "no risk record")
     state, level = risky.get("riskState"), risky.get("riskLevel")
+    facts = f"riskState {state}, riskLevel {level}"
     if state == "confirmedCompromised":
-        return ReadBack(True, f"risk state confirmedCompromised (risk level {level})")
-    return ReadBack(False, f"risk state {state} (risk level {level}), not confirmedCompromised")
+        return ReadBack(True, f"risk state confirmedCompromised (risk level {level})", facts)
+    return ReadBack(False, f"risk state {state} (risk level {level}), not confirmedCompromised", facts)
 
 
 ACTION = ActionSpec(

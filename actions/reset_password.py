@@ -46,9 +46,10 @@ async def _run(ctx: ActionContext) -> Outcome:
 async def read_back(ctx: ActionContext) -> ReadBack:
     user = await ctx.tenant.get_user_fields(ctx.target.id, ["lastPasswordChangeDateTime"])
     changed = user.get("lastPasswordChangeDateTime")
+    facts = f"lastPasswordChangeDateTime {changed}"
     if stamped_since(changed, ctx.started_at):
-        return ReadBack(True, f"password changed (lastPasswordChangeDateTime {changed})")
-    return ReadBack(False, f"the password not changed since the click (lastPasswordChangeDateTime {changed})")
+        return ReadBack(True, f"password changed ({facts})", facts)
+    return ReadBack(False, f"the password not changed since the click ({facts})", facts)
 
 
 ACTION = ActionSpec(

@@ -32,9 +32,11 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     """Graph moves signInSessionsValidFromDateTime to the moment of the revocation."""
     user = await ctx.tenant.get_user_fields(ctx.target.id, ["signInSessionsValidFromDateTime"])
     valid_from = user.get("signInSessionsValidFromDateTime")
+    state = f"signInSessionsValidFromDateTime {valid_from}"
     if stamped_since(valid_from, ctx.started_at):
-        return ReadBack(True, f"sessions revoked (signInSessionsValidFromDateTime {valid_from})")
-    return ReadBack(False, f"sessions not revoked since the click (signInSessionsValidFromDateTime {valid_from})")
+        return ReadBack(True, f"sessions revoked (signInSessionsValidFromDateTime {valid_from})", state)
+    return ReadBack(False, f"sessions not revoked since the click (signInSessionsValidFromDateTime {valid_from})",
+                    state)
 
 
 ACTION = ActionSpec(
@@ -50,4 +52,5 @@ ACTION = ActionSpec(
     delegated_admin_roles=ON_ADMINISTRATORS,
     not_applicable=not_applicable,
     read_back=read_back,
+    contains=True,
 )

@@ -25,6 +25,7 @@ import aiohttp
 from azure.core.credentials_async import AsyncTokenCredential
 from redis.exceptions import RedisError
 
+from actions import ACTIONS
 from actions.credentials import CredentialError, MsalClientCredential
 from actions.errors import ServiceError
 from actions.exchange import ExchangeAdmin
@@ -201,8 +202,10 @@ async def _granted(report: Report, graph: Graph, app_id: str) -> tuple[set[str] 
         return None, None
     status, body = await graph.get(f"/servicePrincipals(appId='{quote(app_id)}')/appRoleAssignments")
     if status != 200:
+        needing = ", ".join(name for name, spec in ACTIONS.items() if "Application.Read.All" in spec.permission)
         report.line(FAIL, f"granted permissions of app {app_id} could not be read: {_graph_said(status, body)}",
-                    "grant Application.Read.All (block_signin needs it too); the lines below then say more")
+                    f"grant Application.Read.All ({needing or 'no action'} needs it too); the lines below then say "
+                    "more")
         return None, principal.get("id")
     roles: dict[str, str] = {}
     for app in (GRAPH_APP_ID, EXCHANGE_APP_ID):

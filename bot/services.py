@@ -16,6 +16,7 @@ from bot.access.roles import RoleResolver
 from bot.access.signing import ButtonSigner
 from bot.audit.trail import RedisAudit
 from bot.cards.views import CardPainter
+from bot.clicks.answered import Turn
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter
@@ -50,9 +51,10 @@ class Channel(Protocol):
         ...
 
     async def update_card(self, reference: dict[str, Any], activity_id: str, card: Card | CardSource,
-                          priority: Priority = Priority.INTERACTIVE) -> None:
+                          priority: Priority = Priority.INTERACTIVE, turn: Turn | None = None) -> None:
         """Replace the message `activity_id` with `card`; a CardSource is drawn once the send slot is taken (and
-        again for each retry), so what is sent is the state at sending, however long the wait for the slot."""
+        again for each retry), so what is sent is the state at sending, however long the wait for the slot.
+        `turn`: the click whose answer waits for this update (it gets only what the answer can spare)."""
         ...
 
 

@@ -14,10 +14,11 @@ import time
 from typing import Any
 
 from actions import ACTIONS
-from actions.block_user import STEP_TITLES
 from actions.errors import RiposteError
 from actions.spec import ActionSpec
 from bot.cards.approval_card import ApprovalView, approval_card
+from bot.clicks.answered import Turn
+from bot.clicks.options import spelled_out
 from bot.intake import alert_channel
 from bot.pipeline.enqueue import refresh_card
 from bot.pipeline.limiter import Priority
@@ -50,7 +51,8 @@ def view(services: Services, request: ApprovalRequest, case: Case, notice: str =
         state=request.state, approve_data=sign(case.id, "approve", case.nonce, request.id),
         reject_data=sign(case.id, "reject", case.nonce, request.id), who_may_approve=WHO_MAY_APPROVE,
         decided_by=request.decided_by_name, decided_at=request.decided_at, reason=request.reason,
-        outcome=outcome, notice=notice, choice=_choice(request.options), entra_roles=_entra_roles(services, spec, case),
+        outcome=outcome, notice=notice, choice=spelled_out(spec, request.options),
+        entra_roles=_entra_roles(services, spec, case),
     ))
 
 
@@ -58,18 +60,6 @@ def _entra_roles(services: Services, spec: ActionSpec, case: Case) -> str:
     """Delegated mode: the approver's own token runs it, so Graph checks the approver's Entra role."""
     roles = signin_rules.roles_text(services.settings, spec, case.target) if case.target else ""
     return f"{roles} (the approver signs in; their own Entra rights run it)" if roles else ""
-
-
-def _choice(options: dict[str, object]) -> str:
-    """The requester's choices, spelled out: the approver must see a tenant-wide deletion for what it is."""
-    if options.get("mode") == "app":
-        return "delete the app from the whole tenant"
-    if options.get("mode") == "grant":
-        return "revoke this user's consent only (the app stays in the tenant)"
-    steps = options.get("steps")
-    if isinstance(steps, list):
-        return "steps: " + ", ".join(STEP_TITLES.get(str(step), str(step)) for step in steps)
-    return ""
 
 
 def in_thread(case: Case) -> bool:
@@ -100,7 +90,7 @@ async def refresh(services: Services, request_id: str, in_seconds: float = 0) ->
                                   scheduled=time.time() + in_seconds if in_seconds else 0, request_id=request_id)
 
 
-async def update_before_answer(services: Services, request: ApprovalRequest, case: Case) -> None:
+async def update_before_answer(services: Services, request: ApprovalRequest, case: Case, turn: Turn) -> None:
     """For an action run inside the approver's click (its answer carries the temporary password, which must stay
     their view): update the shared card now, before the answer; if Teams does not take it in the little time an
     answer leaves, queue it for after the approver has had time to read the password."""
@@ -109,7 +99,7 @@ async def update_before_answer(services: Services, request: ApprovalRequest, cas
         return  # not posted yet: the posting draws the request as it stands
     try:
         await services.channel.update_card(conversation, request.activity_id,
-                                           view(services, request, case, outcome=request.outcome))
+                                           view(services, request, case, outcome=request.outcome), turn=turn)
     except Exception as error:
         log.warning("approval card %s not updated before the answer (%s); queued", request.id, error)
         await refresh(services, request.id, PASSWORD_VIEW_SECONDS)

@@ -8,18 +8,22 @@ import asyncio
 import logging
 
 from actions import ACTIONS
-from actions.runner import ActionResult, AuditEntry, Refused, roles_text
-from actions.spec import Item, SignedIn
+from actions.audit import entry
+from actions.runner import ActionResult, Refused
+from actions.spec import Actor, SignedIn
 from bot.access.levels import lacking
-from bot.access.permission import permit, permit_verb
+from bot.access.permission import permit_verb
 from bot.approvals import cards as approval_cards
 from bot.approvals.cards import view as _view
 from bot.audit import case_notes as notes
 from bot.cards.alert_card import message_card, secret_block
+from bot.clicks.answered import Turn
 from bot.intake import alert_channel
 from bot.pipeline.enqueue import refresh_card
 from bot.pipeline.limiter import Priority
-from bot.run.execution import Run, card_for, now_iso, secret_of, start
+from bot.run.act import Approval, Ending, act
+from bot.run.execution import Run, card_for, now_iso, secret_of
+from bot.run.items import chosen_item
 from bot.services import Card, Services
 from bot.signin.handle import person_for
 from bot.signin.tokens import ClickSignIn, SignInRefused
@@ -27,32 +31,31 @@ from bot.state.approvals import ApprovalRequest, new_request
 from bot.state.cases import ActionRecord, Case, record_key
 
 log = logging.getLogger(__name__)
+RIPOSTE = Actor(id="", name="Riposte")  # the bot itself: an expiry, a request it could not post
 
 
-async def _audit(services: Services, request: ApprovalRequest, case: Case, phase: str, actor_id: str,
-                 actor_name: str, detail: str = "", decision: str = "") -> None:
-    await services.audit.record(AuditEntry(
-        phase=phase, action=request.action, actor_id=actor_id, actor_name=actor_name, case_id=case.id,
-        target_id=case.target.id if case.target else "", target_upn=case.target.upn if case.target else "",
-        result=phase, detail=detail, decision=decision, actor_roles=await _roles_of(services, actor_id),
-    ))
+async def _audit(services: Services, request: ApprovalRequest, case: Case, phase: str, actor: Actor,
+                 detail: str = "", decision: str = "") -> None:
+    await services.audit.record(entry(phase, request.action, actor, case_id=case.id, target=case.target,
+                                      result=phase, detail=detail, decision=decision))
     if phase in ("approved", "rejected", "expired"):
         services.metrics.count("riposte_approvals_total", action=request.action,
                                decision=decision or phase)
-        await notes.approval_decided(services, case.id, phase, request.action, request.item_label, actor_name,
+        await notes.approval_decided(services, case.id, phase, request.action, request.item_label, actor.name,
                                      detail)
 
 
-async def _roles_of(services: Services, actor_id: str) -> str:
-    """The roles the requester or decider holds now (just checked, so cached), for the audit; "" if unknown."""
+async def _who(services: Services, object_id: str, name: str, turn: Turn) -> Actor:
+    """The clicker with the roles they hold now and their UPN, for the audit (cached by the role check);
+    without them if Entra cannot say: the entry goes in without them rather than not at all."""
     try:
-        return roles_text(await services.roles.roles(actor_id)) if actor_id else ""
-    except Exception:  # the entry goes in without them rather than not at all
-        log.warning("roles of %s unknown for an approval audit entry", actor_id)
-        return ""
+        return await services.roles.actor(object_id, name, turn)
+    except Exception:
+        log.warning("roles of %s unknown for an approval audit entry", object_id)
+        return Actor(id=object_id, name=name)
 
 
-async def request(services: Services, run: Run) -> Card:
+async def request(services: Services, run: Run, turn: Turn) -> Card:
     """The action's claim is held: record the request, queue the posting of its card (in the thread)."""
     case = run.case
     item = run.item
@@ -67,10 +70,11 @@ async def request(services: Services, run: Run) -> Card:
     await services.approvals.save(approval)
     # The request holds the action's claim until it is decided or expires, however long that is set to be.
     await services.cases.keep_claim(case.id, run.key, int(services.settings.approval_timeout_minutes * 60) + 3600)
-    await _audit(services, approval, case, "approval_requested", run.actor.id, run.actor.name)
+    await _audit(services, approval, case, "approval_requested", run.actor)
     record = ActionRecord(action=run.spec.name, state="pending", actor_id=run.actor.id, actor_name=run.actor.name,
                           started_at=now_iso(), item=approval.item, item_label=approval.item_label)
     await services.cases.put_record(case.id, record)
+
     # Durable: a card Teams does not take now (throttled, refusing) stays queued until it does, or the request
     # expires; the case card is updated once it is posted.
     await approval_cards.post(services, approval.id)
@@ -86,6 +90,7 @@ async def _close(services: Services, approval: ApprovalRequest, case: Case, stat
         record.state, record.finished_at, record.summary = state, now_iso(), summary
         await services.cases.put_record(case.id, record)
     await services.cases.release_action(case.id, key)
+
     # Both cards through the outbox. The decider's answer is their view of the approval card, drawn from the same
     # saved request, so an update that reaches them before it shows the same.
     await approval_cards.refresh(services, approval.id)
@@ -100,7 +105,7 @@ async def _set_outcome(services: Services, approval: ApprovalRequest, outcome: s
 
 
 async def decide(services: Services, verb: str, request_id: str, clicker_id: str, clicker_name: str,
-                 reason: str, signin: ClickSignIn | None = None) -> Card:
+                 reason: str, turn: Turn, signin: ClickSignIn | None = None) -> Card:
     approval = await services.approvals.get(request_id)
     case = await services.cases.get(approval.case_id) if approval else None
     if approval is None or case is None:
@@ -113,18 +118,20 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
         approval = await services.approvals.get(request_id) or approval
         return _view(services, approval, case, notice="This request has expired; nothing ran.")
     if clicker_id == approval.requester_id:
-        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "self-approval", verb)
+        await _audit(services, approval, case, "refused", await _who(services, clicker_id, clicker_name, turn),
+                     "self-approval", verb)
         return _view(services, approval, case, notice="⛔ You requested this, so you cannot approve or reject it: "
                                                       "another approver must.")
     # The target is the suspect account: it must not approve its own containment (nor get its new password).
     if case.target is not None and clicker_id.lower() == case.target.id.lower():
-        await _audit(services, approval, case, "refused", clicker_id, clicker_name, "own account", verb)
+        await _audit(services, approval, case, "refused", await _who(services, clicker_id, clicker_name, turn),
+                     "own account", verb)
         return _view(services, approval, case, notice="⛔ This request is about your own account, so you cannot "
                                                       "approve or reject it: another approver must.")
     try:
-        await permit_verb(services, verb, clicker_id, clicker_name)
+        clicker = await permit_verb(services, verb, clicker_id, clicker_name, turn)
     except Refused as refusal:
-        await _audit(services, approval, case, "refused", clicker_id, clicker_name,
+        await _audit(services, approval, case, "refused", await _who(services, clicker_id, clicker_name, turn),
                      lacking(services.policy.requirement(verb)), verb)
         return _view(services, approval, case, notice=f"⛔ {refusal}")
     reason = reason.strip()[:500]
@@ -136,7 +143,7 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
             signed_in = await person_for(services, signin, ACTIONS[approval.action], case.target, clicker_id,
                                          clicker_name)
         except SignInRefused as refusal:
-            await _audit(services, approval, case, "refused", clicker_id, clicker_name, str(refusal), verb)
+            await _audit(services, approval, case, "refused", clicker, str(refusal), verb)
             return _view(services, approval, case, notice=f"⛔ Not approved: {refusal}")
     if not await services.approvals.claim_decision(approval.id, clicker_id):
         fresh = await services.approvals.get(approval.id) or approval
@@ -145,32 +152,21 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
     if verb == "reject":
         approval.state, approval.reason = "rejected", reason
         await services.approvals.save(approval)
-        await _audit(services, approval, case, "rejected", clicker_id, clicker_name, reason, "reject")
+        await _audit(services, approval, case, "rejected", clicker, reason, "reject")
         await _close(services, approval, case, "rejected", f"Rejected by {clicker_name}: {reason}")
         return _view(services, approval, case)
     approval.state = "approved"
     await services.approvals.save(approval)
-    await _audit(services, approval, case, "approved", clicker_id, clicker_name, decision="approve")
-    return await _run_approved(services, approval, case, signed_in)
+    await _audit(services, approval, case, "approved", clicker, decision="approve")
+    return await _run_approved(services, approval, case, turn, signed_in)
 
 
-async def _run_approved(services: Services, approval: ApprovalRequest, case: Case,
+async def _run_approved(services: Services, approval: ApprovalRequest, case: Case, turn: Turn,
                         signed_in: SignedIn | None = None) -> Card:
     spec = ACTIONS[approval.action]
-    requester = await services.roles.actor(approval.requester_id, approval.requester_name)
-    assert case.target is not None
-    try:  # the requester's right may have changed since they asked: check it again, fresh
-        await permit(services, spec, requester, case.target)
-    except Refused as refusal:
-        await services.runner.record_refusal(spec, requester, case.target, case.id, str(refusal))
-        await _set_outcome(services, approval, f"Not run: {refusal}")
-        await _close(services, approval, case, "failed", f"Approved, but not run: {refusal}")
-        return _view(services, approval, case, outcome=approval.outcome)
-    item = None
-    if approval.item:
-        listed = (await services.cases.listings(case.id)).get(spec.item_kind or "", [])
-        item = next((i for i in listed if i.id == approval.item), None) or Item(
-            kind=spec.item_kind or "", id=approval.item, label=approval.item_label)
+    # the requester's right may have changed since they asked: act checks it again, fresh
+    requester = await services.roles.actor(approval.requester_id, approval.requester_name, turn)
+    item = await chosen_item(services, case, spec, approval.item, approval.item_label)
     run = Run(case, spec, requester, item, approval.options, approved_by=approval.decided_by_name,
               signed_in=signed_in)
 
@@ -179,22 +175,29 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         # (reset_password): before the approver's answer, which must stay their view (it has the password).
         await _set_outcome(services, approval, _ending(result))
         if spec.inline:
-            await approval_cards.update_before_answer(services, approval, case)
+            await approval_cards.update_before_answer(services, approval, case, turn)
         else:
             await approval_cards.refresh(services, approval.id)
 
     outcome = "Running; this card shows the result when it ends."
-    if not spec.inline:  # before starting: the result, when it comes, must not be overwritten by this
-        await _set_outcome(services, approval, outcome)
-        await approval_cards.refresh(services, approval.id)
-    try:
-        result = await start(services, run, show_result)
-    except Exception:
-        log.exception("approved %s on case %s could not start", spec.name, case.id)
+
+    async def show_running() -> bool:  # once allowed, before it starts: the result must not be overwritten by this
+        if not spec.inline:
+            await _set_outcome(services, approval, outcome)
+            await approval_cards.refresh(services, approval.id)
+        return True
+
+    acted = await act(services, run, Approval.GRANTED, turn, admit=show_running, on_finished=show_result)
+    if acted.ending is Ending.REFUSED:
+        await _set_outcome(services, approval, f"Not run: {acted.refusal}")
+        await _close(services, approval, case, "failed", f"Approved, but not run: {acted.refusal}")
+        return _view(services, approval, case, outcome=approval.outcome)
+    if acted.ending is not Ending.STARTED:
         await _set_outcome(services, approval, "Not run: the audit trail could not be written.")
         await _close(services, approval, case, "failed", "Approved, but the audit trail could not be written, so "
                                                           "nothing ran. Ask again.")
         return _view(services, approval, case, outcome=approval.outcome)
+    result = acted.result
     secret = secret_of(result)
     if secret:
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
@@ -225,7 +228,7 @@ async def expire(services: Services, request_id: str) -> None:
     await services.approvals.save(approval)
     if case is None:
         return
-    await _audit(services, approval, case, "expired", "", "Riposte")
+    await _audit(services, approval, case, "expired", RIPOSTE)
     await _close(services, approval, case, "expired", "Nobody approved in time; nothing ran.")
 
 

@@ -23,8 +23,7 @@ from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 
-from actions import ACTIONS
-from actions.runner import AuditEntry
+from actions.audit import AuditEntry
 from bot.audit.chain import CHECKPOINT_PHASE, GENESIS, Checker, Verdict, entry_hash, signed
 from bot.config import Settings
 from bot.logs import correlation_id
@@ -84,15 +83,6 @@ def stream_ms(entry_id: str) -> int:
     return int(entry_id.split("-", 1)[0])
 
 
-def undo_link(entry: AuditEntry) -> str:
-    """An undo names what it reverses: '<case id>/<action>' (the entries of that action carry both)."""
-    reversed_names = [spec.name for spec in ACTIONS.values() if spec.undo == entry.action]
-    spec = ACTIONS.get(entry.action)
-    if not reversed_names or spec is None or not spec.needs_saved:
-        return ""
-    return ",".join(f"{entry.case_id}/{name}" for name in reversed_names)
-
-
 async def load_audit_key(redis: Redis, settings: Settings) -> bytes:
     """RIPOSTE_AUDIT_KEY, or one generated once and kept in Redis (shared by every replica), with a warning."""
     configured = settings.audit_key.get_secret_value()
@@ -142,10 +132,6 @@ class RedisAudit:
         # The original fields are always stored (readers index them); the newer optional ones only when set.
         fields = {name: str(value) for name, value in dataclasses.asdict(entry).items()
                   if value or name in ALWAYS_STORED}
-        if not entry.undo_of and entry.phase in ("intent", "outcome"):
-            link = undo_link(entry)
-            if link:
-                fields["undo_of"] = link
         return await self._write(fields)
 
     async def record_event(self, kind: str, **fields: str | int | float | bool | None) -> str:

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from actions import ACTIONS
-from actions.block_user import STEP_TITLES
-from actions.runner import Actor, Refused
-from actions.spec import ActionSpec, Item, TargetUser
+from actions.relations import item_actions, reversed_by
+from actions.runner import Refused
+from actions.spec import ActionSpec, Actor, Item, TargetUser
 from bot.access.roles import check_protected
 from bot.access.signing import ButtonSigner
+from bot.cards import inputs as card_inputs
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
-from bot.cards.elements import text
 from bot.intake.alerts import Alert
 from bot.intake.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
 from bot.state.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
@@ -24,8 +24,6 @@ from bot.watch.store import Watch
 from bot.watch.view import watch_view
 
 NOBODY = Actor(id="", name="")
-# Actions that only read: re-clickable, never claimed.
-LISTING_ACTIONS = frozenset({"list_inbox_rules"})
 LISTING_TITLES = {
     "inbox_rule": "Inbox rules",
     "app": "Consented apps",
@@ -41,35 +39,19 @@ SHOW_TITLES = {
     "mailbox_permission": "Mailbox access…",
     "transport_rule": "Transport rules…",
 }
-APP_MODE_INPUT = {
-    "type": "Input.ChoiceSet", "id": "app_mode", "style": "expanded", "value": "grant",
-    "label": "Remove app does:",
-    "choices": [
-        {"title": "Revoke this user's consent only", "value": "grant"},
-        {"title": "Delete the app from the whole tenant", "value": "app"},
-    ],
-}
 BUSY_STATES = ("running", "done", "pending")
 # Items shown per list and per card: Teams refuses cards over 28 KB; suspicious items are listed first anyway.
 LISTED_PER_KIND = 11  # 12 until the recommendations and plain-text runs made each card larger
 LISTED_TOTAL = 14  # 16 until the Recommended block and a source's own advice took their share
 
 
-def item_actions(kind: str) -> list[ActionSpec]:
-    return [spec for spec in ACTIONS.values() if spec.item_kind == kind and not spec.needs_saved]
-
-
 def show_verb(kind: str) -> str | None:
-    """The verb whose item-less click lists items of `kind` (the first per-item action of that kind)."""
-    if kind == "inbox_rule":
-        return None  # list_inbox_rules is an action of its own
+    """The verb whose item-less click lists items of `kind` (the first per-item action of that kind), unless a
+    listing action of its own shows them."""
+    if any(spec.lists == kind for spec in ACTIONS.values()):
+        return None
     actions = item_actions(kind)
     return actions[0].name if actions else None
-
-
-def reversed_by(undo: str) -> list[str]:
-    """The actions that `undo` reverses (whose saved copy it needs)."""
-    return [spec.name for spec in ACTIONS.values() if spec.undo == undo]
 
 
 def not_applicable_reason(case: Case, spec: ActionSpec, protected_users: list[str]) -> str:
@@ -94,14 +76,14 @@ def _settle_abandoned(record: ActionRecord) -> ActionRecord:
 
 
 def _recommended_first(buttons: tuple[Button, ...], recommended: tuple[str, ...]) -> tuple[Button, ...]:
-    """The recommended buttons first (emphasised, unless greyed or already destructive), then Block user, then the
-    rest in registry order; the card shows the first six it can (bot.cards.alert_card.split_actions)."""
+    """The recommended buttons first (emphasised, unless greyed or already destructive), then the bundles (Block
+    user), then the rest in registry order; the card shows the first six it can (bot.cards.alert_card)."""
     by_verb = {button.verb: button for button in buttons}
     first = [by_verb[verb] for verb in recommended if verb in by_verb]
     first = [replace(b, style=b.style or "positive") if b.enabled else b for b in first]
-    block = [by_verb["block_user"]] if "block_user" in by_verb and "block_user" not in recommended else []
-    rest = [button for button in buttons if button.verb not in recommended and button.verb != "block_user"]
-    return (*first, *block, *rest)
+    rest = [button for button in buttons if button.verb not in recommended]
+    bundles = [button for button in rest if ACTIONS[button.verb].steps]
+    return (*first, *bundles, *(button for button in rest if button not in bundles))
 
 
 @dataclass(frozen=True)
@@ -149,7 +131,7 @@ class CardPainter:
 
     def _button(self, state: CaseState, spec: ActionSpec, title: str, item: str = "", reason: str = "") -> Button:
         record = state.records.get(record_key(spec.name, item))
-        if not reason and record and record.state in BUSY_STATES and spec.name not in LISTING_ACTIONS:
+        if not reason and record and record.state in BUSY_STATES and not spec.read_only:
             reason = f"{record.state} ({record.actor_name})" if record.state != "done" else "already done"
         tooltip = reason or f"{spec.description}. {spec.reversal}"
         return Button(title, spec.name, self._signer.data(state.case.id, spec.name, state.case.nonce, item),
@@ -208,15 +190,16 @@ class CardPainter:
 
     def _step_undos(self, state: CaseState, record: ActionRecord) -> tuple[Button, ...]:
         """A bundle's undos that need its saved copy (block_user's “Restore forwarding”) had no button anywhere."""
-        if record.action != "block_user" or record.state != "done":
+        bundle = ACTIONS.get(record.action)
+        if bundle is None or not bundle.steps or record.state != "done":
             return ()
         buttons = []
-        for step in STEP_TITLES:
-            spec = ACTIONS[step]
+        for step in bundle.steps:
+            spec = ACTIONS[step.action]
             undo = ACTIONS.get(spec.undo or "")
             if undo is None or undo.name in self._disabled:
                 continue
-            if undo.needs_saved and not undo.item_kind and record_key(step) in state.saved_keys:
+            if undo.needs_saved and not undo.item_kind and record_key(step.action) in state.saved_keys:
                 buttons.append(self._button(state, undo, spec.undo_title or undo.title, "",
                                             self._reason(state.case, undo)))
         return tuple(buttons)
@@ -257,7 +240,9 @@ class CardPainter:
                 )
                 for item in shown
             )
-            inputs = (APP_MODE_INPUT,) if kind == "app" and shown else ()
+            # the choices the listed buttons read (remove_app: the consent or the whole app)
+            inputs = tuple(drawn for spec in specs for card_input in spec.inputs
+                           for drawn in card_inputs.draw(card_input)) if shown else ()
             title = LISTING_TITLES.get(kind, kind)
             if len(shown) < len(items):
                 title += (f" (the first {len(shown)} of {len(items)}, suspicious first)" if shown else
@@ -266,19 +251,18 @@ class CardPainter:
         return tuple(views)
 
     def inputs(self, state: CaseState) -> tuple[dict[str, Any], ...]:
-        bundle = ACTIONS.get("block_user")
-        if bundle is None or bundle.name not in state.case.offered or bundle.name in self._disabled:
-            return ()
-        record = state.records.get(record_key(bundle.name))
-        if record and record.state in BUSY_STATES:
-            return ()
-        if self._reason(state.case, bundle):
-            return ()
-        toggles: list[dict[str, Any]] = [text("Block user does:", weight="Bolder", spacing="Medium")]
-        toggles.extend({"type": "Input.Toggle", "id": f"step_{name}", "title": title, "value": "true",
-                        "valueOn": "true", "valueOff": "false"}
-                       for name, title in STEP_TITLES.items() if name not in self._disabled)
-        return tuple(toggles)
+        """The choices of the card's own buttons (block_user's steps), while they can still be clicked."""
+        drawn: list[dict[str, Any]] = []
+        for name in state.case.offered:
+            spec = ACTIONS.get(name)
+            if spec is None or not spec.inputs or spec.item_kind or name in self._disabled:
+                continue
+            record = state.records.get(record_key(spec.name))
+            if (record and record.state in BUSY_STATES) or self._reason(state.case, spec):
+                continue
+            drawn.extend(part for card_input in spec.inputs
+                         for part in card_inputs.draw(card_input, leave_out=self._disabled))
+        return tuple(drawn)
 
     def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "") -> AlertView:
         state = replace(state, records={key: _settle_abandoned(record) for key, record in state.records.items()})

@@ -91,6 +91,11 @@ class ActionRecord:
     # reads the action back with them.
     options: dict[str, Any] = field(default_factory=dict)
     signed_in: str = ""  # delegated mode: whose own Entra rights ran it, "Name (upn)" (never a token)
+    # For the audit, should recovery write the run's ending: who ran it as Entra had them then.
+    actor_upn: str = ""
+    actor_roles: str = ""  # actions.spec.roles_text
+    audit_id: str = ""  # the audit entry of its outcome: an undo of it links there (AuditEntry.undo_of)
+    undo_of: str = ""  # this run reverses that outcome
 
     @property
     def key(self) -> str:

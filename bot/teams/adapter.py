@@ -22,17 +22,19 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from urllib3.util.retry import Retry
 
 from bot.cards.elements import CardJson
-from bot.clicks.answered import answering, answering_turn, time_left
+from bot.clicks.answered import Turn
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter
-from bot.teams.connector import WHILE_ANSWERING_SECONDS, call_connector, status_of
+from bot.run.inflight import InFlight
+from bot.teams.connector import call_connector, send_budget, status_of
 from bot.teams.inbound import BadActivity, parse_activity
 from bot.teams.user_tokens import BotAuthentication
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 AUTH_REFUSED = "invalid or missing Bot Framework token"
+TURN = "riposte.turn"  # TurnContext.turn_state key: the Turn being answered (bot.clicks.answered)
 
 # botbuilder builds a ConnectorClient per activity, and msrest's ClientRetryPolicy.__init__ filters range(999)
 # against a 500-element *list*: ~7 ms of CPU each time. A set makes the same filter ~100x cheaper.
@@ -96,16 +98,21 @@ def build_adapter(settings: Settings) -> CloudAdapter:
     return adapter
 
 
-async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.StreamResponse:
+async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot,
+                          inflight: InFlight) -> web.StreamResponse:
     """POST /api/messages: check the body is an activity, authenticate it (the JWT, when an app id is set), then
-    run the turn. What botbuilder's CloudAdapter.process does, with bad input answered 400/401 instead of 500."""
-    with answering_turn():
-        response = await _answer(adapter, request, bot)
-        # Written here rather than by aiohttp after we return, so that the turn's background work (waiting in
-        # after_answer) starts only once the answer is on the wire.
+    run the turn. What botbuilder's CloudAdapter.process does, with bad input answered 400/401 instead of 500.
+    The handler finds the Turn in `turn_state[TURN]`: what it hands to `turn.later` starts after the answer."""
+    turn = Turn(inflight)
+    try:
+        response = await _answer(adapter, request, bot, turn)
+        # Written here rather than by aiohttp after we return, so that the turn's later work starts only once the
+        # answer is on the wire.
         await response.prepare(request)
         await response.write_eof()
         return response
+    finally:
+        turn.answer_sent()  # also when the turn failed: nothing must wait on it for long
 
 
 def _refuse(request: web.Request, status: int, message: str, detail: str = "") -> web.Response:
@@ -115,7 +122,7 @@ def _refuse(request: web.Request, status: int, message: str, detail: str = "") -
     return web.json_response({"error": message}, status=status)
 
 
-async def _answer(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.StreamResponse:
+async def _answer(adapter: CloudAdapter, request: web.Request, bot: Bot, turn: Turn) -> web.StreamResponse:
     if "application/json" not in request.headers.get("Content-Type", ""):
         return _refuse(request, 415, "Content-Type must be application/json")
     try:
@@ -137,7 +144,11 @@ async def _answer(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.
         # botbuilder lets malformed or forged tokens escape as assorted errors (a KeyError for a token without
         # `iss`, PyJWT's errors, a bare Exception for a failed endorsement): each is an authentication failure.
         return _refuse(request, 401, AUTH_REFUSED, f"{type(error).__name__}: {_first_line(error)}")
-    invoke_response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+    async def logic(context: TurnContext) -> None:
+        context.turn_state[TURN] = turn
+        await bot.on_turn(context)
+
+    invoke_response = await adapter.process_activity(authenticated, activity, logic)
     if invoke_response:
         return web.json_response(serializer_helper(invoke_response.body), status=invoke_response.status)
     return web.Response(status=201)
@@ -160,13 +171,13 @@ class TeamsChannel:
         self._limiter = limiter
         self._metrics = metrics
 
-    def _limited(self, conversation_id: str, priority: Priority,
-                 call: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    def _limited(self, conversation_id: str, priority: Priority, call: Callable[[], Awaitable[T]],
+                 turn: Turn | None = None) -> Callable[[], Awaitable[T]]:
         """`call` taking a send slot within Teams' limits first (each attempt is a send); while a click waits
-        for its answer, only as long as the answer can wait."""
+        for its answer (`turn`), only as long as the answer can wait."""
 
         async def attempt() -> T:
-            deadline = time.monotonic() + time_left(WHILE_ANSWERING_SECONDS) if answering() else None
+            deadline = time.monotonic() + send_budget(turn) if turn and turn.waiting else None
             await self._limiter.acquire(conversation_id, priority, deadline)
             try:
                 return await call()
@@ -217,17 +228,17 @@ class TeamsChannel:
 
     async def update_card(self, reference: dict[str, Any], activity_id: str,
                           card: dict[str, Any] | Callable[[], Awaitable[dict[str, Any]]],
-                          priority: Priority = Priority.INTERACTIVE) -> None:
+                          priority: Priority = Priority.INTERACTIVE, turn: Turn | None = None) -> None:
         async def replace(context: TurnContext) -> None:  # runs once the send slot is taken
             drawn = card if isinstance(card, dict) else await card()
             activity = MessageFactory.attachment(CardFactory.adaptive_card(drawn))
             activity.id = activity_id
             await context.update_activity(activity)
 
-        await self._in_conversation(reference, replace, priority)
+        await self._in_conversation(reference, replace, priority, turn=turn)
 
     async def _in_conversation(self, reference: dict[str, Any], work: Callable[[TurnContext], Awaitable[None]],
-                               priority: Priority, *, repeatable: bool = True) -> None:
+                               priority: Priority, *, repeatable: bool = True, turn: Turn | None = None) -> None:
         """Run `work` in the conversation of `reference`, raising its error: botbuilder would hand it to
         on_turn_error and return as if it had worked."""
         conversation = ConversationReference().deserialize(reference)
@@ -246,4 +257,5 @@ class TeamsChannel:
                 raise failed[0]
 
         await call_connector(f"conversation {conversation.conversation.id}",
-                             self._limited(conversation.conversation.id, priority, attempt), repeatable=repeatable)
+                             self._limited(conversation.conversation.id, priority, attempt, turn),
+                             repeatable=repeatable, turn=turn)

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from actions import ACTIONS
 from bot.cards.alert_card import message_card
+from bot.clicks.answered import Turn
 from bot.clicks.handle import STATE_STORE_DOWN, Click, handle_click
 from bot.commands import handle as command_flow
 from bot.commands.parse import help_text
@@ -25,6 +26,7 @@ from bot.services import Services
 from bot.signin.handle import typed_sign_in
 from bot.signin.tokens import ClickSignIn, SignInAnswer
 from bot.state import deliveries
+from bot.teams.adapter import TURN
 from bot.teams.storage import RedisStorage
 from bot.teams.user_tokens import ExchangeOnce, TurnTokens, sign_in_response
 
@@ -47,6 +49,12 @@ def _tenant_of(activity: Activity) -> str:
     channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     tenant = (channel_data.get("tenant") or {}).get("id") or getattr(activity.conversation, "tenant_id", "")
     return str(tenant or "")
+
+
+def _turn(turn_context: TurnContext) -> Turn:
+    """The Turn being answered (bot.teams.adapter.process_request puts it there)."""
+    turn: Turn = turn_context.turn_state[TURN]
+    return turn
 
 
 def _click(activity: Activity, verb: str, data: dict[str, Any], signin: ClickSignIn | None = None) -> Click:
@@ -162,7 +170,7 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         if not click.object_id:
             return card_response(message_card("This click carries no Entra identity, so nothing ran.", "attention"))
         try:
-            return card_response(await handle_click(self._services, click))
+            return card_response(await handle_click(self._services, click, _turn(turn_context)))
         except SignInAnswer as answer:  # the run needs the clicker's own token: Teams signs them in, then clicks again
             return sign_in_response(answer)
 
@@ -192,7 +200,8 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
                 handled, completed = await self._ask_user.continue_pending(turn_context)
                 if handled and completed is None:
                     return  # a pending question was answered with cancel, or asked again
-                reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "")
+                reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "",
+                                                       _turn(turn_context))
             if reply.ask_user:
                 await self._ask_user.start(turn_context, reply.ask_user)
                 return
@@ -241,7 +250,7 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
             ))
             return
         # Seen by everyone in the conversation (it is a new message), so never a secret: nothing inline runs here.
-        await self._answer(turn_context, card=await handle_click(self._services, click))
+        await self._answer(turn_context, card=await handle_click(self._services, click, _turn(turn_context)))
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
         await self._left_team(turn_context, "the app was uninstalled from the team")

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from bot.clicks import handle as flows
+from bot.clicks.answered import Turn
 from bot.clicks.handle import Click
 from bot.services import Services
 from bot.teams import handler
@@ -91,8 +92,8 @@ async def test_the_clicker_sees_the_outcome_even_when_the_answer_is_slower_than_
     slow_answer_seconds = 0.3
     answer_click = flows.handle_click
 
-    async def slow_click(services: Services, click: Click) -> dict[str, Any]:
-        card = await answer_click(services, click)
+    async def slow_click(services: Services, click: Click, turn: Turn) -> dict[str, Any]:
+        card = await answer_click(services, click, turn)
         await asyncio.sleep(slow_answer_seconds)
         return card
 
