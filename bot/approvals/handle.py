@@ -14,7 +14,7 @@ from actions.spec import Item
 from bot.access.levels import lacking
 from bot.access.permission import permit, permit_verb
 from bot.audit import case_notes as notes
-from bot.cards.alert_card import message_card, secret_block
+from bot.cards.alert_card import message_card
 from bot.cards.approval_card import ApprovalView, approval_card
 from bot.intake import alert_channel
 from bot.run.execution import Run, after_the_answer, card_for, now_iso, secret_of, start, update_case_card
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 WHO_MAY_APPROVE = "anyone with the Riposte approver role, except the requester"
 
 
-def _view(services: Services, request: ApprovalRequest, case: Case, notice: str = "", outcome: str = "") -> Card:
+def _view(services: Services, request: ApprovalRequest, case: Case, notice: str = "", outcome: str = "",
+          secret: str = "") -> Card:
     spec = ACTIONS[request.action]
     sign = services.signer.data
     return approval_card(ApprovalView(
@@ -36,7 +37,7 @@ def _view(services: Services, request: ApprovalRequest, case: Case, notice: str 
         state=request.state, approve_data=sign(case.id, "approve", case.nonce, request.id),
         reject_data=sign(case.id, "reject", case.nonce, request.id), who_may_approve=WHO_MAY_APPROVE,
         decided_by=request.decided_by_name, decided_at=request.decided_at, reason=request.reason,
-        outcome=outcome, notice=notice, choice=_choice(request.options),
+        outcome=outcome, notice=notice, choice=_choice(request.options), secret=secret,
     ))
 
 
@@ -235,10 +236,7 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
     elif result:  # it already ended (inline): the approver's own view must not say "running"
         outcome = _ending(result)
-    card = _view(services, approval, case, outcome=outcome)
-    if secret:
-        card["body"].insert(0, secret_block(secret))
-    return card
+    return _view(services, approval, case, outcome=outcome, secret=secret)
 
 
 def _ending(result: ActionResult) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+
+from adaptive_cards.types import ActionStyle, ContainerStyle
 
 from actions import ACTIONS
 from actions.block_user import STEP_TITLES
@@ -16,7 +17,8 @@ from actions.spec import ActionSpec, Item
 from bot.access.roles import check_protected
 from bot.access.signing import ButtonSigner
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
-from bot.cards.elements import text
+from bot.cards.elements import Element
+from bot.cards.inputs import choice, toggles
 from bot.intake.alerts import Alert
 from bot.intake.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
 from bot.state.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
@@ -41,14 +43,7 @@ SHOW_TITLES = {
     "mailbox_permission": "Mailbox access…",
     "transport_rule": "Transport rules…",
 }
-APP_MODE_INPUT = {
-    "type": "Input.ChoiceSet", "id": "app_mode", "style": "expanded", "value": "grant",
-    "label": "Remove app does:",
-    "choices": [
-        {"title": "Revoke this user's consent only", "value": "grant"},
-        {"title": "Delete the app from the whole tenant", "value": "app"},
-    ],
-}
+APP_MODE_CHOICES = (("grant", "Revoke this user's consent only"), ("app", "Delete the app from the whole tenant"))
 BUSY_STATES = ("running", "done", "pending")
 # Items shown per list and per card: Teams refuses cards over 28 KB; suspicious items are listed first anyway.
 LISTED_PER_KIND = 11  # 12 until the recommendations and plain-text runs made each card larger
@@ -98,7 +93,7 @@ def _recommended_first(buttons: tuple[Button, ...], recommended: tuple[str, ...]
     rest in registry order; the card shows the first six it can (bot.cards.alert_card.split_actions)."""
     by_verb = {button.verb: button for button in buttons}
     first = [by_verb[verb] for verb in recommended if verb in by_verb]
-    first = [replace(b, style=b.style or "positive") if b.enabled else b for b in first]
+    first = [replace(b, style=b.style or ActionStyle.POSITIVE) if b.enabled else b for b in first]
     block = [by_verb["block_user"]] if "block_user" in by_verb and "block_user" not in recommended else []
     rest = [button for button in buttons if button.verb not in recommended and button.verb != "block_user"]
     return (*first, *block, *rest)
@@ -139,7 +134,7 @@ class CardPainter:
             reason = f"{record.state} ({record.actor_name})" if record.state != "done" else "already done"
         tooltip = reason or f"{spec.description}. {spec.reversal}"
         return Button(title, spec.name, self._signer.data(state.case.id, spec.name, state.case.nonce, item),
-                      enabled=not reason, tooltip=tooltip, style="destructive" if spec.destructive else "")
+                      enabled=not reason, tooltip=tooltip, style=ActionStyle.DESTRUCTIVE if spec.destructive else None)
 
     def main_buttons(self, state: CaseState) -> tuple[Button, ...]:
         if state.case.closed:
@@ -236,7 +231,9 @@ class CardPainter:
                 )
                 for item in shown
             )
-            inputs = (APP_MODE_INPUT,) if kind == "app" and shown else ()
+            inputs: tuple[Element, ...] = ()
+            if kind == "app" and shown:
+                inputs = (choice("app_mode", "Remove app does:", APP_MODE_CHOICES, "grant"),)
             title = LISTING_TITLES.get(kind, kind)
             if len(shown) < len(items):
                 title += (f" (the first {len(shown)} of {len(items)}, suspicious first)" if shown else
@@ -244,7 +241,7 @@ class CardPainter:
             views.append(ListingView(title, item_views, inputs))
         return tuple(views)
 
-    def inputs(self, state: CaseState) -> tuple[dict[str, Any], ...]:
+    def inputs(self, state: CaseState) -> tuple[Element, ...]:
         bundle = ACTIONS.get("block_user")
         if bundle is None or bundle.name not in state.case.offered:
             return ()
@@ -253,10 +250,7 @@ class CardPainter:
             return ()
         if not_applicable_reason(state.case, bundle, self._protected):
             return ()
-        toggles: list[dict[str, Any]] = [text("Block user does:", weight="Bolder", spacing="Medium")]
-        toggles.extend({"type": "Input.Toggle", "id": f"step_{name}", "title": title, "value": "true",
-                        "valueOn": "true", "valueOff": "false"} for name, title in STEP_TITLES.items())
-        return tuple(toggles)
+        return tuple(toggles("Block user does:", [(f"step_{name}", title) for name, title in STEP_TITLES.items()]))
 
     def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "") -> AlertView:
         state = replace(state, records={key: _settle_abandoned(record) for key, record in state.records.items()})
@@ -266,7 +260,7 @@ class CardPainter:
             recommended=self.recommendation(case).advice,
             buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
             inputs=() if case.closed else self.inputs(state), notice=notice or case.closed or case.automation,
-            notice_style=notice_style if notice else "default", secret=secret,
+            notice_style=ContainerStyle(notice_style if notice else "default"), secret=secret,
             grouped=state.grouped, grouped_count=state.grouped_count,
             watch=watch_view(state.watch, case.id, case.nonce, self._signer),
         )

@@ -24,7 +24,7 @@ from actions.items import list_items
 from actions.runner import Actor, roles_text
 from actions.spec import ActionContext, TargetUser
 from bot.audit import case_notes as notes
-from bot.cards.elements import execute, when
+from bot.cards.elements import Action, execute, when
 from bot.cards.watch_block import change_reply
 from bot.pipeline.enqueue import refresh_card
 from bot.pipeline.limiter import Priority
@@ -269,8 +269,8 @@ class Watcher:
                              for change in changes], advice, buttons)
         await self.services.channel.reply(case.conversation, card, Priority.INTERACTIVE)
 
-    def _buttons(self, case: Case, changes: list[Change], synced: bool, watch: Watch) -> list[dict[str, Any]]:
-        buttons: list[dict[str, Any]] = []
+    def _buttons(self, case: Case, changes: list[Change], synced: bool, watch: Watch) -> list[Action]:
+        buttons: list[Action] = []
         seen: set[tuple[str, str]] = set()
         baseline = watch.baseline or {}
         blocked = bool((baseline.get("block") or {}).get("enabled")) and not any(c.facet == "block" for c in changes)
