@@ -23,6 +23,8 @@ from adaptive_cards.types import (
     Spacing,
 )
 
+from bot.cards.raw import bare_inline_cards
+
 Card = dict[str, Any]
 Element = ac.ElementT  # what a card's body, a Container or a ShowCard holds
 Action = ac.ActionT  # what a card's actions or an ActionSet holds
@@ -46,7 +48,7 @@ def adaptive_card(body: Sequence[Element], actions: Sequence[Action] | None = No
 
 
 def card(body: Sequence[Element], actions: Sequence[Action] | None = None) -> Card:
-    return as_json(adaptive_card(body, actions))
+    return bare_inline_cards(as_json(adaptive_card(body, actions)))
 
 
 def run(value: str, *, weight: FontWeight | None = None, size: FontSize | None = None, color: Colors | None = None,
@@ -107,7 +109,8 @@ def open_url(title: str, url: str) -> ac.ActionOpenUrl:
 
 
 def show_card(title: str, body: Sequence[Element]) -> ac.ActionShowCard:
-    """A button that unfolds more of the card in place (no round trip to the bot)."""
+    """A button that unfolds more of the card in place (no round trip to the bot). The inline card's version is
+    the library's requirement; `card` drops it from the JSON (bot/cards/raw.py)."""
     return ac.ActionShowCard(title=title, card=ac.AdaptiveCard(version=SCHEMA_VERSION, body=list(body)), mode=None)
 
 
