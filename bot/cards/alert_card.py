@@ -70,12 +70,12 @@ class StatusView:
     reversal: str = ""
     request_id: str = ""
     approved_by: str = ""
-    signed_in: str = ""  # delegated mode: whose own Entra rights ran it
     steps: tuple[str, ...] = ()
     undo: Button | None = None
     step_undos: tuple[Button, ...] = ()  # a bundle's per-step undos (block_user: “Restore forwarding”)
     verification: str = ""  # what the read-back after the run showed
     verified: bool = True
+    signed_in: str = ""  # delegated mode: whose own Entra rights ran it
 
 
 @dataclass(frozen=True)

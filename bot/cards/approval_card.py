@@ -39,8 +39,8 @@ class ApprovalView:
     outcome: str = ""
     notice: str = ""
     choice: str = ""  # what the requester chose on the card (remove_app's mode, block_user's steps)
-    entra_roles: str = ""  # delegated mode: the Entra role Graph requires of the approver, whose token runs it
     secret: str = ""  # a temporary password: only in the approving clicker's own copy of the card
+    entra_roles: str = ""  # delegated mode: the Entra role Graph requires of the approver, whose token runs it
 
 
 def approval_card(view: ApprovalView) -> Card:

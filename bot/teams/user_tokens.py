@@ -12,7 +12,7 @@ from botbuilder.integration.aiohttp import (
     ConfigurationBotFrameworkAuthentication,
     ConfigurationServiceClientCredentialFactory,
 )
-from botbuilder.schema import AdaptiveCardInvokeResponse
+from botbuilder.schema import ActionTypes, AdaptiveCardInvokeResponse, CardAction, OAuthCard
 from botframework.connector.auth import AuthenticationConstants, ClaimsIdentity, JwtTokenValidation, UserTokenClient
 from botframework.connector.auth._user_token_client_impl import _UserTokenClientImpl
 from botframework.connector.token_api.models import ErrorResponse, TokenExchangeRequest
@@ -123,13 +123,14 @@ class TurnTokens:
             resource = await self._require().get_sign_in_resource(self._connection, self._activity, None)
         except (HttpOperationError, ClientRequestError, OSError) as error:
             raise self._refused(error) from None
-        card: dict[str, Any] = {
-            "text": text, "connectionName": self._connection,
-            "buttons": [{"type": "signin", "title": "Sign in", "text": "Sign in", "value": resource.sign_in_link}],
-        }
-        if resource.token_exchange_resource is not None:
-            card["tokenExchangeResource"] = resource.token_exchange_resource.serialize()
-        return card
+        exchange = resource.token_exchange_resource
+        card = OAuthCard(
+            text=text, connection_name=self._connection,
+            buttons=[CardAction(type=ActionTypes.signin, title="Sign in", text="Sign in", value=resource.sign_in_link)],
+            token_exchange_resource=exchange.serialize() if exchange is not None else None,
+        )
+        serialized: dict[str, Any] = card.serialize()
+        return serialized
 
 
 def sign_in_response(answer: SignInAnswer) -> InvokeResponse:
