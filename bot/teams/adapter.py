@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from botbuilder.core import Bot, CardFactory, MessageFactory, TurnContext, serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Serializer
@@ -28,6 +28,7 @@ from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter
 from bot.teams.connector import WHILE_ANSWERING_SECONDS, call_connector, status_of
 from bot.teams.inbound import BadActivity, parse_activity
+from bot.teams.token_client import BotAuthentication
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,7 +80,7 @@ class _BotAuthConfig:
 
 
 def build_adapter(settings: Settings) -> CloudAdapter:
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotAuthConfig(settings)))
+    adapter = CloudAdapter(BotAuthentication(_BotAuthConfig(settings)))  # user token clients built on first use
 
     async def on_error(context: TurnContext, error: Exception) -> None:
         error_id = secrets.token_hex(4)
