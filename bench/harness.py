@@ -162,7 +162,8 @@ class World:
         log = self.workdir / f"bot-{port}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(  # noqa: S603, ASYNC220
-                [sys.executable, str(APP_PY), *args], env=env, cwd=self.workdir, stdout=output, stderr=output
+                [sys.executable, *os.environ.get("BENCH_PYTHON_ARGS", "").split(), str(APP_PY), *args], env=env,
+                cwd=self.workdir, stdout=output, stderr=output,
             )
         bot = BotProcess(process, f"http://127.0.0.1:{port}", log)
         self.bots.append(bot)
