@@ -1,6 +1,6 @@
-"""The Bot Framework token service through botbuilder's UserTokenClient: the bot's per-turn client (pointed at
-`OAuthUrl` when set: a regional token service, or the sandbox's), the sign-in flow's TokenService port over it,
-and the invoke answers a sign-in needs. Tokens pass through here; none is kept."""
+"""The Bot Framework token service through botbuilder's UserTokenClient (the turn's, bot/teams/token_client.py):
+the sign-in flow's TokenService port over it, and the invoke answers a sign-in needs. Tokens pass through here;
+none is kept."""
 
 from __future__ import annotations
 
@@ -8,57 +8,17 @@ import logging
 from typing import Any
 
 from botbuilder.core import InvokeResponse, Storage, TurnContext
-from botbuilder.integration.aiohttp import (
-    ConfigurationBotFrameworkAuthentication,
-    ConfigurationServiceClientCredentialFactory,
-)
 from botbuilder.schema import ActionTypes, AdaptiveCardInvokeResponse, CardAction, OAuthCard
-from botframework.connector.auth import AuthenticationConstants, ClaimsIdentity, JwtTokenValidation, UserTokenClient
-from botframework.connector.auth._user_token_client_impl import _UserTokenClientImpl
-from botframework.connector.token_api.models import ErrorResponse, TokenExchangeRequest
+from botframework.connector.auth import UserTokenClient
+from botframework.connector.token_api.models import TokenExchangeRequest
 from msrest.exceptions import ClientRequestError, HttpOperationError
 from redis.asyncio import Redis
 
 from bot.signin.tokens import ExchangeRefused, SignInAnswer, TokenServiceError
+from bot.teams.token_client import LazyUserTokenClient
 
 log = logging.getLogger(__name__)
 EXCHANGE_ONCE_SECONDS = 600
-
-
-class _TokenClient(_UserTokenClientImpl):  # type: ignore[misc]
-    """botbuilder's client, except that a refused exchange returns None (what botbuilder's callers test for) rather
-    than an ErrorResponse they would read as a token (TeamsSSOTokenExchangeMiddleware crashes on one). The reason
-    is kept on the client, which lives for one turn, for the sign-in flow to read (consent missing?)."""
-
-    refused: str = ""
-
-    async def exchange_token(self, user_id: str, connection_name: str, channel_id: str,
-                             exchange_request: TokenExchangeRequest) -> Any:
-        result = await super().exchange_token(user_id, connection_name, channel_id, exchange_request)
-        if isinstance(result, ErrorResponse):
-            error = result.error
-            self.refused = f"{getattr(error, 'code', '') or 'error'}: {getattr(error, 'message', '') or ''}"
-            return None
-        return result
-
-
-class BotAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
-    """botbuilder's configuration-based authentication; its user token client is ours (_TokenClient) and talks to
-    `token_service_url` (botbuilder offers that only with every other endpoint spelled out too)."""
-
-    def __init__(self, configuration: Any, token_service_url: str = "") -> None:
-        self._credentials = ConfigurationServiceClientCredentialFactory(configuration)
-        super().__init__(configuration, credentials_factory=self._credentials)
-        self._token_service_url = token_service_url or AuthenticationConstants.OAUTH_URL
-        self._bot_app_id = str(getattr(configuration, "APP_ID", "") or "")
-
-    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
-        # What botbuilder's public-cloud authentication does, with our endpoint.
-        app_id = JwtTokenValidation.get_app_id_from_claims(claims_identity.claims) or self._bot_app_id
-        credentials = await self._credentials.create_credentials(
-            app_id, AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
-            AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX, True)
-        return _TokenClient(app_id, credentials, self._token_service_url)
 
 
 class TurnTokens:
@@ -106,8 +66,14 @@ class TurnTokens:
             raise ExchangeRefused(type(error).__name__) from None
         token = getattr(response, "token", None) if response is not None else None
         if not token:
-            raise ExchangeRefused(getattr(self._client, "refused", "") or "the token service returned no token")
+            raise ExchangeRefused(await self._refusal() or "the token service returned no token")
         return str(token)
+
+    async def _refusal(self) -> str:
+        """Why the token service refused the last exchange (TokenClient keeps it)."""
+        client = self._client
+        real = await client.real() if isinstance(client, LazyUserTokenClient) else client
+        return str(getattr(real, "refused", "") or "")
 
     async def sign_out(self) -> None:
         try:
