@@ -20,6 +20,7 @@ from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, Statu
 from bot.intake.alerts import Alert
 from bot.intake.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
 from bot.state.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
+from bot.state.states import RunState
 from bot.watch.store import Watch
 from bot.watch.view import watch_view
 
@@ -66,13 +67,13 @@ def not_applicable_reason(case: Case, spec: ActionSpec, protected_users: list[st
 
 def _settle_abandoned(record: ActionRecord) -> ActionRecord:
     """A record still "running" after its claim lapsed belongs to a replica that died mid-action: say so."""
-    if record.state != "running":
+    if record.state != RunState.RUNNING:
         return record
     started = datetime.fromisoformat(record.started_at)
     if datetime.now(UTC) - started < timedelta(seconds=CLAIM_TTL_SECONDS):
         return record
-    return replace(record, state="interrupted", summary="The bot stopped before this finished; check the user's "
-                                                        "state before running it again.")
+    summary = "The bot stopped before this finished; check the user's state before running it again."
+    return record.model_copy(update={"state": RunState.INTERRUPTED, "summary": summary})
 
 
 def _recommended_first(buttons: tuple[Button, ...], recommended: tuple[str, ...]) -> tuple[Button, ...]:
