@@ -39,9 +39,10 @@ class ChannelBlocked(RiposteError):
 class Channel(Protocol):
     """Where cards go: Teams through the Bot Connector (bot/teams/adapter.py)."""
 
-    async def post_thread(self, channel_id: str, card: Card, service_url: str,
+    async def post_thread(self, channel_id: str, card: Card | CardSource, service_url: str,
                           priority: Priority = Priority.BULK) -> tuple[dict[str, Any], str]:
-        """Start a new thread with `card`; return the thread's conversation reference and the message id."""
+        """Start a new thread with `card`; return the thread's conversation reference and the message id. A
+        CardSource is drawn once the send slot is taken (a storm's post can wait seconds for it)."""
         ...
 
     async def reply(self, reference: dict[str, Any], card: Card | str,

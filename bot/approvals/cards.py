@@ -40,7 +40,8 @@ class NoApprovalChannel(RiposteError):
     """A request from a personal chat, and no alert channel for approvers to see it in: it waits for one."""
 
 
-def view(services: Services, request: ApprovalRequest, case: Case, notice: str = "", outcome: str = "") -> Card:
+def view(services: Services, request: ApprovalRequest, case: Case, notice: str = "", outcome: str = "",
+         secret: str = "") -> Card:
     spec = ACTIONS[request.action]
     sign = services.signer.data
     return approval_card(ApprovalView(
@@ -50,7 +51,7 @@ def view(services: Services, request: ApprovalRequest, case: Case, notice: str =
         state=request.state, approve_data=sign(case.id, "approve", case.nonce, request.id),
         reject_data=sign(case.id, "reject", case.nonce, request.id), who_may_approve=WHO_MAY_APPROVE,
         decided_by=request.decided_by_name, decided_at=request.decided_at, reason=request.reason,
-        outcome=outcome, notice=notice, choice=spelled_out(spec, request.options),
+        outcome=outcome, notice=notice, choice=spelled_out(spec, request.options), secret=secret,
     ))
 
 

@@ -16,7 +16,7 @@ from bot.access.permission import permit_verb
 from bot.approvals import cards as approval_cards
 from bot.approvals.cards import view as _view
 from bot.audit import case_notes as notes
-from bot.cards.alert_card import message_card, secret_block
+from bot.cards.alert_card import message_card
 from bot.clicks.answered import Turn
 from bot.intake import alert_channel
 from bot.pipeline.enqueue import refresh_card
@@ -193,10 +193,7 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
         outcome = "Done; the temporary password is shown only to the approver who clicked (here, once)."
     elif result:  # it already ended (inline): the approver's own view must not say "running"
         outcome = _ending(result)
-    card = _view(services, approval, case, outcome=outcome)
-    if secret:
-        card["body"].insert(0, secret_block(secret))
-    return card
+    return _view(services, approval, case, outcome=outcome, secret=secret)
 
 
 def _ending(result: ActionResult) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+
+from adaptive_cards.types import ActionStyle, ContainerStyle
 
 from actions import ACTIONS
 from actions.relations import item_actions, reversed_by
@@ -17,6 +18,7 @@ from bot.access.roles import check_protected
 from bot.access.signing import ButtonSigner
 from bot.cards import inputs as card_inputs
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
+from bot.cards.elements import Element
 from bot.intake.alerts import Alert
 from bot.intake.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
 from bot.state.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
@@ -40,7 +42,7 @@ SHOW_TITLES = {
     "mailbox_permission": "Mailbox access…",
     "transport_rule": "Transport rules…",
 }
-BUSY_STATES = ("running", "done", "pending")
+BUSY_STATES = (RunState.RUNNING, RunState.DONE, RunState.PENDING)
 # Items shown per list and per card: Teams refuses cards over 28 KB; suspicious items are listed first anyway.
 LISTED_PER_KIND = 11  # 12 until the recommendations and plain-text runs made each card larger
 LISTED_TOTAL = 14  # 16 until the Recommended block and a source's own advice took their share
@@ -81,7 +83,7 @@ def _recommended_first(buttons: tuple[Button, ...], recommended: tuple[str, ...]
     user), then the rest in registry order; the card shows the first six it can (bot.cards.alert_card)."""
     by_verb = {button.verb: button for button in buttons}
     first = [by_verb[verb] for verb in recommended if verb in by_verb]
-    first = [replace(b, style=b.style or "positive") if b.enabled else b for b in first]
+    first = [replace(b, style=b.style or ActionStyle.POSITIVE) if b.enabled else b for b in first]
     rest = [button for button in buttons if button.verb not in recommended]
     bundles = [button for button in rest if ACTIONS[button.verb].steps]
     return (*first, *bundles, *(button for button in rest if button not in bundles))
@@ -121,10 +123,10 @@ class CardPainter:
     def _button(self, state: CaseState, spec: ActionSpec, title: str, item: str = "", reason: str = "") -> Button:
         record = state.records.get(record_key(spec.name, item))
         if not reason and record and record.state in BUSY_STATES and not spec.read_only:
-            reason = f"{record.state} ({record.actor_name})" if record.state != "done" else "already done"
+            reason = f"{record.state} ({record.actor_name})" if record.state != RunState.DONE else "already done"
         tooltip = reason or f"{spec.description}. {spec.reversal}"
         return Button(title, spec.name, self._signer.data(state.case.id, spec.name, state.case.nonce, item),
-                      enabled=not reason, tooltip=tooltip, style="destructive" if spec.destructive else "")
+                      enabled=not reason, tooltip=tooltip, style=ActionStyle.DESTRUCTIVE if spec.destructive else None)
 
     def main_buttons(self, state: CaseState) -> tuple[Button, ...]:
         if state.case.closed:
@@ -165,7 +167,7 @@ class CardPainter:
 
     def _undo(self, state: CaseState, record: ActionRecord) -> Button | None:
         spec = ACTIONS.get(record.action)
-        if record.state != "done" or spec is None or not spec.undo:
+        if record.state != RunState.DONE or spec is None or not spec.undo:
             return None
         undo = ACTIONS[spec.undo]
         if undo.name in self._disabled:
@@ -180,7 +182,7 @@ class CardPainter:
     def _step_undos(self, state: CaseState, record: ActionRecord) -> tuple[Button, ...]:
         """A bundle's undos that need its saved copy (block_user's “Restore forwarding”) had no button anywhere."""
         bundle = ACTIONS.get(record.action)
-        if bundle is None or not bundle.steps or record.state != "done":
+        if bundle is None or not bundle.steps or record.state != RunState.DONE:
             return ()
         buttons = []
         for step in bundle.steps:
@@ -229,8 +231,8 @@ class CardPainter:
                 for item in shown
             )
             # the choices the listed buttons read (remove_app: the consent or the whole app)
-            inputs = tuple(drawn for spec in specs for card_input in spec.inputs
-                           for drawn in card_inputs.draw(card_input)) if shown else ()
+            inputs: tuple[Element, ...] = tuple(drawn for spec in specs for card_input in spec.inputs
+                                                for drawn in card_inputs.draw(card_input)) if shown else ()
             title = LISTING_TITLES.get(kind, kind)
             if len(shown) < len(items):
                 title += (f" (the first {len(shown)} of {len(items)}, suspicious first)" if shown else
@@ -238,9 +240,9 @@ class CardPainter:
             views.append(ListingView(title, item_views, inputs))
         return tuple(views)
 
-    def inputs(self, state: CaseState) -> tuple[dict[str, Any], ...]:
+    def inputs(self, state: CaseState) -> tuple[Element, ...]:
         """The choices of the card's own buttons (block_user's steps), while they can still be clicked."""
-        drawn: list[dict[str, Any]] = []
+        drawn: list[Element] = []
         for name in state.case.offered:
             spec = ACTIONS.get(name)
             if spec is None or not spec.inputs or spec.item_kind or name in self._disabled:
@@ -260,7 +262,7 @@ class CardPainter:
             recommended=self.recommendation(case).advice,
             buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
             inputs=() if case.closed else self.inputs(state), notice=notice or case.closed or case.automation,
-            notice_style=notice_style if notice else "default", secret=secret,
+            notice_style=ContainerStyle(notice_style if notice else "default"), secret=secret,
             grouped=state.grouped, grouped_count=state.grouped_count,
             watch=watch_view(state.watch, case.id, case.nonce, self._signer),
         )

@@ -20,7 +20,7 @@ CASE_TTL_SECONDS = 90 * 24 * 3600
 CLAIM_TTL_SECONDS = 3600
 
 
-def _case_key(case_id: str) -> str:
+def case_key(case_id: str) -> str:
     return f"riposte:case:{case_id}"
 
 
@@ -93,29 +93,6 @@ class ActionRecord(BaseModel):
 LISTING = TypeAdapter(list[Item])
 
 
-# One atomic decision per incoming alert, so that replicas racing on the same alert (a sender's retry) or on the
-# same user (a storm) agree: a source id already seen names its case; otherwise an alert about a user whose case
-# opened within the grouping window joins that case; otherwise the new case is stored and becomes the user's open
-# case. KEYS: the alert's claim, the user's open-case pointer, the new case. ARGV: new case id, its JSON, case TTL,
-# grouping window in seconds (0 = off), the alert's JSON, the case key prefix, the grouped-alerts list suffix.
-_INTAKE_SCRIPT = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return {existing, 'duplicate'} end
-if tonumber(ARGV[4]) > 0 then
-  local open = redis.call('GET', KEYS[2])
-  if open and redis.call('EXISTS', ARGV[6] .. open) == 1 then
-    redis.call('SET', KEYS[1], open, 'EX', ARGV[3])
-    local grouped = ARGV[6] .. open .. ARGV[7]
-    redis.call('RPUSH', grouped, ARGV[5])
-    redis.call('EXPIRE', grouped, ARGV[3])
-    return {open, 'grouped'}
-  end
-end
-redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4]) end
-return {ARGV[1], 'accepted'}
-"""
 # KEYS: the run's settle key. ARGV: who asks, TTL, holders it may take over. Returns the previous holder ('' if
 # none) when granted, nil otherwise.
 _SETTLE_SCRIPT = """
@@ -138,24 +115,13 @@ GROUPED_KEPT_ON_CARD = 3
 
 
 def _grouped_key(case_id: str) -> str:
-    return _case_key(case_id) + GROUPED_SUFFIX
+    return case_key(case_id) + GROUPED_SUFFIX
 
 
 class CaseStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._intake = redis.register_script(_INTAKE_SCRIPT)
         self._settle = redis.register_script(_SETTLE_SCRIPT)
-
-    async def open_or_join(self, case: Case, group_seconds: int) -> tuple[str, str]:
-        """Keep the alert of the new `case` durably: (case id, "accepted" | "grouped" | "duplicate")."""
-        alert = case.alert
-        keys = [f"riposte:alert:{alert.source}:{alert.id}", f"riposte:open-case:{alert.user.lower()}",
-                _case_key(case.id)]
-        args: list[str | int] = [case.id, case.model_dump_json(), CASE_TTL_SECONDS, group_seconds,
-                                 alert.model_dump_json(), _case_key(""), GROUPED_SUFFIX]
-        case_id, status = await self._intake(keys=keys, args=args)
-        return str(case_id), str(status)
 
     async def grouped(self, case_id: str) -> tuple[tuple[Alert, ...], int]:
         """The latest alerts that joined the case, and how many joined in all."""
@@ -185,10 +151,10 @@ class CaseStore:
         await self._redis.delete(f"riposte:alert:{source}:{alert_id}")
 
     async def save(self, case: Case) -> None:
-        await self._redis.set(_case_key(case.id), case.model_dump_json(), ex=CASE_TTL_SECONDS)
+        await self._redis.set(case_key(case.id), case.model_dump_json(), ex=CASE_TTL_SECONDS)
 
     async def get(self, case_id: str) -> Case | None:
-        raw = await self._redis.get(_case_key(case_id))
+        raw = await self._redis.get(case_key(case_id))
         return Case.model_validate_json(raw) if raw else None
 
     async def claim_action(self, case_id: str, key: str, actor_id: str) -> bool:

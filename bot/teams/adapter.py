@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from botbuilder.core import Bot, CardFactory, MessageFactory, TurnContext, serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Serializer
@@ -29,6 +29,7 @@ from bot.pipeline.limiter import Priority, TeamsLimiter
 from bot.run.inflight import InFlight
 from bot.teams.connector import call_connector, send_budget, status_of
 from bot.teams.inbound import BadActivity, parse_activity
+from bot.teams.token_client import BotAuthentication
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,7 +82,7 @@ class _BotAuthConfig:
 
 
 def build_adapter(settings: Settings) -> CloudAdapter:
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotAuthConfig(settings)))
+    adapter = CloudAdapter(BotAuthentication(_BotAuthConfig(settings)))  # user token clients built on first use
 
     async def on_error(context: TurnContext, error: Exception) -> None:
         error_id = secrets.token_hex(4)
@@ -188,15 +189,9 @@ class TeamsChannel:
         return attempt
 
     async def post_thread(
-        self, channel_id: str, card: dict[str, Any], service_url: str, priority: Priority = Priority.BULK
+        self, channel_id: str, card: dict[str, Any] | Callable[[], Awaitable[dict[str, Any]]], service_url: str,
+        priority: Priority = Priority.BULK,
     ) -> tuple[dict[str, Any], str]:
-        parameters = ConversationParameters(
-            is_group=True,
-            bot=ChannelAccount(id=f"28:{self._app_id}") if self._app_id else None,
-            channel_data={"channel": {"id": channel_id}, "tenant": {"id": self._tenant_id}},
-            activity=MessageFactory.attachment(CardFactory.adaptive_card(card)),
-            tenant_id=self._tenant_id,
-        )
         posted: dict[str, Any] = {}
 
         async def remember(context: TurnContext) -> None:
@@ -204,10 +199,19 @@ class TeamsChannel:
             posted["reference"] = reference.serialize()
             posted["activity_id"] = context.activity.id
 
-        await call_connector(f"channel {channel_id}", self._limited(channel_id, priority, lambda: (
-            self._adapter.create_conversation(
-                self._app_id, remember, parameters, "msteams", service_url or self._service_url, None
-            ))), repeatable=False)
+        async def create() -> None:  # runs once the send slot is taken
+            drawn = card if isinstance(card, dict) else await card()
+            parameters = ConversationParameters(
+                is_group=True,
+                bot=ChannelAccount(id=f"28:{self._app_id}") if self._app_id else None,
+                channel_data={"channel": {"id": channel_id}, "tenant": {"id": self._tenant_id}},
+                activity=MessageFactory.attachment(CardFactory.adaptive_card(drawn)),
+                tenant_id=self._tenant_id,
+            )
+            await self._adapter.create_conversation(
+                self._app_id, remember, parameters, "msteams", service_url or self._service_url, None)
+
+        await call_connector(f"channel {channel_id}", self._limited(channel_id, priority, create), repeatable=False)
         return posted["reference"], posted["activity_id"]
 
     async def reply(self, reference: dict[str, Any], card: dict[str, Any] | str,

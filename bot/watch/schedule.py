@@ -24,7 +24,7 @@ from actions.graph import without_retries
 from actions.items import list_items
 from actions.spec import ActionContext, ActionSpec, Actor, Aspect, TargetUser
 from bot.audit import case_notes as notes
-from bot.cards.elements import execute, when
+from bot.cards.elements import Action, execute, when
 from bot.cards.watch_block import change_reply
 from bot.pipeline.enqueue import refresh_card
 from bot.pipeline.limiter import Priority
@@ -262,8 +262,8 @@ class Watcher:
         await send_once(self.services, f"watch-reply:{user_id}:{generation}:{at}",
                         lambda: self.services.channel.reply(conversation, card, Priority.INTERACTIVE))
 
-    def _buttons(self, case: Case, changes: list[Change], synced: bool, watch: Watch) -> list[dict[str, Any]]:
-        buttons: list[dict[str, Any]] = []
+    def _buttons(self, case: Case, changes: list[Change], synced: bool, watch: Watch) -> list[Action]:
+        buttons: list[Action] = []
         seen: set[tuple[str, str]] = set()
         baseline = watch.baseline or {}
         # a block policy still in force: the action that makes one would only be refused as "already blocked"

@@ -12,9 +12,12 @@ from redis.asyncio import Redis
 
 from actions.spec import Item, TargetUser
 from bot.intake.alerts import Alert, Evidence
+from bot.intake.script import keep_alert
+from bot.pipeline.queues import build_queues
 from bot.state.approvals import ApprovalStore
 from bot.state.cases import ActionRecord, CaseStore
 from bot.state.states import ApprovalState, RunState, WatchState
+from bot.state.store import connect_redis
 from bot.watch.snapshot import Change
 from bot.watch.store import WatchStore
 
@@ -179,7 +182,7 @@ async def test_every_action_state_the_code_writes_loads(redis: Redis, state: str
     assert record.state == state and record.state is RunState(state)
 
 
-async def test_what_the_models_write_has_the_shape_written_before(redis: Redis) -> None:
+async def test_what_the_models_write_has_the_shape_written_before(redis: Redis, clean_redis: str) -> None:
     """Same keys, same values: a replica on the code before reads what this code writes, and the other way round.
     (The text differs only in spacing and in non-ASCII characters written as UTF-8 instead of \\u escapes.)"""
     cases, approvals = CaseStore(redis), ApprovalStore(redis)
@@ -208,13 +211,23 @@ async def test_what_the_models_write_has_the_shape_written_before(redis: Redis) 
     listing = await redis.hget("riposte:case:c-1:items", "inbox_rule")  # type: ignore[misc]
     assert json.loads(str(listing)) == json.loads(LISTING_JSON)
 
+    # The intake's script stores a new case's JSON and an alert joining a case as the models write them.
     case = await cases.get("c-1")
     assert case is not None
-    grouping = case.model_copy(update={"id": "c-3", "alert": ALERT.model_copy(update={"id": "a-2"})})
     await redis.set("riposte:open-case:alice@contoso.com", "c-1")
-    assert await cases.open_or_join(grouping, group_seconds=60) == ("c-1", "grouped")
+    joining = case.model_copy(update={"id": "c-3", "alert": ALERT.model_copy(update={"id": "a-2"})})
+    bob = {"id": "a-3", "user": "bob@contoso.com"}
+    new = case.model_copy(update={"id": "c-4", "alert": ALERT.model_copy(update=bob)})
+    queues = build_queues(connect_redis(clean_redis, decode_responses=False), heartbeat_seconds=7)
+    try:
+        assert await keep_alert(redis, queues, joining, 60, channel_configured=True) == ("c-1", "grouped")
+        assert await keep_alert(redis, queues, new, 60, channel_configured=True) == ("c-4", "accepted")
+    finally:
+        await queues.close()
     joined = await redis.lrange("riposte:case:c-1:grouped", 0, -1)  # type: ignore[misc]
     assert [json.loads(raw) for raw in joined] == [{**json.loads(ALERT_JSON), "id": "a-2"}]
+    kept = json.loads(str(await redis.get("riposte:case:c-4")))
+    assert kept == {**json.loads(CASE_JSON), "id": "c-4", "alert": {**json.loads(ALERT_JSON), **bob}}
 
     watches = WatchStore(redis)
     await redis.hset(WATCH_KEY, mapping=WATCH_HASH)  # type: ignore[arg-type]
