@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/storm.py
 	$(BIN)/python bench/recovery.py
 	$(BIN)/python bench/cards.py
+	$(BIN)/python bench/records.py
 
 manifest: $(STAMP)
 	$(BIN)/python manifest/build.py

@@ -26,6 +26,7 @@ from bot.services import Card, Services
 from bot.signin import rules as signin_rules
 from bot.state.approvals import ApprovalRequest
 from bot.state.cases import Case
+from bot.state.states import ApprovalState
 
 log = logging.getLogger(__name__)
 POST_APPROVAL = "post_approval"
@@ -114,7 +115,7 @@ async def run_post(services: Services, request_id: str) -> None:
         return
     if request.activity_id:
         return  # posted (the job ran before, or ran twice)
-    if request.state != "pending":
+    if request.state != ApprovalState.PENDING:
         log.warning("approval request %s ended (%s) before its card could be posted; not posting it",
                     request_id, request.state)
         return

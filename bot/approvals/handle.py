@@ -29,6 +29,7 @@ from bot.signin.handle import person_for
 from bot.signin.tokens import ClickSignIn, SignInRefused
 from bot.state.approvals import ApprovalRequest, new_request
 from bot.state.cases import ActionRecord, Case, record_key
+from bot.state.states import ApprovalState, RunState
 
 log = logging.getLogger(__name__)
 RIPOSTE = Actor(id="", name="Riposte")  # the bot itself: an expiry, a request it could not post
@@ -71,8 +72,9 @@ async def request(services: Services, run: Run, turn: Turn) -> Card:
     # The request holds the action's claim until it is decided or expires, however long that is set to be.
     await services.cases.keep_claim(case.id, run.key, int(services.settings.approval_timeout_minutes * 60) + 3600)
     await _audit(services, approval, case, "approval_requested", run.actor)
-    record = ActionRecord(action=run.spec.name, state="pending", actor_id=run.actor.id, actor_name=run.actor.name,
-                          started_at=now_iso(), item=approval.item, item_label=approval.item_label)
+    record = ActionRecord(action=run.spec.name, state=RunState.PENDING, actor_id=run.actor.id,
+                          actor_name=run.actor.name, started_at=now_iso(), item=approval.item,
+                          item_label=approval.item_label)
     await services.cases.put_record(case.id, record)
 
     # Durable: a card Teams does not take now (throttled, refusing) stays queued until it does, or the request
@@ -82,7 +84,7 @@ async def request(services: Services, run: Run, turn: Turn) -> Card:
                                           "approve it in this thread.", "emphasis")
 
 
-async def _close(services: Services, approval: ApprovalRequest, case: Case, state: str, summary: str) -> None:
+async def _close(services: Services, approval: ApprovalRequest, case: Case, state: RunState, summary: str) -> None:
     """End a request without running it: the action may be asked for again."""
     key = record_key(approval.action, approval.item)
     record = (await services.cases.records(case.id)).get(key)
@@ -111,7 +113,7 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
     if approval is None or case is None:
         return message_card("This approval request is unknown here (expired or from another deployment).",
                             "attention")
-    if approval.state != "pending":
+    if approval.state != ApprovalState.PENDING:
         return _view(services, approval, case, notice="This request was already decided; nothing changed.")
     if approval.expired:
         await expire(services, approval.id)
@@ -150,12 +152,12 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
         return _view(services, fresh, case, notice="Someone decided this at the same moment; nothing else ran.")
     approval.decided_by_id, approval.decided_by_name, approval.decided_at = clicker_id, clicker_name, now_iso()
     if verb == "reject":
-        approval.state, approval.reason = "rejected", reason
+        approval.state, approval.reason = ApprovalState.REJECTED, reason
         await services.approvals.save(approval)
         await _audit(services, approval, case, "rejected", clicker, reason, "reject")
-        await _close(services, approval, case, "rejected", f"Rejected by {clicker_name}: {reason}")
+        await _close(services, approval, case, RunState.REJECTED, f"Rejected by {clicker_name}: {reason}")
         return _view(services, approval, case)
-    approval.state = "approved"
+    approval.state = ApprovalState.APPROVED
     await services.approvals.save(approval)
     await _audit(services, approval, case, "approved", clicker, decision="approve")
     return await _run_approved(services, approval, case, turn, signed_in)
@@ -190,12 +192,12 @@ async def _run_approved(services: Services, approval: ApprovalRequest, case: Cas
     acted = await act(services, run, Approval.GRANTED, turn, admit=show_running, on_finished=show_result)
     if acted.ending is Ending.REFUSED:
         await _set_outcome(services, approval, f"Not run: {acted.refusal}")
-        await _close(services, approval, case, "failed", f"Approved, but not run: {acted.refusal}")
+        await _close(services, approval, case, RunState.FAILED, f"Approved, but not run: {acted.refusal}")
         return _view(services, approval, case, outcome=approval.outcome)
     if acted.ending is not Ending.STARTED:
         await _set_outcome(services, approval, "Not run: the audit trail could not be written.")
-        await _close(services, approval, case, "failed", "Approved, but the audit trail could not be written, so "
-                                                          "nothing ran. Ask again.")
+        await _close(services, approval, case, RunState.FAILED,
+                     "Approved, but the audit trail could not be written, so nothing ran. Ask again.")
         return _view(services, approval, case, outcome=approval.outcome)
     result = acted.result
     secret = secret_of(result)
@@ -216,17 +218,17 @@ async def expire(services: Services, request_id: str) -> None:
     if approval is None:
         await services.approvals.forget(request_id)
         return
-    if approval.state != "pending":
+    if approval.state != ApprovalState.PENDING:
         return
     case = await services.cases.get(approval.case_id)
     if not await services.approvals.claim_decision(approval.id, "expiry"):
         return
-    approval.state, approval.decided_at = "expired", now_iso()
+    approval.state, approval.decided_at = ApprovalState.EXPIRED, now_iso()
     await services.approvals.save(approval)
     if case is None:
         return
     await _audit(services, approval, case, "expired", RIPOSTE)
-    await _close(services, approval, case, "expired", "Nobody approved in time; nothing ran.")
+    await _close(services, approval, case, RunState.EXPIRED, "Nobody approved in time; nothing ran.")
 
 
 async def expire_due_forever(services: Services, every_seconds: float) -> None:

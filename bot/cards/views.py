@@ -22,6 +22,7 @@ from bot.cards.elements import Element
 from bot.intake.alerts import Alert
 from bot.intake.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
 from bot.state.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
+from bot.state.states import RunState
 from bot.watch.store import Watch
 from bot.watch.view import watch_view
 
@@ -41,7 +42,7 @@ SHOW_TITLES = {
     "mailbox_permission": "Mailbox access…",
     "transport_rule": "Transport rules…",
 }
-BUSY_STATES = ("running", "done", "pending")
+BUSY_STATES = (RunState.RUNNING, RunState.DONE, RunState.PENDING)
 # Items shown per list and per card: Teams refuses cards over 28 KB; suspicious items are listed first anyway.
 LISTED_PER_KIND = 11  # 12 until the recommendations and plain-text runs made each card larger
 LISTED_TOTAL = 14  # 16 until the Recommended block and a source's own advice took their share
@@ -68,13 +69,13 @@ def not_applicable_reason(case: Case, spec: ActionSpec, protected_users: list[st
 
 def _settle_abandoned(record: ActionRecord) -> ActionRecord:
     """A record still "running" after its claim lapsed belongs to a replica that died mid-action: say so."""
-    if record.state != "running":
+    if record.state != RunState.RUNNING:
         return record
     started = datetime.fromisoformat(record.started_at)
     if datetime.now(UTC) - started < timedelta(seconds=CLAIM_TTL_SECONDS):
         return record
-    return replace(record, state="interrupted", summary="The bot stopped before this finished; check the user's "
-                                                        "state before running it again.")
+    summary = "The bot stopped before this finished; check the user's state before running it again."
+    return record.model_copy(update={"state": RunState.INTERRUPTED, "summary": summary})
 
 
 def _recommended_first(buttons: tuple[Button, ...], recommended: tuple[str, ...]) -> tuple[Button, ...]:
@@ -134,7 +135,7 @@ class CardPainter:
     def _button(self, state: CaseState, spec: ActionSpec, title: str, item: str = "", reason: str = "") -> Button:
         record = state.records.get(record_key(spec.name, item))
         if not reason and record and record.state in BUSY_STATES and not spec.read_only:
-            reason = f"{record.state} ({record.actor_name})" if record.state != "done" else "already done"
+            reason = f"{record.state} ({record.actor_name})" if record.state != RunState.DONE else "already done"
         tooltip = reason or f"{spec.description}. {spec.reversal}"
         return Button(title, spec.name, self._signer.data(state.case.id, spec.name, state.case.nonce, item),
                       enabled=not reason, tooltip=tooltip, style=ActionStyle.DESTRUCTIVE if spec.destructive else None)
@@ -178,7 +179,7 @@ class CardPainter:
 
     def _undo(self, state: CaseState, record: ActionRecord) -> Button | None:
         spec = ACTIONS.get(record.action)
-        if record.state != "done" or spec is None or not spec.undo:
+        if record.state != RunState.DONE or spec is None or not spec.undo:
             return None
         undo = ACTIONS[spec.undo]
         if undo.name in self._disabled:
@@ -193,7 +194,7 @@ class CardPainter:
     def _step_undos(self, state: CaseState, record: ActionRecord) -> tuple[Button, ...]:
         """A bundle's undos that need its saved copy (block_user's “Restore forwarding”) had no button anywhere."""
         bundle = ACTIONS.get(record.action)
-        if bundle is None or not bundle.steps or record.state != "done":
+        if bundle is None or not bundle.steps or record.state != RunState.DONE:
             return ()
         buttons = []
         for step in bundle.steps:

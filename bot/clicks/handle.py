@@ -40,6 +40,7 @@ from bot.services import Card, Services
 from bot.signin.handle import person_for
 from bot.signin.tokens import ClickSignIn, SignInAnswer
 from bot.state.cases import Case, record_key
+from bot.state.states import RunState
 from bot.watch.flow import release_click
 from bot.watch.view import RELEASE_VERB
 
@@ -252,12 +253,12 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor, 
 async def _already(services: Services, case: Case, run: Run) -> str:
     record = (await services.cases.records(case.id)).get(run.key)
     title = run.spec.title
-    if record is None or record.state == "running":
+    if record is None or record.state == RunState.RUNNING:
         who = f" by {record.actor_name} at {when(record.started_at)}" if record else ""
         if record and record.run_id and not await services.cases.lease_left(case.id, run.key, record.run_id):
             return (f"{title} (started{who}) was cut off: the bot running it stopped. Riposte is reading the "
                     "tenant to settle it, within a minute; this click changed nothing.")
         return f"{title} is already running (started{who}); this click changed nothing."
-    if record.state == "pending":
+    if record.state == RunState.PENDING:
         return f"{title} is waiting for approval (requested by {record.actor_name}); this click changed nothing."
     return f"{title} was already done by {record.actor_name} at {when(record.finished_at or now_iso())}."

@@ -9,7 +9,6 @@ no crash can keep one without the other (a repeat still queues its case's job ag
 
 from __future__ import annotations
 
-import json
 import weakref
 
 from redis.asyncio import Redis
@@ -66,15 +65,14 @@ async def keep_alert(redis: Redis, queues: Queues, case: Case, group_seconds: in
     if script is None:
         script = _scripts[redis] = redis.register_script(_SCRIPT)
     alert = case.alert
-    alert_json = alert.to_json()
     options = queues.job_options()
     post = job_template(queues.alerts, POST_CASE, f"post:{CASE_ID}", options, case_id=CASE_ID)
     refresh = job_template(queues.alerts, REFRESH_CARD, f"card:{Priority.BULK.value}:{CASE_ID}", options,
                            case_id=CASE_ID, lane=Priority.BULK.value)
     keys = [f"riposte:alert:{alert.source}:{alert.id}", f"riposte:open-case:{alert.user.lower()}", case_key(case.id),
             ALERT_CHANNEL_KEY]
-    args: list[str | int] = [case.id, case.to_json(alert_json), CASE_TTL_SECONDS, group_seconds,
-                             json.dumps(alert_json), case_key(""), GROUPED_SUFFIX, "1" if channel_configured else "0",
+    args: list[str | int] = [case.id, case.model_dump_json(), CASE_TTL_SECONDS, group_seconds,
+                             alert.model_dump_json(), case_key(""), GROUPED_SUFFIX, "1" if channel_configured else "0",
                              version_key(CASE_ID), *post.args(), *refresh.args()]
     case_id, status = await script(keys=keys, args=args)
     return str(case_id), str(status)

@@ -31,6 +31,7 @@ from bot.run.items import chosen_item
 from bot.services import Card, Services
 from bot.state import per_user
 from bot.state.cases import ActionRecord, Case, record_key
+from bot.state.states import RunState
 from bot.watch.schedule import after_action as watch_after_action
 from bot.watch.schedule import watching
 
@@ -172,7 +173,7 @@ async def _undone_entry(services: Services, run: Run) -> str:
     for name in names:
         for key in dict.fromkeys((record_key(name, item), record_key(name))):
             record = records.get(key)
-            if record is not None and record.state in ("done", "reversed") and record.audit_id:
+            if record is not None and record.state in (RunState.DONE, RunState.REVERSED) and record.audit_id:
                 return record.audit_id
     return ""
 
@@ -192,7 +193,7 @@ async def begin(services: Services, run: Run) -> ActionRecord:
         await services.cases.release_action(run.case.id, run.key)
         raise
     record = ActionRecord(
-        action=run.spec.name, state="running", actor_id=run.actor.id, actor_name=run.actor.name,
+        action=run.spec.name, state=RunState.RUNNING, actor_id=run.actor.id, actor_name=run.actor.name,
         started_at=now_iso(), item=run.item.id if run.item else "", item_label=run.item.label if run.item else "",
         approved_by=run.approved_by, run_id=run_id, options=dict(run.options), actor_upn=run.actor.upn,
         actor_roles=roles_text(run.actor.roles), undo_of=undo_of,
@@ -287,7 +288,7 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
     record.request_id = result.request_id or ""
     outcome = result.outcome
     if result.ok and outcome:
-        record.state, record.summary, record.reversal = "done", outcome.summary, outcome.reversal
+        record.state, record.summary, record.reversal = RunState.DONE, outcome.summary, outcome.reversal
         await services.cases.keep_claim(case.id, run.key)
         record.steps = [f"{'✓' if step.ok else '✗'} {step.summary}" for step in outcome.steps]
         if outcome.verification:
@@ -303,7 +304,7 @@ async def _record_result(services: Services, run: Run, record: ActionRecord, res
             await _refresh_target(services, case)
         await watch_after_action(services, case, run.spec.name, run.actor)  # bot/watch: start or re-baseline
     else:
-        record.state, record.summary = "failed", result.error
+        record.state, record.summary = RunState.FAILED, result.error
         await services.cases.release_action(case.id, run.key)
     await services.cases.put_record(case.id, record)
     await notes.action_ended(services, case.id, record)  # the case's record in its thread (bot/audit/case_notes.py)
@@ -326,8 +327,8 @@ async def _reopen_counterparts(services: Services, run: Run) -> None:
                 await services.cases.release_action(run.case.id, key)
                 # a "done" record greys its button ("already done"): once reversed, it must be clickable again
                 record = records.get(key)
-                if record is not None and record.state == "done":
-                    record.state = "reversed"
+                if record is not None and record.state == RunState.DONE:
+                    record.state = RunState.REVERSED
                     await services.cases.put_record(run.case.id, record)
 
 
@@ -348,7 +349,7 @@ async def _record_bundle_steps(services: Services, run: Run, bundle: ActionRecor
             await services.cases.save_removed(run.case.id, key, entry.get("saved") or {})
             await services.cases.claim_action(run.case.id, key, run.actor.id)
             await services.cases.put_record(run.case.id, ActionRecord(
-                action=step.action, state="done", actor_id=run.actor.id, actor_name=run.actor.name,
+                action=step.action, state=RunState.DONE, actor_id=run.actor.id, actor_name=run.actor.name,
                 started_at=bundle.started_at, finished_at=now_iso(), item=item_id,
                 item_label=str(entry.get("label") or item_id), summary=f"Done by {run.spec.title} ({step.title}).",
                 reversal=spec.reversal, request_id=bundle.request_id, actor_upn=bundle.actor_upn,
@@ -386,7 +387,7 @@ async def recover(services: Services, case_id: str, key: str, run_id: str, *, ow
     settled, a second call, from any worker, does nothing. A read-back that fails raises (RiposteError) for the
     queue to try again later, except at shutdown, which records what it could not read."""
     record = (await services.cases.records(case_id)).get(key)
-    if record is None or record.state != "running" or record.run_id != run_id:
+    if record is None or record.state != RunState.RUNNING or record.run_id != run_id:
         return 0.0  # it ended (or another run holds the action now)
     if not own_process:
         left = await services.cases.lease_left(case_id, key, run_id)
@@ -444,7 +445,7 @@ async def _record_recovered(services: Services, run: Run, record: ActionRecord, 
     services.metrics.count("riposte_actions_recovered_total", action=spec.name,
                            result="done" if found.done else "interrupted")
     if found.done:
-        record.state, record.reversal = "done", spec.reversal
+        record.state, record.reversal = RunState.DONE, spec.reversal
         record.summary = f"Confirmed by read-back after the bot was interrupted: {found.observed}."
         outcome = Outcome(summary=record.summary, reversal=spec.reversal)
         if not audited:
@@ -458,7 +459,7 @@ async def _record_recovered(services: Services, run: Run, record: ActionRecord, 
         if spec.changes_target:
             await _refresh_target(services, case)
     else:
-        record.state = "interrupted"
+        record.state = RunState.INTERRUPTED
         record.summary = (f"The bot stopped before Graph answered; the tenant shows {found.observed}: run it again "
                           "if needed.")
         if not audited:

@@ -5,16 +5,16 @@ Everything a click needs is looked up here by case id; nothing is trusted from t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field, TypeAdapter
 from redis.asyncio import Redis
 
 from actions.spec import Item, TargetUser
 from bot.intake.alerts import Alert
+from bot.state.states import RunState
 
 CASE_TTL_SECONDS = 90 * 24 * 3600
 CLAIM_TTL_SECONDS = 3600
@@ -32,8 +32,10 @@ def _lease_key(case_id: str, key: str) -> str:
     return f"riposte:lease:{case_id}:{key}"
 
 
-@dataclass
-class Case:
+class Case(BaseModel):
+    """Kept in Redis as JSON (pydantic): records written by earlier versions load, their fields since dropped are
+    ignored (pydantic's default for unknown fields) and the ones added since take their defaults."""
+
     id: str
     alert: Alert
     nonce: str
@@ -47,39 +49,18 @@ class Case:
     closed: str = ""  # why the card takes no more clicks (e.g. "Cancelled by Rita Responder")
     automation: str = ""  # what automation did or would do with it (bot/automation/run.py), shown on the card
 
-    def to_json(self, alert_json: dict[str, Any] | None = None) -> str:
-        """`alert_json`: the alert's to_json() when the caller has it already (intake: drawn once per alert)."""
-        # Field by field rather than dataclasses.asdict, which deep-copies every value (and the alert) first.
-        data = {name: getattr(self, name) for name in _CASE_FIELDS}
-        data["alert"] = alert_json if alert_json is not None else self.alert.to_json()
-        if self.target is not None:
-            data["target"] = dataclasses.asdict(self.target)
-        return json.dumps(data)
-
-    @classmethod
-    def from_json(cls, raw: str) -> Case:
-        data = json.loads(raw)
-        data["alert"] = Alert.from_json(data["alert"])
-        if data.get("target"):
-            data["target"] = TargetUser(**{**data["target"], "admin_roles": tuple(data["target"]["admin_roles"])})
-        data["offered"] = tuple(data.get("offered", ()))
-        return cls(**data)
-
-
-_CASE_FIELDS = tuple(field.name for field in dataclasses.fields(Case))
-
 
 def record_key(action: str, item: str = "") -> str:
     """Records, claims and saved copies are per action and, for per-item actions, per item."""
     return f"{action}|{item}"
 
 
-@dataclass
-class ActionRecord:
-    """The state of one action on one case, as the card shows it."""
+class ActionRecord(BaseModel):
+    """The state of one action on one case, as the card shows it. Kept in Redis as JSON (pydantic); `undo`, written
+    by earlier versions (the action's spec now says what reverses it), is ignored like any unknown field."""
 
     action: str
-    state: str  # running | done | failed | interrupted
+    state: RunState
     actor_id: str
     actor_name: str
     started_at: str
@@ -90,13 +71,13 @@ class ActionRecord:
     item: str = ""
     item_label: str = ""
     approved_by: str = ""
-    steps: list[str] = field(default_factory=list)  # bundle: one line per step
+    steps: list[str] = Field(default_factory=list)  # bundle: one line per step
     verification: str = ""  # the read-back after the run: "Verified: …" or "Graph accepted the change but …"
     verified: bool = True  # False: the read-back did not show the change (the card warns)
     run_id: str = ""  # one run of the action: its lease and the settling of its outcome are per run
     # The choices the run used (bundle steps, app mode, excluded break-glass ids; never a secret): crash recovery
     # reads the action back with them.
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
     signed_in: str = ""  # delegated mode: whose own Entra rights ran it, "Name (upn)" (never a token)
     # For the audit, should recovery write the run's ending: who ran it as Entra had them then.
     actor_upn: str = ""
@@ -108,14 +89,9 @@ class ActionRecord:
     def key(self) -> str:
         return record_key(self.action, self.item)
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
 
-    @classmethod
-    def from_json(cls, raw: str) -> ActionRecord:
-        data = json.loads(raw)
-        data.pop("undo", None)  # written by earlier versions; the action's spec says what reverses it
-        return cls(**data)
+# The items last listed on a card, per kind: a JSON list in the case's `items` hash.
+LISTING = TypeAdapter(list[Item])
 
 
 # KEYS: the run's settle key. ARGV: who asks, TTL, holders it may take over. Returns the previous holder ('' if
@@ -154,11 +130,11 @@ class CaseStore:
             pipe.lrange(_grouped_key(case_id), -GROUPED_KEPT_ON_CARD, -1)
             pipe.llen(_grouped_key(case_id))
             latest, count = await pipe.execute()
-        return tuple(Alert.from_json(json.loads(raw)) for raw in latest), int(count)
+        return tuple(Alert.model_validate_json(raw) for raw in latest), int(count)
 
     async def all_grouped(self, case_id: str) -> list[Alert]:
         raw = await self._redis.lrange(_grouped_key(case_id), 0, -1)  # type: ignore[misc]
-        return [Alert.from_json(json.loads(item)) for item in raw]
+        return [Alert.model_validate_json(item) for item in raw]
 
     async def claim_alert(self, source: str, alert_id: str, case_id: str) -> str | None:
         """Reserve the source alert for `case_id`; return the existing case id if it was already taken."""
@@ -176,11 +152,11 @@ class CaseStore:
         await self._redis.delete(f"riposte:alert:{source}:{alert_id}")
 
     async def save(self, case: Case) -> None:
-        await self._redis.set(case_key(case.id), case.to_json(), ex=CASE_TTL_SECONDS)
+        await self._redis.set(case_key(case.id), case.model_dump_json(), ex=CASE_TTL_SECONDS)
 
     async def get(self, case_id: str) -> Case | None:
         raw = await self._redis.get(case_key(case_id))
-        return Case.from_json(str(raw)) if raw else None
+        return Case.model_validate_json(raw) if raw else None
 
     async def claim_action(self, case_id: str, key: str, actor_id: str) -> bool:
         """Exactly-once guard shared by every replica: only the first claimant runs the action (on that item).
@@ -239,7 +215,7 @@ class CaseStore:
 
     async def put_record(self, case_id: str, record: ActionRecord) -> None:
         key = _records_key(case_id)
-        await self._redis.hset(key, record.key, record.to_json())  # type: ignore[misc]
+        await self._redis.hset(key, record.key, record.model_dump_json())  # type: ignore[misc]
         await self._redis.expire(key, CASE_TTL_SECONDS)
 
     async def save_removed(self, case_id: str, key: str, saved: Mapping[str, Any]) -> None:
@@ -268,26 +244,25 @@ class CaseStore:
             pipe.llen(_grouped_key(case_id))
             records, items, saved, grouped, grouped_count = await pipe.execute()
         return (
-            {str(key): ActionRecord.from_json(str(value)) for key, value in records.items()},
-            {str(kind): [Item(**item) for item in json.loads(value)] for kind, value in items.items()},
+            {str(key): ActionRecord.model_validate_json(value) for key, value in records.items()},
+            {str(kind): LISTING.validate_json(value) for kind, value in items.items()},
             frozenset(str(key) for key in saved),
-            tuple(Alert.from_json(json.loads(raw)) for raw in grouped),
+            tuple(Alert.model_validate_json(raw) for raw in grouped),
             int(grouped_count),
         )
 
     async def save_listing(self, case_id: str, kind: str, items: list[Item]) -> None:
         """The items last listed on the card: a per-item click is checked against this, never trusted as sent."""
         redis_key = f"riposte:case:{case_id}:items"
-        payload = [dataclasses.asdict(item) for item in items]
         # Delete first so the newest list is last in the (small, insertion-ordered) hash: the card shows it first.
         await self._redis.hdel(redis_key, kind)  # type: ignore[misc]
-        await self._redis.hset(redis_key, kind, json.dumps(payload))  # type: ignore[misc]
+        await self._redis.hset(redis_key, kind, LISTING.dump_json(items))  # type: ignore[misc]
         await self._redis.expire(redis_key, CASE_TTL_SECONDS)
 
     async def listings(self, case_id: str) -> dict[str, list[Item]]:
         raw = await self._redis.hgetall(f"riposte:case:{case_id}:items")  # type: ignore[misc]
-        return {str(kind): [Item(**item) for item in json.loads(value)] for kind, value in raw.items()}
+        return {str(kind): LISTING.validate_json(value) for kind, value in raw.items()}
 
     async def records(self, case_id: str) -> dict[str, ActionRecord]:
         raw = await self._redis.hgetall(_records_key(case_id))  # type: ignore[misc]
-        return {str(key): ActionRecord.from_json(str(value)) for key, value in raw.items()}
+        return {str(key): ActionRecord.model_validate_json(value) for key, value in raw.items()}

@@ -32,9 +32,10 @@ from bot.pipeline.sends import send_once
 from bot.services import Services
 from bot.state import per_user
 from bot.state.cases import Case, record_key
+from bot.state.states import RunState, WatchState
 from bot.watch.rate import GraphBudget, budgeted_exchange, budgeted_tenant, limits_storage
 from bot.watch.snapshot import FACETS, Change, Snapshot, compare, merge, missing_parts, take
-from bot.watch.store import ENDED, RELEASED, WATCHING, Watch, WatchStore
+from bot.watch.store import Watch, WatchStore
 
 log = logging.getLogger(__name__)
 WATCH_CHECK = "watch_check"
@@ -99,7 +100,7 @@ async def _after_action(services: Services, case: Case, action: str, actor: Acto
         return
     store = WatchStore(services.redis)
     watch = await store.get(target.id)
-    if watch is not None and watch.state == WATCHING:
+    if watch is not None and watch.state == WatchState.WATCHING:
         if spec.watches:  # what it changed on purpose is the new baseline
             generation = await store.rebase(target.id, frozenset(spec.watches))
             await _enqueue_check(services, watch, -1, 0, tag=f"rebase-{generation}")
@@ -124,9 +125,9 @@ async def release(services: Services, case_id: str, actor: Actor) -> str:
     and a typed `release <user>` command (the command table is someone else's: call this from it)."""
     store = WatchStore(services.redis)
     watch = await store.get_for_case(case_id)
-    if watch is None or watch.state != WATCHING:
+    if watch is None or watch.state != WatchState.WATCHING:
         return "This case's user is not being watched."
-    if not await store.stop(watch.user_id, RELEASED, f"released by {actor.name} at {when(now_iso())}"):
+    if not await store.stop(watch.user_id, WatchState.RELEASED, f"released by {actor.name} at {when(now_iso())}"):
         return "This case's user is not being watched."
     await services.audit.record_event("release", case_id=case_id, target_id=watch.user_id, target_upn=watch.upn,
                                       **actor_fields(actor), result="released")
@@ -146,7 +147,7 @@ class Watcher:
 
     async def run_check(self, user_id: str, started: str, seq: int) -> None:
         watch = await self.store.get(user_id)
-        if watch is None or watch.state != WATCHING or watch.started_at != started:
+        if watch is None or watch.state != WatchState.WATCHING or watch.started_at != started:
             return  # released, ended, or a job of an earlier watch of this user
         if seq >= 0:
             if watch.seq != seq:
@@ -162,7 +163,7 @@ class Watcher:
         await self._check(watch)
 
     async def _end(self, watch: Watch) -> None:
-        if await self.store.stop(watch.user_id, ENDED, f"the watch window ended at {when(now_iso())}"):
+        if await self.store.stop(watch.user_id, WatchState.ENDED, f"the watch window ended at {when(now_iso())}"):
             await self.services.audit.record_event("watch_ended", case_id=watch.case_id, target_id=watch.user_id,
                                                    target_upn=watch.upn)
             await refresh_card(self.services, watch.case_id, Priority.BULK)
@@ -220,9 +221,9 @@ class Watcher:
                 per_item = bool(spec.item_kind) and spec.item_kind == ITEM_KINDS.get(change.facet)
                 key = record_key(spec.name, change.item if per_item else "")
                 record = records.get(key)
-                if record is not None and record.state == "done" and not spec.steps:
+                if record is not None and record.state == RunState.DONE and not spec.steps:
                     await self.services.cases.release_action(case.id, key)
-                    record.state = "reversed"
+                    record.state = RunState.REVERSED
                     await self.services.cases.put_record(case.id, record)
         for kind in dict.fromkeys(ITEM_KINDS[c.facet] for c in changes if c.facet in ITEM_KINDS):
             try:  # list them on the card: the new one (a re-created rule, a new MFA method …) gets its buttons

@@ -19,7 +19,8 @@ from bot.cards.elements import Card, when
 from bot.cards.status_card import user_status_card
 from bot.services import Services
 from bot.state.cases import Case
-from bot.watch.store import WATCHING, Watch, WatchStore
+from bot.state.states import WatchState
+from bot.watch.store import Watch, WatchStore
 from bot.watch.view import watch_view
 
 TEAMS_MESSAGE_LINK = "https://teams.microsoft.com/l/message/"
@@ -34,7 +35,7 @@ def _open_case_keys(target: TargetUser) -> list[str]:
 async def case_of_user(services: Services, target: TargetUser) -> tuple[Case, Watch | None] | None:
     """The user's current case and its watch (None: the case started none), or None when there is no case."""
     watch = await WatchStore(services.redis).get(target.id)
-    if watch is not None and watch.state == WATCHING:
+    if watch is not None and watch.state == WatchState.WATCHING:
         case = await services.cases.get(watch.case_id)
         if case is not None:
             return case, watch

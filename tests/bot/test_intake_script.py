@@ -45,7 +45,7 @@ async def test_a_new_alert_is_kept_with_a_job_saq_reads_dedupes_and_hands_to_a_w
     assert await keep_alert(stores.redis, stores.queues, case, 1800, channel_configured=True) == (case.id, "accepted")
 
     kept = await CaseStore(stores.redis).get(case.id)
-    assert kept is not None and kept.to_json() == case.to_json()
+    assert kept == case
     queue = stores.queues.alerts
     job = await queue.job(f"post:{case.id}")
     assert job is not None

@@ -229,8 +229,9 @@ async def test_two_replicas_share_one_schedule_and_one_graph_budget(make_bot: Bo
     assert len(user_reads) == watch.seq, "each scheduled check ran exactly once across both replicas"
     # The watcher's, not the release click's role check (the clicker's groups and UPN).
     watcher_requests = [r.at for r in tenant(bot).requests if r.at > contained_at and RESPONDER not in r.path]
-    # Arrival times wobble by a few ms against the limiter's clock: measure windows a little under a second.
-    assert most_in_any_window(watcher_requests, 0.95) <= rps, "the watcher exceeded its Graph rate"
+    # Arrival times wobble against the limiter's clock (by up to a few hundred ms on a loaded 2-core machine):
+    # measure windows under a second. A watcher ignoring its budget sends a check's reads in one burst.
+    assert most_in_any_window(watcher_requests, 0.8) <= rps, "the watcher exceeded its Graph rate"
     assert len(watcher_requests) >= 5 * 5
 
 
