@@ -78,7 +78,9 @@ class ActionRecord(BaseModel):
     # The choices the run used (bundle steps, app mode, excluded break-glass ids; never a secret): crash recovery
     # reads the action back with them.
     options: dict[str, Any] = Field(default_factory=dict)
-    signed_in: str = ""  # delegated mode: whose own Entra rights ran it, "Name (upn)" (never a token)
+    # Delegated mode: whose own Entra rights ran it, "Name (upn)" (never a token); left out when empty, so a record
+    # of an app-run action keeps the shape earlier versions wrote and read.
+    signed_in: str = Field("", exclude_if=lambda value: not value)
     # For the audit, should recovery write the run's ending: who ran it as Entra had them then.
     actor_upn: str = ""
     actor_roles: str = ""  # actions.spec.roles_text
