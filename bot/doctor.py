@@ -35,11 +35,14 @@ from bot.access.enabled_actions import permissions
 from bot.access.policy import Policy, PolicyError, default_policy, load_policy
 from bot.audit.health import persistence
 from bot.config import Settings
+from bot.doctor_marks import FAIL, OK
+from bot.doctor_marks import WARN as WARN  # app.py prints it
+from bot.doctor_marks import graph_said as _graph_said
+from bot.doctor_privileged import check_privileged_mode
 from bot.intake.alert_channel import ALERT_CHANNEL_KEY
 from bot.logs import secret_values
 from bot.state.store import connect_redis
 
-OK, FAIL, WARN = "✓", "✗", "!"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
@@ -150,12 +153,6 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [""])[0][:300]
 
 
-def _graph_said(status: int, body: dict[str, Any]) -> str:
-    found = body.get("error")
-    error: dict[str, Any] = found if isinstance(found, dict) else {}
-    return f"{status or 'no answer'} {error.get('code', '')}: {error.get('message', '')}".strip()
-
-
 async def _token(report: Report, settings: Settings, credential: AsyncTokenCredential | None) -> str | None:
     scope = f"{settings.graph_endpoint.rstrip('/')}/.default"
     own = credential is None
@@ -231,7 +228,9 @@ async def _app_roles(graph: Graph, principal_id: str | None) -> set[str] | None:
     return {str(role["roleTemplateId"]) for role in roles}
 
 
-async def _permissions(report: Report, graph: Graph, settings: Settings, app_id: str, policy: Policy) -> None:
+async def _permissions(report: Report, graph: Graph, settings: Settings, app_id: str,
+                       policy: Policy) -> set[str] | None:
+    """Checks the application permissions and directory roles; returns the roles the app holds (None: unknown)."""
     granted, principal_id = await _granted(report, graph, app_id)
     held_roles = await _app_roles(graph, principal_id)
     for need in required(settings, permissions(policy)):
@@ -278,6 +277,7 @@ async def _permissions(report: Report, graph: Graph, settings: Settings, app_id:
         else:
             report.line(OK, f"permission {need.label}" + (" (a read succeeded)" if read else "")
                         + f" — for {used_by}")
+    return held_roles
 
 
 async def _groups(report: Report, graph: Graph, settings: Settings, policy: Policy) -> None:
@@ -424,7 +424,8 @@ async def run(settings: Settings, *, out: TextIO | None = None, credential: Asyn
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         if token is not None:
             graph = Graph(session, settings.graph_endpoint, token)
-            await _permissions(report, graph, settings, app_id, policy)
+            held_roles = await _permissions(report, graph, settings, app_id, policy)
+            await check_privileged_mode(report, graph, settings, policy, held_roles)
             await _groups(report, graph, settings, policy)
             await _protected_users(report, graph, settings)
         else:

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.tenant_admin_consent import admin_consent_grant
 from sandbox.tenant_http import (
     GRAPH_METADATA,
     GraphError,
@@ -102,10 +103,15 @@ async def restore_deleted_item(request: web.Request) -> web.Response:
 
 @routes.get("/v1.0/oauth2PermissionGrants")
 async def list_grants(request: web.Request) -> web.Response:
-    grants = list(state_of(request).oauth2_grants.values())
+    state = state_of(request)
+    grants = list(state.oauth2_grants.values())
+    if own := admin_consent_grant(state):
+        grants.append(own)
     if expression := request.query.get("$filter"):
-        clauses = parse_eq_filter(expression, {"principalId", "clientId", "resourceId", "consentType"})
-        grants = [g for g in grants if any(g.get(k) == v for k, v in clauses)]
+        # Graph combines clauses with `and` (every part holds) and `or` (any clause of a part holds).
+        for part in re.split(r"\s+and\s+", expression, flags=re.IGNORECASE):
+            clauses = parse_eq_filter(part, {"principalId", "clientId", "resourceId", "consentType"})
+            grants = [g for g in grants if any(g.get(k) == v for k, v in clauses)]
     return collection("oauth2PermissionGrants", grants)
 
 

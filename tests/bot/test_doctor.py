@@ -142,3 +142,61 @@ async def test_a_policy_file_riposte_would_refuse_is_a_red_line(tenant: TenantWi
     assert code == 1
     assert "✗ policy file: [actions.remove_forwarding] enabled must be true or false → fix RIPOSTE_POLICY_FILE" \
         in output
+
+
+async def test_delegated_mode_checks_the_connection_and_the_tenant_wide_consent(
+        tenant: TenantWithAuthority, clean_redis: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Green with the seeded admin consent; a withdrawn consent (Graph's AllPrincipals grant is gone) is a red line
+    per permission with the admin-consent link, and a non-zero exit."""
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch))
+    assert code == 0, output
+    assert "✓ RIPOSTE_OAUTH_CONNECTION is set (riposte-graph)" in output
+    assert "✓ delegated permission User.RevokeSessions.All is admin-consented — for revoke_sessions, block_user" \
+        in output
+    assert "Privileged Authentication Administrator" not in output  # the seeded app does not hold it
+
+    state = tenant.server.app[TENANT]
+    state.consented_scopes = {"User.Read.All", "User.EnableDisableAccount.All"}
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch))
+    assert code == 1, output
+    red = [line for line in output.splitlines() if line.startswith("✗")]
+    assert any(line.startswith("✗ delegated permission User.RevokeSessions.All is not admin-consented for app "
+                               "riposte-sandbox-app: sign-in fails (AADSTS65001) for revoke_sessions, block_user")
+               and "/v2.0/adminconsent?client_id=riposte-sandbox-app" in line for line in red), output
+    assert "✓ delegated permission User.EnableDisableAccount.All is admin-consented" in output
+    assert_no_secret(output, state)
+
+
+async def test_delegated_mode_without_an_oauth_connection_names_the_greyed_out_actions(
+        tenant: TenantWithAuthority, clean_redis: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch, RIPOSTE_OAUTH_CONNECTION=""))
+    assert code == 1
+    assert "✗ RIPOSTE_PRIVILEGED_ACTIONS=delegated but RIPOSTE_OAUTH_CONNECTION is not set: revoke_sessions, " \
+           "disable_account" in output and "→ set RIPOSTE_OAUTH_CONNECTION" in output, output
+
+
+async def test_the_app_holding_privileged_authentication_administrator_is_worth_knowing_in_delegated_mode(
+        tenant: TenantWithAuthority, clean_redis: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tenant.server.app[TENANT]
+    state.application["directoryRoles"].append({
+        "id": "7a000000-0000-4000-8000-000000000013", "roleTemplateId": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+        "displayName": "Privileged Authentication Administrator"})
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch))
+    assert code == 0, output
+    assert "! the app still holds Privileged Authentication Administrator, which delegated mode does not need" \
+        in output
+
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch,
+                                                RIPOSTE_PRIVILEGED_ACTIONS="app"))
+    assert code == 0, output
+    assert "✓ RIPOSTE_PRIVILEGED_ACTIONS=app: the app holds Privileged Authentication Administrator" in output
+    assert "delegated permission" not in output
+
+
+async def test_app_mode_needs_privileged_authentication_administrator(
+        tenant: TenantWithAuthority, clean_redis: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seeded app does not hold the role, as README says: app mode is red against the sandbox."""
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch, RIPOSTE_PRIVILEGED_ACTIONS="app"))
+    assert code == 1
+    assert "✗ RIPOSTE_PRIVILEGED_ACTIONS=app but the app does not hold Privileged Authentication Administrator: " \
+           "Graph refuses revoke_sessions" in output, output
