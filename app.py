@@ -98,7 +98,8 @@ def create_app(
             channel=TeamsChannel(adapter, settings, settings.tenant_id, limiter, counters), cases=CaseStore(redis),
             audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
-            runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
+            runner=ActionRunner(tenant, audit, exchange, settings.read_back_retry_seconds), inflight=InFlight(),
+            signer=signer, policy=policy,
             painter=CardPainter(signer, settings.protected_users, policy.recommendations),
             approvals=ApprovalStore(redis), metrics=counters, queues=queues, limiter=limiter,
         )
@@ -130,7 +131,7 @@ def create_app(
         await redis.aclose()
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        return await process_request(adapter, request, request.app[BOT])
+        return await process_request(adapter, request, request.app[BOT], settings.answer_budget_seconds)
 
     app.cleanup_ctx.append(services_ctx)
     if role != "worker":

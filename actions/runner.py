@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from actions.errors import RiposteError, ServiceError
 from actions.spec import ActionContext, ActionSpec, Exchange, Item, Outcome, Role, TargetUser, Tenant
-from actions.verification import verify
+from actions.verification import RETRY_DELAYS, verify
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,12 @@ def _entry(phase: str, spec: ActionSpec, actor: Actor, target: TargetUser, case_
 
 
 class ActionRunner:
-    def __init__(self, tenant: Tenant, audit: AuditSink, exchange: Exchange | None = None) -> None:
+    def __init__(self, tenant: Tenant, audit: AuditSink, exchange: Exchange | None = None,
+                 read_back_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._tenant = tenant
         self._audit = audit
         self._exchange = exchange
+        self._read_back_delays = tuple(read_back_delays)
 
     @property
     def exchange(self) -> Exchange | None:
@@ -185,7 +187,8 @@ class ActionRunner:
             )
         else:
             # Graph's 2xx says the change was accepted, not that it holds: read it back before saying "done".
-            outcome = replace(outcome, verification=await verify(spec, context, outcome))
+            outcome = replace(outcome, verification=await verify(spec, context, outcome,
+                                                                  self._read_back_delays))
             result = ActionResult(ok=True, outcome=outcome, request_id=outcome.request_id)
         if not record:
             return result

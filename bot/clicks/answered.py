@@ -21,6 +21,7 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 # Teams stops waiting for an answer after about 5 s; what is left is for writing the answer and the network.
+# The default of Settings.answer_budget_seconds (RIPOSTE_ANSWER_BUDGET_SECONDS), which tests shorten.
 ANSWER_BUDGET_SECONDS = 4.5
 
 
@@ -28,15 +29,17 @@ ANSWER_BUDGET_SECONDS = 4.5
 class _Turn:
     answered: asyncio.Event
     deadline: float  # loop time
+    budget: float  # seconds
 
 
 _turn: ContextVar[_Turn | None] = ContextVar("riposte_turn", default=None)
 
 
 @contextmanager
-def answering_turn() -> Iterator[asyncio.Event]:
-    """For the duration of one incoming activity: set the event once its answer has been written."""
-    turn = _Turn(asyncio.Event(), asyncio.get_running_loop().time() + ANSWER_BUDGET_SECONDS)
+def answering_turn(budget_seconds: float = ANSWER_BUDGET_SECONDS) -> Iterator[asyncio.Event]:
+    """For the duration of one incoming activity: set the event once its answer has been written. The steps
+    before the answer share `budget_seconds`."""
+    turn = _Turn(asyncio.Event(), asyncio.get_running_loop().time() + budget_seconds, budget_seconds)
     token = _turn.set(turn)
     try:
         yield turn.answered
@@ -67,6 +70,6 @@ async def after_answer() -> None:
     if turn is None or turn.answered.is_set():
         return
     try:
-        await asyncio.wait_for(turn.answered.wait(), ANSWER_BUDGET_SECONDS + 1)
+        await asyncio.wait_for(turn.answered.wait(), turn.budget + 1)
     except TimeoutError:
         log.warning("the turn's answer took too long; going on without it")

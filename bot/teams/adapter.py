@@ -22,7 +22,7 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from urllib3.util.retry import Retry
 
 from bot.cards.elements import CardJson
-from bot.clicks.answered import answering, answering_turn, time_left
+from bot.clicks.answered import ANSWER_BUDGET_SECONDS, answering, answering_turn, time_left
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter
@@ -94,10 +94,11 @@ def build_adapter(settings: Settings) -> CloudAdapter:
     return adapter
 
 
-async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.StreamResponse:
+async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot,
+                          answer_budget_seconds: float = ANSWER_BUDGET_SECONDS) -> web.StreamResponse:
     """POST /api/messages: check the body is an activity, authenticate it (the JWT, when an app id is set), then
     run the turn. What botbuilder's CloudAdapter.process does, with bad input answered 400/401 instead of 500."""
-    with answering_turn():
+    with answering_turn(answer_budget_seconds):
         response = await _answer(adapter, request, bot)
         # Written here rather than by aiohttp after we return, so that the turn's background work (waiting in
         # after_answer) starts only once the answer is on the wire.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -95,9 +96,12 @@ def buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def wait_until(predicate: Callable[[], Any], seconds: float = 30.0, what: str = "condition") -> Any:
+    """The first truthy value of `predicate` (a plain or an async function), polled every 50 ms."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         await asyncio.sleep(0.05)
