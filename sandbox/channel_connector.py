@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -93,7 +92,7 @@ def connector_routes(state_of: StateGetter) -> tuple[list[web.AbstractRouteDef],
             state.received.append({"method": request.method, "path": request.path, "body": body})
             fault = state.faults.take(request.method, request.path, body=raw.decode(errors="replace"))
             if fault is not None:
-                await asyncio.sleep(fault.delay)
+                await fault.slow_down()
                 if fault.status:
                     return _fault_response(fault)
             thread = _send_thread(request, body)

@@ -164,12 +164,13 @@ class ChannelState:
 
     def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500, times: int | None = 1,
                   retry_after: str | None = None, code: str | None = None, delay: float = 0.0,
-                  body_regex: str | None = None) -> Fault:
+                  body_regex: str | None = None, hold: bool = False) -> Fault:
         """Fail the next `times` connector requests matching `method`, `path_regex` (on the decoded path,
         e.g. "^/v3/conversations$") and `body_regex` (on the JSON text) with `status`;
         code="MessageWritesBlocked" answers with Teams' body for a bot removed from the conversation."""
         return self.faults.add(Fault(status=status, method=method, path_regex=path_regex, times=times,
-                                     retry_after=retry_after, code=code, delay=delay, body_regex=body_regex))
+                                     retry_after=retry_after, code=code, delay=delay, body_regex=body_regex,
+                                     hold=hold))
 
     def _stamp(self, body: dict[str, Any], conversation: Conversation, activity_id: str) -> dict[str, Any]:
         activity = dict(body)

@@ -3,6 +3,7 @@ matching requests fail the way the real service fails them."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -16,6 +17,8 @@ class Fault:
     `body_regex` narrows it to requests whose body matches (one card among many, say).
     `unapplied` (with status 0): the request is answered as if it succeeded, but the tenant is left as it was
     (a change Graph accepted that did not take: replication, a sync that reverts it, a policy that overrides it).
+    `hold` (in-process tests only): the answer also waits until the test calls `Faults.release()`, so a service
+    is slow for exactly as long as the test needs, not for a guessed number of seconds.
     """
 
     status: int
@@ -29,6 +32,8 @@ class Fault:
     delay: float = 0.0
     body_regex: str | None = None
     unapplied: bool = False
+    hold: bool = False
+    _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _body_pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
@@ -45,6 +50,13 @@ class Fault:
             return False
         return self._pattern.search(path) is not None
 
+    async def slow_down(self) -> None:
+        """Wait as the fault says before the request is answered: `delay`, then until released if held."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.hold:
+            await self._released.wait()
+
     def headers(self) -> dict[str, str]:
         return {"Retry-After": self.retry_after} if self.retry_after else {}
 
@@ -55,9 +67,25 @@ class Fault:
 class Faults(list[Fault]):
     """The live faults, first added first matched."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: list[Fault] = []  # kept after they are used up: their requests may still be waiting
+
     def add(self, fault: Fault) -> Fault:
         self.append(fault)
+        if fault.hold:
+            self._held.append(fault)
         return fault
+
+    def release(self) -> None:
+        """Let every request a `hold` fault is holding be answered (and any it would hold later)."""
+        for fault in self._held:
+            fault._released.set()
+        self._held.clear()
+
+    def clear(self) -> None:
+        super().clear()
+        self.release()  # nothing stays held by a fault that is gone
 
     def take(self, method: str, path: str, cmdlet: str | None = None, body: str = "") -> Fault | None:
         """The first live fault matching this request, counting it down."""

@@ -72,10 +72,12 @@ def base_settings(clean_redis: str) -> Settings:
     # grouping tests switch it on. Case notes wait 1 s, not 5, for more to batch (tests/e2e/test_case_notes.py sets
     # its own windows). No shutdown grace: an app stopping at a test's end has nothing left to prove, and waiting
     # for its pending notes and checks cost a second or more per test; the shutdown tests set their own grace.
-    # Read-backs that do not show a change yet are tried again after 20 and 50 ms rather than 0.5 and 1.5 s.
+    # Read-backs that do not show a change yet are tried again after 20 and 50 ms rather than 0.5 and 1.5 s. The
+    # watcher's first check after a containment action may read Graph at 50 requests/s, not 2: "nothing more
+    # happened" waits for that check (tests/e2e/test_watch.py and tests/bot/test_watch_budget.py test the rate).
     return Settings(_env_file=None, REDIS_URL=clean_redis, RIPOSTE_GROUP_ALERTS_MINUTES=0,  # type: ignore[call-arg]
                     RIPOSTE_CASE_NOTES_SECONDS=1, RIPOSTE_SHUTDOWN_GRACE_SECONDS=0,
-                    RIPOSTE_READ_BACK_RETRY_SECONDS="0.02,0.05")
+                    RIPOSTE_READ_BACK_RETRY_SECONDS="0.02,0.05", RIPOSTE_WATCH_MAX_RPS=50)
 
 
 class RunningBot:
