@@ -226,16 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         return doctor_main(args[1:], doctor_on_the_sandbox)
     role = parse_role(args)
     settings = Settings()
-    configure_logging(settings)
-    logging.getLogger("saq").setLevel(logging.WARNING)  # a line per job at INFO would drown everything else
     problem = settings.startup_problem() or role_problem(settings, role)
     try:
         load_policy(settings.policy_file)
     except PolicyError as error:
         problem = problem or str(error)
-    if problem:
+    if problem:  # refused before logging is set up: a refusal touches nothing (tests call main() in-process)
         print(f"Riposte will not start: {problem}", file=sys.stderr)
         return 2
+    configure_logging(settings)
+    logging.getLogger("saq").setLevel(logging.WARNING)  # a line per job at INFO would drown everything else
     asyncio.run(serve(settings, role))
     return 0
 

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from app import main
 from bot.endpoints import SERVICES
 from sandbox.channel_activities import card_action_invoke
 from tests.conftest import BotFactory, RunningBot
@@ -33,6 +34,7 @@ from tests.e2e.helpers import (
 )
 
 APP_PY = Path(__file__).resolve().parents[2] / "app.py"
+BOT_ENVIRONMENT = ("Microsoft", "GRAPH_", "RIPOSTE_", "REDIS_", "HOST")
 
 
 def revokes(bot: RunningBot, user_id: str = ALICE) -> int:
@@ -235,16 +237,31 @@ class StartCase:
                   "RIPOSTE_AUTOMATION=true needs RIPOSTE_ALERT_TOKEN"),
     ],
 )
-async def test_unsafe_settings_refuse_to_start_with_a_message(case: StartCase, tmp_path: Any) -> None:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("Microsoft", "GRAPH_", "RIPOSTE_", "REDIS_", "HOST"))}
+def test_unsafe_settings_refuse_to_start_with_a_message(
+    case: StartCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python app.py`'s main() in this process, with only the case's environment (and no .env file)."""
+    for name in list(os.environ):
+        if name.startswith(BOT_ENVIRONMENT):
+            monkeypatch.delenv(name)
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    assert main([]) == 2
+    stderr = capsys.readouterr().err
+    assert "Riposte will not start" in stderr and case.message in stderr
+
+
+async def test_python_app_py_exits_with_the_refusal(tmp_path: Path) -> None:
+    """The entry point itself, once, in a process of its own: the exit status and the message on stderr."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(BOT_ENVIRONMENT)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(APP_PY), env={**env, **case.env}, cwd=tmp_path,
+        sys.executable, str(APP_PY), env={**env, "MicrosoftAppId": "x"}, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
-    assert "Riposte will not start" in stderr.decode() and case.message in stderr.decode()
+    assert "Riposte will not start: MicrosoftAppId is set but MicrosoftAppPassword is not" in stderr.decode()
 
 
 
