@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,28 +34,13 @@ sys.path.insert(0, str(ROOT))
 from sandbox.channel import CHANNEL, create_channel_app  # noqa: E402
 from sandbox.channel_activities import card_action_invoke  # noqa: E402
 from sandbox.launcher import production_like_environment, start_server, start_tenant_with_authority  # noqa: E402
+from sandbox.ports import free_port  # noqa: E402
+from sandbox.redis_server import RedisServer  # noqa: E402
 from sandbox.seed import load_seed  # noqa: E402
 
 SEED = load_seed()
 RESPONDER = next(u["id"] for u in SEED["users"] if u.get("sandboxRole") == os.environ.get("BENCH_ROLE", "responder"))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_redis(workdir: str) -> tuple[str, subprocess.Popen[bytes] | None]:
-    if os.environ.get("REDIS_URL"):
-        return os.environ["REDIS_URL"], None
-    port = free_port()
-    server = shutil.which("redis-server") or "redis-server"
-    args = [server, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
-    time.sleep(0.3)
-    return f"redis://127.0.0.1:{port}/0", process
 
 
 def cpu_seconds(pid: int) -> float:
@@ -134,7 +118,8 @@ async def click_all(session: aiohttp.ClientSession, url: str, invokes: list[Any]
 
 async def run(clicks: int, levels: list[int]) -> None:
     workdir = tempfile.mkdtemp(prefix="riposte-bench-")
-    redis_url, redis_process = start_redis(workdir)
+    redis_server = None if os.environ.get("REDIS_URL") else RedisServer(workdir=Path(workdir)).start()
+    redis_url = redis_server.url if redis_server else os.environ["REDIS_URL"]
     tenant = await start_tenant_with_authority(SEED, Path(workdir))
     channel_server = await start_server(create_channel_app(SEED))
     channel = channel_server.app[CHANNEL]
@@ -171,8 +156,8 @@ async def run(clicks: int, levels: list[int]) -> None:
         bot.wait(timeout=30)
         await channel_server.runner.cleanup()
         await tenant.server.runner.cleanup()
-        if redis_process:
-            redis_process.terminate()
+        if redis_server:
+            redis_server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -18,51 +14,28 @@ from aiohttp import web
 from app import create_app
 from bot.config import Settings
 from sandbox.launcher import RunningServer, Sandbox, start_sandbox
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from sandbox.redis_server import RedisServer, RedisServerError
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
+    """One redis-server for the session (each test flushes it: clean_redis), or the REDIS_URL given."""
     given = os.environ.get("REDIS_URL")
     if given:
         yield given
         return
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed: install it (apt-get install redis-server) or set REDIS_URL")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="riposte-redis-")
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = sync_redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except sync_redis.ConnectionError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail("redis-server did not start")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        server = RedisServer().start()
+    except RedisServerError as error:
+        pytest.fail(str(error))
+    yield server.url
+    server.close()
 
 
 @pytest.fixture
 def clean_redis(redis_url: str) -> str:
-    sync_redis.Redis.from_url(redis_url).flushdb()
+    with sync_redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
     return redis_url
 
 
@@ -76,7 +49,7 @@ def base_settings(clean_redis: str) -> Settings:
     # watcher's first check after a containment action may read Graph at 50 requests/s, not 2: "nothing more
     # happened" waits for that check (tests/e2e/test_watch.py and tests/bot/test_watch_budget.py test the rate).
     return Settings(_env_file=None, REDIS_URL=clean_redis, RIPOSTE_GROUP_ALERTS_MINUTES=0,  # type: ignore[call-arg]
-                    RIPOSTE_CASE_NOTES_SECONDS=1, RIPOSTE_SHUTDOWN_GRACE_SECONDS=0,
+                    RIPOSTE_CASE_NOTES_SECONDS=0, RIPOSTE_SHUTDOWN_GRACE_SECONDS=0,
                     RIPOSTE_READ_BACK_RETRY_SECONDS="0.02,0.05", RIPOSTE_WATCH_MAX_RPS=50)
 
 

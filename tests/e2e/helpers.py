@@ -143,6 +143,19 @@ async def jobs_done(bot: RunningBot, seconds: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
+async def settled(bot: RunningBot, seconds: float = 30.0) -> None:
+    """Every action this app runs in the background has finished, and so has every job it queued (or that queued
+    actions): "nothing happened" can be asserted now, rather than after a guessed sleep."""
+    deadline = time.monotonic() + seconds
+    while True:
+        while await metric(bot, "riposte_actions_in_flight") > 0:  # an action queues its card update as it ends
+            assert time.monotonic() < deadline, "the actions in flight did not finish"
+            await asyncio.sleep(0.05)
+        await jobs_done(bot, max(0.0, deadline - time.monotonic()))
+        if await metric(bot, "riposte_actions_in_flight") == 0:  # no job started another meanwhile
+            return
+
+
 async def case_thread_root(bot: RunningBot, case_id: str, seconds: float = 30.0) -> dict[str, Any]:
     """The root activity of the case's thread, once a worker has posted it (posting follows the 202)."""
 

@@ -22,9 +22,9 @@ from sandbox.launcher import (
     start_server,
     start_tenant_with_authority,
 )
+from sandbox.ports import free_port
 from sandbox.seed import load_seed
 from sandbox.tenant import TENANT, TenantState
-from tests.conftest import free_port
 
 APP_PY = Path(__file__).resolve().parents[2] / "app.py"
 

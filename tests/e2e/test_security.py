@@ -29,6 +29,7 @@ from tests.e2e.helpers import (
     card_text,
     channel,
     posted_card,
+    settled,
     tenant,
     wait_until,
 )
@@ -87,7 +88,7 @@ async def test_refusals_say_why_are_audited_and_write_nothing(
     before = len(graph_writes(bot))
     data = buttons(card_of(root))["revoke_sessions"]["data"]
     assert reason in await click(bot, clicker, root, "revoke_sessions", data)
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert len(graph_writes(bot)) == before
     entries = await audit_entries(clean_redis, case_id)
     assert [(e["phase"], e["actor_id"]) for e in entries] == [("refused", clicker)]
@@ -159,11 +160,11 @@ async def test_fifty_concurrent_invokes_revoke_once(bot: RunningBot, clean_redis
     assert all("Revoke sessions" in text for text in texts)
     second_clicks = [t for t in texts if "this click changed nothing" in t or "was already done by" in t]
     assert len(second_clicks) == 49
-    # The revoke runs in the background: wait for its outcome on the card (after the audit outcome), then give
-    # a wrongly started second run a moment to show.
+    # The revoke runs in the background: wait for its outcome on the card, then for every action and job to end
+    # (a wrongly started second run would have called Graph by then).
     await wait_until(lambda: "Revoke sessions: done by" in card_text(card_of(channel(bot).find_activity(root["id"]))),
                      what="the revoke's outcome on the card")
-    await asyncio.sleep(0.5)
+    await settled(bot)
     assert revokes(bot) == 1
     phases = [e["phase"] for e in await audit_entries(clean_redis, case_id)]
     assert phases.count("intent") == 1 and phases.count("outcome") == 1
@@ -179,7 +180,8 @@ async def test_two_app_instances_sharing_redis_revoke_once(make_bot: BotFactory,
         answers = await asyncio.gather(post_activity(session, first, invoke), post_activity(session, second, invoke))
     assert [status for status, _ in answers] == [200, 200]
     await wait_until(lambda: revokes(first) + revokes(second) >= 1, what="the revoke")
-    await asyncio.sleep(0.5)
+    await settled(first)
+    await settled(second)
     assert revokes(first) + revokes(second) == 1
 
 
@@ -327,7 +329,8 @@ async def test_old_clients_cannot_reveal_a_password_to_the_whole_channel(bot: Ru
     submit = {**data, "verb": "reset_password"}
     status, _ = await channel(bot).send_submit(RESPONDER, conversation_id, root["id"], submit)
     assert status in (200, 201)
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: channel(bot).threads()[-1]["replies"], what="the bot's reply")
     replies = channel(bot).threads()[-1]["replies"]
     assert "needs a Teams client that supports Universal Actions" in str(replies[-1].get("text"))
+    await settled(bot)
     assert not [r for r in tenant(bot).requests if r.method == "PATCH"]
