@@ -7,7 +7,7 @@ import inspect
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import redis.asyncio as redis_async
@@ -128,14 +128,21 @@ async def posted_card(bot: RunningBot, alert: dict[str, Any] | None = None) -> t
     return body["case_id"], await case_thread_root(bot, body["case_id"])
 
 
-async def metric(bot: RunningBot, name: str) -> float:
+class Served(Protocol):
+    """A bot that answers HTTP: in this process (RunningBot) or a `python app.py` process (BotProcess)."""
+
+    @property
+    def url(self) -> str: ...
+
+
+async def metric(bot: Served, name: str) -> float:
     """The sum of the samples of `name` (any labels) on /metrics."""
     async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/metrics") as response:
         text = await response.text()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
-async def jobs_done(bot: RunningBot, seconds: float = 30.0) -> None:
+async def jobs_done(bot: Served, seconds: float = 30.0) -> None:
     """Every queued job has finished (the backlog is zero), so "nothing more happened" can be asserted."""
     deadline = time.monotonic() + seconds
     while await metric(bot, "riposte_jobs_backlog") > 0:
@@ -143,7 +150,7 @@ async def jobs_done(bot: RunningBot, seconds: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def settled(bot: RunningBot, seconds: float = 30.0) -> None:
+async def settled(bot: Served, seconds: float = 30.0) -> None:
     """Every action this app runs in the background has finished, and so has every job it queued (or that queued
     actions): "nothing happened" can be asserted now, rather than after a guessed sleep."""
     deadline = time.monotonic() + seconds
