@@ -37,6 +37,7 @@ class RedisServer:
         always = ["--appendonly", "yes", "--appendfsync", "always"]
         self._persistence = always if appendonly else ["--appendonly", "no"]
         self._process: subprocess.Popen[bytes] | None = None
+        self._has_run = False  # has run once: keep the port
 
     @property
     def url(self) -> str:
@@ -47,7 +48,18 @@ class RedisServer:
         return self._process is not None
 
     def start(self, seconds: float = 10.0) -> RedisServer:
-        """Start it, and return once it answers PING (with the append-only file, once that is loaded)."""
+        """Start it, and return once it answers PING (with the append-only file, once that is loaded). A port
+        taken meanwhile by another process (parallel test workers draw from the same ports) is traded for
+        another, once or twice; a restart keeps its port, or it would not be a restart."""
+        for _ in range(3):
+            if self._start(seconds):
+                return self
+            if self._has_run:
+                break
+            self.port = free_port()
+        raise RedisServerError(f"redis-server did not answer on port {self.port} within {seconds:.0f} s")
+
+    def _start(self, seconds: float) -> bool:
         self._process = subprocess.Popen(  # noqa: S603 (our own arguments)
             [self._executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self._persistence,
              "--dir", str(self.workdir)],
@@ -58,17 +70,19 @@ class RedisServer:
         try:
             while time.monotonic() < deadline:
                 try:
-                    if client.ping():
-                        return self
+                    # Ours, not another server that had the port first (ours then exits, unable to bind).
+                    if client.info("server")["process_id"] == self._process.pid:
+                        self._has_run = True  # from now on this port is this server's
+                        return True
                 except (redis.ConnectionError, redis.exceptions.BusyLoadingError):
                     pass  # not listening yet, or still replaying the append-only file
-                if self._process.poll() is not None:
+                if self._process.poll() is not None:  # exited: the port was taken
                     break
                 time.sleep(0.02)
         finally:
             client.close()
         self.stop()
-        raise RedisServerError(f"redis-server did not answer on port {self.port} within {seconds:.0f} s")
+        return False
 
     def stop(self) -> None:
         """SIGTERM: a clean shutdown (the append-only file flushed); the port and directory stay this server's."""

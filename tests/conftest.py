@@ -41,16 +41,24 @@ def clean_redis(redis_url: str) -> str:
 
 @pytest.fixture
 def base_settings(clean_redis: str) -> Settings:
-    # Grouping (on by default) is switched off so that each test alert opens its own case; tests/faults and the
-    # grouping tests switch it on. Case notes wait 1 s, not 5, for more to batch (tests/e2e/test_case_notes.py sets
-    # its own windows). No shutdown grace: an app stopping at a test's end has nothing left to prove, and waiting
-    # for its pending notes and checks cost a second or more per test; the shutdown tests set their own grace.
-    # Read-backs that do not show a change yet are tried again after 20 and 50 ms rather than 0.5 and 1.5 s. The
-    # watcher's first check after a containment action may read Graph at 50 requests/s, not 2: "nothing more
-    # happened" waits for that check (tests/e2e/test_watch.py and tests/bot/test_watch_budget.py test the rate).
+    """Settings for a test's app. The time budgets that only make a test wait are shortened here; the tests of
+    each one set it back (or to what they need) themselves:
+
+    - grouping (on by default) off, so that each test alert opens its own case (tests/faults and the grouping
+      tests switch it on);
+    - case notes go out at once, not batched for 5 s ("nothing more happened" waits for every queued job, and a
+      batched note is a job due seconds later; tests/e2e/test_case_notes.py sets its own windows);
+    - no shutdown grace: an app stopping at a test's end has nothing left to prove (tests/e2e/test_shutdown.py);
+    - read-backs that do not show a change yet are tried again after 20 and 50 ms, not 0.5 and 1.5 s;
+    - the watcher may read Graph at 50 requests/s, not 2 (tests/e2e/test_watch.py, tests/bot/test_watch_budget.py);
+    - Teams' send limits far above Teams' own: a test's handful of cards in one channel would otherwise wait
+      for the per-thread windows (tests/faults/test_intake_pipeline.py tests them, against limits the sandbox
+      channel enforces).
+    """
     return Settings(_env_file=None, REDIS_URL=clean_redis, RIPOSTE_GROUP_ALERTS_MINUTES=0,  # type: ignore[call-arg]
                     RIPOSTE_CASE_NOTES_SECONDS=0, RIPOSTE_SHUTDOWN_GRACE_SECONDS=0,
-                    RIPOSTE_READ_BACK_RETRY_SECONDS="0.02,0.05", RIPOSTE_WATCH_MAX_RPS=50)
+                    RIPOSTE_READ_BACK_RETRY_SECONDS="0.02,0.05", RIPOSTE_WATCH_MAX_RPS=50,
+                    RIPOSTE_TEAMS_THREAD_LIMITS="200/second", RIPOSTE_TEAMS_TENANT_LIMITS="500/second")
 
 
 class RunningBot:
