@@ -21,16 +21,15 @@ async def test_responder_revokes_sessions_from_the_sandbox_page(bot: RunningBot)
         await page.locator("#who").select_option(RESPONDER)
         await page.locator("#send-sample-alert").click()
 
-        card = page.locator(".ac-card").last
+        card = page.locator(".thread-root .ac-card").last  # the case's card (its notes are replies below it)
         await expect(card).to_contain_text("Suspicious inbox forwarding rule")
         await expect(card).to_contain_text("Alice Target (alice@contoso.com)")
         await card.locator("button[data-verb='revoke_sessions']").click()
 
-        await expect(page.locator(".ac-card").last).to_contain_text(
-            "Revoke sessions: done by Rita Responder", timeout=10_000
-        )
-        await expect(page.locator(".ac-card").last).to_contain_text("Cannot be undone; the user signs in again.")
-        await expect(page.locator(".ac-card").last.locator("button[data-verb='revoke_sessions']")).to_be_disabled()
+        await expect(card).to_contain_text("Revoke sessions: done by Rita Responder", timeout=10_000)
+        await expect(card).to_contain_text("Cannot be undone; the user signs in again.")
+        await expect(card.locator("button[data-verb='revoke_sessions']")).to_be_disabled()
+        await expect(page.locator(".thread-replies .ac-card").last).to_contain_text("Revoke sessions — done")
         assert errors == []
     assert any(r.path == f"/users/{ALICE}/revokeSignInSessions" for r in tenant(bot).requests)
 
