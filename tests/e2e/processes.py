@@ -95,9 +95,9 @@ async def world(clean_redis: str, tmp_path: Path) -> AsyncIterator[World]:
     channel.app[CHANNEL].service_url = channel.url + "/"
     running = World(tenant, channel, clean_redis, tmp_path)
     yield running
-    for bot in running.bots:
-        if bot.process.returncode is None:
-            bot.process.terminate()
-            await bot.process.wait()
+    stopping = [bot.process for bot in running.bots if bot.process.returncode is None]
+    for process in stopping:
+        process.terminate()  # all at once: each drains within its own grace
+    await asyncio.gather(*(process.wait() for process in stopping))
     await channel.runner.cleanup()
     await tenant.server.runner.cleanup()
