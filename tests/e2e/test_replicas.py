@@ -11,7 +11,6 @@ from sandbox.channel_activities import card_action_invoke
 from tests.e2e.helpers import ALICE, RESPONDER, SAMPLE_ALERT, buttons, card_of, card_text, wait_until
 from tests.e2e.processes import World
 
-
 # No shutdown grace: the processes stop at the test's end with nothing left to prove (their pending case notes
 # would otherwise hold each SIGTERM for seconds).
 QUICK_STOP = {"RIPOSTE_SHUTDOWN_GRACE_SECONDS": "0"}
