@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as sync_redis
@@ -17,12 +18,26 @@ from sandbox.launcher import RunningServer, Sandbox, start_sandbox
 from sandbox.redis_server import RedisServer, RedisServerError
 
 
+def worker_database(url: str, worker: str) -> str:
+    """The database of a given REDIS_URL that one pytest-xdist worker (gw0, gw1, ...) may flush: the URL's own plus
+    the worker's number, so that parallel workers never flush each other's state."""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    database = base + int(worker.removeprefix("gw") or 0)
+    if database > 15:
+        pytest.fail(f"REDIS_URL: test worker {worker} would need database {database}, past Redis' default 16: "
+                    "run fewer workers (pytest -n) or let the tests start their own redis-server")
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """One redis-server for the session (each test flushes it: clean_redis), or the REDIS_URL given."""
+    """One redis-server for the session (each test flushes it: clean_redis), or the REDIS_URL given. With
+    pytest-xdist each worker process has its own session: its own redis-server, or its own database of REDIS_URL."""
     given = os.environ.get("REDIS_URL")
     if given:
-        yield given
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        yield worker_database(given, worker) if worker else given
         return
     try:
         server = RedisServer().start()
