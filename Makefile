@@ -25,6 +25,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/storm.py
 	$(BIN)/python bench/recovery.py
+	$(BIN)/python bench/cards.py
+	$(BIN)/python bench/records.py
 
 manifest: $(STAMP)
 	$(BIN)/python manifest/build.py

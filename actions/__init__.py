@@ -68,10 +68,19 @@ ACTIONS: Mapping[str, ActionSpec] = _registry(
 )
 
 
-def _check_undos(registry: Mapping[str, ActionSpec]) -> None:
+def _check_references(registry: Mapping[str, ActionSpec]) -> None:
+    """Every action a spec names is registered, and what the card reads of it is declared once."""
     for spec in registry.values():
-        if spec.undo is not None and spec.undo not in registry:
-            raise ValueError(f"action {spec.name!r} names an undo {spec.undo!r} that is not registered")
+        named = {"undo": spec.undo, "synced-account alternative": spec.on_synced and spec.on_synced.alternative}
+        named |= {f"step {step.title!r}": step.action for step in spec.steps}
+        for what, name in named.items():
+            if name and name not in registry:
+                raise ValueError(f"action {spec.name!r} names a{'n' if what[0] in 'aeiou' else ''} {what} {name!r} "
+                                 "that is not registered")
+        if len({card_input.option for card_input in spec.inputs}) != len(spec.inputs):
+            raise ValueError(f"action {spec.name!r} reads one option from two card inputs")
+        if spec.steps and spec.undo:
+            raise ValueError(f"bundle {spec.name!r} has an undo; its steps' undos reverse it")
 
 
-_check_undos(ACTIONS)
+_check_references(ACTIONS)

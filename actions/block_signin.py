@@ -2,6 +2,10 @@
 
 Unlike disabling the account, directory sync does not undo it, and the user's other state is untouched. The
 protected accounts (break-glass) are always excluded, so a mistake here cannot lock everyone out.
+
+The policy is kept per user (`kept_per_user`): `unblock <user>` finds it from any conversation, and a second block
+is refused while the first still blocks. One someone switched off is replaced: the new policy is created and the
+disabled one deleted, so the user keeps one Riposte policy.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Any
 
 from actions import permissions
 from actions.errors import NotFound, RiposteError
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import CA_POLICY_WRITERS, ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 
 POLICY_PREFIX = "Riposte block: "
 WHERE = "Entra admin centre › Protection › Conditional Access › Policies"
@@ -56,14 +60,31 @@ async def _retire(ctx: ActionContext, replaced: Mapping[str, Any]) -> str:
     return f" It replaces the earlier policy “{name}”, which someone had switched to {state}; that one was deleted."
 
 
+async def _to_replace(ctx: ActionContext) -> Mapping[str, Any] | None:
+    """The user's earlier Riposte policy (ctx.previous) if it no longer blocks; refused while it still does. One
+    deleted outside Riposte is no reason to refuse: block again."""
+    previous = ctx.previous
+    if not previous:
+        return None
+    try:
+        current = await ctx.tenant.get_ca_policy(str(previous["policy_id"]))
+    except NotFound:
+        return None
+    name = previous.get("displayName")
+    if current.get("state") == "enabled":
+        raise RiposteError(f"{ctx.target.label} is already blocked by the Riposte policy “{name}”.")
+    return {"policy_id": str(previous["policy_id"]), "displayName": str(current.get("displayName") or name),
+            "state": str(current.get("state"))}
+
+
 async def _run(ctx: ActionContext) -> Outcome:
     protected = list(dict.fromkeys(str(oid) for oid in ctx.options.get("protected_user_ids", [])))
     if ctx.target.id in protected:
         raise RiposteError(f"{ctx.target.label} is a protected account: Riposte never blocks its sign-in.")
+    replaced = await _to_replace(ctx)
     name = policy_name(ctx.target.upn, ctx.case_id)
     policy_id, request_id = await ctx.tenant.create_ca_policy(block_policy(name, ctx.target.id, protected))
-    replaced = ctx.options.get("replaces_policy")
-    retired = await _retire(ctx, replaced) if isinstance(replaced, Mapping) else ""
+    retired = await _retire(ctx, replaced) if replaced else ""
     return Outcome(
         summary=(
             f"Created the Conditional Access policy “{name}”: every new sign-in by {ctx.target.label} to every app "
@@ -104,10 +125,16 @@ async def find_policy(ctx: ActionContext) -> dict[str, Any] | None:
 async def read_back(ctx: ActionContext) -> ReadBack:
     policy = await find_policy(ctx)
     if policy is None:
-        return ReadBack(False, f"no policy named “{policy_name(ctx.target.upn, ctx.case_id)}”")
+        return ReadBack(False, f"no policy named “{policy_name(ctx.target.upn, ctx.case_id)}”", "no block policy")
     protected = [str(oid) for oid in ctx.options.get("protected_user_ids", [])]
     done, observed = describe_policy(policy, ctx.target.id, protected)
-    return ReadBack(done, observed)
+    return ReadBack(done, observed, f"policy {policy.get('id')} state {policy.get('state')}")
+
+
+async def find_saved(ctx: ActionContext) -> Mapping[str, Any] | None:
+    """What unblock_signin needs, found again by the policy's name (after a crash took the run's own copy)."""
+    policy = await find_policy(ctx)
+    return {"policy_id": str(policy["id"]), "displayName": str(policy.get("displayName") or "")} if policy else None
 
 
 ACTION = ActionSpec(
@@ -119,7 +146,14 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission=permissions.CREATE_CA_POLICY,
+    delegated_scope="Policy.Read.All + Policy.ReadWrite.ConditionalAccess + Application.Read.All",
+    delegated_admin_roles=CA_POLICY_WRITERS,
     undo="unblock_signin",
     undo_title="Unblock sign-in",
     read_back=read_back,
+    contains=True,
+    watches=frozenset({Aspect.BLOCK}),
+    kept_per_user="block-policy",
+    excludes_protected=True,
+    find_saved=find_saved,
 )

@@ -15,9 +15,24 @@ from typing import Any
 
 from actions import disable_account, remove_forwarding, revoke_sessions
 from actions.common import mailbox_not_applicable
+from actions.disable_account import SYNC_WARNING
 from actions.errors import RiposteError, ServiceError
 from actions.items import inbox_rules
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, ReadBackFn, Role, StepOutcome, Verification
+from actions.spec import (
+    ActionContext,
+    ActionSpec,
+    Aspect,
+    BundleStep,
+    CardInput,
+    Choice,
+    Outcome,
+    ReadBack,
+    ReadBackFn,
+    Role,
+    StepOutcome,
+    SyncedAccount,
+    Verification,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +109,9 @@ async def _disable_suspicious_rules(ctx: ActionContext) -> StepResult:
             disabled.append(item.id)
     names = ", ".join(f"“{item.label}”" for item in targets if item.id in disabled)
     summary = f"Disabled {len(disabled)} suspicious inbox rule(s): {names}." if disabled else ""
-    # Per rule, what disable_inbox_rule itself would save, so each gets its own "Re-enable rule" undo.
-    saved = {"rule_ids": disabled,
-             "rules": [{"rule_id": item.id, "displayName": item.label} for item in targets if item.id in disabled]}
+    # Per rule, what disable_inbox_rule itself saves, so each gets its own "Re-enable rule" undo (BundleStep).
+    saved = {"items": [{"id": item.id, "label": item.label, "saved": {"rule_id": item.id, "displayName": item.label}}
+                       for item in targets if item.id in disabled]}
     if failures:
         raise StepFailed(f"{summary} Could not disable {'; '.join(failures)}".strip(), saved)
     return StepResult(summary, request_id, saved)
@@ -108,12 +123,13 @@ STEPS: Mapping[str, Step] = {
     "remove_forwarding": _remove_forwarding,
     "disable_inbox_rule": _disable_suspicious_rules,
 }
-STEP_TITLES: Mapping[str, str] = {
-    "disable_account": "Disable account",
-    "revoke_sessions": "Revoke sessions",
-    "remove_forwarding": "Remove mailbox forwarding",
-    "disable_inbox_rule": "Disable suspicious inbox rules",
-}
+BUNDLE_STEPS = (
+    BundleStep("disable_account", "Disable account"),
+    BundleStep("revoke_sessions", "Revoke sessions"),
+    BundleStep("remove_forwarding", "Remove mailbox forwarding"),
+    BundleStep("disable_inbox_rule", "Disable suspicious inbox rules"),
+)
+STEP_TITLES: Mapping[str, str] = {step.action: step.title for step in BUNDLE_STEPS}
 
 
 async def _run_step(name: str, step: Step, ctx: ActionContext) -> tuple[StepOutcome, StepResult | None]:
@@ -205,8 +221,9 @@ async def _read_steps(ctx: ActionContext, names: list[str]) -> Verification:
         f"{STEP_TITLES[name]}: {back.observed if back else f'could not read back ({problem})'}"
         for name, back, problem in found
     )
+    state = "; ".join(f"{STEP_TITLES[name]}: {back.facts if back else 'unknown'}" for name, back, _ in found)
     return Verification(ok=all(back and back.done for _, back, _ in found), observed=observed or "no step ran",
-                        checked=all(back is not None for _, back, _ in found))
+                        checked=all(back is not None for _, back, _ in found), state=state)
 
 
 async def read_back(ctx: ActionContext) -> ReadBack:
@@ -214,7 +231,7 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     names = [name for name in selected_steps(ctx.options)
              if not (name in MAILBOX_STEPS and mailbox_not_applicable(ctx.target))]
     verification = await _read_steps(ctx, names)
-    return ReadBack(verification.ok, verification.observed)
+    return ReadBack(verification.ok, verification.observed, verification.state)
 
 
 async def verify(ctx: ActionContext, outcome: Outcome) -> Verification:
@@ -233,6 +250,17 @@ ACTION = ActionSpec(
         disable_account.ACTION.permission, revoke_sessions.ACTION.permission, remove_forwarding.ACTION.permission,
         "MailboxSettings.ReadWrite",
     ))),
+    # Its Graph steps on an administrator (disable, revoke) run with the person's token; forwarding and inbox rules
+    # stay with the app (a delegated token opens only mailboxes its person may open).
+    delegated_scope="; ".join((disable_account.ACTION.delegated_scope, revoke_sessions.ACTION.delegated_scope)),
+    delegated_admin_roles=disable_account.ACTION.delegated_admin_roles,
     read_back=read_back,
     verify=verify,
+    steps=BUNDLE_STEPS,
+    inputs=(CardInput(option="steps", input_id="step", label="Block user does:", many=True,
+                      choices=tuple(Choice(step.action, step.title) for step in BUNDLE_STEPS)),),
+    changes_target=True,
+    contains=True,
+    watches=frozenset({Aspect.ACCOUNT, Aspect.FORWARDING, Aspect.RULES}),
+    on_synced=SyncedAccount(alternative="block_signin", warning=SYNC_WARNING.strip()),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import RISK_WRITERS, ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = (
     "“Dismiss risk” clears the user's risk; or Entra admin centre › Protection › Identity Protection › Risky users "
@@ -26,11 +26,12 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     try:
         risky = await ctx.tenant.get_risky_user(ctx.target.id)
     except NotFound:
-        return ReadBack(False, "no risk record for the user in Identity Protection")
+        return ReadBack(False, "no risk record for the user in Identity Protection", "no risk record")
     state, level = risky.get("riskState"), risky.get("riskLevel")
+    facts = f"riskState {state}, riskLevel {level}"
     if state == "confirmedCompromised":
-        return ReadBack(True, f"risk state confirmedCompromised (risk level {level})")
-    return ReadBack(False, f"risk state {state} (risk level {level}), not confirmedCompromised")
+        return ReadBack(True, f"risk state confirmedCompromised (risk level {level})", facts)
+    return ReadBack(False, f"risk state {state} (risk level {level}), not confirmedCompromised", facts)
 
 
 ACTION = ActionSpec(
@@ -42,6 +43,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="IdentityRiskyUser.ReadWrite.All",
+    delegated_scope="IdentityRiskyUser.ReadWrite.All",
+    delegated_admin_roles=RISK_WRITERS,
     undo="dismiss_risk",
     undo_title="Dismiss risk",
     read_back=read_back,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actions.common import mailbox_not_applicable, require_item
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 from actions.tenant_mail import RULE_FIELDS
 
 REVERSAL = "“Restore rule” recreates it from the copy kept with the case (with a new rule id)."
@@ -30,9 +30,10 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     try:
         rule = await ctx.tenant.get_inbox_rule(ctx.target.id, rule_id)
     except NotFound:
-        return ReadBack(True, "inbox rule gone (Graph answers 404 for it)")
+        return ReadBack(True, "inbox rule gone (Graph answers 404 for it)", "rule absent")
+    state = f"rule present, isEnabled {str(rule.get('isEnabled')).lower()}"
     return ReadBack(False, f"the rule “{rule.get('displayName')}” still there (isEnabled "
-                           f"{str(rule.get('isEnabled')).lower()})")
+                           f"{str(rule.get('isEnabled')).lower()})", state)
 
 
 ACTION = ActionSpec(
@@ -52,4 +53,6 @@ ACTION = ActionSpec(
     item_kind="inbox_rule",
     offered_on_alert=False,
     read_back=read_back,
+    contains=True,
+    watches=frozenset({Aspect.RULES}),
 )

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
+from actions.spec import (
+    ON_ADMINISTRATORS,
+    ActionContext,
+    ActionSpec,
+    Aspect,
+    Outcome,
+    ReadBack,
+    Role,
+    SyncedAccount,
+    TargetUser,
+)
 
 REVERSAL = (
     "Re-enable the account with “Re-enable account”, or in the Entra admin centre › Users › the user › "
@@ -33,8 +43,9 @@ async def _run(ctx: ActionContext) -> Outcome:
 async def read_back(ctx: ActionContext) -> ReadBack:
     user = await ctx.tenant.get_user_fields(ctx.target.id, ["accountEnabled"])
     if user.get("accountEnabled") is False:
-        return ReadBack(True, "account disabled (accountEnabled false)")
-    return ReadBack(False, f"the account still enabled (accountEnabled {str(user.get('accountEnabled')).lower()})")
+        return ReadBack(True, "account disabled (accountEnabled false)", "accountEnabled false")
+    state = f"accountEnabled {str(user.get('accountEnabled')).lower()}"
+    return ReadBack(False, f"the account still enabled ({state})", state)
 
 
 ACTION = ActionSpec(
@@ -46,8 +57,14 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User.EnableDisableAccount.All + User.Read.All",
+    delegated_scope="User.EnableDisableAccount.All + User.Read.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
     not_applicable=_not_applicable,
     undo="enable_account",
     undo_title="Re-enable account",
     read_back=read_back,
+    changes_target=True,
+    contains=True,
+    watches=frozenset({Aspect.ACCOUNT}),
+    on_synced=SyncedAccount(alternative="block_signin", warning=SYNC_WARNING.strip()),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actions.common import RULES_IN_OUTLOOK, mailbox_not_applicable, require_item
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 
 REVERSAL = f"“Re-enable rule” turns it back on; or {RULES_IN_OUTLOOK}."
 
@@ -27,10 +27,10 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     try:
         rule = await ctx.tenant.get_inbox_rule(ctx.target.id, rule_id)
     except NotFound:
-        return ReadBack(True, "inbox rule gone (deleted)")
+        return ReadBack(True, "inbox rule gone (deleted)", "rule absent")
     if rule.get("isEnabled") is False:
-        return ReadBack(True, f"rule “{rule.get('displayName')}” disabled (isEnabled false)")
-    return ReadBack(False, f"the rule “{rule.get('displayName')}” still enabled (isEnabled true)")
+        return ReadBack(True, f"rule “{rule.get('displayName')}” disabled (isEnabled false)", "isEnabled false")
+    return ReadBack(False, f"the rule “{rule.get('displayName')}” still enabled (isEnabled true)", "isEnabled true")
 
 
 ACTION = ActionSpec(
@@ -48,4 +48,6 @@ ACTION = ActionSpec(
     item_kind="inbox_rule",
     offered_on_alert=False,
     read_back=read_back,
+    contains=True,
+    watches=frozenset({Aspect.RULES}),
 )

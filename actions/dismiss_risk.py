@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import RISK_WRITERS, ActionContext, ActionSpec, Outcome, ReadBack, Role
 
 REVERSAL = "“Confirm compromised” marks the user compromised again."
 
@@ -22,11 +22,12 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     try:
         risky = await ctx.tenant.get_risky_user(ctx.target.id)
     except NotFound:
-        return ReadBack(True, "no risk record for the user (nothing at risk)")
+        return ReadBack(True, "no risk record for the user (nothing at risk)", "no risk record")
     state, level = risky.get("riskState"), risky.get("riskLevel")
+    facts = f"riskState {state}, riskLevel {level}"
     if state in ("dismissed", "remediated", "none") or level == "none":
-        return ReadBack(True, f"risk state {state} (risk level {level})")
-    return ReadBack(False, f"risk state {state} (risk level {level}), not dismissed")
+        return ReadBack(True, f"risk state {state} (risk level {level})", facts)
+    return ReadBack(False, f"risk state {state} (risk level {level}), not dismissed", facts)
 
 
 ACTION = ActionSpec(
@@ -38,6 +39,8 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="IdentityRiskyUser.ReadWrite.All",
+    delegated_scope="IdentityRiskyUser.ReadWrite.All",
+    delegated_admin_roles=RISK_WRITERS,
     undo="confirm_compromised",
     undo_title="Confirm compromised again",
     offered_on_alert=False,

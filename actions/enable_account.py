@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
+from actions.spec import ON_ADMINISTRATORS, ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role, TargetUser
 
 REVERSAL = "Disable the account again with “Disable again” (or “Disable account”)."
 
@@ -24,8 +24,9 @@ async def _run(ctx: ActionContext) -> Outcome:
 async def read_back(ctx: ActionContext) -> ReadBack:
     user = await ctx.tenant.get_user_fields(ctx.target.id, ["accountEnabled"])
     if user.get("accountEnabled") is True:
-        return ReadBack(True, "account enabled (accountEnabled true)")
-    return ReadBack(False, f"the account still disabled (accountEnabled {str(user.get('accountEnabled')).lower()})")
+        return ReadBack(True, "account enabled (accountEnabled true)", "accountEnabled true")
+    state = f"accountEnabled {str(user.get('accountEnabled')).lower()}"
+    return ReadBack(False, f"the account still disabled ({state})", state)
 
 
 ACTION = ActionSpec(
@@ -37,8 +38,12 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User.EnableDisableAccount.All + User.Read.All",
+    delegated_scope="User.EnableDisableAccount.All + User.Read.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
     not_applicable=_not_applicable,
     undo="disable_account",
     undo_title="Disable again",
     read_back=read_back,
+    changes_target=True,
+    watches=frozenset({Aspect.ACCOUNT}),
 )

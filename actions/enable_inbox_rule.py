@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actions.common import RULES_IN_OUTLOOK, mailbox_not_applicable, require_saved
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 
 REVERSAL = f"Disable it again from the inbox rules list, or {RULES_IN_OUTLOOK}."
 
@@ -25,10 +25,10 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     try:
         rule = await ctx.tenant.get_inbox_rule(ctx.target.id, rule_id)
     except NotFound:
-        return ReadBack(False, "the inbox rule gone (deleted)")
+        return ReadBack(False, "the inbox rule gone (deleted)", "rule absent")
     if rule.get("isEnabled") is True:
-        return ReadBack(True, f"rule “{rule.get('displayName')}” enabled (isEnabled true)")
-    return ReadBack(False, f"the rule “{rule.get('displayName')}” still disabled (isEnabled false)")
+        return ReadBack(True, f"rule “{rule.get('displayName')}” enabled (isEnabled true)", "isEnabled true")
+    return ReadBack(False, f"the rule “{rule.get('displayName')}” still disabled (isEnabled false)", "isEnabled false")
 
 
 ACTION = ActionSpec(
@@ -45,4 +45,5 @@ ACTION = ActionSpec(
     item_kind="inbox_rule",
     offered_on_alert=False,
     read_back=read_back,
+    watches=frozenset({Aspect.RULES}),
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -27,7 +28,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
 
 from actions.errors import BadRequest, NotFound, PermissionMissing, ServiceError, ServiceUnavailable, Throttled
-from actions.spec import Pages
+from actions.spec import Pages, SignedIn, any_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,6 +71,47 @@ class TimingHandler(BaseMiddleware):  # type: ignore[misc]
                 log.exception("the Graph call observer failed")
 
 
+# Delegated mode: the person whose own token a run uses (set around the run by acting_as), and the token of the one
+# Graph call being sent (set by call_graph for a delegable operation). Context variables: per task, so one run's
+# token never reaches another's call, and gone when the run ends.
+_person: ContextVar[SignedIn | None] = ContextVar("riposte_graph_person", default=None)
+_call_person: ContextVar[SignedIn | None] = ContextVar("riposte_graph_call_person", default=None)
+
+
+@contextmanager
+def acting_as(person: SignedIn | None) -> Iterator[None]:
+    """Within this block, the delegable Graph calls (the writes Graph guards by directory role) carry `person`'s own
+    token; every other call, reads included, keeps the app's. None: the app's rights throughout."""
+    token = _person.set(person)
+    try:
+        yield
+    finally:
+        _person.reset(token)
+
+
+class PerCallCredential:
+    """The app's credential, except for a call acting_as marked: that one is sent with the person's token."""
+
+    def __init__(self, app: AsyncTokenCredential) -> None:
+        self._app = app
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        person = _call_person.get()
+        if person is not None:
+            return AccessToken(person.token, int(time.time()) + 300)  # the token service knows its real expiry
+        token: AccessToken = await self._app.get_token(*scopes, **kwargs)
+        return token
+
+    async def close(self) -> None:
+        await self._app.close()
+
+    async def __aenter__(self) -> PerCallCredential:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.close()
+
+
 def build_http_client(base_url: str, observe: CallObserver | None = None) -> httpx.AsyncClient:
     middleware = [
         FractionalRetryHandler() if isinstance(handler, RetryHandler) else handler
@@ -90,7 +132,7 @@ def build_graph_client(endpoint: str, credential: AsyncTokenCredential,
     base_url = f"{endpoint.rstrip('/')}/v1.0"
     host = httpx.URL(base_url).host
     auth = AzureIdentityAuthenticationProvider(
-        credential, scopes=[f"{endpoint.rstrip('/')}/.default"], allowed_hosts=[host]
+        PerCallCredential(credential), scopes=[f"{endpoint.rstrip('/')}/.default"], allowed_hosts=[host]
     )
     adapter = GraphRequestAdapter(auth, client=build_http_client(base_url, observe))
     adapter.base_url = base_url
@@ -104,6 +146,7 @@ class Operation:
     description: str  # "revoke sign-in sessions"
     permission: str  # least-privileged application permission
     note: str = ""  # extra prerequisite (a directory role, a licence)
+    delegable: bool = False  # a write Graph guards by directory role: a person's token runs it in delegated mode
 
 
 # Set while a call must answer at once (an action whose result goes in the click's answer): no waiting out a
@@ -133,8 +176,9 @@ def request_id_of(inspection: HeadersInspectionHandlerOption) -> str | None:
     return next(iter(values), None) if values else None
 
 
-def translate(error: APIError, operation: Operation, subject: str) -> ServiceError:
-    """Turn a kiota APIError (ODataError) into a message that says what was refused and why."""
+def translate(error: APIError, operation: Operation, subject: str, person: SignedIn | None = None) -> ServiceError:
+    """Turn a kiota APIError (ODataError) into a message that says what was refused and why; `person`: the call
+    carried their own token, so a refusal is about their Entra role (or the consent), not the app's."""
     status = int(error.response_status_code or 0)
     headers = error.response_headers or {}
     request_ids = headers.get("request-id") if hasattr(headers, "get") else None
@@ -143,6 +187,8 @@ def translate(error: APIError, operation: Operation, subject: str) -> ServiceErr
     code = str(getattr(odata, "code", "") or "")
     detail = str(getattr(odata, "message", "") or error.message or "")
     what = f"Graph refused to {operation.description} for {subject}"
+    if person is not None and status in (401, 403):
+        return _refused_person(person, what, status, detail, request_id, code)
     if status == 403:
         need = f"the app needs the {operation.permission} application permission (admin-consented)"
         if operation.note:
@@ -165,6 +211,20 @@ def translate(error: APIError, operation: Operation, subject: str) -> ServiceErr
     return ServiceError(f"{what}: {status} {code}: {detail}", request_id=request_id, code=code)
 
 
+def _refused_person(person: SignedIn, what: str, status: int, detail: str, request_id: str | None,
+                    code: str) -> ServiceError:
+    if status == 401:
+        return PermissionMissing(f"{what}: {person.label}'s sign-in was not accepted (expired or revoked); click "
+                                 f"again to sign in. Nothing was changed. Graph said: {detail}",
+                                 request_id=request_id, code=code)
+    roles = any_of(person.roles_needed) or "a directory role that allows it"
+    consent = f" ({person.consent_url})" if person.consent_url else ""
+    return PermissionMissing(
+        f"{what} with {person.label}'s own rights: you need {roles} in Entra to do this. If you hold it, a Global "
+        f"Administrator may not have consented to Riposte's delegated permission {person.scope or 'for it'} yet"
+        f"{consent}. Graph said: {detail}", request_id=request_id, code=code)
+
+
 async def call_graph(
     operation: Operation,
     subject: str,
@@ -173,15 +233,18 @@ async def call_graph(
     """Run one Graph call; return its result and Graph's request id, or raise a ServiceError."""
     config, inspection = new_request_config()
     named = _operation.set(operation.description)
+    person = _person.get() if operation.delegable else None
+    carried = _call_person.set(person)
     try:
         result = await call(config)
     except APIError as error:
-        raise translate(error, operation, subject) from None
+        raise translate(error, operation, subject, person) from None
     except httpx.HTTPError as error:
         raise ServiceUnavailable(
             f"Graph could not be reached to {operation.description} for {subject}: {type(error).__name__}"
         ) from None
     finally:
+        _call_person.reset(carried)
         _operation.reset(named)
     return result, request_id_of(inspection)
 

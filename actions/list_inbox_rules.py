@@ -33,4 +33,5 @@ ACTION = ActionSpec(
     permission="MailboxSettings.Read",
     not_applicable=mailbox_not_applicable,
     read_only=True,
+    lists="inbox_rule",
 )

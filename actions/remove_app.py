@@ -9,7 +9,7 @@ from __future__ import annotations
 from actions import permissions
 from actions.common import require_item
 from actions.errors import NotFound, RiposteError
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ActionContext, ActionSpec, Aspect, CardInput, Choice, Outcome, ReadBack, Role
 
 DELETED_APPS = "Entra admin centre › Applications › Enterprise applications › Deleted applications"
 REVERSAL = (
@@ -54,14 +54,14 @@ async def read_back(ctx: ActionContext) -> ReadBack:
         grant_id = str(item.detail.get("grantId") or "")
         grants = await ctx.tenant.list_consent_grants(ctx.target.id)
         if any(str(grant.get("id")) == grant_id for grant in grants):
-            return ReadBack(False, f"the user's consent to “{name}” still granted")
-        return ReadBack(True, f"consent to “{name}” gone")
+            return ReadBack(False, f"the user's consent to “{name}” still granted", "consent granted")
+        return ReadBack(True, f"consent to “{name}” gone", "consent absent")
     sp_id = str(item.detail.get("servicePrincipalId") or "")
     try:
         await ctx.tenant.get_service_principal(sp_id)
     except NotFound:
-        return ReadBack(True, f"enterprise application “{name}” gone (Graph answers 404 for it)")
-    return ReadBack(False, f"the enterprise application “{name}” still in the tenant")
+        return ReadBack(True, f"enterprise application “{name}” gone (Graph answers 404 for it)", "app absent")
+    return ReadBack(False, f"the enterprise application “{name}” still in the tenant", "app present")
 
 
 ACTION = ActionSpec(
@@ -79,4 +79,12 @@ ACTION = ActionSpec(
     item_kind="app",
     offered_on_alert=False,
     read_back=read_back,
+    contains=True,
+    watches=frozenset({Aspect.GRANTS}),
+    # Deleting from the whole tenant is never a default: revoking this user's consent is preselected.
+    inputs=(CardInput(option="mode", input_id="app_mode", label="Remove app does:", default="grant", choices=(
+        Choice("grant", "Revoke this user's consent only",
+               said="revoke this user's consent only (the app stays in the tenant)"),
+        Choice("app", "Delete the app from the whole tenant", said="delete the app from the whole tenant"),
+    )),),
 )

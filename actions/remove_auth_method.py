@@ -6,7 +6,7 @@ from __future__ import annotations
 from actions.common import require_item
 from actions.errors import BadRequest, RiposteError
 from actions.items import PASSWORD_METHOD_TYPE
-from actions.spec import ActionContext, ActionSpec, Item, Outcome, ReadBack, Role
+from actions.spec import ON_ADMINISTRATORS, ActionContext, ActionSpec, Aspect, Item, Outcome, ReadBack, Role
 
 REVERSAL = "Cannot be undone; the user registers the method again (https://aka.ms/mysecurityinfo)."
 METHODS_PAGE = "Entra admin centre › Users › the user › Authentication methods"
@@ -48,8 +48,8 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     item = require_item(ctx, "auth_method")
     methods = await ctx.tenant.list_auth_methods(ctx.target.id)
     if any(str(method.get("id")) == item.id for method in methods):
-        return ReadBack(False, f"the method “{item.label}” still registered")
-    return ReadBack(True, f"method “{item.label}” no longer registered")
+        return ReadBack(False, f"the method “{item.label}” still registered", "method registered")
+    return ReadBack(True, f"method “{item.label}” no longer registered", "method absent")
 
 
 ACTION = ActionSpec(
@@ -62,7 +62,11 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="UserAuthenticationMethod.ReadWrite.All",
+    delegated_scope="UserAuthenticationMethod.ReadWrite.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
     item_kind="auth_method",
     offered_on_alert=False,
     read_back=read_back,
+    contains=True,
+    watches=frozenset({Aspect.METHODS}),
 )

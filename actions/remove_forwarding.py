@@ -9,7 +9,7 @@ from typing import Any
 
 from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, with_warnings
 from actions.errors import NotFound
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 
 FORWARDING_FIELDS = ("ForwardingSmtpAddress", "ForwardingAddress", "DeliverToMailboxAndForward")
 WHERE = "Exchange admin centre › Recipients › Mailboxes › {user} › Mail flow settings › Email forwarding"
@@ -56,8 +56,8 @@ async def read_back(ctx: ActionContext) -> ReadBack:
         raise NotFound(f"Exchange has no mailbox for {ctx.target.label}.")
     now = {k: mailboxes[0].get(k) for k in FORWARDING_FIELDS}
     if now["ForwardingSmtpAddress"] or now["ForwardingAddress"]:
-        return ReadBack(False, f"the mailbox still {describe(now)}")
-    return ReadBack(True, "forwarding empty (ForwardingSmtpAddress and ForwardingAddress unset)")
+        return ReadBack(False, f"the mailbox still {describe(now)}", describe(now))
+    return ReadBack(True, "forwarding empty (ForwardingSmtpAddress and ForwardingAddress unset)", describe(now))
 
 
 ACTION = ActionSpec(
@@ -73,4 +73,6 @@ ACTION = ActionSpec(
     undo="restore_forwarding",
     undo_title="Restore forwarding",
     read_back=read_back,
+    contains=True,
+    watches=frozenset({Aspect.FORWARDING}),
 )

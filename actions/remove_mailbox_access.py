@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_item, with_warnings
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 
 REVERSAL = (
     "“Restore access” gives FullAccess back; or Exchange admin centre › Recipients › Mailboxes › the user › "
@@ -38,8 +38,8 @@ async def full_access_of(ctx: ActionContext, holder: str) -> bool:
 async def read_back(ctx: ActionContext) -> ReadBack:
     holder = require_item(ctx, "mailbox_permission").id
     if await full_access_of(ctx, holder):
-        return ReadBack(False, f"{holder} still with FullAccess to the mailbox")
-    return ReadBack(True, f"FullAccess of {holder} gone")
+        return ReadBack(False, f"{holder} still with FullAccess to the mailbox", f"{holder} FullAccess")
+    return ReadBack(True, f"FullAccess of {holder} gone", f"{holder} no FullAccess")
 
 
 ACTION = ActionSpec(
@@ -57,4 +57,6 @@ ACTION = ActionSpec(
     item_kind="mailbox_permission",
     offered_on_alert=False,
     read_back=read_back,
+    contains=True,
+    watches=frozenset({Aspect.FULL_ACCESS}),
 )

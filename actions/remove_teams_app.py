@@ -27,8 +27,8 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     item = require_item(ctx, "teams_app")
     installed = await ctx.tenant.list_teams_apps(ctx.target.id)
     if any(str(install.get("id")) == item.id for install in installed):
-        return ReadBack(False, f"the Teams app “{item.label}” still installed for the user")
-    return ReadBack(True, f"Teams app “{item.label}” no longer installed")
+        return ReadBack(False, f"the Teams app “{item.label}” still installed for the user", "app installed")
+    return ReadBack(True, f"Teams app “{item.label}” no longer installed", "app not installed")
 
 
 ACTION = ActionSpec(

@@ -41,8 +41,8 @@ async def read_back(ctx: ActionContext) -> ReadBack:
         rules = []
     if rules:
         return ReadBack(False, f"the transport rule “{rules[0].get('Name') or identity}” still there "
-                               f"({rules[0].get('State')})")
-    return ReadBack(True, f"transport rule “{identity}” gone")
+                               f"({rules[0].get('State')})", f"rule present, State {rules[0].get('State')}")
+    return ReadBack(True, f"transport rule “{identity}” gone", "rule absent")
 
 
 ACTION = ActionSpec(

@@ -10,7 +10,7 @@ import secrets
 import string
 
 from actions.common import password_not_applicable
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ON_ADMINISTRATORS, PASSWORD_RESETTERS, ActionContext, ActionSpec, Outcome, ReadBack, Role
 from actions.verification import stamped_since
 
 LENGTH = 20
@@ -46,9 +46,10 @@ async def _run(ctx: ActionContext) -> Outcome:
 async def read_back(ctx: ActionContext) -> ReadBack:
     user = await ctx.tenant.get_user_fields(ctx.target.id, ["lastPasswordChangeDateTime"])
     changed = user.get("lastPasswordChangeDateTime")
+    facts = f"lastPasswordChangeDateTime {changed}"
     if stamped_since(changed, ctx.started_at):
-        return ReadBack(True, f"password changed (lastPasswordChangeDateTime {changed})")
-    return ReadBack(False, f"the password not changed since the click (lastPasswordChangeDateTime {changed})")
+        return ReadBack(True, f"password changed ({facts})", facts)
+    return ReadBack(False, f"the password not changed since the click ({facts})", facts)
 
 
 ACTION = ActionSpec(
@@ -60,6 +61,9 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User-PasswordProfile.ReadWrite.All + User Administrator role",
+    delegated_scope="User-PasswordProfile.ReadWrite.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
+    delegated_roles=PASSWORD_RESETTERS,
     not_applicable=password_not_applicable,
     needs_approval=True,
     inline=True,

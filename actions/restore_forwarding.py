@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved, with_warnings
 from actions.remove_forwarding import FORWARDING_FIELDS, WHERE, describe
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 
 REVERSAL = "“Remove forwarding” removes it again."
 
@@ -33,8 +33,8 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     mailboxes, _ = await require_exchange(ctx).invoke("Get-Mailbox", {"Identity": ctx.target.upn})
     now = {k: mailboxes[0].get(k) for k in FORWARDING_FIELDS} if mailboxes else {}
     if all(_same(now.get(k), saved[k]) for k in ("ForwardingSmtpAddress", "ForwardingAddress")):
-        return ReadBack(True, f"the mailbox {describe(now)}")
-    return ReadBack(False, f"the mailbox {describe(now)}, not {describe(saved)}")
+        return ReadBack(True, f"the mailbox {describe(now)}", describe(now))
+    return ReadBack(False, f"the mailbox {describe(now)}, not {describe(saved)}", describe(now))
 
 
 ACTION = ActionSpec(
@@ -52,4 +52,5 @@ ACTION = ActionSpec(
     needs_saved=True,
     offered_on_alert=False,
     read_back=read_back,
+    watches=frozenset({Aspect.FORWARDING}),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.common import RULES_IN_OUTLOOK, mailbox_not_applicable, require_saved
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 
 REVERSAL = f"Delete it again from the inbox rules list, or {RULES_IN_OUTLOOK}."
 
@@ -23,8 +23,9 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     name = require_saved(ctx, "displayName")["displayName"]
     rules = [rule for rule in await ctx.tenant.list_inbox_rules(ctx.target.id) if rule.get("displayName") == name]
     if rules:
-        return ReadBack(True, f"rule “{name}” present (isEnabled {str(rules[0].get('isEnabled')).lower()})")
-    return ReadBack(False, f"no inbox rule named “{name}”")
+        state = f"rule “{name}” present, isEnabled {str(rules[0].get('isEnabled')).lower()}"
+        return ReadBack(True, f"rule “{name}” present (isEnabled {str(rules[0].get('isEnabled')).lower()})", state)
+    return ReadBack(False, f"no inbox rule named “{name}”", f"rule “{name}” absent")
 
 
 ACTION = ActionSpec(
@@ -41,4 +42,5 @@ ACTION = ActionSpec(
     item_kind="inbox_rule",
     offered_on_alert=False,
     read_back=read_back,
+    watches=frozenset({Aspect.RULES}),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actions.common import EXCHANGE_PERMISSION, mailbox_not_applicable, require_exchange, require_saved, with_warnings
 from actions.remove_mailbox_access import full_access_of
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 
 REVERSAL = "Remove it again from the mailbox permissions list."
 
@@ -26,8 +26,8 @@ async def _run(ctx: ActionContext) -> Outcome:
 async def read_back(ctx: ActionContext) -> ReadBack:
     holder = str(require_saved(ctx, "user")["user"])
     if await full_access_of(ctx, holder):
-        return ReadBack(True, f"{holder} has FullAccess to the mailbox")
-    return ReadBack(False, f"{holder} without FullAccess to the mailbox")
+        return ReadBack(True, f"{holder} has FullAccess to the mailbox", f"{holder} FullAccess")
+    return ReadBack(False, f"{holder} without FullAccess to the mailbox", f"{holder} no FullAccess")
 
 
 ACTION = ActionSpec(
@@ -44,4 +44,5 @@ ACTION = ActionSpec(
     item_kind="mailbox_permission",
     offered_on_alert=False,
     read_back=read_back,
+    watches=frozenset({Aspect.FULL_ACCESS}),
 )

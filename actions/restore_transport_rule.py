@@ -43,9 +43,11 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     try:
         rules, _ = await require_exchange(ctx).invoke("Get-TransportRule", {"Identity": name})
     except NotFound:
-        return ReadBack(False, f"no transport rule named “{name}”")
+        return ReadBack(False, f"no transport rule named “{name}”", "rule absent")
     state = rules[0].get("State") if rules else None
-    return ReadBack(bool(rules), f"transport rule “{name}” present ({state})" if rules else f"no rule “{name}”")
+    if rules:
+        return ReadBack(True, f"transport rule “{name}” present ({state})", f"rule present, State {state}")
+    return ReadBack(False, f"no rule “{name}”", "rule absent")
 
 
 ACTION = ActionSpec(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
+from actions.spec import ON_ADMINISTRATORS, ActionContext, ActionSpec, Outcome, ReadBack, Role, TargetUser
 from actions.verification import stamped_since
 
 REVERSAL = "Cannot be undone; the user signs in again."
@@ -32,9 +32,11 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     """Graph moves signInSessionsValidFromDateTime to the moment of the revocation."""
     user = await ctx.tenant.get_user_fields(ctx.target.id, ["signInSessionsValidFromDateTime"])
     valid_from = user.get("signInSessionsValidFromDateTime")
+    state = f"signInSessionsValidFromDateTime {valid_from}"
     if stamped_since(valid_from, ctx.started_at):
-        return ReadBack(True, f"sessions revoked (signInSessionsValidFromDateTime {valid_from})")
-    return ReadBack(False, f"sessions not revoked since the click (signInSessionsValidFromDateTime {valid_from})")
+        return ReadBack(True, f"sessions revoked (signInSessionsValidFromDateTime {valid_from})", state)
+    return ReadBack(False, f"sessions not revoked since the click (signInSessionsValidFromDateTime {valid_from})",
+                    state)
 
 
 ACTION = ActionSpec(
@@ -46,6 +48,9 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission="User.RevokeSessions.All",
+    delegated_scope="User.RevokeSessions.All",
+    delegated_admin_roles=ON_ADMINISTRATORS,
     not_applicable=not_applicable,
     read_back=read_back,
+    contains=True,
 )

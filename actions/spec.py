@@ -28,8 +28,38 @@ PRIVILEGED_ROLE_TEMPLATES: Mapping[str, str] = {
     "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9": "Conditional Access Administrator",
 }
 GLOBAL_ADMIN_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
+
+# Entra directory roles by name, as a card names them to the person Graph checks in delegated mode (README:
+# "Privileged actions"). Any one of a tuple suffices; the higher roles are listed because Graph accepts them too.
+GLOBAL_ADMIN = "Global Administrator"
+PRIVILEGED_AUTH_ADMIN = "Privileged Authentication Administrator"
+ON_ADMINISTRATORS = (PRIVILEGED_AUTH_ADMIN, GLOBAL_ADMIN)  # disable, revoke or reset an administrator
+PASSWORD_RESETTERS = ("Helpdesk Administrator", "User Administrator", "Authentication Administrator",
+                      *ON_ADMINISTRATORS)  # reset an ordinary user's password
+CA_POLICY_WRITERS = ("Conditional Access Administrator", "Security Administrator", GLOBAL_ADMIN)
+RISK_WRITERS = ("Security Administrator", "Security Operator", GLOBAL_ADMIN)
+
+
+def any_of(names: tuple[str, ...]) -> str:
+    """("A", "B", "C") → "A, B or C"."""
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1]))) if names else ""
 # Without one of these, Graph lists a user's directory roles with neither name nor template id.
 ROLE_READ_PERMISSION = "RoleManagement.Read.Directory (or Directory.Read.All)"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who clicked or typed: always taken from the authenticated activity (roles and UPN from Entra)."""
+
+    id: str  # Entra object id
+    name: str
+    roles: frozenset[Role] = frozenset()
+    upn: str = ""  # read from Entra with the roles (bot/access/roles.py); empty when Entra does not know them
+
+
+def roles_text(roles: frozenset[Role]) -> str:
+    """The roles someone held at that moment, as the audit records them."""
+    return ",".join(sorted(role.value for role in roles))
 
 
 @dataclass(frozen=True)
@@ -76,6 +106,25 @@ class TargetUser:
 
 
 @dataclass(frozen=True)
+class SignedIn:
+    """A person's delegated Graph token for one run (delegated mode): held in memory for that run only, never
+    stored, logged or shown (repr leaves it out). What Graph will require of the person travels with it, so that a
+    refusal can say what they lack."""
+
+    id: str  # the person's Entra object id (Graph's /me)
+    name: str
+    upn: str
+    token: str = field(repr=False)
+    roles_needed: tuple[str, ...] = ()  # Entra roles Graph requires of them for this run (any one)
+    scope: str = ""  # the delegated permission the run needs
+    consent_url: str = ""  # where a Global Administrator consents to Riposte's delegated permissions
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.upn or self.id})"
+
+
+@dataclass(frozen=True)
 class Item:
     """One thing an action can act on (an inbox rule, an app, an MFA method...), listed on a card."""
 
@@ -105,6 +154,11 @@ class ReadBack:
 
     done: bool
     observed: str  # what was read, in words: "account disabled (accountEnabled false)"
+    state: str = ""  # the facts alone, as the audit's state before → after shows them: "accountEnabled false"
+
+    @property
+    def facts(self) -> str:
+        return self.state or self.observed
 
 
 @dataclass(frozen=True)
@@ -114,6 +168,7 @@ class Verification:
     ok: bool
     observed: str
     checked: bool = True  # False: the read-back itself failed (observed says why), so nothing is known
+    state: str = ""  # the facts read (ReadBack.state), for the audit's state after
 
     @property
     def message(self) -> str:
@@ -174,6 +229,10 @@ class Tenant(Protocol):
     async def get_ca_policy(self, policy_id: str) -> dict[str, Any]: ...
 
     async def list_ca_policies(self) -> list[dict[str, Any]]: ...
+
+    async def signed_in_user(self) -> dict[str, Any]:
+        """Graph's /me: who the person's token (acting_as) belongs to."""
+        ...
 
     async def get_user_fields(self, user_id: str, fields: list[str]) -> dict[str, Any]:
         """The user's current Graph properties `fields` (a read-back: never a cached TargetUser)."""
@@ -252,6 +311,8 @@ class ActionContext:
     saved: Mapping[str, Any] | None = None  # what the reversed action saved (for undo actions)
     options: Mapping[str, Any] = field(default_factory=dict)  # card choices: bundle steps, remove_app mode
     started_at: str = ""  # ISO 8601 UTC, when the run began: read-backs of timestamps compare against it
+    # For an action with `kept_per_user`: what its last run on this user saved, from any case (a block policy)
+    previous: Mapping[str, Any] | None = None
 
 
 NotApplicableReason = Callable[[TargetUser], "str | None"]
@@ -264,6 +325,62 @@ def always_applies(target: TargetUser) -> str | None:
 ReadBackFn = Callable[[ActionContext], Awaitable[ReadBack]]
 # A run-aware read-back (a bundle reads back only the steps that ran); default: the action's read_back.
 VerifyFn = Callable[[ActionContext, Outcome], Awaitable[Verification]]
+# What an undo needs, found again in the tenant after a crash (the run's own copy went with its process).
+FindSavedFn = Callable[[ActionContext], Awaitable["Mapping[str, Any] | None"]]
+
+
+class Aspect(StrEnum):
+    """What the containment watch (bot/watch) reads about a user. An action names the aspects it changes on
+    purpose (`ActionSpec.watches`): the watch takes them as the new baseline, and for a containment action a later
+    change of them back is a revert."""
+
+    ACCOUNT = "account"  # accountEnabled
+    BLOCK = "block"  # the Conditional Access block policy Riposte created
+    RULES = "rules"  # inbox rules
+    FORWARDING = "forwarding"  # mailbox forwarding
+    METHODS = "methods"  # authentication methods
+    GRANTS = "grants"  # delegated consents
+    FULL_ACCESS = "full_access"  # mailbox FullAccess holders
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str  # what the action reads in ctx.options
+    title: str  # on the card
+    said: str = ""  # spelled out for an approver, who must see e.g. a tenant-wide deletion for what it is
+
+
+@dataclass(frozen=True)
+class CardInput:
+    """A choice an action reads from its card. Described here, drawn by bot/cards and read by a click into
+    `ActionContext.options[option]`: only the values declared here, never free text."""
+
+    option: str  # the key in ctx.options
+    input_id: str  # the card input's id; with `many`, the prefix of each toggle's id ("step" -> "step_<value>")
+    label: str  # shown above it
+    choices: tuple[Choice, ...]
+    default: str = ""  # one choice: preselected, and read when the card sends no known value
+    many: bool = False  # a toggle per choice, each on by default: options[option] is the list of values left on
+
+
+@dataclass(frozen=True)
+class BundleStep:
+    """One step of a bundle. It is the registered action `action` (run on the bundle's own terms): that action's
+    undo reverses the step, its aspects are watched, and a per-item step's items each get that action's record.
+    The bundle's Outcome.saved is keyed by step action; an item step's copy is {"items": [{"id", "label",
+    "saved"}]}, each "saved" what the step's own action saves for that item."""
+
+    action: str
+    title: str  # how the bundle says it ("Remove mailbox forwarding")
+
+
+@dataclass(frozen=True)
+class SyncedAccount:
+    """Directory sync can undo this action on an account synced from on-premises: offer `alternative` beside it
+    (which sync cannot undo), and say `warning` before it runs."""
+
+    alternative: str
+    warning: str
 
 
 @dataclass(frozen=True)
@@ -290,3 +407,23 @@ class ActionSpec:
     read_back: ReadBackFn | None = None  # reads the state the action changes; every state-changing action has one
     verify: VerifyFn | None = None
     read_only: bool = False  # a listing: changes nothing, so there is nothing to read back
+    # Delegated mode (RIPOSTE_PRIVILEGED_ACTIONS=delegated): the Graph permission the person's own token needs, and
+    # the Entra roles Graph requires of that signed-in person (any one). `delegated_admin_roles`: when the target
+    # holds a privileged directory role (the call then runs with the person's token); `delegated_roles`: on anyone
+    # (reset_password: always the person's token). Neither: the app's own rights run it (Exchange, mailboxes).
+    delegated_scope: str = ""
+    delegated_admin_roles: tuple[str, ...] = ()
+    delegated_roles: tuple[str, ...] = ()
+    lists: str = ""  # a listing: the kind of item it shows (with the per-item buttons of that kind)
+    # What the card and a run need beyond the call (bot/ reads these; it never branches on an action's name):
+    inputs: tuple[CardInput, ...] = ()  # choices on the card it reads (per-item actions: shown with the listing)
+    steps: tuple[BundleStep, ...] = ()  # a bundle of other actions
+    changes_target: bool = False  # changes what the card shows about the user (enabled or not): re-read it after
+    contains: bool = False  # containment: once done, the user is watched for changes that undo it
+    watches: frozenset[Aspect] = frozenset()  # the aspects of the user it changes on purpose
+    on_synced: SyncedAccount | None = None
+    # Its saved copy is also kept per user under this name (a Redis key part): its undo finds it from any case
+    # (`unblock <user>`), and its next run gets it as ctx.previous.
+    kept_per_user: str = ""
+    excludes_protected: bool = False  # gets the protected accounts' object ids as options["protected_user_ids"]
+    find_saved: FindSavedFn | None = None

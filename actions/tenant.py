@@ -36,18 +36,23 @@ REVOKE = Operation(
     "revoke sign-in sessions",
     "User.RevokeSessions.All",
     "the Privileged Authentication Administrator role to act on an administrator",
+    delegable=True,
 )
 READ_MAILBOX = Operation("read mailbox settings", "MailboxSettings.Read")
 ENABLE_DISABLE = Operation(
     "enable or disable the account",
     "User.EnableDisableAccount.All and User.Read.All",
     "the Privileged Authentication Administrator role to act on an administrator",
+    delegable=True,
 )
 RESET_PASSWORD = Operation(
     "reset the password",
     "User-PasswordProfile.ReadWrite.All",
     "the User Administrator role (Privileged Authentication Administrator for an administrator)",
+    delegable=True,
 )
+# Who signed in (delegated mode): the person's own token reads their own profile (User.Read, always consented).
+READ_ME = Operation("read the signed-in user", "User.Read (delegated)", delegable=True)
 READ_ALERTS = Operation("read security alerts", "SecurityAlert.Read.All")
 READ_ROLE_MEMBERS = Operation("list the Global Administrators", ROLE_READ_PERMISSION)
 USER_FIELDS = [
@@ -168,6 +173,15 @@ class GraphTenant(GraphMail, GraphIdentity, GraphApps):
 
         answer, _ = await call_method(CHECK_GROUPS, user_id, builder.post, body)
         return set(answer.value or [])
+
+    async def signed_in_user(self) -> dict[str, Any]:
+        """GET /me: within acting_as, the person whose token it is (id, displayName, userPrincipalName)."""
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=["id", "displayName", "userPrincipalName"])
+        # msgraph-sdk's `me` builder names /users/me-token-to-replace and counts on a middleware this client does not
+        # use (build_http_client) to turn it into /me: name /me directly.
+        builder = self._client.me.with_url(f"{self._client.request_adapter.base_url}/me")
+        return await get_json(READ_ME, "the signed-in person", builder, query)
 
     async def get_user_fields(self, user_id: str, fields: list[str]) -> dict[str, Any]:
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", *fields])

@@ -21,12 +21,14 @@ from actions.graph_json import from_json
 
 READ_POLICY = Operation("read a Conditional Access policy", "Policy.Read.All")
 CREATE_POLICY = Operation("create a Conditional Access policy", permissions.CREATE_CA_POLICY,
-                          "an Entra ID P1 licence for Conditional Access")
-DELETE_POLICY = Operation("delete a Conditional Access policy", permissions.DELETE_CA_POLICY)
+                          "an Entra ID P1 licence for Conditional Access", delegable=True)
+DELETE_POLICY = Operation("delete a Conditional Access policy", permissions.DELETE_CA_POLICY, delegable=True)
 READ_METHODS = Operation("read authentication methods", "UserAuthenticationMethod.Read.All")
-WRITE_METHODS = Operation("remove an authentication method", "UserAuthenticationMethod.ReadWrite.All")
+WRITE_METHODS = Operation("remove an authentication method", "UserAuthenticationMethod.ReadWrite.All",
+                          delegable=True)
 RISK = Operation(
-    "change the user's risk state", "IdentityRiskyUser.ReadWrite.All", "an Entra ID P2 licence for Identity Protection"
+    "change the user's risk state", "IdentityRiskyUser.ReadWrite.All", "an Entra ID P2 licence for Identity Protection",
+    delegable=True,
 )
 READ_RISK = Operation("read the user's risk state", "IdentityRiskyUser.Read.All")
 

@@ -6,7 +6,7 @@ from actions import permissions
 from actions.block_signin import POLICY_PREFIX, WHERE, find_policy
 from actions.common import require_saved
 from actions.errors import NotFound, RiposteError
-from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Role
+from actions.spec import CA_POLICY_WRITERS, ActionContext, ActionSpec, Aspect, Outcome, ReadBack, Role
 
 REVERSAL = "“Block again” creates a new blocking policy."
 
@@ -49,13 +49,14 @@ async def read_back(ctx: ActionContext) -> ReadBack:
     if not policy_id:
         found = await find_policy(ctx)
         if found is None:
-            return ReadBack(True, "no blocking policy for this case")
+            return ReadBack(True, "no blocking policy for this case", "no block policy")
         policy_id = str(found.get("id"))
     try:
         policy = await ctx.tenant.get_ca_policy(policy_id)
     except NotFound:
-        return ReadBack(True, f"blocking policy {policy_id} gone")
-    return ReadBack(False, f"the blocking policy “{policy.get('displayName')}” still present ({policy.get('state')})")
+        return ReadBack(True, f"blocking policy {policy_id} gone", f"policy {policy_id} absent")
+    return ReadBack(False, f"the blocking policy “{policy.get('displayName')}” still present ({policy.get('state')})",
+                    f"policy {policy_id} state {policy.get('state')}")
 
 
 ACTION = ActionSpec(
@@ -67,9 +68,12 @@ ACTION = ActionSpec(
     reversal=REVERSAL,
     run=_run,
     permission=permissions.DELETE_CA_POLICY,
+    delegated_scope="Policy.Read.All + Policy.ReadWrite.ConditionalAccess",
+    delegated_admin_roles=CA_POLICY_WRITERS,
     undo="block_signin",
     undo_title="Block again",
     needs_saved=True,
     offered_on_alert=False,
     read_back=read_back,
+    watches=frozenset({Aspect.BLOCK}),
 )

@@ -50,7 +50,21 @@ async def _read(spec: ActionSpec, ctx: ActionContext, outcome: Outcome) -> Verif
         return await spec.verify(ctx, outcome)
     assert spec.read_back is not None
     found: ReadBack = await spec.read_back(ctx)
-    return Verification(ok=found.done, observed=found.observed)
+    return Verification(ok=found.done, observed=found.observed, state=found.facts)
+
+
+async def state_before(spec: ActionSpec, ctx: ActionContext) -> str:
+    """The state the action is about to change, read with its own read-back, for the audit's before → after;
+    empty for an action that changes nothing. Never raises: it must not stop the action."""
+    if spec.read_back is None:
+        return ""
+    try:
+        return (await spec.read_back(ctx)).facts
+    except RiposteError as error:
+        return f"unknown (the read failed: {error})"
+    except Exception:
+        log.exception("reading the state before %s on case %s failed unexpectedly", spec.name, ctx.case_id)
+        return "unknown (the read failed unexpectedly)"
 
 
 async def verify(spec: ActionSpec, ctx: ActionContext, outcome: Outcome,

@@ -157,7 +157,8 @@ class World:
         log = self.workdir / f"bot-{port}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(  # noqa: S603, ASYNC220
-                [sys.executable, str(APP_PY), *args], env=env, cwd=self.workdir, stdout=output, stderr=output
+                [sys.executable, *os.environ.get("BENCH_PYTHON_ARGS", "").split(), str(APP_PY), *args], env=env,
+                cwd=self.workdir, stdout=output, stderr=output,
             )
         bot = BotProcess(process, f"http://127.0.0.1:{port}", log)
         self.bots.append(bot)
@@ -229,3 +230,28 @@ async def wait_for(predicate: Callable[[], Any], seconds: float, every: float = 
             return found
         await asyncio.sleep(every)
     return None
+
+
+@contextlib.asynccontextmanager
+async def profiled(name: str, processes: dict[str, int]) -> Any:
+    """With BENCH_PROFILE=DIR: py-spy (requirements-dev.txt) samples each process while the block runs and writes
+    DIR/<name>-<label>.txt in its raw (collapsed stack) format; otherwise nothing."""
+    folder = os.environ.get("BENCH_PROFILE")
+    if not folder:
+        yield
+        return
+    os.makedirs(folder, exist_ok=True)
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    samplers = [subprocess.Popen(  # noqa: S603, ASYNC220
+        [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking",
+         "--output", str(Path(folder) / f"{slug}-{label}.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for label, pid in processes.items()]
+    await asyncio.sleep(0.5)  # py-spy attaches
+    try:
+        yield
+    finally:
+        for sampler in samplers:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for sampler in samplers:
+            await asyncio.to_thread(sampler.wait, 30)

@@ -2,11 +2,15 @@
 documented limits (SendLimits defaults: per thread 7/1 s, 8/2 s, 60/30 s, 1,800/h, a channel's threads being one
 thread; 50/s per tenant) and the bot's limiter at its defaults. Measures:
 
-  - time until every case's card is posted and shows its grouped count, and the job backlog is 0,
+  - time until every case's card is posted and shows its grouped count (and, apart, until the job backlog is 0:
+    that includes the clicks' follow-up work, their revokes' card updates, case notes and the watch's baseline
+    checks, which keep to RIPOSTE_WATCH_MAX_RPS),
   - against the lower bound those limits allow for the sends the storm needs (a new thread and a card update per
-    case), and the ratio (target <= 1.2x),
+    case), and the ratio (target <= 1.2x); a card is drawn when its send slot is taken, so a case whose alerts all
+    arrived before its post needs no update and the storm can finish under that bound,
   - 429s the sandbox answered (sends over a limit) as % of sends (target <= 2%),
-  - click answer times during the storm (a responder presses "Revoke sessions" on posted cards; target p99 <= 50 ms).
+  - click answer times during the storm (a responder presses "Revoke sessions" on posted cards every 20 ms;
+    target p99 <= 50 ms), apart for the presses while the alerts arrived and while the backlog drained.
 
     .venv/bin/python bench/storm.py [--alerts 1000] [--users 50]
 """
@@ -24,6 +28,7 @@ from typing import Any
 
 from harness import World, card_text, click_invoke, machine, percentile, seed_with_users
 
+from sandbox.channel_activities import invoke_id
 from sandbox.channel_limits import TEAMS_TENANT_WINDOWS, TEAMS_THREAD_WINDOWS, SendLimits
 
 RESPONDER = "rita.responder@contoso.com"
@@ -31,7 +36,9 @@ TARGET_RATIO = 1.2
 TARGET_THROTTLED = 0.02
 TARGET_CLICK_P99_MS = 50.0
 REAL_CLICKS = 10  # cases whose revoke is really run by a click (each costs an interactive card update)
-CLICK_EVERY_SECONDS = 0.1
+# A press every 20 ms: enough presses land in the second the storm arrives that its p99 is a percentile, not the
+# slowest of a handful (at 100 ms, 4-11 presses fell in it and the figure swung between 16 and 72 ms run to run).
+CLICK_EVERY_SECONDS = 0.02
 BULK_RESERVE = 2  # bot/pipeline/limiter.py: storm traffic leaves this many sends per thread window free
 
 
@@ -107,20 +114,22 @@ async def run(alert_count: int, users: int, jitter: float) -> None:
             await asyncio.gather(*(worker() for _ in range(8)))
 
         async def click_meanwhile() -> None:
-            """Every 100 ms a responder presses Revoke sessions on one of the first posted cards: the first press
-            on each of them runs the revoke (Graph call, interactive card update); later ones are answered
-            "already done" (no send)."""
-            clicked: set[str] = set()
+            """Every 20 ms a responder presses Revoke sessions on one of the first posted cards: the first press
+            on each of them runs the revoke (Graph call, interactive card update); later ones (as pressed on the
+            card as first seen: a stale card, or a second responder) are answered "already done" (no send)."""
+            pressed: dict[str, dict[str, Any]] = {}  # thread id -> its first press
             turn = 0
             while not done.is_set():
                 threads = [t for t in world.channel.threads() if t["root"].get("attachments")][:REAL_CLICKS]
                 if threads:
                     thread = threads[turn % len(threads)]
                     turn += 1
-                    invoke = click_invoke(world.channel, RESPONDER, thread, "revoke_sessions")
+                    first = pressed.get(thread["id"])
+                    invoke = (click_invoke(world.channel, RESPONDER, thread, "revoke_sessions") if first is None
+                              else {**first, "id": invoke_id()})  # Teams gives every press its own id
                     if invoke is not None:
-                        kind = "first" if thread["id"] not in clicked else "repeat"
-                        clicked.add(thread["id"])
+                        kind = "first" if first is None else "repeat"
+                        pressed.setdefault(thread["id"], invoke)
                         started = time.perf_counter()
                         async with session.post(f"{bot.url}/api/messages", json=invoke) as response:
                             await response.read()
@@ -136,7 +145,8 @@ async def run(alert_count: int, users: int, jitter: float) -> None:
         counts = Counter(answer["case_id"] for answer in answers)
         cases = set(counts)
         all_posted_at: float | None = None
-        finished_at: float | None = None
+        shown_at: float | None = None  # every case posted and its card showing all its grouped alerts
+        drained_at: float | None = None  # and no job left (the clicks' follow-up work included)
         pattern = re.compile(r"(\d+) more alert\(s\) about this user joined this case")
         case_id = re.compile(r"\b\d{8}-[0-9a-f]{8}\b")
         where: dict[str, str] = {}  # case id -> its thread's conversation id, once posted
@@ -151,16 +161,19 @@ async def run(alert_count: int, users: int, jitter: float) -> None:
                     found = case_id.search(card_text(conversation.activities[0]))
                     if found:
                         where[found.group(0)] = conversation.id
+            now = time.monotonic() - started
             if all_posted_at is None and cases <= set(where):
-                all_posted_at = time.monotonic() - started
-            if all_posted_at is not None and await world.metric(bot, "riposte_jobs_backlog") == 0:
+                all_posted_at = now
+            if all_posted_at is not None and shown_at is None:
                 shown_right = 0
                 for case in cases:
                     shown = pattern.search(card_text(world.channel.conversations[where[case]].activities[0]))
                     shown_right += (int(shown.group(1)) if shown else 0) == counts[case] - 1
                 if shown_right == len(cases):
-                    finished_at = time.monotonic() - started
-                    break
+                    shown_at = now
+            if shown_at is not None and await world.metric(bot, "riposte_jobs_backlog") == 0:
+                drained_at = now
+                break
             await asyncio.sleep(0.1)
         done.set()
         await clicker
@@ -188,9 +201,10 @@ async def run(alert_count: int, users: int, jitter: float) -> None:
         rows = [
             ("alerts / users / cases", f"{alert_count} / {users} / {len(cases)}", ""),
             ("all cards posted", _s(all_posted_at), ""),
-            ("all posted + grouped counts shown + backlog 0", _s(finished_at), ""),
+            ("all posted + grouped counts shown", _s(shown_at), ""),
+            ("+ backlog 0 (the clicks' follow-up too: revoke outcomes, notes, watch baselines)", _s(drained_at), ""),
             (f"lower bound for {needed} sends (Teams' limits)", f"{bound:g} s", ""),
-            ("ratio to the bound", _ratio(finished_at, bound), f"<= {TARGET_RATIO}x"),
+            ("ratio to the bound (posted + counts shown)", _ratio(shown_at, bound), f"<= {TARGET_RATIO}x"),
             ("sends accepted (posts / card updates attempted)", f"{limits.accepted} ({posts} / {updates})", ""),
             ("429s from the sandbox", f"{limits.throttled} = {_pct(limits.throttled, sends)} of sends",
              f"<= {TARGET_THROTTLED:.0%}"),
@@ -206,13 +220,17 @@ async def run(alert_count: int, users: int, jitter: float) -> None:
         for name, value, target in rows:
             print(f"| {name} | {value} | {target} |")
         print()
-        ratio_ok = finished_at is not None and finished_at <= TARGET_RATIO * bound
+        ratio_ok = shown_at is not None and shown_at <= TARGET_RATIO * bound
         throttled_ok = bool(sends) and limits.throttled / sends <= TARGET_THROTTLED
         print(f"time within {TARGET_RATIO}x of the bound: {'met' if ratio_ok else 'NOT met'}; "
               f"429s <= {TARGET_THROTTLED:.0%}: {'met' if throttled_ok else 'NOT met'}; "
-              f"click p99 <= {TARGET_CLICK_P99_MS:.0f} ms: "
-              f"{'met' if all_clicks and percentile(all_clicks, 0.99) <= TARGET_CLICK_P99_MS else 'NOT met'}")
-        if finished_at is None:
+              f"click p99 <= {TARGET_CLICK_P99_MS:.0f} ms: all presses "
+              f"{'met' if all_clicks and percentile(all_clicks, 0.99) <= TARGET_CLICK_P99_MS else 'NOT met'}, "
+              f"while the alerts arrived "
+              f"{'met' if during_intake and percentile(during_intake, 0.99) <= TARGET_CLICK_P99_MS else 'NOT met'}, "
+              f"while the backlog drained "
+              f"{'met' if after_intake and percentile(after_intake, 0.99) <= TARGET_CLICK_P99_MS else 'NOT met'}")
+        if drained_at is None:
             backlog = await world.metric(bot, "riposte_jobs_backlog")
             print(f"the storm did not finish within 170 s: backlog {backlog:.0f}, "
                   f"{sum(1 for c in cases if world.thread_of_case(c))}/{len(cases)} cards posted")

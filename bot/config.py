@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     # Teams drops a click's answer later than about 5 s: the steps before it (role look-up, a listing, Bot Connector
     # calls) share this budget per turn, each also capped by its own limit. Never longer; tests shorten it.
     answer_budget_seconds: float = Field(4.5, gt=0, le=4.5, validation_alias="RIPOSTE_ANSWER_BUDGET_SECONDS")
+
+    # Privileged actions (bot/signin): "delegated" runs every Graph action on an administrator, and every password
+    # reset, with the Graph token of the person whose click releases it, through the Azure Bot's OAuth connection
+    # (Teams sign-in); "app" runs them with the app's own rights (which then needs the Privileged Authentication
+    # Administrator directory role). OAuthUrl: the Bot Framework token service (a regional one, or the sandbox's);
+    # empty: botbuilder's default. The OAuth connection's app id (for the admin-consent link): the bot's by default.
+    privileged_actions: Literal["delegated", "app"] = Field("delegated", validation_alias="RIPOSTE_PRIVILEGED_ACTIONS")
+    oauth_connection: str = Field("", validation_alias="RIPOSTE_OAUTH_CONNECTION")
+    oauth_app_id: str = Field("", validation_alias="RIPOSTE_OAUTH_APP_ID")
+    oauth_url: str = Field("", validation_alias=AliasChoices("OAuthUrl", "OAUTH_URL"))
+
     # How long a clicker's group membership is trusted before Graph is asked again.
     role_cache_seconds: int = Field(60, ge=1, validation_alias="RIPOSTE_ROLE_CACHE_SECONDS")
     # How long shutdown waits for in-flight actions before recording them as interrupted.
@@ -144,6 +155,15 @@ class Settings(BaseSettings):
     watch_hours: float = Field(24.0, ge=0, validation_alias="RIPOSTE_WATCH_HOURS")
     watch_interval_seconds: float = Field(900.0, gt=0, validation_alias="RIPOSTE_WATCH_INTERVAL_SECONDS")
     watch_max_rps: int = Field(2, ge=1, validation_alias="RIPOSTE_WATCH_MAX_RPS")
+
+    # The Teams app package (manifest/build.py): the host name Teams reaches the bot at (the messaging endpoint's,
+    # e.g. riposte.contoso.com; a host, not a URL), which goes in validDomains and in the SSO resource
+    # api://<host>/botid-<MicrosoftAppId> (webApplicationInfo); and the publisher shown in Teams' app details.
+    public_host: str = Field("", validation_alias="RIPOSTE_PUBLIC_HOST")
+    developer_name: str = Field("Riposte", validation_alias=AliasChoices("RIPOSTE_DEVELOPER_NAME", "DEVELOPER_NAME"))
+    website_url: str = Field(
+        "https://example.com/riposte", validation_alias=AliasChoices("RIPOSTE_WEBSITE_URL", "WEBSITE_URL")
+    )
 
     host: str = Field("127.0.0.1", validation_alias="HOST")
     port: int = Field(3978, validation_alias="PORT")
@@ -180,6 +200,19 @@ class Settings(BaseSettings):
     def tenant_id(self) -> str:
         """The one tenant whose activities and users this deployment serves."""
         return self.microsoft_app_tenant_id or self.graph_tenant_id
+
+    @property
+    def delegated(self) -> bool:
+        return self.privileged_actions == "delegated"
+
+    def signin_warning(self) -> str | None:
+        """What start-up says when delegated mode cannot sign anyone in (the bot still starts; those actions are
+        greyed out on cards with this reason)."""
+        if self.delegated and not self.oauth_connection:
+            return ("RIPOSTE_PRIVILEGED_ACTIONS=delegated but RIPOSTE_OAUTH_CONNECTION is not set: actions on "
+                    "administrators and password resets are greyed out. Set it to the Azure Bot's OAuth connection "
+                    "name (README: Privileged actions), or RIPOSTE_PRIVILEGED_ACTIONS=app to use the app's own rights.")
+        return None
 
     def automation_token_problem(self) -> str | None:
         """Why automation must not act with these settings, or None: the rule at start-up (RIPOSTE_AUTOMATION=true)

@@ -4,7 +4,8 @@
 never prints a secret: only ids, names, and what Graph, Exchange, Entra and Redis answered.
 
 The Graph permissions come from each action's `permission` field (actions/permissions.py names the shared ones),
-so doctor and the README table cannot drift apart. Granted permissions are read from the app's service principal
+so doctor and the README table cannot drift apart; actions the policy file switches off (`enabled = false`) are
+left out, so what only they need is not asked for. Granted permissions are read from the app's service principal
 (`appRoleAssignments`), resolved against each resource's `appRoles`; where a harmless read exists for a
 permission, doctor also makes it, since a consent can be listed yet not be in force yet.
 """
@@ -15,7 +16,7 @@ import argparse
 import asyncio
 import re
 import sys
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -30,6 +31,8 @@ from actions.errors import ServiceError
 from actions.exchange import ExchangeAdmin
 from actions.permissions import CHECK_MEMBER_GROUPS
 from actions.spec import PRIVILEGED_ROLE_TEMPLATES
+from bot.access.enabled_actions import permissions
+from bot.access.policy import Policy, PolicyError, default_policy, load_policy
 from bot.audit.health import persistence
 from bot.config import Settings
 from bot.intake.alert_channel import ALERT_CHANNEL_KEY
@@ -80,8 +83,9 @@ def needs_of(permission: str) -> list[tuple[tuple[str, ...], bool]]:
     return found
 
 
-def required(settings: Settings, actions: Iterable[str] | None = None) -> list[Need]:
-    """What the enabled actions (all of them unless named) and the bot itself need, merged, in a stable order."""
+def required(settings: Settings, actions: Mapping[str, str] | None = None) -> list[Need]:
+    """What the enabled actions (name → permission text; all of them unless given) and the bot itself need, merged,
+    in a stable order."""
     merged: dict[tuple[tuple[str, ...], bool], Need] = {}
 
     def add(permission: str, user: str) -> None:
@@ -91,8 +95,8 @@ def required(settings: Settings, actions: Iterable[str] | None = None) -> list[N
                 need.used_by.append(user)
 
     add(CHECK_MEMBER_GROUPS, "who may click (group membership)")
-    for name in actions if actions is not None else ACTIONS:
-        add(ACTIONS[name].permission, name)
+    for name, permission in (actions if actions is not None else permissions(default_policy())).items():
+        add(permission, name)
     if settings.poll_alerts_seconds > 0:
         add("SecurityAlert.Read.All", "alert polling (RIPOSTE_POLL_ALERTS_SECONDS)")
     return list(merged.values())
@@ -198,8 +202,10 @@ async def _granted(report: Report, graph: Graph, app_id: str) -> tuple[set[str] 
         return None, None
     status, body = await graph.get(f"/servicePrincipals(appId='{quote(app_id)}')/appRoleAssignments")
     if status != 200:
+        needing = ", ".join(name for name, spec in ACTIONS.items() if "Application.Read.All" in spec.permission)
         report.line(FAIL, f"granted permissions of app {app_id} could not be read: {_graph_said(status, body)}",
-                    "grant Application.Read.All (block_signin needs it too); the lines below then say more")
+                    f"grant Application.Read.All ({needing or 'no action'} needs it too); the lines below then say "
+                    "more")
         return None, principal.get("id")
     roles: dict[str, str] = {}
     for app in (GRAPH_APP_ID, EXCHANGE_APP_ID):
@@ -225,10 +231,10 @@ async def _app_roles(graph: Graph, principal_id: str | None) -> set[str] | None:
     return {str(role["roleTemplateId"]) for role in roles}
 
 
-async def _permissions(report: Report, graph: Graph, settings: Settings, app_id: str) -> None:
+async def _permissions(report: Report, graph: Graph, settings: Settings, app_id: str, policy: Policy) -> None:
     granted, principal_id = await _granted(report, graph, app_id)
     held_roles = await _app_roles(graph, principal_id)
-    for need in required(settings):
+    for need in required(settings, permissions(policy)):
         used_by = ", ".join(need.used_by)
         if need.role:
             template = ROLE_TEMPLATES.get(need.names[0])
@@ -274,8 +280,8 @@ async def _permissions(report: Report, graph: Graph, settings: Settings, app_id:
                         + f" — for {used_by}")
 
 
-async def _groups(report: Report, graph: Graph, settings: Settings) -> None:
-    approvals = any(spec.needs_approval for spec in ACTIONS.values())
+async def _groups(report: Report, graph: Graph, settings: Settings, policy: Policy) -> None:
+    approvals = any(rule.approval and rule.enabled for rule in policy.rules.values())
     for setting, ids, required_here in (
         ("RIPOSTE_RESPONDER_GROUPS", settings.responder_groups, True),
         ("RIPOSTE_APPROVER_GROUPS", settings.approver_groups, approvals),
@@ -317,8 +323,9 @@ async def _protected_users(report: Report, graph: Graph, settings: Settings) -> 
                         "fix RIPOSTE_PROTECTED_USERS: a typo here leaves a break-glass account unprotected")
 
 
-async def _exchange(report: Report, settings: Settings, credential: AsyncTokenCredential | None) -> None:
-    users = [name for name, spec in ACTIONS.items() if EXCHANGE_PERMISSION in spec.permission]
+async def _exchange(report: Report, settings: Settings, credential: AsyncTokenCredential | None,
+                    policy: Policy) -> None:
+    users = [name for name, permission in permissions(policy).items() if EXCHANGE_PERMISSION in permission]
     if not users:
         return
     own = credential is None
@@ -411,22 +418,37 @@ async def run(settings: Settings, *, out: TextIO | None = None, credential: Asyn
         report.line(FAIL, f"configuration: {problem}")
     else:
         report.line(OK, "configuration: the bot would start with these settings")
+    policy = _policy(report, (configured or settings).policy_file)
     token = await _token(report, settings, credential)
     app_id = app_id or settings.graph_client_id
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         if token is not None:
             graph = Graph(session, settings.graph_endpoint, token)
-            await _permissions(report, graph, settings, app_id)
-            await _groups(report, graph, settings)
+            await _permissions(report, graph, settings, app_id, policy)
+            await _groups(report, graph, settings, policy)
             await _protected_users(report, graph, settings)
         else:
             report.line(FAIL, "permissions, groups and protected users: not checked without a Graph token")
-    await _exchange(report, settings, credential)
+    await _exchange(report, settings, credential, policy)
     await _redis(report, settings)
     await _bot_identity(report, settings)
     verdict = OK if not report.failures else FAIL
     report.out.write(f"{verdict} {report.failures} problem(s), {report.warnings} warning(s)\n")
     return 1 if report.failures else 0
+
+
+def _policy(report: Report, path: str) -> Policy:
+    """The policy file's actions: what is switched off is not asked for. A file Riposte would refuse is a red line
+    (the checks then assume the built-in policy)."""
+    try:
+        policy = load_policy(path)
+    except PolicyError as error:
+        report.line(FAIL, f"policy file: {error}", "fix RIPOSTE_POLICY_FILE; Riposte will not start with it")
+        return default_policy()
+    if policy.disabled:
+        report.line(WARN, f"switched off by the policy file (enabled = false), so what only they need is not checked: "
+                          f"{', '.join(sorted(policy.disabled))}")
+    return policy
 
 
 LocalRun = Callable[[Settings], Coroutine[Any, Any, int]]

@@ -16,6 +16,7 @@ from bot.access.roles import RoleResolver
 from bot.access.signing import ButtonSigner
 from bot.audit.trail import RedisAudit
 from bot.cards.views import CardPainter
+from bot.clicks.answered import Turn
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter
@@ -38,19 +39,23 @@ class ChannelBlocked(RiposteError):
 class Channel(Protocol):
     """Where cards go: Teams through the Bot Connector (bot/teams/adapter.py)."""
 
-    async def post_thread(self, channel_id: str, card: Card, service_url: str,
+    async def post_thread(self, channel_id: str, card: Card | CardSource, service_url: str,
                           priority: Priority = Priority.BULK) -> tuple[dict[str, Any], str]:
-        """Start a new thread with `card`; return the thread's conversation reference and the message id."""
+        """Start a new thread with `card`; return the thread's conversation reference and the message id. A
+        CardSource is drawn once the send slot is taken (a storm's post can wait seconds for it)."""
         ...
 
-    async def reply(self, reference: dict[str, Any], card: Card, priority: Priority = Priority.INTERACTIVE) -> str:
-        """Post `card` into the thread of `reference`; return the new message id."""
+    async def reply(self, reference: dict[str, Any], card: Card | str,
+                    priority: Priority = Priority.INTERACTIVE) -> str:
+        """Post `card` (or plain text) into the conversation of `reference` (a channel message's thread); return
+        the new message id."""
         ...
 
     async def update_card(self, reference: dict[str, Any], activity_id: str, card: Card | CardSource,
-                          priority: Priority = Priority.INTERACTIVE) -> None:
+                          priority: Priority = Priority.INTERACTIVE, turn: Turn | None = None) -> None:
         """Replace the message `activity_id` with `card`; a CardSource is drawn once the send slot is taken (and
-        again for each retry), so what is sent is the state at sending, however long the wait for the slot."""
+        again for each retry), so what is sent is the state at sending, however long the wait for the slot.
+        `turn`: the click whose answer waits for this update (it gets only what the answer can spare)."""
         ...
 
 

@@ -1,6 +1,6 @@
 """What Teams reads as markdown on a card: TextBlock text and FactSet titles and values. A RichTextBlock's
-TextRuns are shown as they are. Tests use this to see a posted card as Teams would render it (the sandbox page's
-renderer in static/sandbox.js draws the same distinction)."""
+TextRuns are shown as they are. Tests use this to see a posted card as Teams would render it (the sandbox page
+draws cards with Microsoft's renderer, which asks its host, static/sandbox.js, for markdown where Teams renders it)."""
 
 from __future__ import annotations
 

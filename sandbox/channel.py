@@ -23,12 +23,14 @@ from sandbox.channel_activities import (
 from sandbox.channel_connector import connector_routes
 from sandbox.channel_page import page_routes
 from sandbox.channel_state import ChannelState, Conversation
+from sandbox.channel_tokens import SANDBOX_OAUTH_CONNECTION, token_routes
 
 __all__ = [
     "CHANNEL",
     "SANDBOX_BOT_ID",
     "SANDBOX_BOT_NAME",
     "SANDBOX_CHANNEL_ID",
+    "SANDBOX_OAUTH_CONNECTION",
     "SANDBOX_TEAM_ID",
     "ChannelState",
     "Conversation",
@@ -52,6 +54,7 @@ def create_channel_app(seed: dict[str, Any] | None = None) -> web.Application:
     app[CHANNEL] = ChannelState(seed)
     app.add_routes(routes)
     app.add_routes(page_routes(_state_of))
+    app.add_routes(token_routes(lambda request: request.app[CHANNEL].token_service))
 
     async def wake_long_polls(app: web.Application) -> None:
         # Runs before aiohttp waits for open handlers, so page long-polls (and held requests) don't hold up shutdown.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -20,6 +21,7 @@ from sandbox.channel_state import ChannelState
 from sandbox.faults import Fault
 
 StateGetter = Callable[[web.Request], ChannelState]
+TOKEN_SERVICE_PREFIXES = ("/api/usertoken/", "/api/botsignin/")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -98,6 +100,18 @@ def connector_routes(state_of: StateGetter) -> tuple[list[web.AbstractRouteDef],
             thread = _send_thread(request, body)
             if state.send_limits is not None and thread and not state.send_limits.allow(thread):
                 return _error(429, "Throttled", "Too many requests: the bot is over Teams' send limit.")
+            if fault is not None and fault.hold:
+                answer = await handler(request)  # done: the message is in the channel for everyone to see
+                await asyncio.sleep(fault.hold)  # but the bot hears of it only now (if it is still there)
+                return answer
+        elif request.path.startswith(TOKEN_SERVICE_PREFIXES):
+            # The token service: faults apply (a test makes an exchange fail); nothing recorded (it carries tokens).
+            raw = await request.read()
+            fault = state_of(request).faults.take(request.method, request.path, body=raw.decode(errors="replace"))
+            if fault is not None:
+                await asyncio.sleep(fault.delay)
+                if fault.status:
+                    return _fault_response(fault)
         return await handler(request)
 
     async def create_conversation(request: web.Request) -> web.Response:

@@ -51,6 +51,11 @@ def activity_view(state: ChannelState, activity: dict[str, Any], oid: str) -> di
     }
 
 
+def _sign_in_view(state: ChannelState, oid: str) -> dict[str, str] | None:
+    pending = state.pending_signins.get(oid) if oid else None
+    return {"link": pending.link, "text": pending.text} if pending else None
+
+
 def state_view(state: ChannelState, oid: str) -> dict[str, Any]:
     me = state.person(oid) if oid else None
     return {
@@ -74,6 +79,8 @@ def state_view(state: ChannelState, oid: str) -> dict[str, Any]:
             for thread in state.threads()
         ],
         "chatConversationId": personal_conversation_id(oid) if oid else None,
+        # A sign-in this person must do by the link (single sign-on did not work), as Teams shows it.
+        "signIn": _sign_in_view(state, oid),
         "chat": [activity_view(state, activity, oid) for activity in state.chat(oid)],
     }
 

@@ -32,6 +32,15 @@ from sandbox.channel_activities import (
     utc_now_iso,
 )
 from sandbox.channel_limits import SendLimits
+from sandbox.channel_signin import (
+    OAUTH_CARD,
+    PendingSignIn,
+    answer_login_request,
+    answer_oauth_cards,
+    finish,
+    is_login_request,
+)
+from sandbox.channel_tokens import TokenServiceLinks
 from sandbox.faults import Fault, Faults
 from sandbox.seed import load_seed
 
@@ -72,6 +81,16 @@ class ChannelState:
         self._changed = asyncio.Event()
         self._ids = MessageIds()
         self._session: aiohttp.ClientSession | None = None
+        # Signing in (sandbox/channel_signin.py, channel_tokens.py): the sign-in a person must do by the link (by
+        # their oid), OAuth cards the bot posted that Teams has not answered yet, and the token service.
+        self.pending_signins: dict[str, PendingSignIn] = {}
+        # (person's oid, invoke name, card verb, the answer's statusCode): what Teams saw, sign-in answers included.
+        self.invoke_answers: list[tuple[str, str, str, int | None]] = []
+        self.oauth_prompts: list[tuple[str, dict[str, Any]]] = []
+        self.token_service = TokenServiceLinks(
+            channel_url=lambda: (self.service_url or "").rstrip("/"), tenant_url=lambda: self.tenant_url,
+            application=dict(self.seed.get("application") or {}), tenant_id=self.tenant_id, session=self.http,
+            finish=self.finish_sign_in)
 
     # -- people -------------------------------------------------------------------------------
 
@@ -121,6 +140,9 @@ class ChannelState:
     def wake_all(self) -> None:
         self._changed.set()
 
+    def changed(self) -> None:
+        self._bump()
+
     # -- reading ------------------------------------------------------------------------------
 
     def threads(self) -> list[dict[str, Any]]:
@@ -164,13 +186,15 @@ class ChannelState:
 
     def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500, times: int | None = 1,
                   retry_after: str | None = None, code: str | None = None, delay: float = 0.0,
-                  body_regex: str | None = None, hold: bool = False) -> Fault:
+                  body_regex: str | None = None, hold: float = 0.0, until_released: bool = False) -> Fault:
         """Fail the next `times` connector requests matching `method`, `path_regex` (on the decoded path,
         e.g. "^/v3/conversations$") and `body_regex` (on the JSON text) with `status`;
-        code="MessageWritesBlocked" answers with Teams' body for a bot removed from the conversation."""
+        code="MessageWritesBlocked" answers with Teams' body for a bot removed from the conversation.
+        status=0 with `hold`: the request is served (the message is in the channel) and its answer held `hold`
+        seconds, so that a bot dying meanwhile never learns the new message's id."""
         return self.faults.add(Fault(status=status, method=method, path_regex=path_regex, times=times,
                                      retry_after=retry_after, code=code, delay=delay, body_regex=body_regex,
-                                     hold=hold))
+                                     hold=hold, until_released=until_released))
 
     def _stamp(self, body: dict[str, Any], conversation: Conversation, activity_id: str) -> dict[str, Any]:
         activity = dict(body)
@@ -187,6 +211,8 @@ class ChannelState:
         # Typing indicators and other non-message activities are accepted but never shown.
         if body.get("type", "message") == "message":
             conversation.activities.append(self._stamp(body, conversation, activity_id))
+            if any(a.get("contentType") == OAUTH_CARD for a in body.get("attachments") or [] if isinstance(a, dict)):
+                self.oauth_prompts.append((conversation.id, body))  # the Teams client answers it (channel_signin)
             self._bump()
 
     def create_thread(self, activity: dict[str, Any]) -> tuple[str, str]:
@@ -248,14 +274,17 @@ class ChannelState:
 
     # -- talking to the bot ---------------------------------------------------------------------
 
+    def http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=BOT_TIMEOUT)
+        return self._session
+
     async def _post_to_bot(self, path: str, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:
         if not self.bot_base_url:
             return 503, {"error": {"code": "BotNotConnected", "message": "The sandbox has no bot URL yet."}}
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=BOT_TIMEOUT)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            async with self._session.post(
+            async with self.http().post(
                 f"{self.bot_base_url.rstrip('/')}{path}", json=body, headers=headers
             ) as response:
                 raw = await response.text()
@@ -291,9 +320,21 @@ class ChannelState:
         person = self._require(user_id)
         action = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}
         invoke = card_action_invoke(person, conversation_id, reply_to_id, self._service_url(), action, trigger)
+        status, body = await self.deliver_invoke(person, invoke)
+        if is_login_request(status, body):  # the bot needs the clicker signed in: Teams' part (channel_signin)
+            status, body = await answer_login_request(self, person, invoke, body)
+        return status, body
+
+    async def deliver_invoke(self, person: Person, invoke: dict[str, Any]) -> tuple[int, Any]:
+        """POST an invoke as `person`; a card in the answer becomes their view of the message it was on."""
         status, body = await self._post_to_bot("/api/messages", invoke)
+        action = (invoke.get("value") or {}).get("action") or {}
+        code = body.get("statusCode") if isinstance(body, dict) and "statusCode" in body else status
+        self.invoke_answers.append((person.oid, str(invoke.get("name")), str(action.get("verb") or ""), code))
+        reply_to_id = str(invoke.get("replyToId") or "")
         if (
             status == 200
+            and reply_to_id
             and isinstance(body, dict)
             and body.get("type") == CARD_CONTENT_TYPE
             and isinstance(body.get("value"), dict)
@@ -301,6 +342,10 @@ class ChannelState:
             self.overrides[(reply_to_id, person.oid)] = body["value"]
             self._bump()
         return status, body
+
+    async def finish_sign_in(self, teams_user_id: str, magic_code: str) -> str:
+        """The token service's sign-in page finished: Teams completes what the person was doing."""
+        return await finish(self, teams_user_id, magic_code)
 
     async def remove_bot_from_team(self, user_id: str) -> tuple[int, Any]:
         """A team owner uninstalls the app: Teams tells the bot (installationUpdate, action "remove", from the
@@ -344,7 +389,9 @@ class ChannelState:
             # Teams delivers to a bot only the channel messages that @mention it: this one stays in the thread.
             return NOT_DELIVERED, {"delivered": False, "reason": "a channel message that does not mention the bot"}
         self._sent_messages[activity_id] = message
-        return await self._post_to_bot("/api/messages", message)
+        answer = await self._post_to_bot("/api/messages", message)
+        await answer_oauth_cards(self, person)  # a sign-in card the bot answered with: Teams tries SSO
+        return answer
 
     async def redeliver(self, activity_id: str) -> tuple[int, Any]:
         """Deliver a typed message to the bot again, same id and all, as Teams does when the bot took too long
@@ -361,10 +408,8 @@ class ChannelState:
         """Undo containment in the sandbox tenant (its POST /_sandbox/revert), for the page's controls."""
         if not self.tenant_url:
             return 503, {"error": "The sandbox channel does not know the sandbox tenant's URL."}
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=BOT_TIMEOUT)
         try:
-            async with self._session.post(f"{self.tenant_url.rstrip('/')}/_sandbox/revert", json=body) as response:
+            async with self.http().post(f"{self.tenant_url.rstrip('/')}/_sandbox/revert", json=body) as response:
                 return response.status, await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             return 502, {"error": f"{type(error).__name__}: {error}"}

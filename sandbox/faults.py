@@ -17,8 +17,10 @@ class Fault:
     `body_regex` narrows it to requests whose body matches (one card among many, say).
     `unapplied` (with status 0): the request is answered as if it succeeded, but the tenant is left as it was
     (a change Graph accepted that did not take: replication, a sync that reverts it, a policy that overrides it).
-    `hold` (in-process tests only): the answer also waits until the test calls `Faults.release()`, so a service
-    is slow for exactly as long as the test needs, not for a guessed number of seconds.
+    `hold` (with status 0): the request is served at once (the service has done the work) and its answer is held
+    this many seconds: a caller that dies meanwhile never learns that it was done (the sandbox channel).
+    `until_released` (in-process tests only): the request waits until the test calls `Faults.release()`, so a
+    service is slow for exactly as long as the test needs, not for a guessed number of seconds.
     """
 
     status: int
@@ -32,7 +34,8 @@ class Fault:
     delay: float = 0.0
     body_regex: str | None = None
     unapplied: bool = False
-    hold: bool = False
+    hold: float = 0.0
+    until_released: bool = False
     _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _body_pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
@@ -51,10 +54,10 @@ class Fault:
         return self._pattern.search(path) is not None
 
     async def slow_down(self) -> None:
-        """Wait as the fault says before the request is answered: `delay`, then until released if held."""
+        """Wait as the fault says before the request is served: `delay`, then until released if so."""
         if self.delay:
             await asyncio.sleep(self.delay)
-        if self.hold:
+        if self.until_released:
             await self._released.wait()
 
     def headers(self) -> dict[str, str]:
@@ -73,12 +76,12 @@ class Faults(list[Fault]):
 
     def add(self, fault: Fault) -> Fault:
         self.append(fault)
-        if fault.hold:
+        if fault.until_released:
             self._held.append(fault)
         return fault
 
     def release(self) -> None:
-        """Let every request a `hold` fault is holding be answered (and any it would hold later)."""
+        """Let every request an `until_released` fault is holding be served (and any it would hold later)."""
         for fault in self._held:
             fault._released.set()
         self._held.clear()

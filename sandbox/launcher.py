@@ -11,7 +11,7 @@ from aiohttp import web
 
 from actions.credentials import StaticTokenCredential
 from bot.config import Settings
-from sandbox.channel import CHANNEL, SANDBOX_CHANNEL_ID, create_channel_app
+from sandbox.channel import CHANNEL, SANDBOX_CHANNEL_ID, SANDBOX_OAUTH_CONNECTION, create_channel_app
 from sandbox.seed import load_seed
 from sandbox.tenant import SANDBOX_GRAPH_TOKEN, create_tenant_app
 from sandbox.tls import self_signed_certificate, server_context
@@ -53,6 +53,7 @@ def sandbox_settings(settings: Settings, seed: dict[str, Any], graph_url: str, c
         update={
             "graph_endpoint": graph_url,
             "exchange_endpoint": graph_url,
+            "authority_host": graph_url,  # the tenant signs people in (and links its admin consent) too
             "graph_tenant_id": seed["tenant"]["id"],
             "service_url": channel_url + "/",
             "alert_channel": settings.alert_channel or SANDBOX_CHANNEL_ID,
@@ -60,6 +61,11 @@ def sandbox_settings(settings: Settings, seed: dict[str, Any], graph_url: str, c
             "approver_groups": settings.approver_groups or [groups["Riposte Approvers"]],
             "admin_responder_groups": settings.admin_responder_groups or [groups["Riposte Admin Responders"]],
             "protected_users": settings.protected_users or breakglass,
+            # Delegated sign-in works out of the box: the channel is also the Bot Framework token service, with
+            # one OAuth connection for the sandbox app (sandbox/channel_tokens.py).
+            "oauth_connection": settings.oauth_connection or SANDBOX_OAUTH_CONNECTION,
+            "oauth_url": settings.oauth_url or channel_url,
+            "oauth_app_id": settings.oauth_app_id or str(seed["application"]["appId"]),
         }
     )
 
@@ -136,5 +142,8 @@ def production_like_environment(
         "RIPOSTE_APPROVER_GROUPS": groups["Riposte Approvers"],
         "RIPOSTE_ADMIN_RESPONDER_GROUPS": groups["Riposte Admin Responders"],
         "RIPOSTE_PROTECTED_USERS": ",".join(_breakglass(seed)),
+        "RIPOSTE_OAUTH_CONNECTION": SANDBOX_OAUTH_CONNECTION,
+        "OAuthUrl": channel_url,
+        "RIPOSTE_OAUTH_APP_ID": str(seed["application"]["appId"]),
         "LOG_LEVEL": "WARNING",
     }

@@ -20,16 +20,33 @@ from sandbox import (
     tenant_apps,
     tenant_auth,
     tenant_directory,
+    tenant_entra,
     tenant_exchange,
     tenant_identity,
     tenant_mail,
     tenant_revert,
+    tenant_signin,
     tenant_users,
 )
 from sandbox.faults import Fault
 from sandbox.seed import load_seed
-from sandbox.tenant_http import REQUEST_IDS, ExchangeError, GraphError, error_response, new_request_ids, state_of
-from sandbox.tenant_state import ROLE_READ_PERMISSIONS, SANDBOX_GRAPH_TOKEN, TENANT, RecordedRequest, TenantState
+from sandbox.tenant_http import (
+    CALLER,
+    REQUEST_IDS,
+    ExchangeError,
+    GraphError,
+    error_response,
+    new_request_ids,
+    state_of,
+)
+from sandbox.tenant_state import (
+    ROLE_READ_PERMISSIONS,
+    SANDBOX_GRAPH_TOKEN,
+    TENANT,
+    DelegatedGrant,
+    RecordedRequest,
+    TenantState,
+)
 
 __all__ = ["ROLE_READ_PERMISSIONS", "SANDBOX_GRAPH_TOKEN", "TENANT", "Fault", "RecordedRequest", "TenantState",
            "create_tenant_app"]
@@ -38,7 +55,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _CONTROL_PREFIX = "/_sandbox/"
 _PROTECTED_PREFIXES = ("/v1.0/", "/adminapi/")
-_REDACTED_FORM_FIELDS = ("client_secret", "client_assertion")
+_REDACTED_FORM_FIELDS = ("client_secret", "client_assertion", "assertion", "code")  # secrets and tokens
 _GRAPH_WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
                            'authorize", client_id="00000003-0000-0000-c000-000000000000"')
 _FAULT_DEFAULTS = {
@@ -75,19 +92,36 @@ async def _recorded_body(request: web.Request) -> Any:
     return body
 
 
+async def _json_body(request: web.Request) -> Any:
+    """The request's JSON as sent (the recorded copy masks a password)."""
+    if not request.body_exists:
+        return None
+    try:
+        return json.loads(await request.text())
+    except ValueError:
+        return None
+
+
 def _cmdlet_name(body: Any) -> str | None:
     cmdlet_input = body.get("CmdletInput") if isinstance(body, dict) else None
     name = cmdlet_input.get("CmdletName") if isinstance(cmdlet_input, dict) else None
     return name if isinstance(name, str) else None
 
 
-def _check_bearer(request: web.Request) -> None:
+def _check_bearer(request: web.Request, recorded: RecordedRequest) -> DelegatedGrant | None:
+    """The caller: None for the app's own token, the grant for a person's (delegated) token; 401 for any other."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else ""
-    if not state_of(request).accepts_token(token):
+    state = state_of(request)
+    if not state.accepts_token(token):
         message = "Access token validation failure. Invalid audience." if token else "Access token is empty."
         raise GraphError(401, "InvalidAuthenticationToken", message,
                          headers={"WWW-Authenticate": _GRAPH_WWW_AUTHENTICATE})
+    person = state.delegated_tokens.get(token)
+    user = state.users.get(person.user_id) if person else None
+    recorded.caller = str(user["userPrincipalName"]) if user else "app"
+    request[CALLER] = person
+    return person
 
 
 def _fault_error(fault: Fault, path: str) -> GraphError:
@@ -111,10 +145,13 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     path = _record_path(request.path)
     cmdlet = _cmdlet_name(body) if path.endswith("/InvokeCommand") else None
     anchor = request.headers.get("X-AnchorMailbox") if cmdlet else None
-    state.requests.append(RecordedRequest(request.method, path, dict(request.query), body, cmdlet, anchor))
+    recorded = RecordedRequest(request.method, path, dict(request.query), body, cmdlet, anchor)
+    state.requests.append(recorded)
     if request.path.startswith(_PROTECTED_PREFIXES):
-        _check_bearer(request)
-        denied = tenant_directory.denied_by_permissions(state, request.method, path)
+        person = _check_bearer(request, recorded)
+        # App permissions bind the app's own token; a person's token is bound by its scopes and their roles.
+        denied = tenant_directory.denied_by_permissions(state, request.method, path) if person is None else None
+        denied = denied or tenant_entra.refusal(state, request.method, path, await _json_body(request), person)
         if denied is not None:
             raise denied
     text = await request.text() if request.body_exists else ""
@@ -257,6 +294,6 @@ def create_tenant_app(seed: dict[str, Any] | None = None) -> web.Application:
     # tenant_directory first: its servicePrincipals(appId='…') paths would otherwise match tenant_apps' {sp}.
     for module_routes in (control, tenant_directory.routes, tenant_users.routes, tenant_mail.routes,
                           tenant_identity.routes, tenant_apps.routes, tenant_exchange.routes, tenant_auth.routes,
-                          tenant_revert.routes):
+                          tenant_signin.routes, tenant_revert.routes):
         app.add_routes(module_routes)
     return app

@@ -1,4 +1,5 @@
-"""Microsoft identity platform v2.0 endpoints, enough for msal's client-credentials flow."""
+"""Microsoft identity platform v2.0 endpoints, enough for msal's client-credentials flow, and the delegated grants
+of sandbox/tenant_signin.py (on-behalf-of, authorization code)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox import tenant_signin
 from sandbox.tenant_http import now_iso, state_of
 
 routes = web.RouteTableDef()
@@ -75,6 +77,12 @@ async def token(request: web.Request) -> web.Response:
         if not form.get(required):
             return _aad_error(400, "invalid_request", 900144,
                               f"The request body must contain the following parameter: '{required}'.")
+    if form["grant_type"] in (tenant_signin.OBO_GRANT, "authorization_code"):  # for a person (delegated)
+        state = state_of(request)
+        answer = tenant_signin.client_problem(state, form) or (
+            tenant_signin.on_behalf_of(state, form) if form["grant_type"] == tenant_signin.OBO_GRANT
+            else tenant_signin.redeem_code(state, form))
+        return web.json_response(answer) if isinstance(answer, dict) else _aad_error(*answer)
     if form["grant_type"] != "client_credentials":
         return _aad_error(400, "unsupported_grant_type", 70003,
                           f"The app requested an unsupported grant type '{form['grant_type']}'.")

@@ -126,8 +126,12 @@ def _principal_by_app_id(state: TenantState, app_id: str) -> dict[str, Any]:
     return found
 
 
+# What the seed says about the app that a service principal does not show (its roles are read through memberOf).
+_PRIVATE_APP_FIELDS = ("directoryRoles", "delegatedPermissions", "clientSecret", "identifierUri")
+
+
 def _public_app(state: TenantState) -> dict[str, Any]:
-    return {k: v for k, v in _app(state).items() if k not in ("directoryRoles", "_about")}
+    return {k: v for k, v in _app(state).items() if k not in _PRIVATE_APP_FIELDS and not k.startswith("_")}
 
 
 def _assignments(state: TenantState) -> list[dict[str, Any]]:

@@ -19,6 +19,8 @@ GRAPH_CONTENT_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=t
                       "IEEE754Compatible=false;charset=utf-8")
 T = TypeVar("T")
 REQUEST_IDS: web.RequestKey[tuple[str, str]] = web.RequestKey("riposte_sandbox_request_ids")
+# Who called (set once the bearer token is checked): None for the app's own token, else the person's grant.
+CALLER: web.RequestKey[Any] = web.RequestKey("riposte_sandbox_caller")
 
 
 class GraphError(Exception):

@@ -36,9 +36,19 @@ class RecordedRequest:
     cmdlet: str | None = None
     anchor: str | None = None  # an Exchange call's X-AnchorMailbox: which mailbox Exchange routed it to
     at: float = field(default_factory=time.time)  # when it arrived (epoch seconds): rates can be measured
+    caller: str = ""  # whose token: "app", or the signed-in person's UPN (a delegated token); "" before the check
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class DelegatedGrant:
+    """What a delegated access token stands for: a person, the app that asked (on their behalf), the scopes."""
+
+    user_id: str
+    client_id: str
+    scopes: frozenset[str]
 
 
 def _default_mailbox_settings() -> dict[str, Any]:
@@ -75,6 +85,12 @@ class TenantState:
         self.faults = Faults()
         # Survives reset(): a running bot keeps its cached token across test cases.
         self.issued_tokens: set[str] = set()
+        # Delegated mode (sandbox/tenant_signin.py): tokens issued for a person, Teams' single-sign-on tokens (what
+        # the Teams client holds for the bot's app id URI), and authorization codes of the sign-in page. Kept across
+        # reset() too, as the token service caches what it was given.
+        self.delegated_tokens: dict[str, DelegatedGrant] = {}
+        self.sso_tokens: dict[str, str] = {}  # token → the person's object id
+        self.auth_codes: dict[str, DelegatedGrant] = {}
         self.exchange_page_size = 1000  # Exchange's largest page; tests lower it to see paging
         self.exchange_pages: dict[str, list[dict[str, Any]]] = {}  # the rest of a paged cmdlet output, by token
         # The app holds every application permission but these (tests withhold some to see Graph's answer).
@@ -108,6 +124,8 @@ class TenantState:
         self.security_alerts: list[dict[str, Any]] = seed.get("securityAlerts", [])
         # Riposte's own app registration (its service principal and directory roles): what doctor inspects.
         self.application: dict[str, Any] = seed.get("application", {})
+        # The delegated permissions a Global Administrator consented to for the app (all it asks for, to begin with).
+        self.consented_scopes: set[str] = set(self.application.get("delegatedPermissions", []))
 
     def _load_user(self, raw: dict[str, Any]) -> None:
         user = {"jobTitle": None, "mail": None, "onPremisesSyncEnabled": None, "userType": "Member", **raw}
@@ -167,7 +185,14 @@ class TenantState:
         return not ROLE_READ_PERMISSIONS <= self.withheld_permissions
 
     def accepts_token(self, token: str) -> bool:
-        return bool(token) and (token == SANDBOX_GRAPH_TOKEN or token in self.issued_tokens)
+        return bool(token) and (token == SANDBOX_GRAPH_TOKEN or token in self.issued_tokens
+                                or token in self.delegated_tokens)
+
+    def role_templates_of(self, user_id: str) -> set[str]:
+        return {str(self.directory_roles[rid].get("roleTemplateId")) for rid in self.role_ids_of(user_id)}
+
+    def app_role_templates(self) -> set[str]:
+        return {str(role.get("roleTemplateId")) for role in self.application.get("directoryRoles", [])}
 
     def writes(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method != "GET"]
@@ -182,11 +207,11 @@ class TenantState:
     def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500,
                   times: int | None = 1, retry_after: str | float | None = None, code: str | None = None,
                   message: str | None = None, cmdlet: str | None = None, delay: float = 0.0,
-                  body_regex: str | None = None, unapplied: bool = False, hold: bool = False) -> Fault:
+                  body_regex: str | None = None, unapplied: bool = False, until_released: bool = False) -> Fault:
         return self.faults.add(Fault(status=status, method=method, path_regex=path_regex, times=times,
                                      retry_after=None if retry_after is None else str(retry_after),
                                      code=code, message=message, cmdlet=cmdlet, delay=delay,
-                                     body_regex=body_regex, unapplied=unapplied, hold=hold))
+                                     body_regex=body_regex, unapplied=unapplied, until_released=until_released))
 
     # What a request can change; an `unapplied` fault puts these back after answering.
     _DATA = ("tenant", "users", "mailboxes", "mailbox_settings", "inbox_rules", "mail_folders", "auth_methods",
@@ -222,6 +247,7 @@ class TenantState:
             "securityAlerts": self.security_alerts,
             "faults": [f.to_json() for f in self.faults],
             "withheldPermissions": sorted(self.withheld_permissions),
+            "consentedScopes": sorted(self.consented_scopes),
         })
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.tenant_http import (
+    CALLER,
     GraphError,
     bad_request,
     collection,
@@ -71,6 +72,17 @@ def _holds(user: dict[str, Any], name: str, value: str) -> bool:
     """Whether the property (or, for a collection, one of its values) equals `value`; Graph ignores case."""
     held = user.get(name)
     return any(isinstance(v, str) and v.lower() == value.lower() for v in (held if isinstance(held, list) else [held]))
+
+
+@routes.get("/v1.0/me")
+async def me(request: web.Request) -> web.Response:
+    """The signed-in person (a delegated token); Graph refuses /me to an app's own token."""
+    person = request.get(CALLER)
+    if person is None:
+        raise bad_request("/me request is only valid with delegated authentication flow.", "BadRequest")
+    user = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+            **public_user(state_of(request).users[person.user_id])}
+    return graph_json(select_fields(user, request))
 
 
 @routes.get("/v1.0/users/{id}")

@@ -8,6 +8,9 @@ override them in a TOML file named by RIPOSTE_POLICY_FILE:
     role = "admin_responder"
     approval = true
 
+    [actions.remove_forwarding]  # switched off: no button, refused as a command or click, never automated, and
+    enabled = false              # `doctor` does not ask for the permissions only it needs
+
     [verbs.use_channel]          # any verb of VERBS: a command, cancel, approve, reject, release, automation
     role = "responder"           # a role, "any_role" or "anyone"
 
@@ -49,6 +52,7 @@ class PolicyError(ValueError):
 class ActionRule:
     role: Role
     approval: bool
+    enabled: bool = True  # false: the deployment leaves the action out (e.g. no Exchange Online permissions)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,22 @@ class Policy:
     def role_for(self, action: str) -> Role:
         return self.rules[action].role
 
+    def enabled(self, action: str) -> bool:
+        rule = self.rules.get(action)
+        return rule is not None and rule.enabled
+
+    @property
+    def disabled(self) -> frozenset[str]:
+        return frozenset(name for name, rule in self.rules.items() if not rule.enabled)
+
+    def why_disabled(self, action: str) -> str | None:
+        """The refusal for an action the policy file switched off, or None when it is on."""
+        if self.enabled(action):
+            return None
+        spec = ACTIONS.get(action)
+        return (f"{spec.title if spec else action} is switched off in this deployment (`enabled = false` under "
+                f"[actions.{action}] in the policy file): ask whoever runs Riposte.")
+
     def requirement(self, verb: str) -> Requirement:
         """Who may use a verb; an unknown one needs a role (fail closed), though every verb used is in VERBS."""
         return self.verbs.get(verb, Access.ANY_ROLE)
@@ -104,8 +124,8 @@ def default_policy() -> Policy:
 def _override(rules: dict[str, ActionRule], name: str, table: Any) -> None:
     if name not in rules:
         raise PolicyError(f"unknown action {name!r}; known: {', '.join(sorted(rules))}")
-    if not isinstance(table, dict) or set(table) - {"role", "approval"}:
-        raise PolicyError(f"[actions.{name}] may set only role and approval")
+    if not isinstance(table, dict) or set(table) - {"role", "approval", "enabled"}:
+        raise PolicyError(f"[actions.{name}] may set only role, approval and enabled")
     rule = rules[name]
     if "role" in table:
         try:
@@ -118,6 +138,10 @@ def _override(rules: dict[str, ActionRule], name: str, table: Any) -> None:
         if not isinstance(table["approval"], bool):
             raise PolicyError(f"[actions.{name}] approval must be true or false")
         rule = replace(rule, approval=table["approval"])
+    if "enabled" in table:
+        if not isinstance(table["enabled"], bool):
+            raise PolicyError(f"[actions.{name}] enabled must be true or false")
+        rule = replace(rule, enabled=table["enabled"])
     rules[name] = rule
 
 
@@ -171,4 +195,9 @@ def load_policy(path: str) -> Policy:
         automation = parse_rules(document.get("automation") or {})
     except RuleError as error:
         raise PolicyError(str(error)) from None
+    for rule in automation:  # a rule that could only be refused each time says the file contradicts itself
+        off = [name for name in rule.actions if not rules[name].enabled]
+        if off:
+            raise PolicyError(f"[[automation.rules]] {rule.name!r} runs {', '.join(off)}, which [actions.{off[0]}] "
+                              "switches off (enabled = false): take it out of the rule, or switch it on")
     return Policy(rules, privileged, kinds, verbs, automation)

@@ -26,6 +26,7 @@ from bot.cards.notes_card import NoteLine, notes_card
 from bot.pipeline.limiter import Priority
 from bot.services import Services
 from bot.state.cases import CASE_TTL_SECONDS, ActionRecord
+from bot.state.states import RunState
 
 log = logging.getLogger(__name__)
 CASE_NOTES = "case_notes"
@@ -156,13 +157,14 @@ def _what(action: str, item_label: str) -> str:
     return f"{title} “{item_label}”" if item_label else title
 
 
-ENDINGS = {"done": ("✅", "done"), "failed": ("❌", "failed"), "interrupted": ("⚠", "interrupted")}
+ENDINGS = {RunState.DONE: ("✅", "done"), RunState.FAILED: ("❌", "failed"),
+           RunState.INTERRUPTED: ("⚠", "interrupted")}
 
 
 async def action_ended(services: Services, case_id: str, record: ActionRecord) -> None:
     """An action's outcome (its read-back and, for a bundle, its steps with it)."""
     icon, word = ENDINGS.get(record.state, ("•", record.state))
-    if record.state == "done" and not record.verified:
+    if record.state == RunState.DONE and not record.verified:
         icon = "⚠"  # Graph accepted it, but the read-back did not show the change
     who = record.actor_name + (f" (approved by {record.approved_by})" if record.approved_by else "")
     lines = (*record.steps, *([record.verification] if record.verification else []))

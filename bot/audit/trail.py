@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 
-from actions import ACTIONS
-from actions.runner import AuditEntry
+from actions.audit import AuditEntry
+from bot.audit.batch import APPEND_MANY, MAX_BATCH, batch_args
 from bot.audit.chain import CHECKPOINT_PHASE, GENESIS, Checker, Verdict, entry_hash, signed
 from bot.config import Settings
 from bot.logs import correlation_id
@@ -84,15 +84,6 @@ def stream_ms(entry_id: str) -> int:
     return int(entry_id.split("-", 1)[0])
 
 
-def undo_link(entry: AuditEntry) -> str:
-    """An undo names what it reverses: '<case id>/<action>' (the entries of that action carry both)."""
-    reversed_names = [spec.name for spec in ACTIONS.values() if spec.undo == entry.action]
-    spec = ACTIONS.get(entry.action)
-    if not reversed_names or spec is None or not spec.needs_saved:
-        return ""
-    return ",".join(f"{entry.case_id}/{name}" for name in reversed_names)
-
-
 async def load_audit_key(redis: Redis, settings: Settings) -> bytes:
     """RIPOSTE_AUDIT_KEY, or one generated once and kept in Redis (shared by every replica), with a warning."""
     configured = settings.audit_key.get_secret_value()
@@ -122,6 +113,9 @@ class RedisAudit:
         self._head = (0, GENESIS)  # what this process believes the head is; the append script has the last word
         self._lock = asyncio.Lock()
         self._append = redis.register_script(_APPEND)
+        self._append_many = redis.register_script(APPEND_MANY)
+        self._waiting: list[tuple[dict[str, str], asyncio.Future[tuple[str, int, str, int, int]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._trim = redis.register_script(_TRIM)
 
     @property
@@ -142,10 +136,6 @@ class RedisAudit:
         # The original fields are always stored (readers index them); the newer optional ones only when set.
         fields = {name: str(value) for name, value in dataclasses.asdict(entry).items()
                   if value or name in ALWAYS_STORED}
-        if not entry.undo_of and entry.phase in ("intent", "outcome"):
-            link = undo_link(entry)
-            if link:
-                fields["undo_of"] = link
         return await self._write(fields)
 
     async def record_event(self, kind: str, **fields: str | int | float | bool | None) -> str:
@@ -168,7 +158,7 @@ class RedisAudit:
             fields["correlation_id"] = correlation_id.get()  # the id the logs and an error card carry
         if self._settings.tenant_id:
             fields.setdefault("tenant", self._settings.tenant_id)
-        entry_id, seq, digest, cp_seq, cp_at = await self._append_entry(fields)
+        entry_id, seq, digest, cp_seq, cp_at = await self._append_queued(fields)
         elapsed_ms = time.time() * 1000 - cp_at
         if seq - cp_seq >= self._settings.audit_checkpoint_entries or (
             elapsed_ms >= self._settings.audit_checkpoint_minutes * 60_000
@@ -178,6 +168,50 @@ class RedisAudit:
             except Exception:  # the entry is in; the next entry or the periodic task checkpoints it
                 log.exception("audit checkpoint after seq %d could not be written", seq)
         return entry_id
+
+    async def _append_queued(self, fields: dict[str, str]) -> tuple[str, int, str, int, int]:
+        """Append `fields` with whatever else is waiting (bot/audit_batch.py): one round trip per batch. The batch is
+        sent by a task of its own, so a writer that gives up waiting cannot cut the others' append short."""
+        done: asyncio.Future[tuple[str, int, str, int, int]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((fields, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            try:
+                results = await self._append_batch([fields for fields, _ in batch])
+            except Exception as error:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+            else:
+                for (_, done), result in zip(batch, results, strict=True):
+                    if not done.done():
+                        done.set_result(result)
+
+    async def _append_batch(self, batch: list[dict[str, str]]) -> list[tuple[str, int, str, int, int]]:
+        """Append `batch` in order after the current head; per entry its id, seq and hash, and the checkpoint's seq
+        and time (ms) as the head had them: for every entry but the last, its own seq and now, so that only the
+        batch's last entry asks for a checkpoint."""
+        async with self._lock:
+            for attempt in range(APPEND_ATTEMPTS):
+                if attempt:  # another replica won the race: back off a random moment so that no writer starves
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
+                args, chained = batch_args(self._head, batch)
+                reply = await self._append_many(keys=[AUDIT_STREAM, HEAD_KEY], args=args)
+                if int(reply[0]) == 1:
+                    self._head = chained[-1]
+                    now_ms = int(time.time() * 1000)
+                    results = [(str(entry_id), seq, digest, seq, now_ms)
+                               for entry_id, (seq, digest) in zip(reply[3:], chained, strict=True)]
+                    entry_id, seq, digest, _, _ = results[-1]
+                    results[-1] = (entry_id, seq, digest, int(reply[1]), int(float(reply[2])))
+                    return results
+                self._head = (int(reply[1]), str(reply[2]))
+        raise AuditContention(f"the audit head moved {APPEND_ATTEMPTS} times in a row; entries not written")
 
     async def _append_entry(self, fields: Mapping[str, str],
                             covers: Mapping[str, str] | None = None) -> tuple[str, int, str, int, int]:

@@ -13,6 +13,7 @@ from actions.runner import Refused
 from bot.access.permission import permit_verb
 from bot.cards.alert_card import message_card
 from bot.cards.audit_card import PAGE_VERB, audit_card
+from bot.clicks.answered import Turn
 from bot.services import Card, Services
 
 PAGE_SIZE = 10
@@ -41,10 +42,10 @@ def _signed(services: Services, reference: dict[str, str]) -> dict[str, str]:
     return services.signer.data(AUDIT_CASE, PAGE_VERB, secrets.token_hex(4), item)
 
 
-async def page_click(services: Services, object_id: str, name: str, item: str) -> Card:
+async def page_click(services: Services, object_id: str, name: str, item: str, turn: Turn) -> Card:
     """An Older / Newer click whose signature was already checked (bot/clicks/handle.py)."""
     try:
-        await permit_verb(services, "audit", object_id, name)
+        await permit_verb(services, "audit", object_id, name, turn)
     except Refused as refusal:
         return message_card(f"{refusal} The audit trail is not shown.", "attention")
     try:

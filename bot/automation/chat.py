@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 
-from actions.runner import Actor, Refused, roles_text
+from actions.audit import actor_fields
+from actions.runner import Refused
+from actions.spec import Actor
 from bot.access.permission import permit_verb
 from bot.automation import switch as automation_switch
 from bot.automation.run import rules
 from bot.automation.switch import MODE_WORDS, Mode, SwitchState
+from bot.clicks.answered import Turn
 from bot.commands.parse import safe_echo
-from bot.run.execution import after_the_answer
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -22,24 +24,32 @@ COMMAND = {"automation": "automation on", "automation_off": "automation off",
            "automation_dry_run": "automation dry-run", "automation_status": "automation status"}
 
 
-async def handle(services: Services, verb: str, object_id: str, name: str) -> str:
-    """The answer to one automation command (plain text for the chat)."""
+async def handle(services: Services, verb: str, object_id: str, name: str, turn: Turn) -> str:
+    """The answer to one automation command (plain text for the chat); its announcement goes out after it."""
     try:
-        actor = await permit_verb(services, verb, object_id, name)
+        actor = await permit_verb(services, verb, object_id, name, turn)
     except Refused as refusal:
         if verb != "automation_status":
-            await _audit_refusal(services, verb, object_id, name, str(refusal))
+            who = await _who(services, object_id, name, turn)
+            await _audit_refusal(services, verb, who, str(refusal))
         raise
     if verb == "automation_status":
         return await status_text(services)
-    return await _switch(services, actor, WANTED[verb], COMMAND[verb])
+    return await _switch(services, actor, WANTED[verb], COMMAND[verb], turn)
 
 
-async def _audit_refusal(services: Services, verb: str, object_id: str, name: str, reason: str,
-                         roles: str = "") -> None:
+async def _who(services: Services, object_id: str, name: str, turn: Turn) -> Actor:
+    """Who tried, with the roles they hold (just looked up, so cached) and their UPN, for the audit."""
+    try:
+        return await services.roles.actor(object_id, name, turn)
+    except Exception:  # the refusal is audited without them rather than not at all
+        return Actor(id=object_id, name=name)
+
+
+async def _audit_refusal(services: Services, verb: str, actor: Actor, reason: str) -> None:
     await services.audit.record_event(
-        "automation_switch_refused", actor_id=object_id, actor_name=name, actor_roles=roles, result="refused",
-        state_after=WANTED[verb].value, detail=f"{COMMAND[verb]}: {reason}",
+        "automation_switch_refused", **actor_fields(actor), result="refused", state_after=WANTED[verb].value,
+        detail=f"{COMMAND[verb]}: {reason}",
     )
 
 
@@ -49,7 +59,7 @@ def _since(state: SwitchState) -> str:
     return f"since {state.since} (switched by {safe_echo(state.by)})"
 
 
-async def _switch(services: Services, actor: Actor, mode: Mode, command: str) -> str:
+async def _switch(services: Services, actor: Actor, mode: Mode, command: str, turn: Turn) -> str:
     settings = services.settings
     refusal = ""
     if mode is Mode.ON and settings.automation_dry_run:
@@ -58,16 +68,15 @@ async def _switch(services: Services, actor: Actor, mode: Mode, command: str) ->
     elif mode is Mode.ON and (problem := settings.automation_token_problem()):
         refusal = problem
     if refusal:
-        await _audit_refusal(services, "automation", actor.id, actor.name, refusal, roles_text(actor.roles))
+        await _audit_refusal(services, "automation", actor, refusal)
         return f"Automation stays as it is: {refusal}"
     before = await automation_switch.switch(services, mode, actor.name, actor.id)
     state = await automation_switch.current(services)
     if before is mode:
         return f"Automation is already {MODE_WORDS[mode]}, {_since(state)}. Nothing changed."
     await services.audit.record_event(
-        "automation_switched", actor_id=actor.id, actor_name=actor.name, actor_upn=actor.upn,
-        actor_roles=roles_text(actor.roles), state_before=before.value, state_after=mode.value, result="ok",
-        detail=command,
+        "automation_switched", **actor_fields(actor), state_before=before.value, state_after=mode.value,
+        result="ok", detail=command,
     )
     log.info("%s switched automation from %s to %s", actor.name, before.value, mode.value)
     said = {
@@ -80,7 +89,7 @@ async def _switch(services: Services, actor: Actor, mode: Mode, command: str) ->
     announcement = f"{said} Switched by {safe_echo(actor.name)} (`{command}`)."
     style = "good" if mode is Mode.OFF else "attention"
     # After this turn's answer (Teams waits ~5 s for it): the outbox may make the post wait for a send slot.
-    after_the_answer(services, lambda: automation_switch.announce(services, announcement, style))
+    turn.later(lambda: automation_switch.announce(services, announcement, style))
     answer = f"{said} (announced in the alert channel)"
     frees = await automation_switch.slot_frees_at(services) if mode is Mode.ON else None
     if frees is not None:

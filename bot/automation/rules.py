@@ -31,9 +31,6 @@ from bot.intake.alerts import EVIDENCE_KINDS, SEVERITIES, Alert
 CONFIDENCES = ("low", "medium", "high")
 ORIGINS = ("native", "graph")
 DEFAULT_RULE_NAME = "default"
-# Never automated: a password reset's temporary password is for the person who clicked (and, with delegated
-# privileged actions, it runs with that person's own sign-in), so there is nobody to give it to.
-NEEDS_A_PERSON = frozenset({"reset_password"})
 KEYS = frozenset({"name", "source", "detection_source", "category", "title", "min_severity", "min_confidence",
                   "evidence", "actions"})
 
@@ -51,7 +48,7 @@ def why_not_automatable(name: str) -> str | None:
         return f"{name} acts on one listed item, which a person picks"
     if spec.needs_saved:
         return f"{name} is an undo"
-    if spec.inline or name in NEEDS_A_PERSON:
+    if spec.inline:  # e.g. a temporary password, for the person who clicked: automation has nobody to give it to
         return f"{name} needs a person (its result is shown only to whoever ran it)"
     return None
 

@@ -3,7 +3,8 @@
 
 It acts as "Riposte automation" with the responder role only, through the same rails as a click: no protected,
 system or last-Global-Administrator targets; no administrators at all (that needs admin_responder); nothing the
-policy says needs approval; nothing that needs a person (a password reset). Each action counts against the
+policy says needs approval; nothing that needs a person (a password reset, or in delegated mode anything that
+runs with a person's own Entra token). Each action counts against the
 hourly cap (RIPOSTE_AUTOMATION_MAX_PER_HOUR, across replicas); the action that would exceed it does not run, and
 automation switches itself off, says so once in the alert channel, and leaves this and every further case to a
 person. In dry run the matching rule's actions are only described on the card. The audit records the rule with
@@ -16,16 +17,17 @@ import logging
 from dataclasses import replace
 
 from actions import ACTIONS
-from actions.runner import ActionResult, Actor, Refused
-from actions.spec import Role
+from actions.audit import actor_fields
+from actions.runner import ActionResult
+from actions.spec import Actor, Role
 from bot.access.levels import describe
-from bot.access.permission import permit
 from bot.automation import switch as automation_switch
 from bot.automation.rules import AutomationRule, default_rule, first_match, why_not_automatable
 from bot.automation.switch import CAP_REACHED_BY, Mode
 from bot.pipeline.enqueue import refresh_card
 from bot.pipeline.limiter import Priority
-from bot.run.execution import Run, start
+from bot.run.act import Admit, Approval, Ending, act, refusal, refuse
+from bot.run.execution import Run
 from bot.services import Services
 from bot.state.cases import Case
 
@@ -53,19 +55,11 @@ def _phrase(names: list[str]) -> str:
 
 
 async def _reasons_not_to(services: Services, case: Case, name: str) -> str | None:
-    """Why automation may not run `name` on this case's user (the click's rails), or None."""
-    assert case.target is not None
+    """Why automation may not run `name` on this case's user (the click's rails, bot/run/act.py), or None."""
     problem = why_not_automatable(name)
     if problem:
         return problem
-    spec = ACTIONS[name]
-    try:
-        await permit(services, spec, AUTOMATION, case.target)
-    except Refused as refusal:
-        return str(refusal)
-    if services.policy.needs_approval(name, case.target):
-        return f"{spec.title} needs approval, which automation never grants itself"
-    return None
+    return await refusal(services, Run(case, ACTIONS[name], AUTOMATION), Approval.NEVER)
 
 
 async def _note(services: Services, case_id: str, note: str) -> None:
@@ -113,7 +107,7 @@ async def _dry_run(services: Services, case: Case, rule: AutomationRule) -> None
         note += " Would not run: " + "; ".join(refused) + "."
     await automation_switch.count(services, "dry_run")
     await services.audit.record_event(
-        "automation_dry_run", case_id=case.id, actor_id=AUTOMATION.id, actor_name=AUTOMATION.name, rule=rule.name,
+        "automation_dry_run", case_id=case.id, **actor_fields(AUTOMATION), rule=rule.name,
         target_upn=case.target.upn if case.target else "", state_after=",".join(would), result="dry-run",
         detail=note,
     )
@@ -126,28 +120,35 @@ async def _act(services: Services, case: Case, rule: AutomationRule) -> list[str
     refused: list[str] = []
     failed: list[str] = []
     for name in rule.actions:
-        reason = await _reasons_not_to(services, case, name)
-        if reason:
+        problem = why_not_automatable(name)
+        if problem:
             if name in ACTIONS:
-                await services.runner.record_refusal(ACTIONS[name], AUTOMATION, case.target, case.id, reason)
-            refused.append(f"{_title(name)}: {reason}")
+                await refuse(services, Run(case, ACTIONS[name], AUTOMATION), problem)
+            refused.append(f"{_title(name)}: {problem}")
             continue
         if started and automation_switch.effective(services, await automation_switch.current(services)) is not Mode.ON:
             refused.append(f"{_title(name)}: automation was switched off while the rule ran")
             break  # `automation off` stops a rule between its actions too
-        run = Run(case, ACTIONS[name], AUTOMATION)
-        if not await services.cases.claim_action(case.id, run.key, AUTOMATION.id):
-            continue  # running or done already (a person, or an earlier run of this job)
-        if not await automation_switch.take_slot(services):
-            await services.cases.release_action(case.id, run.key)
+
+        async def admit() -> bool:
+            """The hourly cap's slot, taken once the action is claimed; and the card says so before it starts."""
+            if not await automation_switch.take_slot(services):
+                return False
+            if not started:  # before the first action starts, so every redraw of the card shows it
+                await _note(services, case.id, f"Contained automatically by rule '{rule.name}'.")
+            await automation_switch.count(services, "acted")
+            return True
+
+        ending, reason = await _run_to_the_end(services, Run(case, ACTIONS[name], AUTOMATION), admit)
+        if ending is Ending.REFUSED:
+            refused.append(f"{_title(name)}: {reason}")
+        elif ending is Ending.HELD:
             await _cap_reached(services, case, rule, started)
             return started
-        if not started:  # before the first action starts, so every redraw of the card shows it
-            await _note(services, case.id, f"Contained automatically by rule '{rule.name}'.")
-        await automation_switch.count(services, "acted")
-        if not await _run_to_the_end(services, run):
-            failed.append(name)
-        started.append(name)
+        elif ending is not Ending.BUSY:  # BUSY: running or done already (a person, or an earlier run of this job)
+            if ending is not Ending.STARTED:
+                failed.append(name)
+            started.append(name)
     if started or refused:
         done = [name for name in started if name not in failed]
         note = (f"Contained automatically by rule '{rule.name}': {_phrase(done)}." if done else
@@ -158,7 +159,7 @@ async def _act(services: Services, case: Case, rule: AutomationRule) -> list[str
         if refused:
             note += " Not automated: " + "; ".join(refused) + "."
         await services.audit.record_event(
-            "automation_run", case_id=case.id, actor_id=AUTOMATION.id, actor_name=AUTOMATION.name, rule=rule.name,
+            "automation_run", case_id=case.id, **actor_fields(AUTOMATION), rule=rule.name,
             target_upn=case.target.upn, state_after=",".join(started), result="ok" if started else "refused",
             detail=note,
         )
@@ -166,9 +167,10 @@ async def _act(services: Services, case: Case, rule: AutomationRule) -> list[str
     return started
 
 
-async def _run_to_the_end(services: Services, run: Run) -> bool:
-    """Start the action and wait for its outcome (a rule's actions run in order, one after the other); whether it
-    did not fail (still running after ACTION_TIMEOUT_SECONDS counts as not failed: its card shows how it ends)."""
+async def _run_to_the_end(services: Services, run: Run, admit: Admit) -> tuple[Ending, str]:
+    """Act (the one path, bot/run/act.py) and wait for the outcome: a rule's actions run in order, one after the
+    other. STARTED means it did not fail (still running after ACTION_TIMEOUT_SECONDS counts as not failed: its card
+    shows how it ends); a failed run ends NOT_STARTED, as one that could not start. With the refusal, if any."""
     finished = asyncio.Event()
     results: list[ActionResult] = []
 
@@ -176,13 +178,15 @@ async def _run_to_the_end(services: Services, run: Run) -> bool:
         results.append(result)
         finished.set()
 
-    await start(services, run, on_finished)
+    acted = await act(services, run, Approval.NEVER, None, admit=admit, on_finished=on_finished)
+    if acted.ending is not Ending.STARTED:
+        return acted.ending, acted.refusal
     try:
         await asyncio.wait_for(finished.wait(), ACTION_TIMEOUT_SECONDS)
     except TimeoutError:
         log.warning("%s on case %s still running after %ss; the rule's next action starts anyway",
                     run.spec.name, run.case.id, ACTION_TIMEOUT_SECONDS)
-    return all(result.ok for result in results)
+    return (Ending.STARTED if all(result.ok for result in results) else Ending.NOT_STARTED), ""
 
 
 async def _cap_reached(services: Services, case: Case, rule: AutomationRule, started: list[str]) -> None:
@@ -196,7 +200,7 @@ async def _cap_reached(services: Services, case: Case, rule: AutomationRule, sta
     if started:
         note = f"Contained automatically by rule '{rule.name}': {_phrase(started)}. " + note
     await services.audit.record_event(
-        "automation_held", case_id=case.id, actor_id=AUTOMATION.id, actor_name=AUTOMATION.name, rule=rule.name,
+        "automation_held", case_id=case.id, **actor_fields(AUTOMATION), rule=rule.name,
         target_upn=case.target.upn if case.target else "", result="held", detail=note,
     )
     await _note(services, case.id, note)

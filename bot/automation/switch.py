@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from bot.cards.alert_card import message_card
 from bot.intake import alert_channel
-from bot.pipeline.limiter import Priority
+from bot.pipeline import sends
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -154,13 +154,13 @@ async def counts_today(services: Services) -> dict[str, int]:
 
 
 async def announce(services: Services, text: str, style: str = "attention") -> None:
-    """Say it once in the alert channel (a new thread). A failure is logged, never raised: the switch has already
-    changed and the audit has it."""
+    """Say it once in the alert channel (a new thread), through the outbox: queued until Teams takes it. A failure
+    to queue it is logged, never raised: the switch has already changed and the audit has it."""
     try:
-        channel_id, service_url = await alert_channel.current(services)
+        channel_id, _ = await alert_channel.current(services)
         if not channel_id:
             log.warning("no alert channel to announce in: %s", text)
             return
-        await services.channel.post_thread(channel_id, message_card(text, style), service_url, Priority.INTERACTIVE)
+        await sends.announce(services, f"announce:{secrets.token_hex(8)}", message_card(text, style))
     except Exception:
         log.exception("could not announce in the alert channel: %s", text)

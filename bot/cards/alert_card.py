@@ -4,15 +4,32 @@ own buttons, and the remediation buttons. Pure: a view in, a card dict out."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from adaptive_cards import card as ac
+from adaptive_cards.types import ActionStyle, Colors, ContainerStyle, FontSize, FontType, FontWeight, Spacing
 
 from actions.spec import TargetUser
-from bot.cards.elements import Card, card, container, execute, facts, run, text, when
+from bot.cards.elements import (
+    Action,
+    Card,
+    Element,
+    action_set,
+    card,
+    container,
+    execute,
+    facts,
+    paragraph,
+    run,
+    show_card,
+    text,
+    when,
+)
 from bot.cards.watch_block import WatchView, watch_block
 from bot.intake.alerts import Alert
 
-SEVERITY_STYLE = {"critical": "attention", "high": "attention", "medium": "warning", "low": "accent",
-                  "informational": "default"}
+SEVERITY_STYLE = {"critical": ContainerStyle.ATTENTION, "high": ContainerStyle.ATTENTION,
+                  "medium": ContainerStyle.WARNING, "low": ContainerStyle.ACCENT,
+                  "informational": ContainerStyle.DEFAULT}
 STATE_ICON = {"running": "⏳", "done": "✅", "failed": "❌", "interrupted": "⚠️", "pending": "🕒",
               "rejected": "🚫", "expired": "⌛", "reversed": "↩️"}
 STATE_WORD = {"done": "done", "failed": "failed", "interrupted": "interrupted", "pending": "waiting for approval",
@@ -21,8 +38,9 @@ STATE_WORD = {"done": "done", "failed": "failed", "interrupted": "interrupted", 
 # some clients do not show. A greyed-out action still takes a slot.
 VISIBLE_ACTIONS = 6
 SOURCE_ADVICE_CHARS = 600  # the alert source's own advice, cut to keep the card under 28 KB
-STATE_STYLE = {"done": "good", "failed": "attention", "interrupted": "warning", "pending": "emphasis",
-               "rejected": "attention", "expired": "warning"}
+STATE_STYLE = {"done": ContainerStyle.GOOD, "failed": ContainerStyle.ATTENTION, "interrupted": ContainerStyle.WARNING,
+               "pending": ContainerStyle.EMPHASIS, "rejected": ContainerStyle.ATTENTION,
+               "expired": ContainerStyle.WARNING}
 
 
 @dataclass(frozen=True)
@@ -32,9 +50,9 @@ class Button:
     data: dict[str, str]
     enabled: bool = True
     tooltip: str = ""
-    style: str = ""
+    style: ActionStyle | None = None
 
-    def render(self) -> dict[str, Any]:
+    def render(self) -> ac.ActionExecute:
         return execute(self.title, self.verb, self.data, enabled=self.enabled, tooltip=self.tooltip,
                        style=self.style)
 
@@ -57,6 +75,7 @@ class StatusView:
     step_undos: tuple[Button, ...] = ()  # a bundle's per-step undos (block_user: “Restore forwarding”)
     verification: str = ""  # what the read-back after the run showed
     verified: bool = True
+    signed_in: str = ""  # delegated mode: whose own Entra rights ran it
 
 
 @dataclass(frozen=True)
@@ -70,7 +89,7 @@ class ItemView:
 class ListingView:
     title: str
     items: tuple[ItemView, ...]
-    inputs: tuple[dict[str, Any], ...] = ()  # choices that apply to this list's buttons (remove_app's mode)
+    inputs: tuple[Element, ...] = ()  # choices that apply to this list's buttons (remove_app's mode)
     empty: str = "none found"
 
 
@@ -83,11 +102,11 @@ class AlertView:
     buttons: tuple[Button, ...]
     statuses: tuple[StatusView, ...] = ()
     listings: tuple[ListingView, ...] = ()
-    inputs: tuple[dict[str, Any], ...] = ()  # e.g. block_user's step checkboxes
+    inputs: tuple[Element, ...] = ()  # e.g. block_user's step checkboxes
     notice: str = ""  # shown on top, e.g. a refusal, to the person who clicked
-    notice_style: str = "attention"
+    notice_style: ContainerStyle = ContainerStyle.ATTENTION
     secret: str = ""  # a temporary password: only ever in the clicker's own copy of the card
-    extra: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    extra: tuple[Element, ...] = field(default_factory=tuple)
     grouped: tuple[Alert, ...] = ()  # the latest alerts that joined this case
     grouped_count: int = 0
     recommended: tuple[str, ...] = ()  # plain-language advice, one line per kind of threat the alert matches
@@ -123,7 +142,7 @@ def shorten(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
-def _evidence(alert: Alert) -> list[dict[str, Any]]:
+def _evidence(alert: Alert) -> list[Element]:
     if not alert.evidence:
         return []
     pairs = [(item.kind.replace("_", " "),
@@ -132,66 +151,71 @@ def _evidence(alert: Alert) -> list[dict[str, Any]]:
     more = len(alert.evidence) - MAX_EVIDENCE
     if more > 0:
         pairs.append(("", f"and {more} more (type `status {alert.user}` to see them all)"))
-    return [text("Evidence", weight="Bolder", spacing="Medium"), facts(pairs)]
+    return [text("Evidence", weight=FontWeight.BOLDER, spacing=Spacing.MEDIUM), facts(pairs)]
 
 
-def _grouped(view: AlertView) -> list[dict[str, Any]]:
+def _grouped(view: AlertView) -> list[Element]:
     """Later alerts about the same user joined this case (one thread per user in a storm): count and latest few."""
     if not view.grouped_count:
         return []
-    lines = [text(f"{view.grouped_count} more alert(s) about this user joined this case", weight="Bolder",
-                  spacing="Medium")]
+    lines: list[Element] = [text(f"{view.grouped_count} more alert(s) about this user joined this case",
+                                 weight=FontWeight.BOLDER, spacing=Spacing.MEDIUM)]
     for alert in view.grouped[-GROUPED_SHOWN:][::-1]:
         seen = f" · detected {when(alert.detected_at)}" if alert.detected_at else ""
         lines.append(text(shorten(f"{alert.severity.upper()} · {alert.title} ({alert.source}{seen})", MAX_TITLE),
-                          spacing="None"))
-    return [container(lines, style="warning")]
+                          spacing=Spacing.NONE))
+    return [container(lines, style=ContainerStyle.WARNING)]
 
 
-def _status_block(status: StatusView) -> dict[str, Any]:
+def _status_block(status: StatusView) -> ac.Container:
     icon = STATE_ICON.get(status.state, "•")
     if status.state == "running":
         headline = f"{icon} {status.title}: working… (started by {status.actor_name} at {when(status.started_at)})"
-        return container([text(headline, weight="Bolder")], style="emphasis")
+        return container([text(headline, weight=FontWeight.BOLDER)], style=ContainerStyle.EMPHASIS)
     moment = when(status.finished_at or status.started_at)
     word = STATE_WORD.get(status.state, status.state)
     headline = f"{icon} {status.title}: {word} by {status.actor_name} at {moment}"
     if status.state == "pending":
         headline = f"{icon} {status.title}: requested by {status.actor_name} at {moment}, waiting for approval"
-    items: list[dict[str, Any]] = [text(headline, weight="Bolder")]
+    items: list[Element] = [text(headline, weight=FontWeight.BOLDER)]
     if status.approved_by:
-        items.append(text(f"Approved by {status.approved_by}.", isSubtle=True))
+        items.append(text(f"Approved by {status.approved_by}.", subtle=True))
+    if status.signed_in:
+        items.append(text(f"Run with {status.signed_in}'s own Entra rights (signed in).", subtle=True))
     if status.summary:
         items.append(text(status.summary))
-    items.extend(text(f"• {line}", spacing="None") for line in status.steps)
+    items.extend(text(f"• {line}", spacing=Spacing.NONE) for line in status.steps)
     if status.verification:
         icon = "" if status.verified else "⚠️ "
-        items.append(text(f"{icon}{status.verification}", weight="Bolder" if not status.verified else "Default",
-                          color="Good" if status.verified else "Warning"))
+        items.append(text(f"{icon}{status.verification}",
+                          weight=FontWeight.DEFAULT if status.verified else FontWeight.BOLDER,
+                          color=Colors.GOOD if status.verified else Colors.WARNING))
     if status.state == "done" and status.reversal:
-        items.append(text(f"To reverse: {status.reversal}", isSubtle=True))
+        items.append(text(f"To reverse: {status.reversal}", subtle=True))
     if status.request_id:
-        items.append(text(f"Request id: {status.request_id}", isSubtle=True, size="Small"))
+        items.append(text(f"Request id: {status.request_id}", subtle=True, size=FontSize.SMALL))
     undos = ([status.undo] if status.undo else []) + list(status.step_undos)
     if undos:
-        items.append({"type": "ActionSet", "actions": [button.render() for button in undos]})
+        items.append(action_set([button.render() for button in undos]))
     # Accepted but not in place (or not readable): a warning, never the green of success.
-    style = "warning" if status.state == "done" and not status.verified else STATE_STYLE.get(status.state)
+    style = (ContainerStyle.WARNING if status.state == "done" and not status.verified
+             else STATE_STYLE.get(status.state))
     return container(items, style=style)
 
 
-def _listing_block(listing: ListingView) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [text(listing.title, weight="Bolder", spacing="Medium")]
+def _listing_block(listing: ListingView) -> list[Element]:
+    blocks: list[Element] = [text(listing.title, weight=FontWeight.BOLDER, spacing=Spacing.MEDIUM)]
     if not listing.items:
-        blocks.append(text(listing.empty, isSubtle=True))
+        blocks.append(text(listing.empty, subtle=True))
     for item in listing.items:
-        label = text(item.label, weight="Bolder") if item.suspicious else text(item.label)
-        if item.suspicious:  # same paragraph, a run of its own: a block per line would not fit 16 items in 28 KB
-            label["inlines"].append(run(f" — Suspicious: {item.suspicious}", color="Attention"))
-        lines = [label]
+        # The reason in the same paragraph, a run of its own: a block per line would not fit 16 items in 28 KB.
+        label = (paragraph([run(item.label, weight=FontWeight.BOLDER),
+                            run(f" — Suspicious: {item.suspicious}", color=Colors.ATTENTION)])
+                 if item.suspicious else text(item.label))
+        lines: list[Element] = [label]
         if item.buttons:
-            lines.append({"type": "ActionSet", "actions": [button.render() for button in item.buttons]})
-        blocks.append(container(lines, style="warning" if item.suspicious else None))
+            lines.append(action_set([button.render() for button in item.buttons]))
+        blocks.append(container(lines, style=ContainerStyle.WARNING if item.suspicious else None))
     blocks.extend(listing.inputs)
     return blocks
 
@@ -205,57 +229,58 @@ def split_actions(buttons: tuple[Button, ...]) -> tuple[list[Button], list[Butto
     return [buttons[i] for i in shown], [button for i, button in enumerate(buttons) if i not in shown]
 
 
-def action_sets(buttons: list[Button]) -> list[dict[str, Any]]:
+def action_sets(buttons: list[Button]) -> list[Element]:
     """ActionSets of at most six buttons each."""
-    return [{"type": "ActionSet", "actions": [button.render() for button in buttons[i:i + VISIBLE_ACTIONS]]}
+    return [action_set([button.render() for button in buttons[i:i + VISIBLE_ACTIONS]])
             for i in range(0, len(buttons), VISIBLE_ACTIONS)]
 
 
-def card_actions(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
+def card_actions(buttons: tuple[Button, ...]) -> list[Action]:
     visible, more = split_actions(buttons)
-    actions = [button.render() for button in visible]
+    actions: list[Action] = [button.render() for button in visible]
     if more:
-        actions.append({"type": "Action.ShowCard", "title": "More actions",
-                        "card": {"type": "AdaptiveCard", "body": action_sets(more)}})
+        actions.append(show_card("More actions", action_sets(more)))
     return actions
 
 
-def _advice_blocks(view: AlertView) -> list[dict[str, Any]]:
-    blocks = []
+def _advice_blocks(view: AlertView) -> list[Element]:
+    blocks: list[Element] = []
     if view.recommended:
-        blocks.append(container([text("Recommended", weight="Bolder"),
-                                 *(text(line, spacing="None") for line in view.recommended)], style="accent"))
+        blocks.append(container([text("Recommended", weight=FontWeight.BOLDER),
+                                 *(text(line, spacing=Spacing.NONE) for line in view.recommended)],
+                                style=ContainerStyle.ACCENT))
     source_advice = view.alert.recommended_actions.strip()
     if source_advice:
         if len(source_advice) > SOURCE_ADVICE_CHARS:
             source_advice = source_advice[:SOURCE_ADVICE_CHARS].rstrip() + "…"
-        blocks.append(container([text(f"What {view.alert.source} recommends", weight="Bolder"),
-                                 text(source_advice, spacing="None")]))
+        blocks.append(container([text(f"What {view.alert.source} recommends", weight=FontWeight.BOLDER),
+                                 text(source_advice, spacing=Spacing.NONE)]))
     return blocks
 
 
-def secret_block(secret: str) -> dict[str, Any]:
+def secret_block(secret: str) -> ac.Container:
     """A temporary password, for the clicker's own copy of a card only."""
     return container([
-        text("Temporary password (shown once, only to you; it is not stored anywhere):", weight="Bolder"),
-        text(secret, fontType="Monospace", size="Large"),
-        text("Give it to the user over a trusted channel; they must change it at next sign-in.", isSubtle=True),
-    ], style="warning")
+        text("Temporary password (shown once, only to you; it is not stored anywhere):", weight=FontWeight.BOLDER),
+        text(secret, font_type=FontType.MONOSPACE, size=FontSize.LARGE),
+        text("Give it to the user over a trusted channel; they must change it at next sign-in.", subtle=True),
+    ], style=ContainerStyle.WARNING)
 
 
 def alert_card(view: AlertView) -> Card:
     alert = view.alert
     header = container(
         [
-            text(shorten(f"{alert.severity.upper()} · {alert.title}", MAX_TITLE), size="Large", weight="Bolder"),
+            text(shorten(f"{alert.severity.upper()} · {alert.title}", MAX_TITLE), size=FontSize.LARGE,
+                 weight=FontWeight.BOLDER),
             text(f"{alert.source} · detected {when(alert.detected_at)}" if alert.detected_at else alert.source,
-                 isSubtle=True, spacing="None"),
+                 subtle=True, spacing=Spacing.NONE),
         ],
-        style=SEVERITY_STYLE.get(alert.severity, "default"),
+        style=SEVERITY_STYLE.get(alert.severity, ContainerStyle.DEFAULT),
     )
-    body: list[dict[str, Any]] = []
+    body: list[Element] = []
     if view.notice:
-        body.append(container([text(view.notice, weight="Bolder")], style=view.notice_style))
+        body.append(container([text(view.notice, weight=FontWeight.BOLDER)], style=view.notice_style))
     if view.secret:
         body.append(secret_block(view.secret))
     body.append(header)
@@ -279,19 +304,20 @@ def alert_card(view: AlertView) -> Card:
 def grouped_alert_card(alert: Alert) -> Card:
     """A further alert about the same user, posted in the open case's thread."""
     when_seen = f" · detected {when(alert.detected_at)}" if alert.detected_at else ""
-    body: list[dict[str, Any]] = [
-        container([text(f"Another alert: {alert.severity.upper()} · {alert.title}", weight="Bolder"),
-                   text(f"{alert.source}{when_seen}", isSubtle=True, spacing="None")],
-                  style=SEVERITY_STYLE.get(alert.severity, "default")),
+    body: list[Element] = [
+        container([text(f"Another alert: {alert.severity.upper()} · {alert.title}", weight=FontWeight.BOLDER),
+                   text(f"{alert.source}{when_seen}", subtle=True, spacing=Spacing.NONE)],
+                  style=SEVERITY_STYLE.get(alert.severity, ContainerStyle.DEFAULT)),
         facts([("Category", alert.category), ("Confidence", alert.confidence), ("Source alert", alert.id)]),
     ]
     if alert.description:
         body.append(text(shorten(alert.description, MAX_DESCRIPTION)))
     body.extend(_evidence(alert))
-    body.append(text("Act on the user with the buttons on the card at the top of this thread.", isSubtle=True))
+    body.append(text("Act on the user with the buttons on the card at the top of this thread.", subtle=True))
     return card(body)
 
 
-def message_card(message: str, style: str = "default") -> Card:
-    """A one-message card, for answers that are not about a case."""
-    return card([container([text(message, weight="Bolder")], style=style)])
+def message_card(message: str, style: ContainerStyle | str = ContainerStyle.DEFAULT) -> Card:
+    """A one-message card, for answers that are not about a case. `style` may be given as its name
+    ("attention"): ContainerStyle checks it here."""
+    return card([container([text(message, weight=FontWeight.BOLDER)], style=ContainerStyle(style))])

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.cards.elements import Card, card, container, execute, facts, text, when
+from adaptive_cards import card as ac
+from adaptive_cards.types import ActionStyle, ContainerStyle, FontSize, FontWeight
+
+from bot.cards.alert_card import secret_block
+from bot.cards.elements import Action, Card, Element, card, container, execute, facts, text, when
 
 STATE_LINE = {
-    "pending": ("Waiting for an approver. The requester cannot approve their own request.", "emphasis"),
-    "approved": ("Approved", "good"),
-    "rejected": ("Rejected", "attention"),
-    "expired": ("Expired: nobody approved in time, so nothing ran. Click the action again to ask anew.", "warning"),
+    "pending": ("Waiting for an approver. The requester cannot approve their own request.", ContainerStyle.EMPHASIS),
+    "approved": ("Approved", ContainerStyle.GOOD),
+    "rejected": ("Rejected", ContainerStyle.ATTENTION),
+    "expired": ("Expired: nobody approved in time, so nothing ran. Click the action again to ask anew.",
+                ContainerStyle.WARNING),
 }
 
 
@@ -34,20 +39,24 @@ class ApprovalView:
     outcome: str = ""
     notice: str = ""
     choice: str = ""  # what the requester chose on the card (remove_app's mode, block_user's steps)
+    secret: str = ""  # a temporary password: only in the approving clicker's own copy of the card
+    entra_roles: str = ""  # delegated mode: the Entra role Graph requires of the approver, whose token runs it
 
 
 def approval_card(view: ApprovalView) -> Card:
     what = view.action_title + (f" “{view.item_label}”" if view.item_label else "")
-    line, style = STATE_LINE.get(view.state, (view.state, "default"))
+    line, style = STATE_LINE.get(view.state, (view.state, ContainerStyle.DEFAULT))
     if view.state in ("approved", "rejected"):
         line = f"{line} by {view.decided_by} at {when(view.decided_at)}"
         if view.reason:
             line += f": {view.reason}"
-    body = []
+    body: list[Element] = []
+    if view.secret:
+        body.append(secret_block(view.secret))
     if view.notice:
-        body.append(container([text(view.notice, weight="Bolder")], style="attention"))
+        body.append(container([text(view.notice, weight=FontWeight.BOLDER)], style=ContainerStyle.ATTENTION))
     body += [
-        text(f"Approval needed: {what}", size="Medium", weight="Bolder"),
+        text(f"Approval needed: {what}", size=FontSize.MEDIUM, weight=FontWeight.BOLDER),
         facts([
             ("On", view.target_label),
             ("Choice", view.choice),
@@ -55,17 +64,18 @@ def approval_card(view: ApprovalView) -> Card:
             ("Reversible", "yes: " + view.reversal if view.reversible else "no: " + view.reversal),
             ("Expires", when(view.expires_at)),
             ("Who may approve", view.who_may_approve),
+            ("Entra role needed", view.entra_roles),
         ]),
-        container([text(line, weight="Bolder")], style=style),
+        container([text(line, weight=FontWeight.BOLDER)], style=style),
     ]
     if view.outcome:
         body.append(text(view.outcome))
-    actions = None
+    actions: list[Action] | None = None
     if view.state == "pending":
-        body.append({"type": "Input.Text", "id": "reason", "label": "Reason (required to reject)",
-                     "placeholder": "Why reject?", "maxLength": 500})
+        body.append(ac.InputText(id="reason", label="Reason (required to reject)", placeholder="Why reject?",
+                                 max_length=500))
         actions = [
-            execute("Approve", "approve", view.approve_data, style="positive"),
-            execute("Reject", "reject", view.reject_data, style="destructive"),
+            execute("Approve", "approve", view.approve_data, style=ActionStyle.POSITIVE),
+            execute("Reject", "reject", view.reject_data, style=ActionStyle.DESTRUCTIVE),
         ]
     return card(body, actions)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from bot.cards.elements import Card, card, container, run, text, when
+from adaptive_cards import card as ac
+from adaptive_cards.types import FontSize, FontWeight, Spacing
+
+from bot.cards.elements import Card, Element, card, container, paragraph, run, text, when
 
 NOTES_HEADING = "Case record"
 
@@ -23,18 +25,19 @@ class NoteLine:
     lines: tuple[str, ...] = ()  # details under it: a bundle's steps, the read-back
 
 
-def _note(note: NoteLine) -> dict[str, Any]:
+def _note(note: NoteLine) -> ac.Container:
     # Every string here may come from outside (a rule's name, a display name, a rejection reason): TextRuns only.
-    head = {"type": "RichTextBlock", "inlines": [
-        run(f"{note.icon} {when(note.at)} · "), run(note.who, weight="Bolder"), run(f": {note.what}"),
+    head = paragraph([
+        run(f"{note.icon} {when(note.at)} · "), run(note.who, weight=FontWeight.BOLDER), run(f": {note.what}"),
         *([run(f" — {note.outcome}")] if note.outcome else []),
-    ]}
-    items = [head, *(text(f"• {line}", spacing="None", isSubtle=True) for line in note.lines)]
+    ])
+    items: list[Element] = [head, *(text(f"• {line}", spacing=Spacing.NONE, subtle=True) for line in note.lines)]
     if note.request_id:
-        items.append(text(f"Graph request id: {note.request_id}", spacing="None", isSubtle=True, size="Small"))
+        items.append(text(f"Graph request id: {note.request_id}", spacing=Spacing.NONE, subtle=True,
+                          size=FontSize.SMALL))
     return container(items)
 
 
 def notes_card(notes: Sequence[NoteLine]) -> Card:
-    return card([text(NOTES_HEADING, weight="Bolder", size="Small", isSubtle=True),
+    return card([text(NOTES_HEADING, weight=FontWeight.BOLDER, size=FontSize.SMALL, subtle=True),
                  *(_note(note) for note in notes)])

@@ -4,28 +4,29 @@ Every button gets signed data from here, so what a click may do is decided when 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+
+from adaptive_cards.types import ActionStyle, ContainerStyle
 
 from actions import ACTIONS
-from actions.block_user import STEP_TITLES
-from actions.runner import Actor, Refused
-from actions.spec import ActionSpec, Item
+from actions.relations import item_actions, reversed_by
+from actions.runner import Refused
+from actions.spec import ActionSpec, Actor, Item, TargetUser
 from bot.access.roles import check_protected
 from bot.access.signing import ButtonSigner
+from bot.cards import inputs as card_inputs
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
-from bot.cards.elements import text
+from bot.cards.elements import Element
 from bot.intake.alerts import Alert
 from bot.intake.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
 from bot.state.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
+from bot.state.states import RunState
 from bot.watch.store import Watch
 from bot.watch.view import watch_view
 
 NOBODY = Actor(id="", name="")
-# Actions that only read: re-clickable, never claimed.
-LISTING_ACTIONS = frozenset({"list_inbox_rules"})
 LISTING_TITLES = {
     "inbox_rule": "Inbox rules",
     "app": "Consented apps",
@@ -41,35 +42,19 @@ SHOW_TITLES = {
     "mailbox_permission": "Mailbox access…",
     "transport_rule": "Transport rules…",
 }
-APP_MODE_INPUT = {
-    "type": "Input.ChoiceSet", "id": "app_mode", "style": "expanded", "value": "grant",
-    "label": "Remove app does:",
-    "choices": [
-        {"title": "Revoke this user's consent only", "value": "grant"},
-        {"title": "Delete the app from the whole tenant", "value": "app"},
-    ],
-}
-BUSY_STATES = ("running", "done", "pending")
+BUSY_STATES = (RunState.RUNNING, RunState.DONE, RunState.PENDING)
 # Items shown per list and per card: Teams refuses cards over 28 KB; suspicious items are listed first anyway.
 LISTED_PER_KIND = 11  # 12 until the recommendations and plain-text runs made each card larger
 LISTED_TOTAL = 14  # 16 until the Recommended block and a source's own advice took their share
 
 
-def item_actions(kind: str) -> list[ActionSpec]:
-    return [spec for spec in ACTIONS.values() if spec.item_kind == kind and not spec.needs_saved]
-
-
 def show_verb(kind: str) -> str | None:
-    """The verb whose item-less click lists items of `kind` (the first per-item action of that kind)."""
-    if kind == "inbox_rule":
-        return None  # list_inbox_rules is an action of its own
+    """The verb whose item-less click lists items of `kind` (the first per-item action of that kind), unless a
+    listing action of its own shows them."""
+    if any(spec.lists == kind for spec in ACTIONS.values()):
+        return None
     actions = item_actions(kind)
     return actions[0].name if actions else None
-
-
-def reversed_by(undo: str) -> list[str]:
-    """The actions that `undo` reverses (whose saved copy it needs)."""
-    return [spec.name for spec in ACTIONS.values() if spec.undo == undo]
 
 
 def not_applicable_reason(case: Case, spec: ActionSpec, protected_users: list[str]) -> str:
@@ -84,24 +69,24 @@ def not_applicable_reason(case: Case, spec: ActionSpec, protected_users: list[st
 
 def _settle_abandoned(record: ActionRecord) -> ActionRecord:
     """A record still "running" after its claim lapsed belongs to a replica that died mid-action: say so."""
-    if record.state != "running":
+    if record.state != RunState.RUNNING:
         return record
     started = datetime.fromisoformat(record.started_at)
     if datetime.now(UTC) - started < timedelta(seconds=CLAIM_TTL_SECONDS):
         return record
-    return replace(record, state="interrupted", summary="The bot stopped before this finished; check the user's "
-                                                        "state before running it again.")
+    summary = "The bot stopped before this finished; check the user's state before running it again."
+    return record.model_copy(update={"state": RunState.INTERRUPTED, "summary": summary})
 
 
 def _recommended_first(buttons: tuple[Button, ...], recommended: tuple[str, ...]) -> tuple[Button, ...]:
-    """The recommended buttons first (emphasised, unless greyed or already destructive), then Block user, then the
-    rest in registry order; the card shows the first six it can (bot.cards.alert_card.split_actions)."""
+    """The recommended buttons first (emphasised, unless greyed or already destructive), then the bundles (Block
+    user), then the rest in registry order; the card shows the first six it can (bot.cards.alert_card)."""
     by_verb = {button.verb: button for button in buttons}
     first = [by_verb[verb] for verb in recommended if verb in by_verb]
-    first = [replace(b, style=b.style or "positive") if b.enabled else b for b in first]
-    block = [by_verb["block_user"]] if "block_user" in by_verb and "block_user" not in recommended else []
-    rest = [button for button in buttons if button.verb not in recommended and button.verb != "block_user"]
-    return (*first, *block, *rest)
+    first = [replace(b, style=b.style or ActionStyle.POSITIVE) if b.enabled else b for b in first]
+    rest = [button for button in buttons if button.verb not in recommended]
+    bundles = [button for button in rest if ACTIONS[button.verb].steps]
+    return (*first, *bundles, *(button for button in rest if button not in bundles))
 
 
 @dataclass(frozen=True)
@@ -120,12 +105,26 @@ class CaseState:
 NO_RECOMMENDATION = Recommendation((), ())
 
 
+# Why an action cannot run for a reason outside the card's own facts ("" when it can): delegated mode without an
+# OAuth connection (bot/signin/rules.py unavailable).
+Unavailable = Callable[[ActionSpec, TargetUser], str]
+
+
 class CardPainter:
     def __init__(self, signer: ButtonSigner, protected_users: list[str],
-                 recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS) -> None:
+                 recommendations: tuple[ThreatKind, ...] = DEFAULT_KINDS, disabled: frozenset[str] = frozenset(),
+                 unavailable: Unavailable | None = None) -> None:
         self._signer = signer
         self._protected = protected_users
         self._kinds = recommendations
+        self._disabled = disabled  # actions the policy switches off: no button anywhere on a card
+        self._unavailable = unavailable
+
+    def _reason(self, case: Case, spec: ActionSpec) -> str:
+        reason = not_applicable_reason(case, spec, self._protected)
+        if not reason and self._unavailable is not None and case.target is not None:
+            reason = self._unavailable(spec, case.target)
+        return reason
 
     def recommendation(self, case: Case) -> Recommendation:
         """What the alert calls for first; none on a typed command's card (the command said what to do)."""
@@ -135,11 +134,11 @@ class CardPainter:
 
     def _button(self, state: CaseState, spec: ActionSpec, title: str, item: str = "", reason: str = "") -> Button:
         record = state.records.get(record_key(spec.name, item))
-        if not reason and record and record.state in BUSY_STATES and spec.name not in LISTING_ACTIONS:
-            reason = f"{record.state} ({record.actor_name})" if record.state != "done" else "already done"
+        if not reason and record and record.state in BUSY_STATES and not spec.read_only:
+            reason = f"{record.state} ({record.actor_name})" if record.state != RunState.DONE else "already done"
         tooltip = reason or f"{spec.description}. {spec.reversal}"
         return Button(title, spec.name, self._signer.data(state.case.id, spec.name, state.case.nonce, item),
-                      enabled=not reason, tooltip=tooltip, style="destructive" if spec.destructive else "")
+                      enabled=not reason, tooltip=tooltip, style=ActionStyle.DESTRUCTIVE if spec.destructive else None)
 
     def main_buttons(self, state: CaseState) -> tuple[Button, ...]:
         if state.case.closed:
@@ -158,6 +157,8 @@ class CardPainter:
     def _offered_buttons(self, state: CaseState) -> tuple[Button, ...]:
         buttons: list[Button] = []
         for name in state.case.offered:
+            if name in self._disabled:
+                continue
             spec = ACTIONS[name]
             is_show_button = bool(spec.item_kind) and show_verb(spec.item_kind or "") == name
             # An undo offered directly (unblock): only when the copy it restores from is at hand.
@@ -167,7 +168,7 @@ class CardPainter:
                 not spec.offered_on_alert and not is_show_button
             )):
                 continue
-            reason = not_applicable_reason(state.case, spec, self._protected)
+            reason = self._reason(state.case, spec)
             title = SHOW_TITLES.get(spec.item_kind or "", spec.title)
             if spec.item_kind:  # a listing click: never "already done"
                 buttons.append(Button(title, name, self._signer.data(state.case.id, name, state.case.nonce),
@@ -178,27 +179,32 @@ class CardPainter:
 
     def _undo(self, state: CaseState, record: ActionRecord) -> Button | None:
         spec = ACTIONS.get(record.action)
-        if record.state != "done" or spec is None or not spec.undo:
+        if record.state != RunState.DONE or spec is None or not spec.undo:
             return None
         undo = ACTIONS[spec.undo]
+        if undo.name in self._disabled:
+            return None
         if undo.needs_saved and not any(record_key(name, record.item) in state.saved_keys
                                         for name in [record.action, *reversed_by(undo.name)]):
             return None
         title = spec.undo_title or undo.title
         return self._button(state, undo, title, record.item,
-                            not_applicable_reason(state.case, undo, self._protected))
+                            self._reason(state.case, undo))
 
     def _step_undos(self, state: CaseState, record: ActionRecord) -> tuple[Button, ...]:
         """A bundle's undos that need its saved copy (block_user's “Restore forwarding”) had no button anywhere."""
-        if record.action != "block_user" or record.state != "done":
+        bundle = ACTIONS.get(record.action)
+        if bundle is None or not bundle.steps or record.state != RunState.DONE:
             return ()
         buttons = []
-        for step in STEP_TITLES:
-            spec = ACTIONS[step]
+        for step in bundle.steps:
+            spec = ACTIONS[step.action]
             undo = ACTIONS.get(spec.undo or "")
-            if undo and undo.needs_saved and not undo.item_kind and record_key(step) in state.saved_keys:
+            if undo is None or undo.name in self._disabled:
+                continue
+            if undo.needs_saved and not undo.item_kind and record_key(step.action) in state.saved_keys:
                 buttons.append(self._button(state, undo, spec.undo_title or undo.title, "",
-                                            not_applicable_reason(state.case, undo, self._protected)))
+                                            self._reason(state.case, undo)))
         return tuple(buttons)
 
     def statuses(self, state: CaseState) -> tuple[StatusView, ...]:
@@ -211,7 +217,8 @@ class CardPainter:
             views.append(StatusView(
                 title=title, state=record.state, actor_name=record.actor_name, started_at=record.started_at,
                 finished_at=record.finished_at, summary=record.summary, reversal=record.reversal,
-                request_id=record.request_id, approved_by=record.approved_by, steps=tuple(record.steps),
+                request_id=record.request_id, approved_by=record.approved_by, signed_in=record.signed_in,
+                steps=tuple(record.steps),
                 verification=record.verification, verified=record.verified,
                 undo=self._undo(state, record), step_undos=self._step_undos(state, record),
             ))
@@ -224,19 +231,21 @@ class CardPainter:
         for kind, items in reversed(list(state.listings.items())):
             shown = items[:min(LISTED_PER_KIND, budget)]
             budget -= len(shown)
-            specs = item_actions(kind)
+            specs = [spec for spec in item_actions(kind) if spec.name not in self._disabled]
             item_views = tuple(
                 ItemView(
                     label=item.label, suspicious=item.suspicious,
                     buttons=tuple(
                         self._button(state, spec, spec.title, item.id,
-                                     not_applicable_reason(state.case, spec, self._protected))
+                                     self._reason(state.case, spec))
                         for spec in specs
                     ),
                 )
                 for item in shown
             )
-            inputs = (APP_MODE_INPUT,) if kind == "app" and shown else ()
+            # the choices the listed buttons read (remove_app: the consent or the whole app)
+            inputs: tuple[Element, ...] = tuple(drawn for spec in specs for card_input in spec.inputs
+                                                for drawn in card_inputs.draw(card_input)) if shown else ()
             title = LISTING_TITLES.get(kind, kind)
             if len(shown) < len(items):
                 title += (f" (the first {len(shown)} of {len(items)}, suspicious first)" if shown else
@@ -244,19 +253,19 @@ class CardPainter:
             views.append(ListingView(title, item_views, inputs))
         return tuple(views)
 
-    def inputs(self, state: CaseState) -> tuple[dict[str, Any], ...]:
-        bundle = ACTIONS.get("block_user")
-        if bundle is None or bundle.name not in state.case.offered:
-            return ()
-        record = state.records.get(record_key(bundle.name))
-        if record and record.state in BUSY_STATES:
-            return ()
-        if not_applicable_reason(state.case, bundle, self._protected):
-            return ()
-        toggles: list[dict[str, Any]] = [text("Block user does:", weight="Bolder", spacing="Medium")]
-        toggles.extend({"type": "Input.Toggle", "id": f"step_{name}", "title": title, "value": "true",
-                        "valueOn": "true", "valueOff": "false"} for name, title in STEP_TITLES.items())
-        return tuple(toggles)
+    def inputs(self, state: CaseState) -> tuple[Element, ...]:
+        """The choices of the card's own buttons (block_user's steps), while they can still be clicked."""
+        drawn: list[Element] = []
+        for name in state.case.offered:
+            spec = ACTIONS.get(name)
+            if spec is None or not spec.inputs or spec.item_kind or name in self._disabled:
+                continue
+            record = state.records.get(record_key(spec.name))
+            if (record and record.state in BUSY_STATES) or self._reason(state.case, spec):
+                continue
+            drawn.extend(part for card_input in spec.inputs
+                         for part in card_inputs.draw(card_input, leave_out=self._disabled))
+        return tuple(drawn)
 
     def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "") -> AlertView:
         state = replace(state, records={key: _settle_abandoned(record) for key, record in state.records.items()})
@@ -266,7 +275,7 @@ class CardPainter:
             recommended=self.recommendation(case).advice,
             buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
             inputs=() if case.closed else self.inputs(state), notice=notice or case.closed or case.automation,
-            notice_style=notice_style if notice else "default", secret=secret,
+            notice_style=ContainerStyle(notice_style if notice else "default"), secret=secret,
             grouped=state.grouped, grouped_count=state.grouped_count,
             watch=watch_view(state.watch, case.id, case.nonce, self._signer),
         )

@@ -15,33 +15,32 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from actions import ACTIONS
-from actions.block_user import STEPS
+from actions.audit import entry
 from actions.errors import RiposteError
 from actions.items import list_items
-from actions.runner import Actor, AuditEntry, Refused
-from actions.spec import ActionContext, ActionSpec, Item
-from bot.access.permission import permit, permit_verb
+from actions.relations import reversed_by
+from actions.runner import Refused
+from actions.spec import ActionContext, ActionSpec, Actor, SignedIn
+from bot.access.permission import permit_verb
 from bot.access.roles import RoleCheckFailed
 from bot.approvals import handle as approval_flow
 from bot.audit.view import page_click
 from bot.cards.alert_card import message_card
 from bot.cards.audit_card import PAGE_VERB
 from bot.cards.elements import when
-from bot.cards.views import LISTING_ACTIONS, reversed_by, show_verb
-from bot.clicks.answered import after_answer, time_left
+from bot.cards.views import show_verb
+from bot.clicks.answered import Turn
+from bot.clicks.options import read_options
 from bot.logs import correlation_id
-from bot.run.execution import (
-    Run,
-    after_the_answer,
-    card_for,
-    in_background,
-    now_iso,
-    secret_of,
-    start,
-    update_case_card,
-)
+from bot.pipeline import sends
+from bot.run.act import Approval, Ending, act, refused
+from bot.run.execution import Run, card_for, in_background, now_iso, refresh_after_answer, secret_of
+from bot.run.items import chosen_item
 from bot.services import Card, Services
+from bot.signin.handle import person_for
+from bot.signin.tokens import ClickSignIn, SignInAnswer
 from bot.state.cases import Case, record_key
+from bot.state.states import RunState
 from bot.watch.flow import release_click
 from bot.watch.view import RELEASE_VERB
 
@@ -61,14 +60,16 @@ class Click:
     verb: str
     data: dict[str, Any]  # the button's signed reference plus the card's input values
     tenant_id: str  # channelData.tenant.id
+    signin: ClickSignIn | None = None  # delegated mode: what the invoke brings to sign the clicker in (bot/signin)
 
     @property
     def item(self) -> str:
         return str(self.data.get("item", ""))
 
 
-async def handle_click(services: Services, click: Click) -> Card:
-    """Return the card to answer the invoke with; slow work continues in the background.
+async def handle_click(services: Services, click: Click, turn: Turn) -> Card:
+    """Return the card to answer the invoke with (answer now); what must follow the answer goes to `turn.later`
+    (work later): the action itself, and everyone's card updated through the outbox.
 
     Fails closed: if Redis cannot be reached, nothing runs."""
     try:
@@ -76,15 +77,17 @@ async def handle_click(services: Services, click: Click) -> Card:
         if refusal:
             return refusal
         if click.verb == PAGE_VERB:
-            return await page_click(services, click.object_id, click.name, click.item)
+            return await page_click(services, click.object_id, click.name, click.item, turn)
         if click.verb == "cancel":
-            return await _cancel(services, click)
+            return await _cancel(services, click, turn)
         if click.verb == RELEASE_VERB:  # bot/watch: stop watching the case's user
-            return await release_click(services, click.data, click.object_id, click.name)
+            return await release_click(services, click.data, click.object_id, click.name, turn)
         if click.verb in APPROVAL_VERBS:
             return await approval_flow.decide(services, click.verb, click.item, click.object_id, click.name,
-                                              str(click.data.get("reason", "")))
-        return await _action_click(services, click)
+                                              str(click.data.get("reason", "")), turn, click.signin)
+        return await _action_click(services, click, turn)
+    except SignInAnswer:  # not a failure: the clicker signs in, then Teams sends the click again
+        raise
     except RedisError:
         log.exception("state store unreachable while handling a click on %r", click.verb)
         return message_card(STATE_STORE_DOWN, "attention")
@@ -104,10 +107,9 @@ async def handle_click(services: Services, click: Click) -> Card:
 async def _refuse_tampered(services: Services, click: Click, why: str) -> None:
     case_id = str(click.data.get("case", ""))[:64]
     log.warning("refused a click (%s) on case %r, verb %r, by %s", why, case_id, click.verb, click.object_id)
-    await services.audit.record(
-        AuditEntry(phase="refused", action=click.verb[:64], actor_id=click.object_id, actor_name=click.name,
-                   case_id=case_id, result="refused", detail=why)
-    )
+    # before any role look-up: the clicker's roles are not known here, and not worth a Graph call for a forgery
+    await services.audit.record(entry("refused", click.verb[:64], Actor(click.object_id, click.name),
+                                      case_id=case_id, result="refused", detail=why))
 
 
 async def _verify(services: Services, click: Click) -> Card | None:
@@ -131,7 +133,7 @@ def _offered(case: Case, spec: ActionSpec) -> bool:
     return any(name in case.offered for name in reversed_by(spec.name))
 
 
-async def _action_click(services: Services, click: Click) -> Card:
+async def _action_click(services: Services, click: Click, turn: Turn) -> Card:
     case = await services.cases.get(str(click.data.get("case", "")))
     if case is None:
         return message_card("This card's case is unknown here (expired, or from another deployment). Nothing ran.",
@@ -144,43 +146,45 @@ async def _action_click(services: Services, click: Click) -> Card:
     ):
         await _refuse_tampered(services, click, "action not offered on this card, or a stale nonce")
         return await card_for(services, case, "This button is not valid for this card. Nothing ran.")
-    actor = await services.roles.actor(click.object_id, click.name)
+    actor = await services.roles.actor(click.object_id, click.name, turn)
     if case.target is None:
         return await card_for(services, case, f"Nothing ran: the user could not be resolved ({case.target_problem}).")
-    try:
-        await permit(services, spec, actor, case.target)
-    except Refused as refusal:
-        services.metrics.count("riposte_refusals_total", action=spec.name)
-        await services.runner.record_refusal(spec, actor, case.target, case.id, str(refusal))
-        return await card_for(services, case, f"⛔ Not done: {refusal}")
-    if spec.item_kind and not click.item and show_verb(spec.item_kind) == spec.name:
-        return await _list(services, case, spec, actor)
-    item = await _chosen_item(services, case, spec, click.item)
+    if spec.item_kind and not click.item and show_verb(spec.item_kind) == spec.name:  # list them first
+        reason = await refused(services, Run(case, spec, actor))
+        if reason:
+            return await card_for(services, case, f"⛔ Not done: {reason}")
+        return await _list(services, case, spec, actor, turn)
+    item = await chosen_item(services, case, spec, click.item)
     if spec.item_kind and item is None:
         return await card_for(services, case, "That item is no longer listed on this card; list them again.")
-    run = Run(case, spec, actor, item, _options(spec, click.data))
-    if spec.name in LISTING_ACTIONS:
-        await start(services, run)
-        return await card_for(services, case, f"{spec.title}: listing…", "emphasis")
-    if not await services.cases.claim_action(case.id, run.key, actor.id):
+    run = Run(case, spec, actor, item, read_options(spec, click.data))
+    target = case.target
+
+    async def sign_in() -> SignedIn | None:  # delegated mode: the clicker's own token, when it runs at once
+        return await person_for(services, click.signin, spec, target, actor.id, actor.name)
+
+    acted = await act(services, run, Approval.ASK, turn, sign_in=sign_in)
+    if acted.ending is Ending.REFUSED:
+        return await card_for(services, case, f"⛔ Not done: {acted.refusal}")
+    if acted.ending is Ending.BUSY:
         return await card_for(services, case, await _already(services, case, run), "warning")
-    if services.policy.needs_approval(spec.name, case.target):
-        return await approval_flow.request(services, run)
-    try:
-        result = await start(services, run)
-    except Exception:
-        log.exception("audit intent could not be written; %s not run", spec.name)
+    if acted.ending is Ending.NEEDS_APPROVAL:
+        return await approval_flow.request(services, run, turn)
+    if acted.ending is not Ending.STARTED:
         return await card_for(services, case, "The audit trail could not be written, so nothing ran. Try again.")
-    return await card_for(services, case, secret=secret_of(result))
+    if spec.read_only:
+        return await card_for(services, case, f"{spec.title}: listing…", "emphasis")
+    return await card_for(services, case, secret=secret_of(acted.result))
 
 
-async def _cancel(services: Services, click: Click) -> Card:
+async def _cancel(services: Services, click: Click, turn: Turn) -> Card:
     case = await services.cases.get(str(click.data.get("case", "")))
     if case is None or case.kind != "command" or not hmac.compare_digest(str(click.data.get("nonce", "")),
                                                                            case.nonce):
         return message_card("Nothing to cancel here.", "default")
     try:
-        actor = await permit_verb(services, "cancel", click.object_id, click.name, owner=case.alert.requested_by)
+        actor = await permit_verb(services, "cancel", click.object_id, click.name, turn,
+                                  owner=case.alert.requested_by)
     except Refused as refusal:
         return await card_for(services, case, f"⛔ {refusal}")
     # Take every action's claim: a Confirm racing this cancel (on any replica) either got there first or cannot run.
@@ -189,41 +193,14 @@ async def _cancel(services: Services, click: Click) -> Card:
             return await card_for(services, case, "Too late to cancel: it already started.", "warning")
     case.closed = f"Cancelled by {actor.name} at {when(now_iso())}; nothing was done."
     await services.cases.save(case)
-    await services.audit.record(AuditEntry(
-        phase="cancelled", action=",".join(case.offered), actor_id=actor.id, actor_name=actor.name, case_id=case.id,
-        target_id=case.target.id if case.target else "", target_upn=case.target.upn if case.target else "",
-        result="cancelled"))
+    await services.audit.record(entry("cancelled", ",".join(case.offered), actor, case_id=case.id,
+                                      target=case.target, result="cancelled"))
     card = await card_for(services, case)
-    after_the_answer(services, lambda: update_case_card(services, case, card))
+    refresh_after_answer(services, case, turn)  # everyone's copy of the card says it was cancelled
     return card
 
 
-async def _chosen_item(services: Services, case: Case, spec: ActionSpec, item_id: str) -> Item | None:
-    """The item as listed (from Redis); for an undo, the item the reversed action worked on."""
-    if not spec.item_kind or not item_id:
-        return None
-    listed = (await services.cases.listings(case.id)).get(spec.item_kind, [])
-    found = next((item for item in listed if item.id == item_id), None)
-    if found is None and spec.needs_saved:
-        records = await services.cases.records(case.id)
-        for name in reversed_by(spec.name):
-            record = records.get(record_key(name, item_id))
-            if record is not None:
-                return Item(kind=spec.item_kind, id=item_id, label=record.item_label)
-    return found
-
-
-def _options(spec: ActionSpec, data: dict[str, Any]) -> dict[str, Any]:
-    """Card choices, checked against what the action accepts (never free text passed through)."""
-    if spec.name == "block_user":
-        chosen = [name for name in STEPS if str(data.get(f"step_{name}", "true")).lower() == "true"]
-        return {"steps": chosen}
-    if spec.name == "remove_app":
-        return {"mode": "app" if data.get("app_mode") == "app" else "grant"}
-    return {}
-
-
-async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) -> Card:
+async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor, turn: Turn) -> Card:
     """List the items inline when Graph is quick; when it is not, answer within Teams' limit and let the listing
     land on the card (or its failure in the thread) when it comes."""
     assert case.target is not None and spec.item_kind
@@ -233,9 +210,10 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
     answered_late = asyncio.Event()
 
     async def say_late(problem: str) -> None:
-        await after_answer()  # the "still listing" answer must reach the clicker first
-        if case.conversation:
-            await services.channel.reply(case.conversation, message_card(f"Could not list them: {problem}"))
+        await turn.answered()  # the "still listing" answer must reach the clicker first
+        if case.conversation:  # through the outbox: queued until Teams takes it
+            await sends.reply_in_case(services, f"listing:{case.id}:{kind}:{secrets.token_hex(8)}", case.id,
+                                      message_card(f"Could not list them: {problem}"))
 
     async def fill() -> str:
         try:
@@ -253,12 +231,12 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
             return "failed"
         await services.cases.save_listing(case.id, kind, items)
         log.info("%s listed %d %s item(s) on case %s", actor.name, len(items), kind, case.id)
-        if answered_late.is_set():  # else the answer below draws the card and passes it on
-            after_the_answer(services, lambda: update_case_card(services, case))
+        if answered_late.is_set():  # else the answer below draws the card
+            refresh_after_answer(services, case, turn)
         return ""
 
     listing = asyncio.ensure_future(fill())
-    done, _ = await asyncio.wait({listing}, timeout=time_left(LIST_ANSWER_SECONDS))
+    done, _ = await asyncio.wait({listing}, timeout=turn.time_left(LIST_ANSWER_SECONDS))
     if listing not in done:
         answered_late.set()
         in_background(services, listing)
@@ -268,19 +246,19 @@ async def _list(services: Services, case: Case, spec: ActionSpec, actor: Actor) 
     if error:
         return await card_for(services, case, f"Could not list them: {error}")
     card = await card_for(services, case)
-    after_the_answer(services, lambda: update_case_card(services, case, card))  # everyone's card shows it too
+    refresh_after_answer(services, case, turn)  # everyone's card shows it too
     return card
 
 
 async def _already(services: Services, case: Case, run: Run) -> str:
     record = (await services.cases.records(case.id)).get(run.key)
     title = run.spec.title
-    if record is None or record.state == "running":
+    if record is None or record.state == RunState.RUNNING:
         who = f" by {record.actor_name} at {when(record.started_at)}" if record else ""
         if record and record.run_id and not await services.cases.lease_left(case.id, run.key, record.run_id):
             return (f"{title} (started{who}) was cut off: the bot running it stopped. Riposte is reading the "
                     "tenant to settle it, within a minute; this click changed nothing.")
         return f"{title} is already running (started{who}); this click changed nothing."
-    if record.state == "pending":
+    if record.state == RunState.PENDING:
         return f"{title} is waiting for approval (requested by {record.actor_name}); this click changed nothing."
     return f"{title} was already done by {record.actor_name} at {when(record.finished_at or now_iso())}."

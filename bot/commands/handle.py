@@ -7,26 +7,27 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from actions import ACTIONS
-from actions.disable_account import SYNC_WARNING
+from actions.audit import actor_fields, entry
 from actions.errors import NotFound, RiposteError
-from actions.runner import Actor, AuditEntry, Refused, roles_text
-from actions.spec import TargetUser
+from actions.relations import kept_originals
+from actions.runner import Refused
+from actions.spec import Actor, TargetUser
 from bot.access.permission import permit_verb
 from bot.access.roles import RoleCheckFailed
 from bot.audit.view import audit_view
 from bot.automation import chat as automation_chat
 from bot.cards.alert_card import alert_card, message_card
 from bot.cards.views import CaseState
+from bot.clicks.answered import Turn
 from bot.commands.parse import Command, CommandError, for_chat, help_text, parse_command, safe_echo
 from bot.commands.table import AUTOMATION_VERBS
 from bot.intake import alert_channel
 from bot.intake.alerts import Alert
 from bot.intake.handle import new_case_id
 from bot.services import Card, Services
-from bot.state import block_policies
+from bot.state import per_user
 from bot.state.cases import Case, record_key
 from bot.watch.schedule import release
 from bot.watch.status import case_of_user, status_card
@@ -80,21 +81,22 @@ async def refuse_other_tenant(services: Services, speaker: Speaker) -> Reply | N
     if not expected or speaker.tenant_id == expected:
         return None
     log.warning("refused a command from another tenant (%r) by %s", speaker.tenant_id[:64], speaker.object_id)
-    await services.audit.record(AuditEntry(
-        phase="refused", action="command", actor_id=speaker.object_id, actor_name=speaker.name, case_id="",
-        result="refused", detail=f"command from another tenant ({speaker.tenant_id[:64]!r})",
-    ))
+    # before any look-up: nothing about a person from another tenant is asked of this tenant's Entra
+    await services.audit.record(entry("refused", "command", Actor(speaker.object_id, speaker.name),
+                                      result="refused",
+                                      detail=f"command from another tenant ({speaker.tenant_id[:64]!r})"))
     return Reply(card=message_card(OTHER_TENANT, "attention"))
 
 
-async def handle_text(services: Services, speaker: Speaker, text: str) -> Reply:
+async def handle_text(services: Services, speaker: Speaker, text: str, turn: Turn) -> Reply:
+    """The reply to post (answer now); what follows it goes to `turn.later`."""
     try:
-        return await _handle_text(services, speaker, text)
+        return await _handle_text(services, speaker, text, turn)
     except (RoleCheckFailed, Refused) as error:
         return Reply(text=str(error))
 
 
-async def _handle_text(services: Services, speaker: Speaker, text: str) -> Reply:
+async def _handle_text(services: Services, speaker: Speaker, text: str, turn: Turn) -> Reply:
     parsed = parse_command(text)
     if isinstance(parsed, CommandError):
         if parsed.missing_user:
@@ -103,8 +105,8 @@ async def _handle_text(services: Services, speaker: Speaker, text: str) -> Reply
             return Reply(text=mention_hint(parsed.missing_user))
         return _error_reply(parsed)
     if parsed.verb in AUTOMATION_VERBS:  # checks the role itself: refusals to switch automation are audited
-        return Reply(text=await automation_chat.handle(services, parsed.verb, speaker.object_id, speaker.name))
-    actor = await permit_verb(services, parsed.verb, speaker.object_id, speaker.name)
+        return Reply(text=await automation_chat.handle(services, parsed.verb, speaker.object_id, speaker.name, turn))
+    actor = await permit_verb(services, parsed.verb, speaker.object_id, speaker.name, turn)
     if parsed.verb == "help":
         return Reply(text=help_text())
     if parsed.verb == "use_channel":
@@ -135,9 +137,8 @@ async def _use_channel(services: Services, speaker: Speaker, actor: Actor) -> Re
     before, _ = await alert_channel.current(services)
     await alert_channel.remember(services, speaker.channel_id, speaker.service_url, actor.name, speaker.team_id)
     await services.audit.record_event(
-        "alert_channel_changed", actor_id=actor.id, actor_name=actor.name, actor_upn=actor.upn,
-        actor_roles=roles_text(actor.roles), state_before=before or "(none)", state_after=speaker.channel_id,
-        result="ok", detail="use this channel for alerts",
+        "alert_channel_changed", **actor_fields(actor), state_before=before or "(none)",
+        state_after=speaker.channel_id, result="ok", detail="use this channel for alerts",
     )
     log.info("%s made %s the alert channel", actor.name, speaker.channel_id)
     return Reply(text=f"Done: new alerts will be posted in this channel (set by {safe_echo(actor.name)}).")
@@ -162,6 +163,12 @@ async def _audit_target(services: Services, user: str) -> str:
 
 async def _case_command(services: Services, command: Command, actor: Actor) -> Reply:
     assert command.user is not None
+    status = command.verb == "status"
+    offered = tuple(name for name in command.spec.actions if services.policy.enabled(name))
+    if command.spec.actions and not offered and not status:  # before any look-up: there is nothing to offer
+        reasons = " ".join(filter(None, (services.policy.why_disabled(name) for name in command.spec.actions)))
+        return Reply(text=f"{command.spec.refusal_label} is not available here. {reasons} Nothing was looked up "
+                          "or done.")
     try:
         target = await services.tenant.get_user(command.user)
     except NotFound:
@@ -169,14 +176,14 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
                           "Entra object id.")
     except RiposteError as error:
         return Reply(text=f"Could not look up {safe_echo(command.user)}: {error}")
-    status = command.verb == "status"
     if status:  # the user's case as its card reads now, not a new case each time
         current = await case_of_user(services, target)
         if current is not None:
             return Reply(card=await status_card(services, target, *current))
-    offered = command.spec.actions
-    if target.on_premises_sync and not status and {"disable_account", "block_user"} & set(offered):
-        offered = (*offered, "block_signin")  # sync can undo a disable; a Conditional Access block it cannot
+    if target.on_premises_sync and not status:  # sync can undo e.g. a disable: offer what it cannot undo too
+        alternatives = [alternative for name in offered if (spec := ACTIONS[name]).on_synced
+                        and services.policy.enabled(alternative := spec.on_synced.alternative)]
+        offered = tuple(dict.fromkeys((*offered, *alternatives)))
     titles = ", ".join(ACTIONS[name].title for name in offered if name in ACTIONS)
     alert = Alert(
         id=f"chat-{secrets.token_hex(6)}", source="chat", severity="informational", user=target.id,
@@ -186,30 +193,23 @@ async def _case_command(services: Services, command: Command, actor: Actor) -> R
         category=f"typed by {actor.name}", requested_by=actor.id,
     )
     case = Case(id=new_case_id(), alert=alert, nonce=secrets.token_urlsafe(12),
-                created_at=alert.detected_at, target=target, offered=tuple(n for n in offered if n in ACTIONS),
+                created_at=alert.detected_at, target=target, offered=offered,
                 kind="status" if status else "command")
     await services.cases.save(case)
-    if "unblock_signin" in case.offered:
-        policy = await block_policies.known(services, target.id)
-        if policy:  # the block policy Riposte made for this user, wherever it was made: unblock removes it
-            await services.cases.save_removed(case.id, record_key("block_signin"), policy)
+    for name in case.offered:  # an undo of what is kept per user (unblock: the block policy), from any case
+        for original in kept_originals(name):
+            copy = await per_user.known(services, original, target.id)
+            if copy:
+                await services.cases.save_removed(case.id, record_key(original.name), copy)
     state = CaseState(case, {}, saved_keys=await services.cases.saved_keys(case.id))
     return Reply(card=alert_card(services.painter.view(state)), case_id=case.id)
 
 
 def _what_will_happen(offered: tuple[str, ...], target: TargetUser) -> str:
-    parts = [SYNC_WARNING.strip()] if target.on_premises_sync and "block_signin" in offered else []
-    for name in offered:
-        spec = ACTIONS.get(name)
-        if spec:
-            reversible = "reversible" if spec.reversible else "NOT reversible"
-            parts.append(f"{spec.title}: {spec.description} ({reversible}: {spec.reversal})")
+    specs = [ACTIONS[name] for name in offered]  # registered: the case offers nothing else
+    warnings = [spec.on_synced.warning for spec in specs if spec.on_synced]
+    parts = list(dict.fromkeys(warnings)) if target.on_premises_sync else []
+    for spec in specs:
+        reversible = "reversible" if spec.reversible else "NOT reversible"
+        parts.append(f"{spec.title}: {spec.description} ({reversible}: {spec.reversal})")
     return "Nothing runs until you press Confirm. " + " ".join(parts)
-
-
-async def posted(services: Services, case_id: str, reference: dict[str, Any], activity_id: str) -> None:
-    """Remember where a command's card was posted, so clicks can update it."""
-    case = await services.cases.get(case_id)
-    if case is not None:
-        case.conversation, case.activity_id = reference, activity_id
-        await services.cases.save(case)

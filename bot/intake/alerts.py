@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
 EVIDENCE_KINDS = ("inbox_rule", "app", "teams_app", "ip", "mailbox", "auth_method", "transport_rule")
@@ -27,8 +29,11 @@ class Evidence:
     name: str = ""
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(BaseModel):
+    """Kept in Redis inside its case, and in a case's list of the alerts that joined it (as JSON, by pydantic)."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: str
     source: str
     title: str
@@ -42,14 +47,6 @@ class Alert:
     recommended_actions: str = ""  # the source's own advice (Graph alerts_v2 recommendedActions), shown as given
     requested_by: str = ""  # a typed command's card: the object id of who typed it (they may always cancel it)
     origin: str = "native"  # how it arrived: "native" (the native shape) or "graph" (a Graph alerts_v2 body)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Alert:
-        evidence = tuple(Evidence(**item) for item in data.get("evidence", ()))
-        return cls(**{**data, "evidence": evidence})
 
 
 def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, required: bool) -> str:
@@ -146,7 +143,7 @@ def parse_graph_alert(body: dict[str, Any]) -> Alert:
         "category": body.get("category"), "evidence": evidence,
         "recommended_actions": body.get("recommendedActions"),
     }
-    return replace(parse_native(native), origin="graph")
+    return parse_native(native).model_copy(update={"origin": "graph"})
 
 
 def parse_alert(body: Any) -> Alert:

@@ -16,6 +16,11 @@ def version_key(case_id: str) -> str:
     return f"riposte:case:{case_id}:card-version"
 
 
+def shown_key(case_id: str) -> str:
+    """The card version the card in Teams shows (bot/pipeline/jobs.py)."""
+    return f"riposte:case:{case_id}:card-shown"
+
+
 async def post_case(services: Services, case_id: str) -> None:
     """Queue the posting of the case's card (nothing happens if it is queued already or posted)."""
     await services.queues.enqueue(services.queues.alerts, POST_CASE, key=f"post:{case_id}", case_id=case_id)

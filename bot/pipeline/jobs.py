@@ -7,14 +7,24 @@ import logging
 from typing import Any
 
 from actions.errors import NotFound, RiposteError
+from bot.approvals import cards as approval_cards
 from bot.audit.case_notes import job_functions as notes_jobs
 from bot.automation.run import maybe_automate
 from bot.intake import alert_channel
-from bot.pipeline.enqueue import POST_CASE, REFRESH_CARD, RESOLVE_ACTION, refresh_card, resolve_action, version_key
+from bot.pipeline import sends
+from bot.pipeline.enqueue import (
+    POST_CASE,
+    REFRESH_CARD,
+    RESOLVE_ACTION,
+    refresh_card,
+    resolve_action,
+    shown_key,
+    version_key,
+)
 from bot.pipeline.limiter import Priority
 from bot.run.execution import RECOVERY_MARGIN_SECONDS, card_for, recover
 from bot.services import Card, ChannelBlocked, Services
-from bot.state.cases import Case
+from bot.state.cases import CASE_TTL_SECONDS, Case
 from bot.watch.schedule import job_functions as watch_jobs
 
 log = logging.getLogger(__name__)
@@ -28,6 +38,18 @@ class NoAlertChannel(RiposteError):
 
 async def _card_version(services: Services, case_id: str) -> str:
     return str(await services.redis.get(version_key(case_id)) or "0")
+
+
+async def _shown(services: Services, case_id: str, version: str) -> None:
+    """The card in Teams now shows `version` of the case (drawn by a post or an update job)."""
+    await services.redis.set(shown_key(case_id), version, ex=CASE_TTL_SECONDS)
+
+
+async def _already_shown(services: Services, case_id: str) -> bool:
+    """Whether the card shows the case's current version: an update queued before the card was posted, or while
+    another job was sending, then has nothing to send (in a storm, each such send would be a wasted Teams slot)."""
+    current, shown = await services.redis.mget(version_key(case_id), shown_key(case_id))
+    return shown is not None and str(current or "0") == str(shown)
 
 
 async def _resolve_target(services: Services, case: Case) -> None:
@@ -51,10 +73,18 @@ async def run_post_case(services: Services, case_id: str) -> None:
         channel_id, service_url = await alert_channel.current(services)
         if not channel_id:
             raise NoAlertChannel(f"case {case_id} waits for an alert channel")
-        version = await _card_version(services, case_id)
-        card = await card_for(services, case)
+        drawn: list[str] = []
+
+        async def draw() -> Card:
+            # Drawn once the send slot is taken, not before: in a storm the post waits seconds for its slot while
+            # alerts keep joining the case, and a card drawn before would need an update (a send) straight away.
+            drawn.append(await _card_version(services, case_id))
+            current = await services.cases.get(case_id) or case
+            current.target, current.target_problem = case.target, case.target_problem
+            return await card_for(services, current)
+
         try:
-            reference, activity_id = await services.channel.post_thread(channel_id, card, service_url,
+            reference, activity_id = await services.channel.post_thread(channel_id, draw, service_url,
                                                                         Priority.BULK)
         except ChannelBlocked as blocked:  # stays queued (retried with backoff) until the channel works again
             services.metrics.count("riposte_alert_channel_blocked_total")
@@ -66,13 +96,14 @@ async def run_post_case(services: Services, case_id: str) -> None:
         fresh.target, fresh.target_problem = case.target, case.target_problem
         fresh.conversation, fresh.activity_id = reference, activity_id
         await services.cases.save(fresh)
+        await _shown(services, case_id, drawn[-1])
         services.metrics.count("riposte_cases_posted_total")
         await services.audit.record_event("card_posted", case_id=case_id, activity_id=activity_id,
                                           channel_id=channel_id, result="posted",
                                           target_id=case.target.id if case.target else "",
                                           target_upn=case.target.upn if case.target else case.alert.user)
         log.info("case %s posted", case_id)
-        if await _card_version(services, case_id) != version:  # an alert joined while this card was drawn
+        if await _card_version(services, case_id) != drawn[-1]:  # an alert joined after this card was drawn
             await refresh_card(services, case_id, Priority.BULK)
     await maybe_automate(services, case_id)  # once per action: automation claims each action on the case
 
@@ -99,7 +130,10 @@ async def run_refresh_card(services: Services, case_id: str, priority: str) -> N
         case = await services.cases.get(case_id)
         if case is None or not case.conversation or not case.activity_id:
             return  # not posted yet: the posting draws the case as it stands then
+        if await _already_shown(services, case_id):
+            return
         version = await _send_current(services, case, Priority(priority))
+        await _shown(services, case_id, version)
         if await _card_version(services, case_id) == version:
             return
     await refresh_card(services, case_id, Priority(priority))
@@ -126,4 +160,4 @@ def job_functions(services: Services) -> dict[str, Any]:
         await run_resolve_action(services, case_id, action_key, run_id, check)
 
     return {POST_CASE: post, REFRESH_CARD: refresh, RESOLVE_ACTION: resolve, **watch_jobs(services),
-            **notes_jobs(services)}
+            **notes_jobs(services), **sends.job_functions(services), **approval_cards.job_functions(services)}

@@ -59,12 +59,13 @@ class Queues:
 
     async def enqueue(self, queue: RedisQueue, function: str, key: str, **kwargs: Any) -> bool:
         """Queue `function(**kwargs)` under `key`; False when a job with that key is already waiting or running."""
-        job = await queue.enqueue(
-            function, key=key, retries=RETRIES, retry_delay=RETRY_DELAY_SECONDS,
-            retry_backoff=MAX_RETRY_DELAY_SECONDS, timeout=JOB_TIMEOUT_SECONDS, heartbeat=self.heartbeat_seconds,
-            ttl=KEEP_FINISHED_SECONDS, **kwargs,
-        )
+        job = await queue.enqueue(function, key=key, **self.job_options(), **kwargs)
         return job is not None
+
+    def job_options(self) -> dict[str, Any]:
+        """saq job settings every Riposte job has (also used by bot/pipeline/job_template.py)."""
+        return {"retries": RETRIES, "retry_delay": RETRY_DELAY_SECONDS, "retry_backoff": MAX_RETRY_DELAY_SECONDS,
+                "timeout": JOB_TIMEOUT_SECONDS, "heartbeat": self.heartbeat_seconds, "ttl": KEEP_FINISHED_SECONDS}
 
     async def backlog(self) -> dict[str, int]:
         """Jobs waiting or running, per queue (for /metrics)."""

@@ -1,6 +1,8 @@
-"""Running an action once it is allowed: intent in the audit, the call, what it saved, the outcome, the card.
+"""Running an action once it is allowed (bot/run/act.py decides that): intent in the audit, the call, what it
+saved, the outcome, the card; and settling a run its process could not finish, from the tenant.
 
-Shared by a direct click and by an approval."""
+Whatever takes a `turn` may run before a click's answer: it then keeps to the turn's budget, and work that must
+follow the answer goes to `turn.later`. Without a turn (a job, automation, approval expiry) nobody waits."""
 
 from __future__ import annotations
 
@@ -14,27 +16,26 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from actions import ACTIONS
-from actions.block_signin import find_policy
 from actions.errors import RiposteError
 from actions.graph import without_retries
-from actions.runner import ActionResult, Actor
-from actions.spec import ActionContext, ActionSpec, Item, Outcome, ReadBack
+from actions.relations import bundles_undone_by, reversed_by, step_undos
+from actions.runner import ActionResult
+from actions.spec import ActionContext, ActionSpec, Actor, Item, Outcome, ReadBack, Role, SignedIn, roles_text
 from bot.audit import case_notes as notes
 from bot.cards.alert_card import alert_card
-from bot.cards.views import CaseState, reversed_by
-from bot.clicks.answered import after_answer, answering
+from bot.cards.views import CaseState
+from bot.clicks.answered import Turn, Work
 from bot.pipeline.enqueue import refresh_card, resolve_action
 from bot.pipeline.limiter import Priority
+from bot.run.items import chosen_item
 from bot.services import Card, Services
-from bot.state import block_policies
+from bot.state import per_user
 from bot.state.cases import ActionRecord, Case, record_key
+from bot.state.states import RunState
 from bot.watch.schedule import after_action as watch_after_action
 from bot.watch.schedule import watching
 
 log = logging.getLogger(__name__)
-# Actions that change the facts the card shows about the user (enabled or not); the others leave them as read.
-TARGET_CHANGING = frozenset({"disable_account", "enable_account", "block_user"})
-BUNDLE_UNDOS = frozenset({"enable_account", "restore_forwarding", "enable_inbox_rule"})
 # Recovery reads the tenant this long after a run's lease lapsed: a write already on its way to Graph when its
 # process died lands first.
 RECOVERY_MARGIN_SECONDS = 5
@@ -66,7 +67,8 @@ async def _nothing_to_record() -> None:
 
 
 def in_background(services: Services, work: Awaitable[Any]) -> None:
-    """Let `work` go on after the answer, tracked so that shutdown lets it finish (nothing to record if cut)."""
+    """Let `work` (already running or not) go on, tracked so that shutdown lets it finish (nothing to record if
+    cut)."""
 
     async def run() -> None:
         await work
@@ -74,33 +76,38 @@ def in_background(services: Services, work: Awaitable[Any]) -> None:
     services.inflight.start(run(), _nothing_to_record)
 
 
-def after_the_answer(services: Services, work: Callable[[], Awaitable[None]]) -> None:
-    """Card posts and updates the clicker's answer need not wait for: run them once it is sent (Teams gives the
-    answer ~5 s, and a slow or throttled Bot Connector must not eat into that)."""
-
-    async def later() -> None:
-        await after_answer()
-        await work()
-
-    services.inflight.start(later(), _nothing_to_record)
+def after_answer(services: Services, turn: Turn | None, work: Work) -> None:
+    """`work` once the turn's answer is sent (card posts and updates the answer need not wait for: Teams gives it
+    ~5 s); without a turn nobody waits for an answer, so at once, in the background."""
+    if turn is not None:
+        turn.later(work)
+    else:
+        in_background(services, work())
 
 
-async def update_case_card(services: Services, case: Case, card: Card | None = None) -> None:
-    """Replace the thread's card with the case as it stands now (every viewer sees it); `card` when the caller
-    has just drawn it (for its own answer) and nothing changed since."""
+def refresh_after_answer(services: Services, case: Case, turn: Turn | None) -> None:
+    """Everyone's copy of the case's card is redrawn through the outbox (the durable job), queued once the
+    clicker's answer is out: an update reaching the clicker before the answer would be hidden behind it."""
+    after_answer(services, turn, lambda: refresh_card(services, case.id, Priority.INTERACTIVE))
+
+
+async def update_case_card(services: Services, case: Case, card: Card | None = None, turn: Turn | None = None) -> None:
+    """Replace the thread's card with the case as it stands now (every viewer sees it): directly while `turn`'s
+    clicker waits and must see it in their answer's place (an inline action's result), through the outbox
+    otherwise. `card` when the caller has just drawn it (for its own answer) and nothing changed since."""
     if not case.conversation or not case.activity_id:
         return
-    if not answering():  # the outbox: durable, coalesced with other updates of this card, retried until sent
+    if turn is None or not turn.waiting:  # the outbox: durable, coalesced with other updates, retried until sent
         await refresh_card(services, case.id, Priority.INTERACTIVE)
         return
     try:  # retried only briefly; drawn once the send slot is taken, unless the caller just drew it
         await services.channel.update_card(case.conversation, case.activity_id,
-                                           card or (lambda: card_for(services, case)))
+                                           card or (lambda: card_for(services, case)), turn=turn)
     except Exception:
         # Before a click's answer only a short wait fits: hand it to the outbox once the answer is out (an update
         # landing before the answer would be hidden by it for the clicker, which is harmless, but not after).
         log.warning("card of case %s not updated before the answer; queued for after it", case.id)
-        after_the_answer(services, lambda: refresh_card(services, case.id, Priority.INTERACTIVE))
+        refresh_after_answer(services, case, turn)
 
 
 @dataclass
@@ -113,6 +120,9 @@ class Run:
     item: Item | None = None
     options: dict[str, Any] = field(default_factory=dict)
     approved_by: str = ""
+    # Delegated mode (bot/signin): the person whose own Graph token runs it; in memory for this run only (a recovered
+    # run reads the tenant back with the app's rights).
+    signed_in: SignedIn | None = None
 
     @property
     def key(self) -> str:
@@ -132,11 +142,14 @@ async def _saved_for(services: Services, run: Run) -> dict[str, Any] | None:
 
 
 async def _options(services: Services, run: Run) -> dict[str, Any]:
+    """The run's choices, and what the action asks the bot for (ActionSpec.excludes_protected)."""
     options = dict(run.options)
-    if run.spec.name == "block_signin":
-        replaced = await block_policies.refuse_second(services, run.case.target)
-        if replaced:  # a block policy someone disabled: the new one replaces it
-            options["replaces_policy"] = replaced
+    step_names = {step.action for step in run.spec.steps}
+    for card_input in run.spec.inputs:  # a bundle's steps the policy switches off are left out, whoever asked
+        if step_names and card_input.many and {choice.value for choice in card_input.choices} <= step_names:
+            chosen = options.get(card_input.option) or [choice.value for choice in card_input.choices]
+            options[card_input.option] = [name for name in chosen if services.policy.enabled(str(name))]
+    if run.spec.excludes_protected:
         ids = []
         for user in services.settings.protected_users:
             try:
@@ -149,23 +162,42 @@ async def _options(services: Services, run: Run) -> dict[str, Any]:
     return options
 
 
+async def _undone_entry(services: Services, run: Run) -> str:
+    """The audit entry of the outcome this run reverses, when something it reverses (directly, or as a bundle's
+    step) is done on this case: its undo links there."""
+    names = [*reversed_by(run.spec.name), *bundles_undone_by(run.spec.name)]
+    if not names:
+        return ""
+    item = run.item.id if run.item else ""
+    records = await services.cases.records(run.case.id)
+    for name in names:
+        for key in dict.fromkeys((record_key(name, item), record_key(name))):
+            record = records.get(key)
+            if record is not None and record.state in (RunState.DONE, RunState.REVERSED) and record.audit_id:
+                return record.audit_id
+    return ""
+
+
 async def begin(services: Services, run: Run) -> ActionRecord:
     """The action's claim is held; take the run's lease, write the intent (or raise: then nothing runs) and show
     it running. From the lease on, a death of this process is settled by recovery (a queued, delayed check)."""
     assert run.case.target is not None
     run_id, lease = secrets.token_hex(8), services.settings.action_lease_seconds
     try:
+        undo_of = await _undone_entry(services, run)
         await services.cases.lease(run.case.id, run.key, run_id, lease)
         await resolve_action(services, run.case.id, run.key, run_id, lease + RECOVERY_MARGIN_SECONDS)
         await services.runner.record_intent(run.spec, run.actor, run.case.target, run.case.id, run.item,
-                                            run.options)
+                                            run.options, undo_of=undo_of, signed_in=run.signed_in)
     except Exception:
         await services.cases.release_action(run.case.id, run.key)
         raise
     record = ActionRecord(
-        action=run.spec.name, state="running", actor_id=run.actor.id, actor_name=run.actor.name,
+        action=run.spec.name, state=RunState.RUNNING, actor_id=run.actor.id, actor_name=run.actor.name,
         started_at=now_iso(), item=run.item.id if run.item else "", item_label=run.item.label if run.item else "",
-        approved_by=run.approved_by, run_id=run_id, options=dict(run.options),
+        approved_by=run.approved_by, run_id=run_id, options=dict(run.options), actor_upn=run.actor.upn,
+        actor_roles=roles_text(run.actor.roles), undo_of=undo_of,
+        signed_in=run.signed_in.label if run.signed_in else "",
     )
     await services.cases.put_record(run.case.id, record)
     return record
@@ -202,7 +234,7 @@ async def _patiently(delays: tuple[float, ...], work: Callable[[], Awaitable[T]]
     return await work()
 
 
-async def execute(services: Services, run: Run, record: ActionRecord) -> ActionResult:
+async def execute(services: Services, run: Run, record: ActionRecord, turn: Turn | None = None) -> ActionResult:
     """Call Graph/Exchange, keep what was removed, record the outcome, update the card. Never raises: once the
     intent is written, a failure to record the outcome is logged in full (so the log has what the audit lacks),
     and the run's lease, no longer renewed, lets recovery settle it from the tenant."""
@@ -212,6 +244,7 @@ async def execute(services: Services, run: Run, record: ActionRecord) -> ActionR
         try:
             saved = await _saved_for(services, run)
             options = await _options(services, run)
+            previous = await per_user.known(services, run.spec, target.id)
         except RiposteError as error:
             result = ActionResult(ok=False, error=f"{error} Nothing was changed.")
         else:
@@ -220,7 +253,7 @@ async def execute(services: Services, run: Run, record: ActionRecord) -> ActionR
                 await services.cases.put_record(run.case.id, record)
             result = await services.runner.execute(
                 run.spec, run.actor, target, run.case.id, item=run.item, saved=saved, options=options,
-                started_at=record.started_at, record=False,
+                started_at=record.started_at, previous=previous, record=False, signed_in=run.signed_in,
             )
         services.metrics.count("riposte_actions_total", action=run.spec.name,
                                result="ok" if result.ok else "failed")
@@ -228,12 +261,12 @@ async def execute(services: Services, run: Run, record: ActionRecord) -> ActionR
         try:
             held = await _patiently(delays, lambda: services.cases.settle(run.case.id, record.run_id, record.run_id))
             if held is not None:
-                await _patiently(delays, lambda: services.runner.record_outcome(
-                    run.spec, run.actor, target, run.case.id, result))
+                record.audit_id = await _patiently(delays, lambda: services.runner.record_outcome(
+                    run.spec, run.actor, target, run.case.id, result, undo_of=record.undo_of, signed_in=run.signed_in))
                 # should this process stop now, recovery finishes the record without a second audit ending
                 await _patiently(delays, lambda: services.cases.mark_settled(run.case.id, record.run_id,
                                                                              _audited(record.run_id)))
-                await _patiently(delays, lambda: _record_result(services, run, record, result))
+                await _patiently(delays, lambda: _record_result(services, run, record, result, turn))
             else:
                 log.warning("%s on case %s ended (%s: %s) after recovery had settled it from the tenant; this "
                             "ending is only logged", run.spec.name, run.case.id, "ok" if result.ok else "failed",
@@ -247,50 +280,46 @@ async def execute(services: Services, run: Run, record: ActionRecord) -> ActionR
     return result
 
 
-async def _record_result(services: Services, run: Run, record: ActionRecord, result: ActionResult) -> None:
+async def _record_result(services: Services, run: Run, record: ActionRecord, result: ActionResult,
+                         turn: Turn | None) -> None:
     """Idempotent (retried through a Redis blip)."""
     case = run.case
     record.finished_at = now_iso()
     record.request_id = result.request_id or ""
     outcome = result.outcome
     if result.ok and outcome:
-        record.state, record.summary, record.reversal = "done", outcome.summary, outcome.reversal
+        record.state, record.summary, record.reversal = RunState.DONE, outcome.summary, outcome.reversal
         await services.cases.keep_claim(case.id, run.key)
         record.steps = [f"{'✓' if step.ok else '✗'} {step.summary}" for step in outcome.steps]
         if outcome.verification:
             record.verification, record.verified = outcome.verification.message, outcome.verification.ok
         if outcome.saved:
             await services.cases.save_removed(case.id, run.key, outcome.saved)
-            if run.spec.name == "block_user":  # each step's saved copy serves that step's own undo
-                for step, saved in outcome.saved.items():
-                    await services.cases.save_removed(case.id, record_key(step), saved)
-                await _record_bundle_rules(services, run, record, outcome.saved.get("disable_inbox_rule"))
+            await _record_bundle_steps(services, run, record, outcome.saved)
         if outcome.items and run.spec.item_kind is None:
             await services.cases.save_listing(case.id, outcome.items[0].kind, list(outcome.items))
         await _reopen_counterparts(services, run)
-        await block_policies.remember(services, run.spec.name, case.target, outcome.saved)
-        if run.spec.name in TARGET_CHANGING:
+        await per_user.remember(services, run.spec, case.target, outcome.saved)
+        if run.spec.changes_target:
             await _refresh_target(services, case)
         await watch_after_action(services, case, run.spec.name, run.actor)  # bot/watch: start or re-baseline
     else:
-        record.state, record.summary = "failed", result.error
+        record.state, record.summary = RunState.FAILED, result.error
         await services.cases.release_action(case.id, run.key)
     await services.cases.put_record(case.id, record)
     await notes.action_ended(services, case.id, record)  # the case's record in its thread (bot/audit/case_notes.py)
     # For an inline action this runs before the answer, on purpose: the answer (with the password) must be the
     # clicker's last view of the card; a later update would replace it. The Bot Connector retries only briefly
-    # while a click waits (bot.connector).
-    await update_case_card(services, case)
+    # while a click waits (bot.teams.connector).
+    await update_case_card(services, case, turn=turn)
 
 
 async def _reopen_counterparts(services: Services, run: Run) -> None:
     """After X ran, its reverse may run again, and after an undo, the original may run again."""
     item = run.item.id if run.item else ""
     counterparts = {run.spec.undo, *reversed_by(run.spec.name)}
-    if run.spec.name == "block_user":
-        counterparts |= {"enable_account", "restore_forwarding"}
-    if run.spec.name in BUNDLE_UNDOS:  # one of the bundle's steps was undone: the bundle may run again
-        counterparts.add("block_user")
+    counterparts |= set(step_undos(run.spec))  # a bundle ran: each step's undo may run
+    counterparts |= set(bundles_undone_by(run.spec.name))  # one of a bundle's steps was undone: it may run again
     records = await services.cases.records(run.case.id)
     for name in counterparts:
         if name and name in ACTIONS:
@@ -298,26 +327,34 @@ async def _reopen_counterparts(services: Services, run: Run) -> None:
                 await services.cases.release_action(run.case.id, key)
                 # a "done" record greys its button ("already done"): once reversed, it must be clickable again
                 record = records.get(key)
-                if record is not None and record.state == "done":
-                    record.state = "reversed"
+                if record is not None and record.state == RunState.DONE:
+                    record.state = RunState.REVERSED
                     await services.cases.put_record(run.case.id, record)
 
 
-async def _record_bundle_rules(
-    services: Services, run: Run, bundle: ActionRecord, saved: Mapping[str, Any] | None
-) -> None:
-    """Each inbox rule the bundle disabled shows as its own "Disable rule" outcome, with its own undo."""
-    for rule in (saved or {}).get("rules", []):
-        rule_id = str(rule["rule_id"])
-        await services.cases.save_removed(run.case.id, record_key("disable_inbox_rule", rule_id), rule)
-        await services.cases.claim_action(run.case.id, record_key("disable_inbox_rule", rule_id), run.actor.id)
-        await services.cases.put_record(run.case.id, ActionRecord(
-            action="disable_inbox_rule", state="done", actor_id=run.actor.id, actor_name=run.actor.name,
-            started_at=bundle.started_at, finished_at=now_iso(), item=rule_id,
-            item_label=str(rule.get("displayName") or rule_id),
-            summary=f"Disabled by {ACTIONS['block_user'].title}.", reversal=ACTIONS["disable_inbox_rule"].reversal,
-            request_id=bundle.request_id,
-        ))
+async def _record_bundle_steps(services: Services, run: Run, bundle: ActionRecord, saved: Mapping[str, Any]) -> None:
+    """A bundle's steps, each as if run on its own: its saved copy serves the step's own undo, and each item a
+    per-item step acted on (an inbox rule) shows as that action's own outcome, with its own undo."""
+    for step in run.spec.steps:
+        copy = saved.get(step.action)
+        if not copy:
+            continue
+        await services.cases.save_removed(run.case.id, record_key(step.action), copy)
+        spec = ACTIONS[step.action]
+        if not spec.item_kind:
+            continue
+        for entry in copy.get("items", []):
+            item_id = str(entry["id"])
+            key = record_key(step.action, item_id)
+            await services.cases.save_removed(run.case.id, key, entry.get("saved") or {})
+            await services.cases.claim_action(run.case.id, key, run.actor.id)
+            await services.cases.put_record(run.case.id, ActionRecord(
+                action=step.action, state=RunState.DONE, actor_id=run.actor.id, actor_name=run.actor.name,
+                started_at=bundle.started_at, finished_at=now_iso(), item=item_id,
+                item_label=str(entry.get("label") or item_id), summary=f"Done by {run.spec.title} ({step.title}).",
+                reversal=spec.reversal, request_id=bundle.request_id, actor_upn=bundle.actor_upn,
+                actor_roles=bundle.actor_roles, audit_id=bundle.audit_id,
+            ))
 
 
 async def _refresh_target(services: Services, case: Case) -> None:
@@ -350,7 +387,7 @@ async def recover(services: Services, case_id: str, key: str, run_id: str, *, ow
     settled, a second call, from any worker, does nothing. A read-back that fails raises (RiposteError) for the
     queue to try again later, except at shutdown, which records what it could not read."""
     record = (await services.cases.records(case_id)).get(key)
-    if record is None or record.state != "running" or record.run_id != run_id:
+    if record is None or record.state != RunState.RUNNING or record.run_id != run_id:
         return 0.0  # it ended (or another run holds the action now)
     if not own_process:
         left = await services.cases.lease_left(case_id, key, run_id)
@@ -366,8 +403,10 @@ async def recover(services: Services, case_id: str, key: str, run_id: str, *, ow
     if case is None or case.target is None or spec is None:
         log.error("run %s of %s on case %s cannot be recovered: the case or action is gone", run_id, key, case_id)
         return 0.0
-    run = Run(case, spec, Actor(record.actor_id, record.actor_name), await _recorded_item(services, case, record),
-              dict(record.options), record.approved_by)
+    actor = Actor(record.actor_id, record.actor_name, upn=record.actor_upn,
+                  roles=frozenset(Role(role) for role in record.actor_roles.split(",") if role))
+    item = await chosen_item(services, case, spec, record.item, record.item_label)
+    run = Run(case, spec, actor, item, dict(record.options), record.approved_by)
     context = ActionContext(
         tenant=services.tenant, target=case.target, case_id=case.id, exchange=services.runner.exchange,
         item=run.item, saved=await _saved_for(services, run), options=record.options, started_at=record.started_at,
@@ -398,15 +437,6 @@ async def _read_back(spec: ActionSpec, context: ActionContext) -> ReadBack:
     return await spec.read_back(context)
 
 
-async def _recorded_item(services: Services, case: Case, record: ActionRecord) -> Item | None:
-    if not record.item:
-        return None
-    kind = ACTIONS[record.action].item_kind or ""
-    listed = (await services.cases.listings(case.id)).get(kind, [])
-    return next((item for item in listed if item.id == record.item), None) or Item(
-        kind=kind, id=record.item, label=record.item_label)
-
-
 async def _record_recovered(services: Services, run: Run, record: ActionRecord, context: ActionContext,
                             found: ReadBack, audited: bool = False) -> None:
     case, spec = run.case, run.spec
@@ -415,24 +445,26 @@ async def _record_recovered(services: Services, run: Run, record: ActionRecord, 
     services.metrics.count("riposte_actions_recovered_total", action=spec.name,
                            result="done" if found.done else "interrupted")
     if found.done:
-        record.state, record.reversal = "done", spec.reversal
+        record.state, record.reversal = RunState.DONE, spec.reversal
         record.summary = f"Confirmed by read-back after the bot was interrupted: {found.observed}."
         outcome = Outcome(summary=record.summary, reversal=spec.reversal)
         if not audited:
-            await services.runner.record_outcome(spec, run.actor, case.target, case.id,
-                                                 ActionResult(ok=True, outcome=outcome))
+            record.audit_id = await services.runner.record_outcome(
+                spec, run.actor, case.target, case.id, ActionResult(ok=True, outcome=outcome, state_after=found.facts),
+                undo_of=record.undo_of)
         await services.cases.put_record(case.id, record)
         await services.cases.keep_claim(case.id, run.key)
         await _recover_saved(services, run, context)
         await _reopen_counterparts(services, run)
-        if spec.name in TARGET_CHANGING:
+        if spec.changes_target:
             await _refresh_target(services, case)
     else:
-        record.state = "interrupted"
+        record.state = RunState.INTERRUPTED
         record.summary = (f"The bot stopped before Graph answered; the tenant shows {found.observed}: run it again "
                           "if needed.")
         if not audited:
-            await services.runner.record_interrupted(spec, run.actor, case.target, case.id, detail=record.summary)
+            await services.runner.record_interrupted(spec, run.actor, case.target, case.id, detail=record.summary,
+                                                     undo_of=record.undo_of, state_after=found.facts)
         await services.cases.put_record(case.id, record)  # before the release: a new run's record must win
         await services.cases.release_action(case.id, run.key)
     log.info("%s on case %s settled from the tenant: %s", spec.name, case.id, record.state)
@@ -441,34 +473,39 @@ async def _record_recovered(services: Services, run: Run, record: ActionRecord, 
 
 
 async def _recover_saved(services: Services, run: Run, context: ActionContext) -> None:
-    """What an undo needs that the tenant still shows: the block policy (found by its name). Copies of what a run
-    removed (a deleted rule, the forwarding address) went with its process."""
-    if run.spec.name != "block_signin":
+    """What an undo needs that the tenant still shows (ActionSpec.find_saved: the block policy, by its name).
+    Copies of what a run removed (a deleted rule, the forwarding address) went with its process."""
+    if run.spec.find_saved is None:
         return
-    policy = await find_policy(context)
-    if policy is not None:
-        saved = {"policy_id": str(policy["id"]), "displayName": str(policy.get("displayName") or "")}
+    saved = await run.spec.find_saved(context)
+    if saved is not None:
         await services.cases.save_removed(run.case.id, run.key, saved)
-        await block_policies.remember(services, run.spec.name, run.case.target, saved)
+        await per_user.remember(services, run.spec, run.case.target, saved)
 
 
 OnFinished = Callable[[ActionResult], Awaitable[None]]
 
 
-async def start(services: Services, run: Run, on_finished: OnFinished | None = None) -> ActionResult | None:
+async def start(services: Services, run: Run, on_finished: OnFinished | None = None,
+                turn: Turn | None = None) -> ActionResult | None:
     """Begin the run. An inline action finishes before this returns, with its result (its secret is for the
-    clicker's answer only); the others continue in the background (None). `on_finished` hears the result
-    either way."""
+    clicker's answer only, before which it runs); the others run after `turn`'s answer (at once without a turn),
+    and this returns None. `on_finished` hears the result either way."""
     record = await begin(services, run)
     if run.spec.inline:
         with without_retries():  # its answer carries the result: it cannot wait out a throttle
-            result = await execute(services, run, record)
+            result = await execute(services, run, record, turn)
         if on_finished:
             await on_finished(result)
         return result
-    services.inflight.start(
-        _execute_then(services, run, record, on_finished), lambda: interrupted(services, run, record)
-    )
+
+    async def work() -> None:  # the clicker's "running" answer reaches them before the outcome does
+        await _execute_then(services, run, record, on_finished)
+
+    if turn is not None:
+        turn.later(work, lambda: interrupted(services, run, record))
+    else:
+        services.inflight.start(work(), lambda: interrupted(services, run, record))
     return None
 
 
@@ -478,7 +515,6 @@ def secret_of(result: ActionResult | None) -> str:
 
 
 async def _execute_then(services: Services, run: Run, record: ActionRecord, on_finished: OnFinished | None) -> None:
-    await after_answer()  # the clicker's "running" answer must reach them before the outcome does
     result = await execute(services, run, record)
     if on_finished:
         await on_finished(result)

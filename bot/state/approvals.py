@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import secrets
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from bot.state.cases import CASE_TTL_SECONDS
+from bot.state.states import ApprovalState
 
 PENDING_INDEX = "riposte:approvals:pending"
 DECISION_CLAIM_SECONDS = 120
@@ -22,8 +21,9 @@ def _key(request_id: str) -> str:
     return f"riposte:approval:{request_id}"
 
 
-@dataclass
-class ApprovalRequest:
+class ApprovalRequest(BaseModel):
+    """Kept in Redis as JSON (pydantic); unknown fields are ignored, missing ones take their defaults."""
+
     id: str
     case_id: str
     action: str
@@ -33,25 +33,19 @@ class ApprovalRequest:
     requester_name: str
     created_at: str
     expires_at: str
-    options: dict[str, Any] = field(default_factory=dict)
-    state: str = "pending"  # pending | approved | rejected | expired | failed (its card could not be posted)
+    options: dict[str, Any] = Field(default_factory=dict)
+    state: ApprovalState = ApprovalState.PENDING
     decided_by_id: str = ""
     decided_by_name: str = ""
     decided_at: str = ""
     reason: str = ""
     activity_id: str = ""  # the approval card's message in the case thread
-    thread: dict[str, Any] = field(default_factory=dict)  # where it was posted, when not in the case's thread
+    thread: dict[str, Any] = Field(default_factory=dict)  # where it was posted, when not in the case's thread
+    outcome: str = ""  # how the approved action went, as its card says (drawn by bot/approvals/cards.py)
 
     @property
     def expired(self) -> bool:
         return datetime.fromisoformat(self.expires_at) <= datetime.now(UTC)
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, raw: str) -> ApprovalRequest:
-        return cls(**json.loads(raw))
 
 
 def new_request(case_id: str, action: str, item: str, item_label: str, requester_id: str, requester_name: str,
@@ -70,8 +64,8 @@ class ApprovalStore:
         self._redis = redis
 
     async def save(self, request: ApprovalRequest) -> None:
-        await self._redis.set(_key(request.id), request.to_json(), ex=CASE_TTL_SECONDS)
-        if request.state == "pending":
+        await self._redis.set(_key(request.id), request.model_dump_json(), ex=CASE_TTL_SECONDS)
+        if request.state == ApprovalState.PENDING:
             expires = datetime.fromisoformat(request.expires_at).timestamp()
             await self._redis.zadd(PENDING_INDEX, {request.id: expires})
         else:
@@ -79,7 +73,7 @@ class ApprovalStore:
 
     async def get(self, request_id: str) -> ApprovalRequest | None:
         raw = await self._redis.get(_key(request_id))
-        return ApprovalRequest.from_json(str(raw)) if raw else None
+        return ApprovalRequest.model_validate_json(raw) if raw else None
 
     async def claim_decision(self, request_id: str, decider_id: str) -> bool:
         """Only one decision per request, whichever replica and whoever clicks first.

@@ -5,22 +5,22 @@ Everything a click needs is looked up here by case id; nothing is trusted from t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field, TypeAdapter
 from redis.asyncio import Redis
 
 from actions.spec import Item, TargetUser
 from bot.intake.alerts import Alert
+from bot.state.states import RunState
 
 CASE_TTL_SECONDS = 90 * 24 * 3600
 CLAIM_TTL_SECONDS = 3600
 
 
-def _case_key(case_id: str) -> str:
+def case_key(case_id: str) -> str:
     return f"riposte:case:{case_id}"
 
 
@@ -32,8 +32,10 @@ def _lease_key(case_id: str, key: str) -> str:
     return f"riposte:lease:{case_id}:{key}"
 
 
-@dataclass
-class Case:
+class Case(BaseModel):
+    """Kept in Redis as JSON (pydantic): records written by earlier versions load, their fields since dropped are
+    ignored (pydantic's default for unknown fields) and the ones added since take their defaults."""
+
     id: str
     alert: Alert
     nonce: str
@@ -47,32 +49,18 @@ class Case:
     closed: str = ""  # why the card takes no more clicks (e.g. "Cancelled by Rita Responder")
     automation: str = ""  # what automation did or would do with it (bot/automation/run.py), shown on the card
 
-    def to_json(self) -> str:
-        data = dataclasses.asdict(self)
-        data["alert"] = self.alert.to_json()
-        return json.dumps(data)
-
-    @classmethod
-    def from_json(cls, raw: str) -> Case:
-        data = json.loads(raw)
-        data["alert"] = Alert.from_json(data["alert"])
-        if data.get("target"):
-            data["target"] = TargetUser(**{**data["target"], "admin_roles": tuple(data["target"]["admin_roles"])})
-        data["offered"] = tuple(data.get("offered", ()))
-        return cls(**data)
-
 
 def record_key(action: str, item: str = "") -> str:
     """Records, claims and saved copies are per action and, for per-item actions, per item."""
     return f"{action}|{item}"
 
 
-@dataclass
-class ActionRecord:
-    """The state of one action on one case, as the card shows it."""
+class ActionRecord(BaseModel):
+    """The state of one action on one case, as the card shows it. Kept in Redis as JSON (pydantic); `undo`, written
+    by earlier versions (the action's spec now says what reverses it), is ignored like any unknown field."""
 
     action: str
-    state: str  # running | done | failed | interrupted
+    state: RunState
     actor_id: str
     actor_name: str
     started_at: str
@@ -83,51 +71,31 @@ class ActionRecord:
     item: str = ""
     item_label: str = ""
     approved_by: str = ""
-    steps: list[str] = field(default_factory=list)  # bundle: one line per step
+    steps: list[str] = Field(default_factory=list)  # bundle: one line per step
     verification: str = ""  # the read-back after the run: "Verified: …" or "Graph accepted the change but …"
     verified: bool = True  # False: the read-back did not show the change (the card warns)
     run_id: str = ""  # one run of the action: its lease and the settling of its outcome are per run
     # The choices the run used (bundle steps, app mode, excluded break-glass ids; never a secret): crash recovery
     # reads the action back with them.
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    # Delegated mode: whose own Entra rights ran it, "Name (upn)" (never a token); left out when empty, so a record
+    # of an app-run action keeps the shape earlier versions wrote and read.
+    signed_in: str = Field("", exclude_if=lambda value: not value)
+    # For the audit, should recovery write the run's ending: who ran it as Entra had them then.
+    actor_upn: str = ""
+    actor_roles: str = ""  # actions.spec.roles_text
+    audit_id: str = ""  # the audit entry of its outcome: an undo of it links there (AuditEntry.undo_of)
+    undo_of: str = ""  # this run reverses that outcome
 
     @property
     def key(self) -> str:
         return record_key(self.action, self.item)
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
 
-    @classmethod
-    def from_json(cls, raw: str) -> ActionRecord:
-        data = json.loads(raw)
-        data.pop("undo", None)  # written by earlier versions; the action's spec says what reverses it
-        return cls(**data)
+# The items last listed on a card, per kind: a JSON list in the case's `items` hash.
+LISTING = TypeAdapter(list[Item])
 
 
-# One atomic decision per incoming alert, so that replicas racing on the same alert (a sender's retry) or on the
-# same user (a storm) agree: a source id already seen names its case; otherwise an alert about a user whose case
-# opened within the grouping window joins that case; otherwise the new case is stored and becomes the user's open
-# case. KEYS: the alert's claim, the user's open-case pointer, the new case. ARGV: new case id, its JSON, case TTL,
-# grouping window in seconds (0 = off), the alert's JSON, the case key prefix, the grouped-alerts list suffix.
-_INTAKE_SCRIPT = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return {existing, 'duplicate'} end
-if tonumber(ARGV[4]) > 0 then
-  local open = redis.call('GET', KEYS[2])
-  if open and redis.call('EXISTS', ARGV[6] .. open) == 1 then
-    redis.call('SET', KEYS[1], open, 'EX', ARGV[3])
-    local grouped = ARGV[6] .. open .. ARGV[7]
-    redis.call('RPUSH', grouped, ARGV[5])
-    redis.call('EXPIRE', grouped, ARGV[3])
-    return {open, 'grouped'}
-  end
-end
-redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4]) end
-return {ARGV[1], 'accepted'}
-"""
 # KEYS: the run's settle key. ARGV: who asks, TTL, holders it may take over. Returns the previous holder ('' if
 # none) when granted, nil otherwise.
 _SETTLE_SCRIPT = """
@@ -150,24 +118,13 @@ GROUPED_KEPT_ON_CARD = 3
 
 
 def _grouped_key(case_id: str) -> str:
-    return _case_key(case_id) + GROUPED_SUFFIX
+    return case_key(case_id) + GROUPED_SUFFIX
 
 
 class CaseStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._intake = redis.register_script(_INTAKE_SCRIPT)
         self._settle = redis.register_script(_SETTLE_SCRIPT)
-
-    async def open_or_join(self, case: Case, group_seconds: int) -> tuple[str, str]:
-        """Keep the alert of the new `case` durably: (case id, "accepted" | "grouped" | "duplicate")."""
-        alert = case.alert
-        keys = [f"riposte:alert:{alert.source}:{alert.id}", f"riposte:open-case:{alert.user.lower()}",
-                _case_key(case.id)]
-        args: list[str | int] = [case.id, case.to_json(), CASE_TTL_SECONDS, group_seconds, json.dumps(alert.to_json()),
-                _case_key(""), GROUPED_SUFFIX]
-        case_id, status = await self._intake(keys=keys, args=args)
-        return str(case_id), str(status)
 
     async def grouped(self, case_id: str) -> tuple[tuple[Alert, ...], int]:
         """The latest alerts that joined the case, and how many joined in all."""
@@ -175,11 +132,11 @@ class CaseStore:
             pipe.lrange(_grouped_key(case_id), -GROUPED_KEPT_ON_CARD, -1)
             pipe.llen(_grouped_key(case_id))
             latest, count = await pipe.execute()
-        return tuple(Alert.from_json(json.loads(raw)) for raw in latest), int(count)
+        return tuple(Alert.model_validate_json(raw) for raw in latest), int(count)
 
     async def all_grouped(self, case_id: str) -> list[Alert]:
         raw = await self._redis.lrange(_grouped_key(case_id), 0, -1)  # type: ignore[misc]
-        return [Alert.from_json(json.loads(item)) for item in raw]
+        return [Alert.model_validate_json(item) for item in raw]
 
     async def claim_alert(self, source: str, alert_id: str, case_id: str) -> str | None:
         """Reserve the source alert for `case_id`; return the existing case id if it was already taken."""
@@ -197,11 +154,11 @@ class CaseStore:
         await self._redis.delete(f"riposte:alert:{source}:{alert_id}")
 
     async def save(self, case: Case) -> None:
-        await self._redis.set(_case_key(case.id), case.to_json(), ex=CASE_TTL_SECONDS)
+        await self._redis.set(case_key(case.id), case.model_dump_json(), ex=CASE_TTL_SECONDS)
 
     async def get(self, case_id: str) -> Case | None:
-        raw = await self._redis.get(_case_key(case_id))
-        return Case.from_json(str(raw)) if raw else None
+        raw = await self._redis.get(case_key(case_id))
+        return Case.model_validate_json(raw) if raw else None
 
     async def claim_action(self, case_id: str, key: str, actor_id: str) -> bool:
         """Exactly-once guard shared by every replica: only the first claimant runs the action (on that item).
@@ -260,7 +217,7 @@ class CaseStore:
 
     async def put_record(self, case_id: str, record: ActionRecord) -> None:
         key = _records_key(case_id)
-        await self._redis.hset(key, record.key, record.to_json())  # type: ignore[misc]
+        await self._redis.hset(key, record.key, record.model_dump_json())  # type: ignore[misc]
         await self._redis.expire(key, CASE_TTL_SECONDS)
 
     async def save_removed(self, case_id: str, key: str, saved: Mapping[str, Any]) -> None:
@@ -289,26 +246,25 @@ class CaseStore:
             pipe.llen(_grouped_key(case_id))
             records, items, saved, grouped, grouped_count = await pipe.execute()
         return (
-            {str(key): ActionRecord.from_json(str(value)) for key, value in records.items()},
-            {str(kind): [Item(**item) for item in json.loads(value)] for kind, value in items.items()},
+            {str(key): ActionRecord.model_validate_json(value) for key, value in records.items()},
+            {str(kind): LISTING.validate_json(value) for kind, value in items.items()},
             frozenset(str(key) for key in saved),
-            tuple(Alert.from_json(json.loads(raw)) for raw in grouped),
+            tuple(Alert.model_validate_json(raw) for raw in grouped),
             int(grouped_count),
         )
 
     async def save_listing(self, case_id: str, kind: str, items: list[Item]) -> None:
         """The items last listed on the card: a per-item click is checked against this, never trusted as sent."""
         redis_key = f"riposte:case:{case_id}:items"
-        payload = [dataclasses.asdict(item) for item in items]
         # Delete first so the newest list is last in the (small, insertion-ordered) hash: the card shows it first.
         await self._redis.hdel(redis_key, kind)  # type: ignore[misc]
-        await self._redis.hset(redis_key, kind, json.dumps(payload))  # type: ignore[misc]
+        await self._redis.hset(redis_key, kind, LISTING.dump_json(items))  # type: ignore[misc]
         await self._redis.expire(redis_key, CASE_TTL_SECONDS)
 
     async def listings(self, case_id: str) -> dict[str, list[Item]]:
         raw = await self._redis.hgetall(f"riposte:case:{case_id}:items")  # type: ignore[misc]
-        return {str(kind): [Item(**item) for item in json.loads(value)] for kind, value in raw.items()}
+        return {str(kind): LISTING.validate_json(value) for kind, value in raw.items()}
 
     async def records(self, case_id: str) -> dict[str, ActionRecord]:
         raw = await self._redis.hgetall(_records_key(case_id))  # type: ignore[misc]
-        return {str(key): ActionRecord.from_json(str(value)) for key, value in raw.items()}
+        return {str(key): ActionRecord.model_validate_json(value) for key, value in raw.items()}

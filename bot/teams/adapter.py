@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from botbuilder.core import Bot, CardFactory, MessageFactory, TurnContext, serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Serializer
@@ -22,16 +22,19 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from urllib3.util.retry import Retry
 
 from bot.cards.elements import CardJson
-from bot.clicks.answered import ANSWER_BUDGET_SECONDS, answering, answering_turn, time_left
+from bot.clicks.answered import ANSWER_BUDGET_SECONDS, Turn
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter
-from bot.teams.connector import WHILE_ANSWERING_SECONDS, call_connector, status_of
+from bot.run.inflight import InFlight
+from bot.teams.connector import call_connector, send_budget, status_of
 from bot.teams.inbound import BadActivity, parse_activity
+from bot.teams.token_client import BotAuthentication
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 AUTH_REFUSED = "invalid or missing Bot Framework token"
+TURN = "riposte.turn"  # TurnContext.turn_state key: the Turn being answered (bot.clicks.answered)
 
 # botbuilder builds a ConnectorClient per activity, and msrest's ClientRetryPolicy.__init__ filters range(999)
 # against a 500-element *list*: ~7 ms of CPU each time. A set makes the same filter ~100x cheaper.
@@ -79,7 +82,8 @@ class _BotAuthConfig:
 
 
 def build_adapter(settings: Settings) -> CloudAdapter:
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotAuthConfig(settings)))
+    # User token clients (sign-in for privileged actions) are built on first use, against OAuthUrl when set.
+    adapter = CloudAdapter(BotAuthentication(_BotAuthConfig(settings), settings.oauth_url))
 
     async def on_error(context: TurnContext, error: Exception) -> None:
         error_id = secrets.token_hex(4)
@@ -95,16 +99,21 @@ def build_adapter(settings: Settings) -> CloudAdapter:
 
 
 async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot,
-                          answer_budget_seconds: float = ANSWER_BUDGET_SECONDS) -> web.StreamResponse:
+                          inflight: InFlight, answer_budget_seconds: float = ANSWER_BUDGET_SECONDS,
+                          ) -> web.StreamResponse:
     """POST /api/messages: check the body is an activity, authenticate it (the JWT, when an app id is set), then
-    run the turn. What botbuilder's CloudAdapter.process does, with bad input answered 400/401 instead of 500."""
-    with answering_turn(answer_budget_seconds):
-        response = await _answer(adapter, request, bot)
-        # Written here rather than by aiohttp after we return, so that the turn's background work (waiting in
-        # after_answer) starts only once the answer is on the wire.
+    run the turn. What botbuilder's CloudAdapter.process does, with bad input answered 400/401 instead of 500.
+    The handler finds the Turn in `turn_state[TURN]`: what it hands to `turn.later` starts after the answer."""
+    turn = Turn(inflight, answer_budget_seconds)
+    try:
+        response = await _answer(adapter, request, bot, turn)
+        # Written here rather than by aiohttp after we return, so that the turn's later work starts only once the
+        # answer is on the wire.
         await response.prepare(request)
         await response.write_eof()
         return response
+    finally:
+        turn.answer_sent()  # also when the turn failed: nothing must wait on it for long
 
 
 def _refuse(request: web.Request, status: int, message: str, detail: str = "") -> web.Response:
@@ -114,7 +123,7 @@ def _refuse(request: web.Request, status: int, message: str, detail: str = "") -
     return web.json_response({"error": message}, status=status)
 
 
-async def _answer(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.StreamResponse:
+async def _answer(adapter: CloudAdapter, request: web.Request, bot: Bot, turn: Turn) -> web.StreamResponse:
     if "application/json" not in request.headers.get("Content-Type", ""):
         return _refuse(request, 415, "Content-Type must be application/json")
     try:
@@ -136,7 +145,11 @@ async def _answer(adapter: CloudAdapter, request: web.Request, bot: Bot) -> web.
         # botbuilder lets malformed or forged tokens escape as assorted errors (a KeyError for a token without
         # `iss`, PyJWT's errors, a bare Exception for a failed endorsement): each is an authentication failure.
         return _refuse(request, 401, AUTH_REFUSED, f"{type(error).__name__}: {_first_line(error)}")
-    invoke_response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+    async def logic(context: TurnContext) -> None:
+        context.turn_state[TURN] = turn
+        await bot.on_turn(context)
+
+    invoke_response = await adapter.process_activity(authenticated, activity, logic)
     if invoke_response:
         return web.json_response(serializer_helper(invoke_response.body), status=invoke_response.status)
     return web.Response(status=201)
@@ -159,13 +172,13 @@ class TeamsChannel:
         self._limiter = limiter
         self._metrics = metrics
 
-    def _limited(self, conversation_id: str, priority: Priority,
-                 call: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    def _limited(self, conversation_id: str, priority: Priority, call: Callable[[], Awaitable[T]],
+                 turn: Turn | None = None) -> Callable[[], Awaitable[T]]:
         """`call` taking a send slot within Teams' limits first (each attempt is a send); while a click waits
-        for its answer, only as long as the answer can wait."""
+        for its answer (`turn`), only as long as the answer can wait."""
 
         async def attempt() -> T:
-            deadline = time.monotonic() + time_left(WHILE_ANSWERING_SECONDS) if answering() else None
+            deadline = time.monotonic() + send_budget(turn) if turn and turn.waiting else None
             await self._limiter.acquire(conversation_id, priority, deadline)
             try:
                 return await call()
@@ -178,15 +191,9 @@ class TeamsChannel:
         return attempt
 
     async def post_thread(
-        self, channel_id: str, card: dict[str, Any], service_url: str, priority: Priority = Priority.BULK
+        self, channel_id: str, card: dict[str, Any] | Callable[[], Awaitable[dict[str, Any]]], service_url: str,
+        priority: Priority = Priority.BULK,
     ) -> tuple[dict[str, Any], str]:
-        parameters = ConversationParameters(
-            is_group=True,
-            bot=ChannelAccount(id=f"28:{self._app_id}") if self._app_id else None,
-            channel_data={"channel": {"id": channel_id}, "tenant": {"id": self._tenant_id}},
-            activity=MessageFactory.attachment(CardFactory.adaptive_card(card)),
-            tenant_id=self._tenant_id,
-        )
         posted: dict[str, Any] = {}
 
         async def remember(context: TurnContext) -> None:
@@ -194,19 +201,30 @@ class TeamsChannel:
             posted["reference"] = reference.serialize()
             posted["activity_id"] = context.activity.id
 
-        await call_connector(f"channel {channel_id}", self._limited(channel_id, priority, lambda: (
-            self._adapter.create_conversation(
-                self._app_id, remember, parameters, "msteams", service_url or self._service_url, None
-            ))), repeatable=False)
+        async def create() -> None:  # runs once the send slot is taken
+            drawn = card if isinstance(card, dict) else await card()
+            parameters = ConversationParameters(
+                is_group=True,
+                bot=ChannelAccount(id=f"28:{self._app_id}") if self._app_id else None,
+                channel_data={"channel": {"id": channel_id}, "tenant": {"id": self._tenant_id}},
+                activity=MessageFactory.attachment(CardFactory.adaptive_card(drawn)),
+                tenant_id=self._tenant_id,
+            )
+            await self._adapter.create_conversation(
+                self._app_id, remember, parameters, "msteams", service_url or self._service_url, None)
+
+        await call_connector(f"channel {channel_id}", self._limited(channel_id, priority, create), repeatable=False)
         return posted["reference"], posted["activity_id"]
 
-    async def reply(self, reference: dict[str, Any], card: dict[str, Any],
+    async def reply(self, reference: dict[str, Any], card: dict[str, Any] | str,
                     priority: Priority = Priority.INTERACTIVE) -> str:
-        """Post `card` into the thread of `reference`; return the new message's id."""
+        """Post `card` (or plain text) into the thread of `reference`; return the new message's id."""
         posted: dict[str, str] = {}
 
-        async def send(context: TurnContext) -> None:
-            response = await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+        async def send(context: TurnContext) -> None:  # a new activity each attempt: sending fills it in
+            message = MessageFactory.text(card) if isinstance(card, str) else MessageFactory.attachment(
+                CardFactory.adaptive_card(card))
+            response = await context.send_activity(message)
             posted["id"] = response.id if response else ""
 
         await self._in_conversation(reference, send, priority, repeatable=False)
@@ -214,17 +232,17 @@ class TeamsChannel:
 
     async def update_card(self, reference: dict[str, Any], activity_id: str,
                           card: dict[str, Any] | Callable[[], Awaitable[dict[str, Any]]],
-                          priority: Priority = Priority.INTERACTIVE) -> None:
+                          priority: Priority = Priority.INTERACTIVE, turn: Turn | None = None) -> None:
         async def replace(context: TurnContext) -> None:  # runs once the send slot is taken
             drawn = card if isinstance(card, dict) else await card()
             activity = MessageFactory.attachment(CardFactory.adaptive_card(drawn))
             activity.id = activity_id
             await context.update_activity(activity)
 
-        await self._in_conversation(reference, replace, priority)
+        await self._in_conversation(reference, replace, priority, turn=turn)
 
     async def _in_conversation(self, reference: dict[str, Any], work: Callable[[TurnContext], Awaitable[None]],
-                               priority: Priority, *, repeatable: bool = True) -> None:
+                               priority: Priority, *, repeatable: bool = True, turn: Turn | None = None) -> None:
         """Run `work` in the conversation of `reference`, raising its error: botbuilder would hand it to
         on_turn_error and return as if it had worked."""
         conversation = ConversationReference().deserialize(reference)
@@ -243,4 +261,5 @@ class TeamsChannel:
                 raise failed[0]
 
         await call_connector(f"conversation {conversation.conversation.id}",
-                             self._limited(conversation.conversation.id, priority, attempt), repeatable=repeatable)
+                             self._limited(conversation.conversation.id, priority, attempt, turn),
+                             repeatable=repeatable, turn=turn)

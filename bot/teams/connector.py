@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import requests
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
-from bot.clicks.answered import answering, time_left
+from bot.clicks.answered import Turn
 from bot.services import ChannelBlocked
 
 log = logging.getLogger(__name__)
@@ -92,13 +92,20 @@ def backoff(attempt: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-async def call_connector(where: str, call: Callable[[], Awaitable[T]], *, repeatable: bool = True) -> T:
+def send_budget(turn: Turn | None) -> float:
+    """How long one Bot Connector call may keep trying: while a click waits for its answer (`turn`), what the
+    answer can spare; otherwise TOTAL_SECONDS."""
+    return turn.time_left(WHILE_ANSWERING_SECONDS) if turn and turn.waiting else TOTAL_SECONDS
+
+
+async def call_connector(where: str, call: Callable[[], Awaitable[T]], *, repeatable: bool = True,
+                         turn: Turn | None = None) -> T:
     """Run `call` (one Bot Connector request) until it succeeds, fails for good, or the attempts or time run
     out; then its error is raised. `where` names the conversation for the log and errors. `repeatable=False`
     for a POST that creates a message: it is retried only when Teams refused it (412, 429) or the connection
-    failed, not after a 502/504 that may have come after the message was made."""
-    budget = time_left(WHILE_ANSWERING_SECONDS) if answering() else TOTAL_SECONDS
-    deadline = time.monotonic() + budget
+    failed, not after a 502/504 that may have come after the message was made. `turn`: the click waiting for
+    this call before its answer, if any (a shorter budget)."""
+    deadline = time.monotonic() + send_budget(turn)
     retried = RETRY_STATUSES if repeatable else REFUSED_STATUSES
     attempt = 1
     while True:

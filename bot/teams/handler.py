@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from typing import Any
 
 from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
-from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.core.teams import TeamsActivityHandler, TeamsSSOTokenExchangeMiddleware
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 from redis.exceptions import RedisError
 
 from actions import ACTIONS
 from bot.cards.alert_card import message_card
+from bot.clicks.answered import Turn
 from bot.clicks.handle import STATE_STORE_DOWN, Click, handle_click
 from bot.commands import handle as command_flow
 from bot.commands.parse import help_text
 from bot.dialogs.ask_user import AskUser
+from bot.dialogs.sign_in import SignInFirst
 from bot.intake import alert_channel
+from bot.pipeline import sends
 from bot.services import Services
+from bot.signin.handle import typed_sign_in
+from bot.signin.tokens import ClickSignIn, SignInAnswer
 from bot.state import deliveries
+from bot.teams.adapter import TURN
 from bot.teams.storage import RedisStorage
+from bot.teams.user_tokens import ExchangeOnce, TurnTokens, sign_in_response
 
 log = logging.getLogger(__name__)
 SERVICE_URL_REWRITE_SECONDS = 60.0
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+SIGN_IN_INVOKES = ("signin/tokenExchange", "signin/verifyState")  # a typed command's sign-in card, answered by Teams
 WELCOME = ("Riposte is here. I post security alerts with buttons to contain an account, and I take commands: "
            "mention me and type `help`. A responder can type `use this channel for alerts` in the channel that "
            "should receive alerts.")
@@ -42,13 +51,41 @@ def _tenant_of(activity: Activity) -> str:
     return str(tenant or "")
 
 
-def _click(activity: Activity, verb: str, data: dict[str, Any]) -> Click:
+def _turn(turn_context: TurnContext) -> Turn:
+    """The Turn being answered (bot.teams.adapter.process_request puts it there)."""
+    turn: Turn = turn_context.turn_state[TURN]
+    return turn
+
+
+def _click(activity: Activity, verb: str, data: dict[str, Any], signin: ClickSignIn | None = None) -> Click:
     sender = activity.from_property
     return Click(
         object_id=str(getattr(sender, "aad_object_id", "") or ""),
         name=str(getattr(sender, "name", "") or "someone"),
-        verb=verb, data=data, tenant_id=_tenant_of(activity),
+        verb=verb, data=data, tenant_id=_tenant_of(activity), signin=signin,
     )
+
+
+def _click_signin(turn_context: TurnContext, value: dict[str, Any], connection: str) -> ClickSignIn | None:
+    """What a Universal Actions click brings for sign-in (bot/signin): Teams sends the click again with
+    value.authentication (a token to exchange) or value.state (the code of a finished sign-in)."""
+    if not connection:
+        return None
+    authentication = value.get("authentication")
+    teams_token = authentication.get("token") if isinstance(authentication, dict) else None
+    state = value.get("state")
+    return ClickSignIn(tokens=TurnTokens(turn_context, connection),
+                       teams_token=teams_token if isinstance(teams_token, str) else "",
+                       code=state if isinstance(state, str) else "")
+
+
+def _well_formed(activity: Activity) -> bool:
+    """A sign-in invoke botbuilder can read: an object, and for a token exchange its id and token."""
+    value = activity.value
+    if not isinstance(value, dict):
+        return False
+    return activity.name != SIGN_IN_INVOKES[0] or all(isinstance(value.get(key), str) and value[key]
+                                                      for key in ("id", "token"))
 
 
 class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
@@ -56,6 +93,11 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         super().__init__()
         self._services = services
         self._ask_user = AskUser(RedisStorage(services.redis))
+        # Delegated mode: a typed command's sign-in card (botbuilder's OAuthPrompt), and botbuilder's middleware that
+        # exchanges Teams' token once per exchange id, however many Teams clients the person has open.
+        connection = services.settings.oauth_connection
+        self._sign_in = SignInFirst(RedisStorage(services.redis), connection) if connection else None
+        self._sso = TeamsSSOTokenExchangeMiddleware(ExchangeOnce(services.redis), connection) if connection else None
         # The service URL this process last wrote to Redis, and when: not rewritten on every click. Redis holds
         # the truth for all replicas; this only spares the click path a write (refreshed each minute anyway).
         self._service_url_written = ("", 0.0)
@@ -66,6 +108,10 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         if activity.type == "message" and not await self._first_delivery(turn_context):
             return
         await self._learn_service_url(activity)
+        if self._sso is not None and activity.type == "invoke" and activity.name == SIGN_IN_INVOKES[0] and _well_formed(
+                activity):  # a malformed one is refused below: botbuilder's middleware would crash on it
+            await self._sso.on_turn(turn_context, lambda: TeamsActivityHandler.on_turn(self, turn_context))
+            return
         await super().on_turn(turn_context)
 
     async def _learn_service_url(self, activity: Activity) -> None:
@@ -100,6 +146,14 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
+        if activity.name in SIGN_IN_INVOKES and self._sign_in is not None:
+            if not _well_formed(activity):
+                log.info("refused a malformed %s invoke", activity.name)
+                return InvokeResponse(status=400)
+            signed_in = await self._sign_in.continue_invoke(turn_context)  # the prompt answers the invoke itself
+            if signed_in:
+                await turn_context.send_activity("You are signed in: Confirm runs with your own Entra rights.")
+            return InvokeResponse(status=404 if signed_in is None else 200)  # 404: no sign-in card pending here
         if activity.name != "adaptiveCard/action":
             # Riposte implements no other invoke. 501 is what botbuilder answers for an invoke a bot does not
             # handle; answered here, because its Teams dispatch first deserializes the value (task/fetch,
@@ -111,10 +165,14 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         action = value.get("action")
         action = action if isinstance(action, dict) else {}
         raw_data = action.get("data")
-        click = _click(activity, str(action.get("verb", "")), raw_data if isinstance(raw_data, dict) else {})
+        signin = _click_signin(turn_context, value, self._services.settings.oauth_connection)
+        click = _click(activity, str(action.get("verb", "")), raw_data if isinstance(raw_data, dict) else {}, signin)
         if not click.object_id:
             return card_response(message_card("This click carries no Entra identity, so nothing ran.", "attention"))
-        return card_response(await handle_click(self._services, click))
+        try:
+            return card_response(await handle_click(self._services, click, _turn(turn_context)))
+        except SignInAnswer as answer:  # the run needs the clicker's own token: Teams signs them in, then clicks again
+            return sign_in_response(answer)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -125,7 +183,7 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         sender = activity.from_property
         object_id = str(getattr(sender, "aad_object_id", "") or "")
         if not object_id:
-            await turn_context.send_activity("I can't tell who you are (no Entra identity), so I won't act.")
+            await self._answer(turn_context, text="I can't tell who you are (no Entra identity), so I won't act.")
             return
         channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
         speaker = command_flow.Speaker(
@@ -142,7 +200,8 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
                 handled, completed = await self._ask_user.continue_pending(turn_context)
                 if handled and completed is None:
                     return  # a pending question was answered with cancel, or asked again
-                reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "")
+                reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "",
+                                                       _turn(turn_context))
             if reply.ask_user:
                 await self._ask_user.start(turn_context, reply.ask_user)
                 return
@@ -150,13 +209,28 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
             log.exception("state store unreachable while handling a command")
             await turn_context.send_activity(STATE_STORE_DOWN)
             return
-        if reply.card is not None:
-            sent = await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(reply.card)))
-            if reply.case_id and sent is not None:
-                reference = TurnContext.get_conversation_reference(activity).serialize()
-                await command_flow.posted(self._services, reply.case_id, reference, sent.id)
-        if reply.text:
-            await turn_context.send_activity(MessageFactory.text(reply.text))
+        await self._answer(turn_context, card=reply.card, text=reply.text, case_id=reply.case_id)
+        if reply.case_id and self._sign_in is not None:  # Confirm will run with this person's own token
+            why = await typed_sign_in(self._services, reply.case_id)
+            if why:
+                await self._sign_in.start(turn_context, why)
+
+    async def _answer(self, turn_context: TurnContext, *, card: dict[str, Any] | None = None, text: str = "",
+                      case_id: str = "") -> None:
+        """Answer a message through the outbox: a durable job, within Teams' limits, retried until Teams takes it
+        (bot/pipeline/sends.py). Sent directly, once, only when Redis cannot take the job."""
+        activity = turn_context.activity
+        reference = TurnContext.get_conversation_reference(activity).serialize()
+        conversation_id = str(getattr(activity.conversation, "id", "") or "")
+        dedupe = f"answer:{conversation_id}:{activity.id or secrets.token_hex(8)}"
+        try:
+            await sends.answer_message(self._services, dedupe, reference, card=card, text=text, case_id=case_id)
+        except RedisError:
+            log.warning("could not queue the answer to message %s (Redis); sending it directly", activity.id)
+            if card is not None:
+                await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+            if text:
+                await turn_context.send_activity(MessageFactory.text(text))
 
     async def _submit_fallback(self, turn_context: TurnContext, value: dict[str, Any]) -> None:
         """Clients without Universal Actions send Action.Submit: same checks, answer as a new message.
@@ -166,17 +240,17 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
         verb = str(value["verb"])
         click = _click(turn_context.activity, verb, {key: val for key, val in value.items() if key != "verb"})
         if not click.object_id:
-            await turn_context.send_activity("This click carries no Entra identity, so nothing ran.")
+            await self._answer(turn_context, text="This click carries no Entra identity, so nothing ran.")
             return
         spec = ACTIONS.get(verb)
         if verb == "approve" or (spec is not None and spec.inline):
-            await turn_context.send_activity(
+            await self._answer(turn_context, text=(
                 "This button needs a Teams client that supports Universal Actions (new Teams, or Teams on the "
                 "web); nothing ran. Its answer is shown only to you, which an older client cannot do."
-            )
+            ))
             return
-        card = await handle_click(self._services, click)
-        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+        # Seen by everyone in the conversation (it is a new message), so never a secret: nothing inline runs here.
+        await self._answer(turn_context, card=await handle_click(self._services, click, _turn(turn_context)))
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
         await self._left_team(turn_context, "the app was uninstalled from the team")
@@ -204,4 +278,4 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else ""
         if any(member.id == bot_id for member in members_added):
-            await turn_context.send_activity(MessageFactory.text(WELCOME + "\n\n" + help_text()))
+            await self._answer(turn_context, text=WELCOME + "\n\n" + help_text())

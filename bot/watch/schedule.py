@@ -18,56 +18,46 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actions import ACTIONS
+from actions.audit import actor_fields
 from actions.errors import RiposteError, Throttled
 from actions.graph import without_retries
 from actions.items import list_items
-from actions.runner import Actor, roles_text
-from actions.spec import ActionContext, TargetUser
+from actions.spec import ActionContext, ActionSpec, Actor, Aspect, TargetUser
 from bot.audit import case_notes as notes
-from bot.cards.elements import execute, when
+from bot.cards.elements import Action, execute, when
 from bot.cards.watch_block import change_reply
 from bot.pipeline.enqueue import refresh_card
 from bot.pipeline.limiter import Priority
+from bot.pipeline.sends import send_once
 from bot.services import Services
-from bot.state import block_policies
+from bot.state import per_user
 from bot.state.cases import Case, record_key
+from bot.state.states import RunState, WatchState
 from bot.watch.rate import GraphBudget, budgeted_exchange, budgeted_tenant, limits_storage
 from bot.watch.snapshot import FACETS, Change, Snapshot, compare, merge, missing_parts, take
-from bot.watch.store import ENDED, RELEASED, WATCHING, Watch, WatchStore
+from bot.watch.store import Watch, WatchStore
 
 log = logging.getLogger(__name__)
 WATCH_CHECK = "watch_check"
 WATCH_REPLY = "watch_reply"
 JITTER = 0.1  # ± this share of the interval, so checks of users contained together spread out
-# Containment: any of these, done, starts a watch on the user.
-CONTAINMENT = frozenset({"revoke_sessions", "disable_account", "block_signin", "block_user", "remove_forwarding",
-                         "disable_inbox_rule", "delete_inbox_rule", "remove_app", "remove_auth_method",
-                         "remove_mailbox_access"})
-# What each action changes on purpose (its undo too): the watch re-reads those facets as the new baseline.
-FACETS_OF: dict[str, frozenset[str]] = {
-    "disable_account": frozenset({"account"}), "enable_account": frozenset({"account"}),
-    "block_signin": frozenset({"block"}), "unblock_signin": frozenset({"block"}),
-    "block_user": frozenset({"account", "forwarding", "rules"}),
-    "remove_forwarding": frozenset({"forwarding"}), "restore_forwarding": frozenset({"forwarding"}),
-    "disable_inbox_rule": frozenset({"rules"}), "delete_inbox_rule": frozenset({"rules"}),
-    "enable_inbox_rule": frozenset({"rules"}), "restore_inbox_rule": frozenset({"rules"}),
-    "remove_app": frozenset({"grants"}), "remove_auth_method": frozenset({"methods"}),
-    "remove_mailbox_access": frozenset({"full_access"}), "restore_mailbox_access": frozenset({"full_access"}),
-}
-# Whose containment a change undid (the reply @mentions them), and what to offer to act again.
-CONTAINED_BY: dict[str, tuple[str, ...]] = {
-    "account": ("disable_account", "block_user"), "block": ("block_signin",),
-    "rules": ("disable_inbox_rule", "delete_inbox_rule", "block_user"),
-    "forwarding": ("remove_forwarding", "block_user"),
-    "methods": ("remove_auth_method",), "grants": ("remove_app",), "full_access": ("remove_mailbox_access",),
-}
 # Facets whose changes are items with their own buttons: the kind of listing the card shows them in.
 ITEM_KINDS = {"rules": "inbox_rule", "methods": "auth_method", "grants": "app", "full_access": "mailbox_permission"}
-OFFERS: dict[str, tuple[str, ...]] = {
-    "account": ("disable_account", "block_signin"), "block": ("block_signin",),
-    "rules": ("delete_inbox_rule", "disable_inbox_rule"), "forwarding": ("remove_forwarding",),
-    "methods": ("remove_auth_method",), "grants": ("remove_app",), "full_access": ("remove_mailbox_access",),
-}
+
+
+def contained_by(facet: str) -> tuple[ActionSpec, ...]:
+    """The containment actions (ActionSpec.contains) whose work a change of `facet` undid: the reply @mentions
+    whoever ran them, and their done records may run again."""
+    return tuple(spec for spec in ACTIONS.values() if spec.contains and facet in spec.watches)
+
+
+def offers(facet: str) -> tuple[ActionSpec, ...]:
+    """What a reply about a change of `facet` offers to act again: its containment actions other than bundles
+    (their steps are offered themselves), the stronger (destructive) first, then the alternatives that directory
+    sync cannot undo."""
+    own = sorted((spec for spec in contained_by(facet) if not spec.steps), key=lambda spec: not spec.destructive)
+    alternatives = [ACTIONS[spec.on_synced.alternative] for spec in own if spec.on_synced]
+    return tuple(dict.fromkeys([*own, *alternatives]))
 
 
 def _is_person(actor_id: str) -> bool:
@@ -105,18 +95,17 @@ async def after_action(services: Services, case: Case, action: str, actor: Actor
 
 
 async def _after_action(services: Services, case: Case, action: str, actor: Actor) -> None:
-    target = case.target
-    if target is None or (action not in CONTAINMENT and action not in FACETS_OF):
+    target, spec = case.target, ACTIONS.get(action)
+    if target is None or spec is None or not (spec.contains or spec.watches):
         return
     store = WatchStore(services.redis)
     watch = await store.get(target.id)
-    if watch is not None and watch.state == WATCHING:
-        facets = FACETS_OF.get(action, frozenset())
-        if facets:
-            generation = await store.rebase(target.id, facets)
+    if watch is not None and watch.state == WatchState.WATCHING:
+        if spec.watches:  # what it changed on purpose is the new baseline
+            generation = await store.rebase(target.id, frozenset(spec.watches))
             await _enqueue_check(services, watch, -1, 0, tag=f"rebase-{generation}")
         return
-    if action not in CONTAINMENT or services.settings.watch_hours <= 0:
+    if not spec.contains or services.settings.watch_hours <= 0:
         return
     started = time.time()
     watch = Watch(user_id=target.id, upn=target.upn, display_name=target.display_name, case_id=case.id,
@@ -126,8 +115,8 @@ async def _after_action(services: Services, case: Case, action: str, actor: Acto
     await store.start(watch)
     await _enqueue_check(services, watch, 0, 0)  # now: the first check takes the baseline
     await services.audit.record_event("watch_started", case_id=case.id, target_id=target.id, target_upn=target.upn,
-                                      actor_id=actor.id, actor_name=actor.name, after=action,
-                                      hours=services.settings.watch_hours, result="watching")
+                                      **actor_fields(actor), after=action, hours=services.settings.watch_hours,
+                                      result="watching")
     await refresh_card(services, case.id, Priority.BULK)
 
 
@@ -136,13 +125,12 @@ async def release(services: Services, case_id: str, actor: Actor) -> str:
     and a typed `release <user>` command (the command table is someone else's: call this from it)."""
     store = WatchStore(services.redis)
     watch = await store.get_for_case(case_id)
-    if watch is None or watch.state != WATCHING:
+    if watch is None or watch.state != WatchState.WATCHING:
         return "This case's user is not being watched."
-    if not await store.stop(watch.user_id, RELEASED, f"released by {actor.name} at {when(now_iso())}"):
+    if not await store.stop(watch.user_id, WatchState.RELEASED, f"released by {actor.name} at {when(now_iso())}"):
         return "This case's user is not being watched."
     await services.audit.record_event("release", case_id=case_id, target_id=watch.user_id, target_upn=watch.upn,
-                                      actor_id=actor.id, actor_name=actor.name, actor_roles=roles_text(actor.roles),
-                                      result="released")
+                                      **actor_fields(actor), result="released")
     await notes.released(services, case_id, actor.name, f"{watch.display_name} ({watch.upn})")
     await refresh_card(services, case_id, Priority.INTERACTIVE)
     return f"Released: Riposte no longer watches {watch.display_name}."
@@ -159,7 +147,7 @@ class Watcher:
 
     async def run_check(self, user_id: str, started: str, seq: int) -> None:
         watch = await self.store.get(user_id)
-        if watch is None or watch.state != WATCHING or watch.started_at != started:
+        if watch is None or watch.state != WatchState.WATCHING or watch.started_at != started:
             return  # released, ended, or a job of an earlier watch of this user
         if seq >= 0:
             if watch.seq != seq:
@@ -175,7 +163,7 @@ class Watcher:
         await self._check(watch)
 
     async def _end(self, watch: Watch) -> None:
-        if await self.store.stop(watch.user_id, ENDED, f"the watch window ended at {when(now_iso())}"):
+        if await self.store.stop(watch.user_id, WatchState.ENDED, f"the watch window ended at {when(now_iso())}"):
             await self.services.audit.record_event("watch_ended", case_id=watch.case_id, target_id=watch.user_id,
                                                    target_upn=watch.upn)
             await refresh_card(self.services, watch.case_id, Priority.BULK)
@@ -193,7 +181,7 @@ class Watcher:
             rebase = frozenset(FACETS)
         at = now_iso()
         try:
-            block = await block_policies.known(self.services, watch.user_id)
+            block = await per_user.watched(self.services, Aspect.BLOCK, watch.user_id)
             with without_retries():  # every request goes through the budget; a 429 pauses all watchers instead
                 now = await take(self._context(watch), block, watch.baseline, watch.has_mailbox)
         except Throttled:
@@ -214,8 +202,9 @@ class Watcher:
                     if await self.store.first_report(watch.user_id, watch.generation, change, at)]
         if reported:
             await self._reported(watch, reported, now)
-            await self.services.queues.enqueue(
-                self.services.queues.alerts, WATCH_REPLY, key=f"watch-reply:{watch.user_id}:{watch.generation}:{at}",
+            await self.services.queues.enqueue(  # the interactive queue: a responder's containment was undone
+                self.services.queues.interactive, WATCH_REPLY,
+                key=f"watch-reply:{watch.user_id}:{watch.generation}:{at}",
                 user_id=watch.user_id, generation=watch.generation, found_at=at)
         await refresh_card(self.services, watch.case_id, Priority.BULK)
 
@@ -228,12 +217,13 @@ class Watcher:
         for change in changes:
             await self.services.audit.record_event("watch_change", case_id=case.id, target_id=watch.user_id,
                                                    target_upn=watch.upn, change=change.text, hint=change.hint)
-            for name in CONTAINED_BY.get(change.facet, ()):
-                key = record_key(name, change.item if name.endswith("_inbox_rule") else "")
+            for spec in contained_by(change.facet):
+                per_item = bool(spec.item_kind) and spec.item_kind == ITEM_KINDS.get(change.facet)
+                key = record_key(spec.name, change.item if per_item else "")
                 record = records.get(key)
-                if record is not None and record.state == "done" and name != "block_user":
+                if record is not None and record.state == RunState.DONE and not spec.steps:
                     await self.services.cases.release_action(case.id, key)
-                    record.state = "reversed"
+                    record.state = RunState.REVERSED
                     await self.services.cases.put_record(case.id, record)
         for kind in dict.fromkeys(ITEM_KINDS[c.facet] for c in changes if c.facet in ITEM_KINDS):
             try:  # list them on the card: the new one (a re-created rule, a new MFA method …) gets its buttons
@@ -255,30 +245,37 @@ class Watcher:
             return
         records = await self.services.cases.records(case.id)
         actor_id, actor_name = watch.actor_id, watch.actor_name
-        done = [record for record in records.values()
-                if any(record.action in CONTAINED_BY.get(change.facet, ()) for change in changes)]
+        containing = {spec.name for change in changes for spec in contained_by(change.facet)}
+        done = [record for record in records.values() if record.action in containing]
         if done:
             latest = max(done, key=lambda record: record.finished_at or record.started_at)
             actor_id, actor_name = latest.actor_id, latest.actor_name
-        synced = any(change.hint for change in changes if change.facet == "account")
+        synced = any(change.hint for change in changes if change.facet == Aspect.ACCOUNT)
         buttons = self._buttons(case, changes, synced, watch)
         advice = ("Directory sync re-enables a disabled synced account: Block sign-in (a Conditional Access policy) "
                   "holds against it; disable the account in Active Directory too." if synced else "")
         card = change_reply(actor_id if _is_person(actor_id) else "", actor_name, f"{watch.display_name} ({watch.upn})",
                             [f"{change.text} at {when(at)}" + (f" — {change.hint}" if change.hint else "")
                              for change in changes], advice, buttons)
-        await self.services.channel.reply(case.conversation, card, Priority.INTERACTIVE)
+        conversation = case.conversation
+        # Once: the reply's id is recorded, so the job run again (saq delivers at least once) sends nothing.
+        await send_once(self.services, f"watch-reply:{user_id}:{generation}:{at}",
+                        lambda: self.services.channel.reply(conversation, card, Priority.INTERACTIVE))
 
-    def _buttons(self, case: Case, changes: list[Change], synced: bool, watch: Watch) -> list[dict[str, Any]]:
-        buttons: list[dict[str, Any]] = []
+    def _buttons(self, case: Case, changes: list[Change], synced: bool, watch: Watch) -> list[Action]:
+        buttons: list[Action] = []
         seen: set[tuple[str, str]] = set()
         baseline = watch.baseline or {}
-        blocked = bool((baseline.get("block") or {}).get("enabled")) and not any(c.facet == "block" for c in changes)
+        # a block policy still in force: the action that makes one would only be refused as "already blocked"
+        holding = {Aspect.BLOCK} if (baseline.get(Aspect.BLOCK) or {}).get("enabled") and not any(
+            c.facet == Aspect.BLOCK for c in changes) else set()
         for change in changes:
-            for verb in OFFERS.get(change.facet, ()):
-                if verb not in case.offered or verb not in ACTIONS:
+            for spec in offers(change.facet):
+                verb = spec.name
+                if verb not in case.offered or not self.services.policy.enabled(verb):
                     continue
-                if (verb == "disable_account" and synced) or (verb == "block_signin" and blocked):
+                # sync would undo it again: its alternative is offered instead
+                if (spec.on_synced and synced) or spec.watches & holding:
                     continue
                 item = change.item if change.facet in ITEM_KINDS else ""
                 if (verb, item) in seen:

@@ -32,7 +32,7 @@ FACETS = ("account", "block", "rules", "forwarding", "methods", "grants", "full_
 
 @dataclass(frozen=True)
 class Change:
-    """One thing undone or added since containment, reported once."""
+    """One thing undone or added since containment, reported once (kept in Redis by bot/watch/store.py)."""
 
     facet: str
     key: str  # unique within a watch generation: the report-once guard
@@ -40,15 +40,6 @@ class Change:
     hint: str = ""  # "probably directory sync"
     item: str = ""  # the id a per-item button acts on (a re-created inbox rule)
     item_label: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        return {"facet": self.facet, "key": self.key, "text": self.text, "hint": self.hint, "item": self.item,
-                "item_label": self.item_label}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Change:
-        return cls(**{name: str(data.get(name, "")) for name in
-                      ("facet", "key", "text", "hint", "item", "item_label")})
 
 
 def _rule_signature(rule: Mapping[str, Any]) -> str:

@@ -9,18 +9,18 @@ was released or ended. None of these: the caller opens a status case as before.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 from urllib.parse import quote
 
 from actions import ACTIONS
 from actions.spec import TargetUser
 from bot.cards.alert_card import STATE_ICON, STATE_WORD
-from bot.cards.elements import Card, card, container, text, when
-from bot.cards.watch_block import watch_block
+from bot.cards.elements import Card, when
+from bot.cards.status_card import user_status_card
 from bot.services import Services
 from bot.state.cases import Case
-from bot.watch.store import WATCHING, Watch, WatchStore
+from bot.state.states import WatchState
+from bot.watch.store import Watch, WatchStore
 from bot.watch.view import watch_view
 
 TEAMS_MESSAGE_LINK = "https://teams.microsoft.com/l/message/"
@@ -35,7 +35,7 @@ def _open_case_keys(target: TargetUser) -> list[str]:
 async def case_of_user(services: Services, target: TargetUser) -> tuple[Case, Watch | None] | None:
     """The user's current case and its watch (None: the case started none), or None when there is no case."""
     watch = await WatchStore(services.redis).get(target.id)
-    if watch is not None and watch.state == WATCHING:
+    if watch is not None and watch.state == WatchState.WATCHING:
         case = await services.cases.get(watch.case_id)
         if case is not None:
             return case, watch
@@ -76,23 +76,7 @@ def _done_lines(records: dict[str, Any]) -> list[str]:
 
 
 async def status_card(services: Services, target: TargetUser, case: Case, watch: Watch | None) -> Card:
-    """The short answer: whose case, the containment block as the case card shows it (without its Release
-    button: that acts on the case card), what was done, and where the case card is."""
-    body: list[dict[str, Any]] = [
-        text(f"Status of {target.label}: case {case.id}", weight="Bolder", size="Medium"),
-        text(f"Opened {when(case.created_at)} by “{case.alert.title}”.", isSubtle=True, spacing="None"),
-    ]
-    view = watch_view(watch, case.id, case.nonce, services.signer)
-    if view is not None:
-        body.append(watch_block(dataclasses.replace(view, release=None)))
-    else:
-        body.append(container([text("Containment: no containment action on this case yet", weight="Bolder")]))
-    done = _done_lines(await services.cases.records(case.id))
-    if done:
-        body.append(text("Done on this case:", weight="Bolder"))
-        body.extend(text(line, spacing="None") for line in done)
-    link = thread_link(case)
-    body.append(text("The case card, with its buttons, is in the case's thread" + ("." if link else
-                     " (not posted yet)."), isSubtle=True))
-    actions = [{"type": "Action.OpenUrl", "title": "Open the case's thread", "url": link}] if link else None
-    return card(body, actions)
+    """The short answer: whose case, its containment, what was done, and where the case card is."""
+    return user_status_card(target.label, case.id, case.created_at, case.alert.title,
+                            watch_view(watch, case.id, case.nonce, services.signer),
+                            _done_lines(await services.cases.records(case.id)), thread_link(case))

@@ -9,14 +9,14 @@ and watch generation, and the case → user pointer the card and `release` look 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import BaseModel, Field, field_validator
 from redis.asyncio import Redis
 
 from bot.state.cases import CASE_TTL_SECONDS
+from bot.state.states import WatchState
 from bot.watch.snapshot import FACETS, Change, Snapshot
-
-WATCHING, RELEASED, ENDED = "watching", "released", "ended"
 
 
 def _key(user_id: str) -> str:
@@ -27,6 +27,7 @@ def _case_key(case_id: str) -> str:
     return f"riposte:watch-case:{case_id}"
 
 
+# Both scripts compare the stored state with 'watching' (WatchState.WATCHING).
 # Claim check number ARGV[1] of a live watch: advance `seq` past it, once, whoever runs it.
 _CLAIM = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'watching' then return 0 end
@@ -41,8 +42,18 @@ return 1
 """
 
 
-@dataclass
-class Watch:
+class Found(BaseModel):
+    """One entry of the `:changes` list (JSON): a change found in a watch generation, and when."""
+
+    generation: int
+    at: str
+    change: Change
+
+
+class Watch(BaseModel):
+    """The watch hash, read through pydantic: its fields are text (numbers as digits, `has_mailbox` "1" or "0"),
+    `missing` and `baseline` JSON text ("" before the first check); `changes` comes from the `:changes` list."""
+
     user_id: str
     upn: str
     display_name: str
@@ -54,13 +65,23 @@ class Watch:
     has_mailbox: bool = True
     seq: int = 0
     generation: int = 1
-    state: str = WATCHING
+    state: WatchState = WatchState.WATCHING
     ended: str = ""  # what ended it, in words ("Released by Rita Responder at …")
     last_check: str = ""
     last_error: str = ""
-    missing: list[str] = field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
     baseline: Snapshot | None = None
-    changes: list[tuple[int, str, Change]] = field(default_factory=list)  # (generation, found at, change)
+    changes: list[tuple[int, str, Change]] = Field(default_factory=list)  # (generation, found at, change)
+
+    @field_validator("missing", mode="before")
+    @classmethod
+    def _missing_text(cls, value: Any) -> Any:
+        return json.loads(value or "[]") if isinstance(value, str) else value
+
+    @field_validator("baseline", mode="before")
+    @classmethod
+    def _baseline_text(cls, value: Any) -> Any:
+        return (json.loads(value) if value else None) if isinstance(value, str) else value
 
     @property
     def reverted(self) -> list[tuple[str, Change]]:
@@ -80,7 +101,8 @@ class WatchStore:
             "user_id": watch.user_id, "upn": watch.upn, "display_name": watch.display_name, "case_id": watch.case_id,
             "actor_id": watch.actor_id, "actor_name": watch.actor_name, "started_at": watch.started_at,
             "until": str(watch.until), "has_mailbox": "1" if watch.has_mailbox else "0", "seq": "0",
-            "state": WATCHING, "ended": "", "last_check": "", "last_error": "", "missing": "[]", "baseline": "",
+            "state": WatchState.WATCHING, "ended": "", "last_check": "", "last_error": "", "missing": "[]",
+            "baseline": "",
         }
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
@@ -103,20 +125,8 @@ class WatchStore:
             raw, changes = await pipe.execute()
         if not raw:
             return None
-        data: dict[str, str] = {str(k): str(v) for k, v in raw.items()}
-        found: list[tuple[int, str, Change]] = []
-        for item in changes:
-            entry = json.loads(item)
-            found.append((int(entry["generation"]), str(entry["at"]), Change.from_json(entry["change"])))
-        return Watch(
-            user_id=data["user_id"], upn=data["upn"], display_name=data["display_name"], case_id=data["case_id"],
-            actor_id=data["actor_id"], actor_name=data["actor_name"], started_at=data["started_at"],
-            until=float(data["until"]), has_mailbox=data.get("has_mailbox") == "1", seq=int(data.get("seq", 0)),
-            generation=int(data.get("generation", 1)), state=data.get("state", WATCHING),
-            ended=data.get("ended", ""), last_check=data.get("last_check", ""),
-            last_error=data.get("last_error", ""), missing=json.loads(data.get("missing") or "[]"),
-            baseline=json.loads(data["baseline"]) if data.get("baseline") else None, changes=found,
-        )
+        found = [Found.model_validate_json(item) for item in changes]
+        return Watch.model_validate({**raw, "changes": [(entry.generation, entry.at, entry.change) for entry in found]})
 
     async def get_for_case(self, case_id: str) -> Watch | None:
         user = await self.user_of_case(case_id)
@@ -146,7 +156,7 @@ class WatchStore:
         if not await self._redis.set(f"{key}:reported:{generation}:{change.key}", at, nx=True,
                                      ex=CASE_TTL_SECONDS):
             return False
-        entry = json.dumps({"generation": generation, "at": at, "change": change.to_json()})
+        entry = Found(generation=generation, at=at, change=change).model_dump_json()
         await self._redis.rpush(key + ":changes", entry)  # type: ignore[misc]
         await self._redis.expire(key + ":changes", CASE_TTL_SECONDS)
         return True
@@ -164,6 +174,6 @@ class WatchStore:
     async def failed(self, user_id: str, at: str, problem: str) -> None:
         await self._redis.hset(_key(user_id), mapping={"last_check": at, "last_error": problem})  # type: ignore[misc]
 
-    async def stop(self, user_id: str, state: str, why: str) -> bool:
+    async def stop(self, user_id: str, state: WatchState, why: str) -> bool:
         """End a live watch (released or window over); False when it had already ended."""
         return bool(await self._stop(keys=[_key(user_id)], args=[state, why]))

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from bot.access.signing import ButtonSigner
 from bot.cards.elements import execute, when
 from bot.cards.watch_block import WatchView
-from bot.watch.store import ENDED, RELEASED, Watch
+from bot.state.states import WatchState
+from bot.watch.store import Watch
 
 RELEASE_VERB = "release"
 SHOWN_CHANGES = 5
@@ -33,8 +34,8 @@ def watch_view(watch: Watch | None, case_id: str, nonce: str, signer: ButtonSign
         return None
     last = when(watch.last_check) if watch.last_check else ""
     history = _latest(tuple(_undone(at, change.text, change.hint) for _, at, change in watch.changes))
-    if watch.state in (RELEASED, ENDED):
-        state = "released" if watch.state == RELEASED else "watch ended"
+    if watch.state in (WatchState.RELEASED, WatchState.ENDED):
+        state = "released" if watch.state == WatchState.RELEASED else "watch ended"
         return WatchView(state, history, last, f"Not watched any more: {watch.ended}")
     reverted = watch.reverted
     if reverted:

@@ -1,6 +1,9 @@
-/* Riposte sandbox: a Teams-like channel page and an Adaptive Card (1.5) renderer.
- * Cards carry attacker-controlled strings (alert titles, rule names), so nothing here uses innerHTML:
- * every piece of text goes through textContent and every URL through safeUrl(). */
+/* Riposte sandbox: a Teams-like channel page. Cards are drawn by Microsoft's Adaptive Cards renderer
+ * (vendor/adaptivecards/adaptivecards.min.js) with the host config Microsoft publishes for Teams; this script is the
+ * host around it, as Teams is: markdown, mentions, where a click goes, Universal Actions' refresh.
+ * Cards carry attacker-controlled strings (alert titles, rule names), so no string from a card or a message becomes
+ * HTML: text goes through textContent and every URL through safeUrl(). The markdown handed to the renderer is the
+ * serialisation of DOM nodes built that way. */
 "use strict";
 
 (function () {
@@ -36,13 +39,8 @@
     }
   }
 
-  function safeImageUrl(url) {
-    if (typeof url === "string" && /^data:image\/(png|gif|jpeg|webp|svg\+xml);/i.test(url)) return url;
-    const href = safeUrl(url);
-    return href && !href.startsWith("mailto:") ? href : null;
-  }
-
   const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+  const lower = (value) => (typeof value === "string" ? value.toLowerCase() : "");
 
   // ---------------------------------------------------------------- markdown-lite (text only, no HTML)
 
@@ -118,405 +116,62 @@
     return parent;
   }
 
-  // ---------------------------------------------------------------- Adaptive Card renderer
+  // ---------------------------------------------------------------- cards: Microsoft's renderer, Teams' host config
 
-  const SIZES = { small: "small", default: "default", medium: "medium", large: "large", extralarge: "xl" };
-  const COLORS = ["default", "dark", "light", "accent", "good", "warning", "attention"];
-  const SPACING = ["none", "small", "default", "medium", "large", "extralarge", "padding"];
-  const CONTAINER_STYLES = ["default", "emphasis", "good", "attention", "warning", "accent"];
-  const ALIGN = ["left", "center", "right"];
+  const AC = window.AdaptiveCards;
 
-  const lower = (value) => (typeof value === "string" ? value.toLowerCase() : "");
-  const pick = (value, allowed, fallback) => (allowed.includes(lower(value)) ? lower(value) : fallback);
-
-  function textClasses(item, base) {
-    const classes = [base];
-    const size = SIZES[lower(item.size)];
-    if (size && size !== "default") classes.push(`ac-size-${size}`);
-    if (lower(item.weight) === "bolder") classes.push("ac-bolder");
-    if (lower(item.weight) === "lighter") classes.push("ac-lighter");
-    const color = pick(item.color, COLORS, "default");
-    if (color !== "default") classes.push(`ac-color-${color}`);
-    if (item.isSubtle) classes.push("ac-subtle");
-    if (lower(item.fontType) === "monospace") classes.push("ac-mono");
-    return classes;
-  }
-
-  function applyLayout(node, item, ctx) {
-    const spacing = pick(item.spacing, SPACING, "default");
-    node.classList.add(`ac-spacing-${spacing}`);
-    if (item.separator) node.classList.add("ac-separator");
-    const align = pick(item.horizontalAlignment, ALIGN, "");
-    if (align) node.classList.add(`ac-align-${align}`);
-    if (typeof item.id === "string") node.dataset.acId = item.id;
-    if (item.isVisible === false) node.hidden = true;
-    if (typeof item.height === "string" && lower(item.height) === "stretch") node.classList.add("ac-stretch");
-    return node;
-  }
-
-  function renderTextBlock(item) {
-    const classes = textClasses(item, "ac-textblock");
-    if (lower(item.style) === "heading") classes.push("ac-heading");
-    if (item.wrap === false || item.wrap === undefined) classes.push("ac-nowrap");
-    const node = el("div", { class: classes.join(" "), role: lower(item.style) === "heading" ? "heading" : null });
-    if (Number.isInteger(item.maxLines) && item.maxLines > 0 && item.wrap) {
-      node.classList.add("ac-clamp");
-      node.style.webkitLineClamp = String(item.maxLines);
-    }
-    renderMarkdown(item.text ?? "", node);
-    return node;
-  }
-
-  function renderRichText(item, ctx) {
-    const node = el("div", { class: "ac-richtext" + (item.wrap === false ? " ac-nowrap" : "") });
-    for (const inline of Array.isArray(item.inlines) ? item.inlines : []) {
-      const run = typeof inline === "string" ? { text: inline } : isObject(inline) ? inline : null;
-      if (!run || (run.type && run.type !== "TextRun")) continue;
-      const classes = textClasses(run, "ac-textrun");
-      if (run.italic) classes.push("ac-italic");
-      if (run.strikethrough) classes.push("ac-strike");
-      if (run.underline) classes.push("ac-underline");
-      if (run.highlight) classes.push("ac-highlight");
-      const text = expandDateFunctions(String(run.text ?? ""));
-      const href = isObject(run.selectAction) && run.selectAction.type === "Action.OpenUrl" ? safeUrl(run.selectAction.url) : null;
-      node.append(href
-        ? el("a", { class: classes.join(" "), href, target: "_blank", rel: "noopener noreferrer", text })
-        : el("span", { class: classes.join(" "), text }));
-    }
-    return node;
-  }
-
-  function renderFactSet(item) {
-    const node = el("div", { class: "ac-factset", role: "table" });
-    for (const fact of Array.isArray(item.facts) ? item.facts : []) {
-      if (!isObject(fact)) continue;
-      node.append(el("div", { class: "ac-fact", role: "row" }, [
-        renderMarkdown(fact.title ?? "", el("div", { class: "ac-fact-title", role: "rowheader" })),
-        renderMarkdown(fact.value ?? "", el("div", { class: "ac-fact-value", role: "cell" })),
-      ]));
-    }
-    return node;
-  }
-
-  function renderImage(item) {
-    const size = pick(item.size, ["auto", "stretch", "small", "medium", "large"], "auto");
-    const src = safeImageUrl(item.url);
-    const alt = typeof item.altText === "string" ? item.altText : "";
-    const classes = `ac-image ac-image-${size}${lower(item.style) === "person" ? " ac-person" : ""}`;
-    if (!src) return el("div", { class: `${classes} ac-image-missing`, text: alt || "image" });
-    const img = el("img", { class: classes, src, alt, loading: "lazy" });
-    const px = (value) => (typeof value === "string" && /^\d{1,4}px$/.test(value) ? value : null);
-    if (px(item.width)) img.style.width = px(item.width);
-    if (px(item.height)) img.style.height = px(item.height);
-    img.addEventListener("error", () => img.replaceWith(el("div", { class: `${classes} ac-image-missing`, text: alt || "image" })));
-    return img;
-  }
-
-  function renderItems(items, parent, ctx) {
-    for (const item of Array.isArray(items) ? items : []) {
-      const node = renderElement(item, ctx);
-      if (node) parent.append(node);
-    }
-    return parent;
-  }
-
-  function containerStyle(node, style) {
-    const chosen = pick(style, CONTAINER_STYLES, "");
-    if (chosen && chosen !== "default") node.classList.add("ac-styled", `ac-style-${chosen}`);
-    return node;
-  }
-
-  function verticalAlign(node, item) {
-    const v = pick(item.verticalContentAlignment, ["top", "center", "bottom"], "");
-    if (v) node.classList.add(`ac-valign-${v}`);
-    return node;
-  }
-
-  function renderContainer(item, ctx) {
-    const node = containerStyle(el("div", { class: "ac-container" }), item.style);
-    verticalAlign(node, item);
-    return renderItems(item.items, node, ctx);
-  }
-
-  function renderColumnSet(item, ctx) {
-    const node = containerStyle(el("div", { class: "ac-columnset" }), item.style);
-    for (const column of Array.isArray(item.columns) ? item.columns : []) {
-      if (!isObject(column)) continue;
-      const col = containerStyle(el("div", { class: "ac-column" }), column.style);
-      applyLayout(col, column, ctx);
-      verticalAlign(col, column);
-      const width = column.width;
-      if (width === "auto") col.style.flex = "0 1 auto";
-      else if (typeof width === "number" && width > 0) col.style.flex = `${width} 1 0`;
-      else if (typeof width === "string" && /^\d{1,4}px$/.test(width)) col.style.flex = `0 0 ${width}`;
-      else if (typeof width === "string" && /^\d+(\.\d+)?$/.test(width)) col.style.flex = `${width} 1 0`;
-      else col.style.flex = "1 1 0";
-      node.append(renderItems(column.items, col, ctx));
-    }
-    return node;
-  }
-
-  function renderTable(item, ctx) {
-    const table = el("table", { class: "ac-table" + (item.showGridLines === false ? "" : " ac-grid") });
-    const rows = Array.isArray(item.rows) ? item.rows : [];
-    rows.forEach((row, index) => {
-      const tr = el("tr");
-      for (const cell of isObject(row) && Array.isArray(row.cells) ? row.cells : []) {
-        const header = index === 0 && item.firstRowAsHeader !== false;
-        tr.append(renderItems(isObject(cell) ? cell.items : [], el(header ? "th" : "td"), ctx));
-      }
-      table.append(tr);
-    });
-    return table;
-  }
-
-  function labelled(item, control, ctx) {
-    const wrap = el("div", { class: "ac-input" });
-    if (typeof item.label === "string" && item.label) {
-      wrap.append(el("label", { class: "ac-label" }, [item.label, item.isRequired ? el("span", { class: "ac-required", text: " *" }) : null]));
-    }
-    wrap.append(control);
-    wrap.append(el("div", { class: "ac-input-error", hidden: true }));
-    return wrap;
-  }
-
-  function inputAttrs(item, type) {
-    return { "data-input-id": String(item.id ?? ""), "data-input-type": type, "aria-label": item.label || item.placeholder || item.id };
-  }
-
-  function renderInputText(item, ctx) {
-    const attrs = {
-      ...inputAttrs(item, "text"),
-      class: "ac-textinput",
-      placeholder: item.placeholder,
-      maxlength: Number.isInteger(item.maxLength) && item.maxLength > 0 ? item.maxLength : null,
-    };
-    const control = item.isMultiline ? el("textarea", { ...attrs, rows: 3 }) : el("input", { ...attrs, type: "text" });
-    control.value = item.value == null ? "" : String(item.value);
-    if (typeof item.regex === "string") control.dataset.regex = item.regex;
-    return labelled(item, control, ctx);
-  }
-
-  function renderInputSimple(item, ctx, type) {
-    const control = el("input", { ...inputAttrs(item, type), class: "ac-textinput", type, placeholder: item.placeholder, min: item.min, max: item.max });
-    control.value = item.value == null ? "" : String(item.value);
-    return labelled(item, control, ctx);
-  }
-
-  function renderToggle(item, ctx) {
-    const on = item.valueOn == null ? "true" : String(item.valueOn);
-    const off = item.valueOff == null ? "false" : String(item.valueOff);
-    const box = el("input", { ...inputAttrs(item, "toggle"), type: "checkbox", class: "ac-toggle" });
-    box.dataset.valueOn = on;
-    box.dataset.valueOff = off;
-    box.checked = String(item.value ?? off) === on;
-    return labelled(item, el("label", { class: "ac-toggle-row" }, [box, el("span", { text: item.title ?? "" })]), ctx);
-  }
-
-  function renderChoiceSet(item, ctx) {
-    const choices = (Array.isArray(item.choices) ? item.choices : []).filter(isObject);
-    const selected = new Set(String(item.value ?? "").split(",").filter((v) => v !== ""));
-    const multi = Boolean(item.isMultiSelect);
-    if (lower(item.style) === "expanded") {
-      const group = el("div", { ...inputAttrs(item, "choices"), class: "ac-choices", role: multi ? "group" : "radiogroup" });
-      const name = `choice-${ctx.activityId}-${item.id}-${Math.random().toString(36).slice(2, 8)}`;
-      for (const choice of choices) {
-        const box = el("input", { type: multi ? "checkbox" : "radio", name, value: String(choice.value ?? "") });
-        box.checked = selected.has(String(choice.value ?? ""));
-        group.append(el("label", { class: "ac-choice" }, [box, el("span", { text: choice.title ?? "" })]));
-      }
-      return labelled(item, group, ctx);
-    }
-    const select = el("select", { ...inputAttrs(item, "select"), class: "ac-select", multiple: multi });
-    if (!multi) select.append(el("option", { value: "", text: item.placeholder || "" }));
-    for (const choice of choices) {
-      const option = el("option", { value: String(choice.value ?? ""), text: choice.title ?? "" });
-      option.selected = selected.has(String(choice.value ?? ""));
-      select.append(option);
-    }
-    return labelled(item, select, ctx);
-  }
-
-  function renderActionSet(item, ctx) {
-    return renderActions(item.actions, ctx, el("div", { class: "ac-actionset" }));
-  }
-
-  const ELEMENTS = {
-    TextBlock: renderTextBlock,
-    RichTextBlock: renderRichText,
-    FactSet: renderFactSet,
-    Image: renderImage,
-    Container: renderContainer,
-    ColumnSet: renderColumnSet,
-    Table: renderTable,
-    ActionSet: renderActionSet,
-    "Input.Text": renderInputText,
-    "Input.Number": (item, ctx) => renderInputSimple(item, ctx, "number"),
-    "Input.Date": (item, ctx) => renderInputSimple(item, ctx, "date"),
-    "Input.Time": (item, ctx) => renderInputSimple(item, ctx, "time"),
-    "Input.Toggle": renderToggle,
-    "Input.ChoiceSet": renderChoiceSet,
+  // The renderer leaves markdown to its host (Teams renders its subset in TextBlock text and FactSet values): the
+  // same DOM-built markdown as message text, handed over as HTML that holds only what textContent produced.
+  AC.AdaptiveCard.onProcessMarkdown = (text, result) => {
+    result.outputHtml = renderMarkdown(text, el("div")).innerHTML;
+    result.didProcess = true;
   };
 
-  function renderElement(item, ctx) {
-    if (!isObject(item)) return null;
-    const render = ELEMENTS[item.type];
-    if (!render) {
-      if (isObject(item.fallback)) return renderElement(item.fallback, ctx);
-      if (item.fallback === "drop") return null;
-      // Teams drops unknown elements silently; the sandbox says so, to help whoever builds the card.
-      return el("div", { class: "ac-unknown", text: `Not shown by Teams: unsupported element ${String(item.type)}` });
+  // Attributes naming what each control is, for people reading the page's DOM and for the browser tests: the
+  // verb of an Action.Execute button and the id of an input. Show cards are drawn when opened: marked then too.
+  function everyAction(card) {
+    const found = [];
+    for (const action of card.getAllActions()) {
+      found.push(action);
+      if (action instanceof AC.ShowCardAction) found.push(...everyAction(action.card)); // not listed by its card
     }
-    const node = render(item, ctx);
-    return node ? applyLayout(node, item, ctx) : null;
+    return found;
   }
 
-  // -- actions
-
-  function renderActions(actions, ctx, row) {
-    const list = (Array.isArray(actions) ? actions : []).filter(isObject);
-    const showCards = el("div", { class: "ac-showcards" });
-    const buttons = el("div", { class: "ac-actions" });
-    for (const action of list) {
-      const node = renderAction(action, ctx, showCards);
-      if (node) buttons.append(node);
+  function markControls(adaptive) {
+    for (const action of everyAction(adaptive)) {
+      const button = action.renderedElement;
+      if (!button) continue;
+      button.dataset.actionType = action.getJsonTypeName();
+      if (action instanceof AC.ExecuteAction) button.dataset.verb = action.verb ?? "";
     }
-    if (!buttons.childElementCount) return row;
-    row.append(buttons, showCards);
-    return row;
-  }
-
-  function renderAction(action, ctx, showCards) {
-    const title = typeof action.title === "string" ? action.title : "";
-    const tooltip = typeof action.tooltip === "string" ? action.tooltip : null;
-    const style = pick(action.style, ["default", "positive", "destructive"], "default");
-    const secondary = lower(action.mode) === "secondary";
-    const wrap = el("div", { class: "ac-action-wrap" + (secondary ? " ac-secondary" : "") });
-    const classes = `ac-action ac-action-${style}`;
-    if (action.type === "Action.OpenUrl") {
-      const href = safeUrl(action.url);
-      wrap.append(href
-        ? el("a", { class: `${classes} ac-link`, href, target: "_blank", rel: "noopener noreferrer", title: tooltip, text: title || href })
-        : el("button", { class: classes, type: "button", disabled: true, text: title }));
-      return wrap;
-    }
-    const button = el("button", {
-      class: classes,
-      type: "button",
-      title: tooltip,
-      text: title,
-      "data-action-type": String(action.type ?? ""),
-      "data-verb": action.type === "Action.Execute" ? String(action.verb ?? "") : null,
-    });
-    if (action.isEnabled === false) {
-      button.disabled = true;
-      button.classList.add("ac-disabled");
-      wrap.append(button);
-      if (tooltip) wrap.append(el("div", { class: "ac-tooltip-note", text: tooltip }));
-      return wrap;
-    }
-    if (action.type === "Action.Execute" || action.type === "Action.Submit") {
-      button.addEventListener("click", () => ctx.onAction(action, button));
-    } else if (action.type === "Action.ShowCard" && isObject(action.card)) {
-      const panel = el("div", { class: "ac-showcard", hidden: true });
-      panel.append(renderCardBody(action.card, ctx));
-      showCards.append(panel);
-      button.setAttribute("aria-expanded", "false");
-      button.addEventListener("click", () => {
-        const opening = panel.hidden;
-        for (const other of showCards.children) other.hidden = true;
-        for (const other of button.closest(".ac-actions").querySelectorAll("[aria-expanded]")) other.setAttribute("aria-expanded", "false");
-        panel.hidden = !opening;
-        button.setAttribute("aria-expanded", String(opening));
-      });
-    } else if (action.type === "Action.ToggleVisibility") {
-      button.addEventListener("click", () => toggleVisibility(action, button));
-    } else {
-      button.disabled = true;
-    }
-    wrap.append(button);
-    return wrap;
-  }
-
-  function toggleVisibility(action, button) {
-    const root = button.closest(".ac-card");
-    for (const target of Array.isArray(action.targetElements) ? action.targetElements : []) {
-      const id = typeof target === "string" ? target : isObject(target) ? target.elementId : null;
-      if (typeof id !== "string") continue;
-      for (const node of root.querySelectorAll("[data-ac-id]")) {
-        if (node.dataset.acId !== id) continue;
-        node.hidden = isObject(target) && typeof target.isVisible === "boolean" ? !target.isVisible : !node.hidden;
-      }
+    for (const input of adaptive.getAllInputs()) {
+      const control = input.renderedInputControlElement || input.renderedElement;
+      if (control && input.id) control.dataset.inputId = input.id;
     }
   }
 
-  // Teams gathers the card's inputs (ShowCard panels included) as strings keyed by input id, leaving out
-  // the ones with no value, as the Adaptive Cards JS renderer does (Input.isSet()).
-  function collectInputs(root) {
-    const values = {};
-    let valid = true;
-    for (const input of root.querySelectorAll("[data-input-id]")) {
-      const id = input.dataset.inputId;
-      if (!id) continue;
-      let value = "";
-      const type = input.dataset.inputType;
-      if (type === "toggle") value = input.checked ? input.dataset.valueOn : input.dataset.valueOff;
-      else if (type === "choices") value = [...input.querySelectorAll("input:checked")].map((box) => box.value).join(",");
-      else if (type === "select") value = [...input.selectedOptions].map((option) => option.value).filter((v) => v !== "").join(",");
-      else value = input.value;
-      if (value !== "" && value !== undefined) values[id] = value;
-      valid = validateInput(input, value ?? "") && valid;
-    }
-    return valid ? values : null;
-  }
-
-  function validateInput(input, value) {
-    const wrap = input.closest(".ac-input");
-    const error = wrap && wrap.querySelector(".ac-input-error");
-    const spec = input.__acSpec || {};
-    let message = "";
-    if (spec.isRequired && (value === "" || (input.dataset.inputType === "toggle" && value === input.dataset.valueOff))) {
-      message = spec.errorMessage || "This field is required.";
-    } else if (input.dataset.regex && value !== "") {
-      try {
-        if (!new RegExp(`^(?:${input.dataset.regex})$`).test(value)) message = spec.errorMessage || "The value is not valid.";
-      } catch (_error) { /* an invalid regex on the card: Teams ignores it too */ }
-    }
-    if (error) {
-      error.textContent = message;
-      error.hidden = !message;
-    }
-    input.classList.toggle("ac-invalid", Boolean(message));
-    return !message;
-  }
-
-  function renderCardBody(card, ctx) {
-    const body = el("div", { class: "ac-body" });
-    verticalAlign(body, card);
-    renderItems(card.body, body, ctx);
-    if (Array.isArray(card.actions) && card.actions.length) body.append(renderActions(card.actions, ctx, el("div", { class: "ac-root-actions ac-spacing-default" })));
-    // Remember each input's validation rules without putting them in the DOM.
-    const specs = new Map();
-    (function walk(node) {
-      if (Array.isArray(node)) node.forEach(walk);
-      else if (isObject(node)) {
-        if (typeof node.type === "string" && node.type.startsWith("Input.") && typeof node.id === "string") specs.set(node.id, node);
-        for (const [key, value] of Object.entries(node)) if (key !== "card") walk(value);
-      }
-    })(card.body);
-    for (const input of body.querySelectorAll("[data-input-id]")) input.__acSpec = specs.get(input.dataset.inputId);
-    return body;
-  }
-
-  /** Render an Adaptive Card; ctx = {activityId, onAction(action, button)}. */
+  /** Draw an Adaptive Card with Teams' host config; ctx = {activityId, onAction(action, root)}. */
   function renderCard(card, ctx) {
     const root = el("div", { class: "ac-card", "data-activity-id": ctx.activityId });
     if (!isObject(card) || card.type !== "AdaptiveCard") {
-      root.append(el("div", { class: "ac-unknown", text: "This card could not be shown (not an AdaptiveCard)." }));
+      root.append(el("div", { class: "ac-card-error", text: "This card could not be shown (not an AdaptiveCard)." }));
       return root;
     }
     if (isObject(card.msteams) && lower(card.msteams.width) === "full") root.classList.add("ac-full");
-    root.append(renderCardBody(card, ctx));
+    const adaptive = new AC.AdaptiveCard();
+    adaptive.hostConfig = page.hostConfig;
+    adaptive.onExecuteAction = (action) => ctx.onAction(action, root);
+    adaptive.onInlineCardExpanded = () => markControls(adaptive);
+    const context = new AC.SerializationContext();
+    adaptive.parse(card, context);
+    for (let index = 0; index < context.eventCount; index++) {
+      // Teams drops what its renderer cannot read without a word; the sandbox tells whoever builds the card.
+      console.warn(`card ${ctx.activityId}: ${context.getEventAt(index).message}`);
+    }
+    const rendered = adaptive.render();
+    if (rendered) root.append(rendered);
+    markControls(adaptive);
     return root;
   }
 
@@ -532,6 +187,7 @@
     notes: new Map(), // activity id -> {kind, text}; what the last click answered, for this person
     refreshed: new Set(), // automatic refreshes already sent (Universal Actions `refresh`)
     seenChat: new Map(),
+    hostConfig: null, // Teams' host config (vendor/adaptivecards/microsoft-teams-light.json), read at start
   };
 
   const $ = (id) => document.getElementById(id);
@@ -574,14 +230,18 @@
 
   // ---------------------------------------------------------------- clicks
 
-  async function onAction(view, action, button) {
-    const root = button.closest(".ac-card");
-    const inputs = lower(action.associatedInputs) === "none" ? {} : collectInputs(root);
-    if (inputs === null) return;
-    const base = isObject(action.data) ? action.data : {};
-    const data = action.type === "Action.Submit" && !isObject(action.data) && action.data !== undefined && !Object.keys(inputs).length
-      ? action.data
-      : { ...base, ...inputs };
+  // The renderer has checked the inputs (isRequired, regex) and merged their values into the action's data, as in
+  // Teams; the channel turns the click into the activity Teams sends: an adaptiveCard/action invoke for
+  // Action.Execute, a message whose value is the data for Action.Submit.
+  async function onAction(view, action, root) {
+    const type = action.getJsonTypeName();
+    if (type === "Action.OpenUrl") {
+      const href = safeUrl(action.url);
+      if (href) window.open(href, "_blank", "noopener,noreferrer");
+      return;
+    }
+    if (type !== "Action.Execute" && type !== "Action.Submit") return; // ShowCard, ToggleVisibility: the renderer's
+    const data = action.data === undefined ? {} : action.data;
     setBusy(root, true);
     page.notes.delete(view.id);
     let note = null;
@@ -590,9 +250,9 @@
         user: page.me,
         conversationId: view.conversationId,
         activityId: view.id,
-        verb: action.verb ?? "",
+        verb: type === "Action.Execute" ? action.verb ?? "" : "",
         title: action.title ?? "",
-        actionType: action.type,
+        actionType: type,
         data,
       });
       note = noteFor(answer);
@@ -614,6 +274,11 @@
     }
     if (!isObject(body)) return null;
     if (body.type === "application/vnd.microsoft.activity.message") return { kind: "info", text: String(body.value ?? "") };
+    // Sign-in (the bot answered 401 loginRequest, and single sign-on failed with 412): Teams prompts on the card.
+    if (body.type === "application/vnd.microsoft.activity.loginRequest" ||
+        body.type === "application/vnd.microsoft.error.preconditionFailed") {
+      return { kind: "info", text: "Riposte needs you to sign in: use the Sign in link above the channel." };
+    }
     if (body.type === "application/vnd.microsoft.error") {
       const value = isObject(body.value) ? body.value : {};
       return { kind: "error", text: `${value.message || "Error"}${value.code ? ` (${value.code})` : ""}` };
@@ -676,7 +341,7 @@
     } else {
       if (view.text) body.append(renderMarkdown(view.text, el("div", { class: "message-text" })));
       view.cards.forEach((card, index) => {
-        const node = renderCard(card, { activityId: view.id, onAction: (action, button) => onAction(view, action, button) });
+        const node = renderCard(card, { activityId: view.id, onAction: (action, root) => onAction(view, action, root) });
         node.dataset.cardIndex = String(index);
         if (view.overridden) node.dataset.override = "true";
         body.append(node);
@@ -748,6 +413,7 @@
     renderPeople(data.people);
     renderTargets(data);
     $("bot-status").hidden = data.botConnected;
+    renderSignIn(data.signIn);
 
     const threads = $("threads");
     const stick = firstRender || nearBottom(threads);
@@ -762,6 +428,15 @@
     if (stickChat) chat.scrollTop = chat.scrollHeight;
     updateChatBadge();
     document.body.dataset.version = String(data.version);
+  }
+
+  // Single sign-on did not work for a click (or a sign-in card): as Teams, show the sign-in link. Once signed in
+  // there, the channel sends the click again by itself and this banner goes away.
+  function renderSignIn(signIn) {
+    $("sign-in").hidden = !signIn;
+    if (!signIn) return;
+    $("sign-in-text").textContent = signIn.text || "Riposte asks you to sign in.";
+    $("sign-in-link").href = signIn.link;
   }
 
   function updateChatBadge() {
@@ -902,6 +577,7 @@
 
   async function start() {
     const query = new URLSearchParams(window.location.search);
+    page.hostConfig = new AC.HostConfig(await api("/sandbox/static/vendor/adaptivecards/microsoft-teams-light.json"));
     const first = await api("/sandbox/api/state");
     const ids = first.people.map((person) => person.id);
     const wanted = query.get("user") || localStorage.getItem("riposte-sandbox-user");
@@ -951,6 +627,6 @@
     pollLoop();
   }
 
-  window.RiposteSandbox = { renderCard, renderMarkdown, collectInputs, page };
+  window.RiposteSandbox = { renderCard, renderMarkdown, page };
   start().catch((error) => toast(`The sandbox could not start: ${error.message || error}`, "error"));
 })();

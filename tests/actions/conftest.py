@@ -11,12 +11,13 @@ from typing import Any
 import pytest_asyncio
 
 from actions import ACTIONS
+from actions.audit import AuditEntry
 from actions.credentials import StaticTokenCredential
 from actions.exchange import ExchangeAdmin
 from actions.graph import build_graph_client
 from actions.items import list_items
-from actions.runner import ActionResult, ActionRunner, Actor, AuditEntry
-from actions.spec import ActionContext, Item, Role, TargetUser
+from actions.runner import ActionResult, ActionRunner
+from actions.spec import ActionContext, Actor, Item, Role, TargetUser
 from actions.tenant import GraphTenant
 from sandbox.launcher import RunningServer, start_server
 from sandbox.seed import load_seed

@@ -10,6 +10,7 @@ from actions.errors import BadRequest
 from actions.spec import Item
 from actions.transport_rule_parameters import RESTORABLE
 from tests.actions.conftest import (
+    ACTOR,
     ALICE,
     ALICE_UPN,
     BREAKGLASS_UPN,
@@ -103,6 +104,26 @@ async def test_block_signin_creates_the_policy_and_unblock_deletes_it(env: Env) 
     undo = await env.run("unblock_signin", saved=saved)
     assert undo.ok, undo.error
     assert env.snapshot()["conditionalAccessPolicies"] == before
+
+
+async def test_block_signin_refuses_a_second_block_while_the_first_blocks_and_replaces_a_disabled_one(
+    env: Env,
+) -> None:
+    """The policy is kept per user (ActionSpec.kept_per_user): the next run gets it as ctx.previous."""
+    target = await env.target()
+    first = await env.run("block_signin")
+    assert first.ok and first.outcome and first.outcome.saved
+    previous = dict(first.outcome.saved)
+    second = await env.runner.execute(ACTIONS["block_signin"], ACTOR, target, "case-2", previous=previous)
+    assert not second.ok and "already blocked by the Riposte policy" in second.error
+    assert len([p for p in env.state.ca_policies.values() if p["displayName"].startswith("Riposte")]) == 1
+
+    env.state.ca_policies[previous["policy_id"]]["state"] = "disabled"  # someone switched it off
+    third = await env.runner.execute(ACTIONS["block_signin"], ACTOR, target, "case-2", previous=previous)
+    assert third.ok and third.outcome and third.outcome.saved, third.error
+    assert "that one was deleted" in third.outcome.summary
+    riposte = [p for p in env.state.ca_policies.values() if p["displayName"].startswith("Riposte")]
+    assert [p["id"] for p in riposte] == [third.outcome.saved["policy_id"]] and riposte[0]["state"] == "enabled"
 
 
 async def test_block_signin_never_blocks_a_protected_account(env: Env) -> None:
@@ -246,7 +267,8 @@ async def test_remove_forwarding_then_restore(env: Env) -> None:
     assert (box["forwardingSmtpAddress"], box["forwardingAddress"], box["deliverToMailboxAndForward"]) == (
         None, None, False)
     assert f"Recipients › Mailboxes › {ALICE_UPN} › Mail flow settings › Email forwarding" in result.outcome.reversal
-    assert [r.cmdlet for r in env.state.writes()] == ["Get-Mailbox", "Set-Mailbox", "Get-Mailbox"]  # + read-back
+    # the state before (the audit's), the action's own read of what to save, the change, the read-back
+    assert [r.cmdlet for r in env.state.writes()] == ["Get-Mailbox", "Get-Mailbox", "Set-Mailbox", "Get-Mailbox"]
 
     undo = await env.run("restore_forwarding", saved=result.outcome.saved)
     assert undo.ok, undo.error

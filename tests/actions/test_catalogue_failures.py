@@ -130,9 +130,11 @@ async def test_block_user_runs_every_step(env: Env) -> None:
     assert outcome.saved == {
         "remove_forwarding": {"ForwardingSmtpAddress": "smtp:invoices@evil.example", "ForwardingAddress": None,
                               "DeliverToMailboxAndForward": True},
-        "disable_inbox_rule": {"rule_ids": ["AQAAAJ5dZqA=", "AQAAAJ5dZqB="], "rules": [
-            {"rule_id": "AQAAAJ5dZqA=", "displayName": "."},
-            {"rule_id": "AQAAAJ5dZqB=", "displayName": "Security alerts to archive"}]},
+        # per rule, what disable_inbox_rule itself saves: each rule gets its own "Re-enable rule" (BundleStep)
+        "disable_inbox_rule": {"items": [
+            {"id": "AQAAAJ5dZqA=", "label": ".", "saved": {"rule_id": "AQAAAJ5dZqA=", "displayName": "."}},
+            {"id": "AQAAAJ5dZqB=", "label": "Security alerts to archive",
+             "saved": {"rule_id": "AQAAAJ5dZqB=", "displayName": "Security alerts to archive"}}]},
     }
 
 

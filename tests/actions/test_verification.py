@@ -46,6 +46,21 @@ async def test_disable_account_verified(env: Env) -> None:
     assert outcome.phase == "outcome" and outcome.detail.endswith(found.message)
 
 
+async def test_the_outcome_records_the_state_before_and_after_from_the_read_back(env: Env) -> None:
+    result = await env.run("disable_account")
+    assert (result.state_before, result.state_after) == ("accountEnabled true", "accountEnabled false")
+    outcome = env.audit.entries[-1]
+    assert (outcome.state_before, outcome.state_after) == ("accountEnabled true", "accountEnabled false")
+
+
+async def test_a_state_before_that_cannot_be_read_is_unknown_and_the_action_still_runs(env: Env) -> None:
+    env.state.add_fault(status=403, method="GET", path_regex=f"^/users/{ALICE}$", times=1)  # not retried
+    result = await env.run("disable_account")
+    assert result.ok and env.state.users[ALICE]["accountEnabled"] is False
+    assert result.state_before.startswith("unknown (the read failed: ")
+    assert result.state_after == "accountEnabled false"
+
+
 async def test_disable_account_accepted_but_not_applied_warns(env: Env) -> None:
     unapplied(env, method="PATCH", path_regex=f"^/users/{ALICE}$")
     found = verification(await env.run("disable_account"))

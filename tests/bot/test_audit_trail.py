@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis as sync_redis
 
-from actions.runner import AuditEntry
+from actions.audit import AuditEntry
 from bot.audit.chain import entry_hash, signature_problem
 from bot.audit.cli import csv_fields, main
 from bot.audit.trail import ANCHOR_KEY, AUDIT_STREAM, CHECKPOINT_KEY, RedisAudit

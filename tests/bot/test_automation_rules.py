@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,9 @@ GRAPH_BODY = {
 def test_the_default_rule_is_the_behaviour_before_rules() -> None:
     rule = default_rule(["revoke_sessions"])
     assert rule.matches(NATIVE) and rule.actions == ("revoke_sessions",)
-    assert rule.matches(replace(NATIVE, severity="critical"))
-    assert not rule.matches(replace(NATIVE, confidence="medium"))
-    assert not rule.matches(replace(NATIVE, severity="medium"))
+    assert rule.matches(NATIVE.model_copy(update={"severity": "critical"}))
+    assert not rule.matches(NATIVE.model_copy(update={"confidence": "medium"}))
+    assert not rule.matches(NATIVE.model_copy(update={"severity": "medium"}))
     graph = parse_alert(GRAPH_BODY)
     assert graph.origin == "graph" and graph.confidence == ""
     assert not rule.matches(graph), "a Graph alert has no confidence: the default rule never takes it"

@@ -1,5 +1,5 @@
 """Card builders are pure: the JSON they produce is compared with a stored expectation, checked against the
-Adaptive Card 1.5 schema (what Teams renders) and kept under Teams' 28 KB card limit.
+Adaptive Card 1.5 schema (what Teams renders; tests/card_schema.py) and kept under Teams' 28 KB card limit.
 
 Regenerate the expectations after an intended change: UPDATE_CARD_SNAPSHOTS=1 pytest tests/bot/test_cards.py
 """
@@ -11,9 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import adaptive_cards
 import pytest
-from jsonschema import Draft6Validator
 
 from actions import ACTIONS
 from actions.spec import Item, TargetUser
@@ -25,10 +23,10 @@ from bot.cards.views import CardPainter, CaseState
 from bot.intake.alerts import Alert, Evidence
 from bot.state.cases import ActionRecord, Case
 from sandbox.card_markdown import literal_texts, markdown_texts
+from tests.card_schema import schema_errors
 from tests.e2e.helpers import card_text, execute_buttons
 
 EXPECTED = Path(__file__).with_name("expected")
-SCHEMA = json.loads((Path(adaptive_cards.__file__).parent / "schemas" / "schema-1.5.json").read_text())
 TEAMS_CARD_LIMIT = 28 * 1024
 ALICE = TargetUser(id="1a000000-0000-4000-8000-000000000004", upn="alice@contoso.com", display_name="Alice Target",
                    account_enabled=True, mail="alice@contoso.com")
@@ -72,11 +70,6 @@ CARDS: dict[str, Any] = {
                                 "Audit chain holds: 7 entries checked (seq 1–7).", True,
                                 older={"case": "audit", "nonce": "n", "sig": "s", "item": "{}"}),
 }
-
-
-def schema_errors(card: dict[str, Any]) -> list[str]:
-    teams_only = {key: value for key, value in card.items() if key != "msteams"}  # Teams' own extension
-    return [f"{list(error.path)}: {error.message[:200]}" for error in Draft6Validator(SCHEMA).iter_errors(teams_only)]
 
 
 @pytest.mark.parametrize("name", sorted(CARDS))

@@ -10,6 +10,7 @@ from bot.access.levels import Access
 from bot.access.policy import VERBS, default_policy
 from bot.commands.parse import Command, CommandError, for_chat, help_text, parse_command
 from bot.commands.table import BY_VERB, COMMANDS, Argument
+from bot.config import Settings
 from manifest.build import MAX_COMMANDS, manifest
 
 ALICE = "alice@contoso.com"
@@ -50,7 +51,8 @@ def test_a_mistyped_command_is_offered_the_table_command() -> None:
 
 
 def test_the_manifest_lists_what_the_table_lists_within_teams_limits() -> None:
-    document = manifest("3c5a0b5e-1111-4000-8000-000000000b07", "Contoso SOC", "https://soc.contoso.com")
+    app = Settings(_env_file=None, MicrosoftAppId="3c5a0b5e-1111-4000-8000-000000000b07")  # type: ignore[call-arg]
+    document = manifest(app)
     for command_list in document["bots"][0]["commandLists"]:
         scope = "personal" if "personal" in command_list["scopes"] else "team"
         expected = [{"title": spec.usage, "description": spec.help} for spec in COMMANDS if scope in spec.scopes]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from actions import ACTIONS
 from bot.config import Settings
 from bot.doctor import needs_of, run
 from sandbox.launcher import TenantWithAuthority, production_like_environment, start_tenant_with_authority
@@ -107,3 +108,37 @@ async def test_a_wrong_tenant_is_one_clear_red_line(tenant: TenantWithAuthority,
     assert "✗ Graph token: no sign-in at https://" in output and "/not-a-tenant: " in output
     assert "✗ permissions, groups and protected users: not checked without a Graph token" in output
     assert GRAPH_SECRET not in output and BOT_PASSWORD not in output
+
+
+async def test_actions_switched_off_in_the_policy_are_not_asked_for(tenant: TenantWithAuthority, clean_redis: str,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """An operator who leaves out the Exchange actions (`enabled = false`) gets a green run without Exchange."""
+    exchange = [name for name, spec in ACTIONS.items() if "Exchange.ManageAsApp" in spec.permission
+                and name != "block_user"]  # the bundle needs Exchange only for its forwarding step
+    policy = tmp_path / "policy.toml"
+    policy.write_text("".join(f"[actions.{name}]\nenabled = false\n" for name in exchange), encoding="utf-8")
+    state = tenant.server.app[TENANT]
+    state.withheld_permissions = {"Exchange.ManageAsApp"}
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch, RIPOSTE_POLICY_FILE=str(policy)))
+    assert code == 0, output
+    assert f"! switched off by the policy file (enabled = false), so what only they need is not checked: " \
+           f"{', '.join(sorted(exchange))}" in output
+    assert "Exchange" not in output.replace("switched off by the policy", ""), output
+    assert "✓ permission User.RevokeSessions.All — for revoke_sessions, block_user" in output
+    assert not any(line.startswith("✗") for line in output.splitlines()), output
+
+    # The same withheld permission with everything switched on: red, as before.
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch))
+    assert code == 1 and "✗ permission Exchange.ManageAsApp is not granted" in output
+
+
+async def test_a_policy_file_riposte_would_refuse_is_a_red_line(tenant: TenantWithAuthority, clean_redis: str,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[actions.remove_forwarding]\nenabled = \"no\"\n", encoding="utf-8")
+    code, output = await doctor(doctor_settings(tenant, clean_redis, monkeypatch, RIPOSTE_POLICY_FILE=str(policy)))
+    assert code == 1
+    assert "✗ policy file: [actions.remove_forwarding] enabled must be true or false → fix RIPOSTE_POLICY_FILE" \
+        in output

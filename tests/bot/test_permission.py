@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from actions import ACTIONS
-from actions.runner import Actor, Refused
-from actions.spec import TargetUser
+from actions.runner import Refused
+from actions.spec import Actor, TargetUser
 from bot.access.permission import permit, permit_verb
 from bot.access.policy import load_policy
 from bot.endpoints import SERVICES
@@ -94,40 +94,40 @@ async def test_the_policy_decides_the_role_an_action_needs(bot: RunningBot, tmp_
 
 
 async def test_a_verb_anyone_may_use_asks_graph_nothing(bot: RunningBot) -> None:
-    helped = await permit_verb(services_of(bot), "help", NO_ROLE, "Nolan Norole")
+    helped = await permit_verb(services_of(bot), "help", NO_ROLE, "Nolan Norole", None)
     assert helped == Actor(id=NO_ROLE, name="Nolan Norole") and role_checks(bot) == 0
 
 
 async def test_a_verb_names_the_role_it_needs(bot: RunningBot) -> None:
     services = services_of(bot)
-    assert (await permit_verb(services, "approve", APPROVER, "Avery Approver")).name == "Avery Approver"
+    assert (await permit_verb(services, "approve", APPROVER, "Avery Approver", None)).name == "Avery Approver"
     with pytest.raises(Refused, match=r"^Deciding needs the approver role; Ada Admin-Responder does not hold it\.$"):
-        await permit_verb(services, "approve", ADMIN_RESPONDER, "Ada Admin-Responder")
+        await permit_verb(services, "approve", ADMIN_RESPONDER, "Ada Admin-Responder", None)
     with pytest.raises(Refused, match=r"^Choosing the alert channel needs the admin_responder role; Rita Responder"):
-        await permit_verb(services, "use_channel", RESPONDER, "Rita Responder")
+        await permit_verb(services, "use_channel", RESPONDER, "Rita Responder", None)
 
 
 async def test_someone_with_no_role_is_told_how_to_get_one(bot: RunningBot) -> None:
     services = services_of(bot)
     with pytest.raises(Refused) as refused:
-        await permit_verb(services, "cancel", NO_ROLE, "Nolan Norole")
+        await permit_verb(services, "cancel", NO_ROLE, "Nolan Norole", None)
     assert str(refused.value).startswith("Cancelling needs the responder role; Nolan Norole does not hold it. "
                                          "Nolan Norole holds no Riposte role")
     with pytest.raises(Refused) as refused:
-        await permit_verb(services, "audit", NO_ROLE, "Nolan Norole")  # any role will do
+        await permit_verb(services, "audit", NO_ROLE, "Nolan Norole", None)  # any role will do
     assert str(refused.value).startswith("Nolan Norole holds no Riposte role") and \
         str(refused.value).endswith("`audit` needs one.")
 
 
 async def test_whoever_typed_a_command_may_cancel_its_card_without_a_role(bot: RunningBot) -> None:
-    nolan = await permit_verb(services_of(bot), "cancel", NO_ROLE, "Nolan Norole", owner=NO_ROLE)
+    nolan = await permit_verb(services_of(bot), "cancel", NO_ROLE, "Nolan Norole", None, owner=NO_ROLE)
     assert nolan.id == NO_ROLE and not nolan.roles
     with pytest.raises(Refused):
-        await permit_verb(services_of(bot), "cancel", NO_ROLE, "Nolan Norole", owner=RESPONDER)
+        await permit_verb(services_of(bot), "cancel", NO_ROLE, "Nolan Norole", None, owner=RESPONDER)
 
 
 async def test_a_display_name_in_a_refusal_cannot_become_markup(bot: RunningBot) -> None:
     with pytest.raises(Refused) as refused:
-        await permit_verb(services_of(bot), "approve", RESPONDER, "[click me](https://evil.example)")
+        await permit_verb(services_of(bot), "approve", RESPONDER, "[click me](https://evil.example)", None)
     assert "[click me](https://evil.example)" not in str(refused.value)
     assert "\\[click me\\]" in str(refused.value)

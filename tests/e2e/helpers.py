@@ -33,6 +33,17 @@ SAMPLE_ALERT: dict[str, Any] = {
 }
 
 
+PRIVILEGED_AUTH_ADMIN = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
+
+
+def app_holds_privileged_auth_admin(bot: RunningBot) -> None:
+    """App mode (RIPOSTE_PRIVILEGED_ACTIONS=app) acts on administrators with the app's own rights, which Entra allows
+    only to an app holding Privileged Authentication Administrator: give the sandbox app that role."""
+    tenant(bot).application.setdefault("directoryRoles", []).append(
+        {"id": "7a000000-0000-4000-8000-000000000013", "roleTemplateId": PRIVILEGED_AUTH_ADMIN,
+         "displayName": "Privileged Authentication Administrator"})
+
+
 def channel(bot: RunningBot) -> ChannelState:
     return bot.sandbox.channel.app[CHANNEL]
 
@@ -108,15 +119,17 @@ async def wait_until(predicate: Callable[[], Any], seconds: float = 30.0, what: 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def audit_entries(redis_url: str, case_id: str, *, events: bool = False) -> list[dict[str, str]]:
+async def audit_entries(redis_url: str, case_id: str, *, events: bool = False,
+                        ids: bool = False) -> list[dict[str, str]]:
     """The case's audit entries: what was done and refused; with `events`, also what happened around it (alert
-    received, card posted)."""
+    received, card posted). With `ids`, each also carries its stream id as "id" (what an undo links to)."""
     client = redis_async.Redis.from_url(redis_url, decode_responses=True)
     try:
         raw = await client.xrange("riposte:audit") or []
     finally:
         await client.aclose()
-    entries = [{str(key): str(value) for key, value in (fields or {}).items()} for _, fields in raw]
+    entries = [{**({"id": str(entry_id)} if ids else {}), **{str(key): str(value) for key, value in
+                                                            (fields or {}).items()}} for entry_id, fields in raw]
     return [fields for fields in entries
             if fields.get("case_id") == case_id and (events or fields.get("phase") != "event")]
 

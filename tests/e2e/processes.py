@@ -93,6 +93,7 @@ async def world(clean_redis: str, tmp_path: Path) -> AsyncIterator[World]:
     tenant = await start_tenant_with_authority(load_seed(), tmp_path)
     channel = await start_server(create_channel_app(load_seed()))
     channel.app[CHANNEL].service_url = channel.url + "/"
+    channel.app[CHANNEL].tenant_url = tenant.graph_url  # Teams' sign-in and the token service reach the tenant there
     running = World(tenant, channel, clean_redis, tmp_path)
     yield running
     stopping = [bot.process for bot in running.bots if bot.process.returncode is None]

@@ -26,6 +26,7 @@ from tests.e2e.helpers import (
     RESPONDER,
     SAMPLE_ALERT,
     USERS,
+    app_holds_privileged_auth_admin,
     audit_entries,
     buttons,
     card_of,
@@ -239,7 +240,10 @@ async def test_concurrent_approvals_by_two_approvers_run_once(make_bot: BotFacto
     assert [e["phase"] for e in entries].count("outcome") == 1
 
 
-async def test_action_on_an_administrator_waits_for_approval(bot: RunningBot, clean_redis: str) -> None:
+async def test_action_on_an_administrator_waits_for_approval(make_bot: BotFactory, clean_redis: str) -> None:
+    # App mode, the app holding the role Entra requires of it; tests/signin has it with the approver's own rights.
+    bot = await make_bot(privileged_actions="app")
+    app_holds_privileged_auth_admin(bot)
     case_id, root, approval = await request_admin_revoke(bot)
     assert "Approval needed: Revoke sessions" in card_text(card_of(approval))
     assert "Grace Admin" in card_text(card_of(approval))

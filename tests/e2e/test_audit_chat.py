@@ -10,7 +10,7 @@ from typing import Any
 import redis as sync_redis
 from pydantic import SecretStr
 
-from actions.runner import AuditEntry
+from actions.audit import AuditEntry
 from bot.audit.trail import AUDIT_STREAM, RedisAudit
 from bot.config import Settings
 from bot.state.store import connect_redis

@@ -1,6 +1,7 @@
 """The audit of one whole case, end to end: alert → grouped alert → approval requested → approved → action (with
 its read-back) → undo → release yields the expected entries, in order, each with every field it should have (time,
-actor with roles, target, case, tenant, result, the chain) and no secret; and its case notes are in the thread."""
+actor with UPN and roles, target, case, tenant, result, the state before → after, the undo's link to what it
+undoes, the chain) and no secret; and its case notes are in the thread."""
 
 from __future__ import annotations
 
@@ -44,11 +45,12 @@ EXPECTED = [  # (phase, action, result), oldest first
     ("outcome", "restore_inbox_rule", "ok"),
     ("event", "release", "released"),
 ]
-# Who acted, with the roles they held (the sandbox's seed: Rita is a responder, Avery an approver).
+# Who acted, with their UPN and the roles they held (the sandbox's seed: Rita is a responder, Avery an approver).
+RITA = (RESPONDER, "Rita Responder", "rita.responder@contoso.com", "responder")
 ACTORS = {
-    ("approved", "delete_inbox_rule"): (APPROVER, "Avery Approver", "approver"),
-    **{(phase, action): (RESPONDER, "Rita Responder", "responder") for phase, action, _ in EXPECTED
-       if phase in ("intent", "outcome", "approval_requested") or action == "release"},
+    ("approved", "delete_inbox_rule"): (APPROVER, "Avery Approver", "avery.approver@contoso.com", "approver"),
+    **{(phase, action): RITA for phase, action, _ in EXPECTED
+       if phase in ("intent", "outcome", "approval_requested") or action in ("release", "watch_started")},
 }
 
 
@@ -72,7 +74,7 @@ async def test_a_full_case_yields_the_expected_ordered_entries_with_all_fields(
     await thread.click("release", undo=True)
     await thread.wait_for("Containment: released")
 
-    entries = await audit_entries(clean_redis, thread.case_id, events=True)
+    entries = await audit_entries(clean_redis, thread.case_id, events=True, ids=True)
     assert [(e["phase"], e["action"], e.get("result")) for e in entries] == EXPECTED, entries
 
     tenant_id = load_seed()["tenant"]["id"]
@@ -89,7 +91,7 @@ async def test_a_full_case_yields_the_expected_ordered_entries_with_all_fields(
             assert entry["target_id"] == ALICE, where
         actor = ACTORS.get((entry["phase"], entry["action"]))
         if actor is not None:
-            assert (entry["actor_id"], entry["actor_name"], entry["actor_roles"]) == actor, where
+            assert (entry["actor_id"], entry["actor_name"], entry["actor_upn"], entry["actor_roles"]) == actor, where
     by_step = {(e["phase"], e["action"]): e for e in entries}
     assert by_step[("event", "watch_started")]["actor_id"] == RESPONDER  # who contained the user
     assert by_step[("approved", "delete_inbox_rule")]["decision"] == "approve"
@@ -97,8 +99,15 @@ async def test_a_full_case_yields_the_expected_ordered_entries_with_all_fields(
     deleted = by_step[("outcome", "delete_inbox_rule")]
     assert "inbox rule gone" in deleted["detail"]  # the read-back (verification) is part of the outcome
     assert deleted["request_id"]
+    # The state before → after, from the action's own read-back before and after the call.
+    assert (deleted["state_before"], deleted["state_after"]) == ("rule present, isEnabled true", "rule absent")
     restored = by_step[("outcome", "restore_inbox_rule")]
-    assert restored["undo_of"] == f"{thread.case_id}/delete_inbox_rule" and restored["request_id"]
+    assert (restored["state_before"], restored["state_after"]) == ("rule “.” absent",
+                                                                   "rule “.” present, isEnabled true")
+    # The undo links to the very entry it undoes: the deletion's outcome (its stream id).
+    assert restored["undo_of"] == by_step[("intent", "restore_inbox_rule")]["undo_of"] == deleted["id"]
+    assert restored["request_id"]
+    assert "state_before" not in by_step[("outcome", "list_inbox_rules")]  # a listing changes nothing
     received = [e["source_alert_id"] for e in entries if e["action"] == "alert_received"]
     assert received[0].startswith("catalogue-") and received[1] == "full-case-second"
 

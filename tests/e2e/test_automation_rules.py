@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from bot.automation import chat as automation_chat
 from bot.automation.run import maybe_automate
 from bot.automation.switch import current
+from bot.clicks.answered import Turn
 from bot.endpoints import SERVICES
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.helpers import (
@@ -315,14 +316,16 @@ async def test_automation_on_is_refused_without_the_alert_token_outside_local_mo
     real = services.settings.model_copy(update={"graph_client_id": "c", "graph_client_secret": SecretStr("s")})
     assert not real.local_mode and real.automation_token_problem()
     without = dataclasses.replace(services, settings=real)
-    answer = await automation_chat.handle(without, "automation", ADMIN_RESPONDER, "Ada Admin-Responder")
+    turn = Turn(services.inflight)
+    turn.answer_sent()  # as after the chat's answer: the announcement goes out at once
+    answer = await automation_chat.handle(without, "automation", ADMIN_RESPONDER, "Ada Admin-Responder", turn)
     assert "stays as it is" in answer and "RIPOSTE_ALERT_TOKEN" in answer
     assert (await current(services)).mode.value == "off"
     refused = [e for e in await _all_entries(clean_redis) if e["action"] == "automation_switch_refused"]
     assert len(refused) == 1 and "RIPOSTE_ALERT_TOKEN" in refused[0]["detail"]
     with_token = dataclasses.replace(services, settings=real.model_copy(update={"alert_token": SecretStr("t")}))
     assert "Automation is now on" in await automation_chat.handle(with_token, "automation", ADMIN_RESPONDER,
-                                                                  "Ada Admin-Responder")
+                                                                  "Ada Admin-Responder", turn)
 
 
 @pytest.mark.parametrize("typed", ["automation", "automation of"])
@@ -335,7 +338,8 @@ async def test_automation_off_stops_a_rule_between_its_actions(
     make_bot: BotFactory, clean_redis: str, tmp_path: Path
 ) -> None:
     bot = await make_bot(automation_enabled=True, policy_file=policy(tmp_path, TRAVEL_RULES))
-    tenant(bot).add_fault("POST", r"/revokeSignInSessions$", status=0, hold=True)  # the revoke waits for the test
+    # The revoke waits for the test to release it.
+    tenant(bot).add_fault("POST", r"/revokeSignInSessions$", status=0, until_released=True)
     status, body = await post_alert(bot, TRAVEL)
     assert status == 202
     await wait_until(lambda: "Contained automatically by rule 'impossible travel'" in case_card(

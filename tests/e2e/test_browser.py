@@ -28,6 +28,12 @@ async def test_responder_revokes_sessions_from_the_sandbox_page(bot: RunningBot)
 
         await expect(card).to_contain_text("Revoke sessions: done by Rita Responder", timeout=10_000)
         await expect(card).to_contain_text("Cannot be undone; the user signs in again.")
+        # The last update of the card (its read-back and the watch's first check): an update redraws the card, and
+        # a show card opened before it would be closed again, as in Teams.
+        await expect(card).to_contain_text("Verified: sessions revoked", timeout=10_000)
+        await expect(card).to_contain_text("Containment: partly contained", timeout=10_000)
+        # Done, so greyed out: Riposte moves a greyed-out button behind "More actions" (drawn when opened).
+        await card.get_by_role("button", name="More actions").click()
         await expect(card.locator("button[data-verb='revoke_sessions']")).to_be_disabled()
         await expect(page.locator(".thread-replies .ac-card").last).to_contain_text("Revoke sessions — done")
         assert errors == []

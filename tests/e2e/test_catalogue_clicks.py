@@ -178,7 +178,7 @@ async def click_answered_within(thread: CaseThread, seconds: float, verb: str) -
 
 async def test_a_slow_listing_is_answered_in_time_and_lands_on_the_card_later(make_bot: BotFactory) -> None:
     thread = await CaseThread.open(await make_bot(answer_budget_seconds=SHORT_BUDGET))
-    tenant(thread.bot).add_fault(status=0, hold=True, method="GET", path_regex=LISTING)
+    tenant(thread.bot).add_fault(status=0, until_released=True, method="GET", path_regex=LISTING)
 
     answer = await click_answered_within(thread, SHORT_BUDGET + 1, "remove_app")
 
@@ -194,7 +194,7 @@ async def test_a_slow_role_check_and_a_slow_listing_share_one_answer_budget(make
     thread = await CaseThread.open(await make_bot(answer_budget_seconds=2.5))
     tenant(thread.bot).add_fault(status=0, delay=1.5, method="POST",
                                  path_regex=f"^/users/{RESPONDER}/checkMemberGroups$")
-    tenant(thread.bot).add_fault(status=0, hold=True, method="GET", path_regex=LISTING)
+    tenant(thread.bot).add_fault(status=0, until_released=True, method="GET", path_regex=LISTING)
 
     answer = await click_answered_within(thread, 3.5, "remove_app")
 
@@ -205,7 +205,7 @@ async def test_a_slow_role_check_and_a_slow_listing_share_one_answer_budget(make
 
 async def test_a_slow_listing_that_then_fails_says_so_in_the_thread(make_bot: BotFactory) -> None:
     thread = await CaseThread.open(await make_bot(answer_budget_seconds=SHORT_BUDGET))
-    tenant(thread.bot).add_fault(status=403, hold=True, method="GET", path_regex=LISTING)
+    tenant(thread.bot).add_fault(status=403, until_released=True, method="GET", path_regex=LISTING)
 
     answer = await click_answered_within(thread, SHORT_BUDGET + 1, "remove_app")
     tenant(thread.bot).faults.release()

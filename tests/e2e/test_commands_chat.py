@@ -25,6 +25,7 @@ from tests.e2e.helpers import (
     card_text,
     case_thread_root,
     channel,
+    jobs_done,
     post_alert,
     tenant,
     wait_until,
@@ -32,11 +33,17 @@ from tests.e2e.helpers import (
 
 
 async def say_in_channel(bot: RunningBot, user: str, text: str) -> dict[str, Any]:
-    """Post a new thread mentioning the bot; return the thread with the bot's replies."""
+    """Post a new thread mentioning the bot; return the thread with the bot's replies (sent by a job, after the
+    message's answer: alert threads may be posted meanwhile)."""
+    before = {thread["id"] for thread in channel(bot).threads()}
     status, _ = await channel(bot).send_message(user, f"@Riposte {text}", None)
     assert status in (200, 201)
-    thread = await wait_until(lambda: channel(bot).threads()[-1] if channel(bot).threads()[-1]["replies"] else None,
-                              what="the bot's reply")
+
+    def answered() -> dict[str, Any] | None:
+        return next((thread for thread in channel(bot).threads() if thread["id"] not in before and thread["replies"]
+                     and (thread["root"].get("from") or {}).get("aadObjectId") == user), None)
+
+    thread = await wait_until(answered, what="the bot's reply")
     return dict(thread)
 
 
@@ -385,9 +392,13 @@ async def test_the_which_user_question_is_neither_asked_nor_answered_for_another
     await channel(bot).send_message(RESPONDER, "alice@contoso.com", chat_id)  # ...answered from another
     await channel(bot).send_message(RESPONDER, "disable", chat_id)  # and a new question is not asked
 
+    def bot_said() -> list[dict[str, Any]]:
+        return [a for a in channel(bot).chat(RESPONDER) if (a.get("from") or {}).get("aadObjectId") != RESPONDER]
+
+    await wait_until(lambda: len(bot_said()) >= 3, what="the answers to both messages")
+    await jobs_done(bot)
     chat = channel(bot).chat(RESPONDER)
-    bot_said = [a for a in chat if (a.get("from") or {}).get("aadObjectId") != RESPONDER]
-    answers = [card_text(card_of(a)) if a.get("attachments") else str(a.get("text")) for a in bot_said[1:]]
+    answers = [card_text(card_of(a)) if a.get("attachments") else str(a.get("text")) for a in bot_said()[1:]]
     assert len(answers) == 2 and all("comes from another tenant than the one Riposte serves" in a for a in answers)
     assert not [a for a in chat if "Confirm" in json.dumps(a) or "Alice Target" in json.dumps(a)]
     assert sum("Which user" in str(a.get("text")) for a in chat) == 1

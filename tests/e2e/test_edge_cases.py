@@ -15,6 +15,7 @@ from tests.e2e.helpers import (
     card_text,
     channel,
     execute_buttons,
+    jobs_done,
     tenant,
     wait_until,
 )
@@ -57,6 +58,19 @@ async def test_approval_asked_in_a_personal_chat_goes_to_the_alert_channel(bot: 
                                    buttons(confirm)["reset_password"]["data"])
     thread = await wait_until(lambda: channel(bot).threads() or None, what="the approval in the alert channel")
     assert "Approval needed: Reset password" in card_text(card_of(thread[-1]["root"]))
+    assert "passwordResetAt" not in tenant(bot).users[ALICE]
+
+
+async def test_approval_asked_in_a_personal_chat_with_no_alert_channel_is_refused_at_once(bot: RunningBot) -> None:
+    chat_id = personal_conversation_id(RESPONDER)
+    await channel(bot).send_message(RESPONDER, "reset password alice@contoso.com", chat_id)
+    chat = await wait_until(lambda: channel(bot).chat(RESPONDER)[1:] or None, what="the confirm card")
+    bot.sandbox.settings.alert_channel = ""  # no channel where approvers could see the request
+    _, answer = await channel(bot).send_invoke(RESPONDER, chat_id, chat[-1]["id"], "reset_password",
+                                               buttons(card_of(chat[-1]))["reset_password"]["data"])
+    assert "no alert channel is set" in card_text(answer["value"])
+    await jobs_done(bot)
+    assert channel(bot).threads() == [], "no approval card was queued or posted"
     assert "passwordResetAt" not in tenant(bot).users[ALICE]
 
 

@@ -1,12 +1,14 @@
 """Every card Riposte sends fits what Teams shows: at most six actions per `actions` array or ActionSet (from the
-seventh on they go to an overflow some clients do not show), and at most 28 KB. Checked on every card the sandbox
-channel received during a full flow (posts, updates, approval requests) and every card a click was answered with."""
+seventh on they go to an overflow some clients do not show), at most 28 KB, and valid against the Adaptive Cards
+1.5 schema (tests/card_schema.py). Checked on every card the sandbox channel received during a full flow (posts,
+updates, approval requests, case notes) and every card a click was answered with."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from tests.card_schema import schema_errors
 from tests.conftest import RunningBot
 from tests.e2e.card_clicks import RULE_FORWARDS, CaseThread
 from tests.e2e.helpers import channel
@@ -61,3 +63,5 @@ async def test_every_card_of_a_full_flow_shows_at_most_six_actions_per_set(bot: 
     sizes = [len(json.dumps(card).encode()) for card in cards]
     assert max(sizes) < TEAMS_CARD_LIMIT
     assert any(action.get("title") == "More actions" for card in cards for action in card.get("actions", []))
+    invalid = {index: errors for index, card in enumerate(cards) if (errors := schema_errors(card))}
+    assert not invalid, invalid

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from actions import ACTIONS
-from actions.runner import Actor
+from actions.spec import Actor
 from bot.endpoints import SERVICES
 from bot.run.execution import now_iso, recover
 from bot.services import Services

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from bot.clicks import handle as flows
+from bot.clicks.answered import Turn
 from bot.clicks.handle import Click
 from bot.services import Services
 from bot.teams import handler
@@ -51,7 +52,8 @@ async def test_responder_click_revokes_sessions_and_updates_the_card(bot: Runnin
     revoke = buttons(card_of(root))["revoke_sessions"]
     conversation_id = channel(bot).threads()[-1]["id"]
 
-    tenant(bot).add_fault(method="POST", path_regex=REVOKE_PATH, status=0, hold=True)  # Graph answers when told
+    # Graph answers when the test says so.
+    tenant(bot).add_fault(method="POST", path_regex=REVOKE_PATH, status=0, until_released=True)
     invoke = channel(bot).send_invoke(RESPONDER, conversation_id, root["id"], "revoke_sessions", revoke["data"])
     try:
         status, answer = await asyncio.wait_for(invoke, 3.0)
@@ -92,8 +94,8 @@ async def test_the_clicker_sees_the_outcome_even_when_the_answer_is_slower_than_
     slow_answer_seconds = 0.3
     answer_click = flows.handle_click
 
-    async def slow_click(services: Services, click: Click) -> dict[str, Any]:
-        card = await answer_click(services, click)
+    async def slow_click(services: Services, click: Click, turn: Turn) -> dict[str, Any]:
+        card = await answer_click(services, click, turn)
         await asyncio.sleep(slow_answer_seconds)
         return card
 

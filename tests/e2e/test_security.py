@@ -296,7 +296,8 @@ async def test_a_slow_role_check_answers_in_time_and_the_next_click_works(make_b
     bot = await make_bot(answer_budget_seconds=1.0)  # Teams' ~5 s, shortened
     _, root = await posted_card(bot)
     # Graph answers the look-up only when the test releases it.
-    tenant(bot).add_fault(status=0, hold=True, method="POST", path_regex=f"^/users/{RESPONDER}/checkMemberGroups$")
+    tenant(bot).add_fault(status=0, until_released=True, method="POST",
+                          path_regex=f"^/users/{RESPONDER}/checkMemberGroups$")
     data = buttons(card_of(root))["revoke_sessions"]["data"]
 
     try:

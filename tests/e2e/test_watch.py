@@ -227,13 +227,11 @@ async def test_two_replicas_share_one_schedule_and_one_graph_budget(make_bot: Bo
                   if r.method == "GET" and r.path == f"/users/{ALICE}"
                   and r.query.get("$select") == "id,accountEnabled,onPremisesSyncEnabled"]
     assert len(user_reads) == watch.seq, "each scheduled check ran exactly once across both replicas"
-    watcher_requests = [r.at for r in tenant(bot).requests if r.at > contained_at]
-    # The budget holds for the moments requests take their slots; they reach the tenant a little later, by as much
-    # as a busy event loop makes them (a 0.95 s window once saw 6 for 4). So: at most two seconds' worth in any
-    # 1.5 s, and no more than the rate on average over the whole run.
-    assert most_in_any_window(watcher_requests, 1.5) <= 2 * rps, "the watcher exceeded its Graph rate"
-    span = max(watcher_requests) - min(watcher_requests)
-    assert len(watcher_requests) <= rps * (span + 1.5), "the watcher exceeded its Graph rate on average"
+    # The watcher's, not the release click's role check (the clicker's groups and UPN).
+    watcher_requests = [r.at for r in tenant(bot).requests if r.at > contained_at and RESPONDER not in r.path]
+    # Arrival times wobble against the limiter's clock (by up to a few hundred ms on a loaded 2-core machine):
+    # measure windows under a second. A watcher ignoring its budget sends a check's reads in one burst.
+    assert most_in_any_window(watcher_requests, 0.8) <= rps, "the watcher exceeded its Graph rate"
     assert len(watcher_requests) >= 5 * 5
 
 

@@ -24,7 +24,7 @@ async def test_riposte_s_own_undo_during_a_check_is_never_reported_as_undone(mak
     thread = await CaseThread.open(bot, ALICE_UPN)
     await thread.click("list_inbox_rules")
     await thread.wait_for("Show inbox rules: done by")
-    tenant(bot).add_fault(status=0, hold=True, method="GET", path_regex=AUTH_METHODS)  # the first check's
+    tenant(bot).add_fault(status=0, until_released=True, method="GET", path_regex=AUTH_METHODS)  # the first check's
     await thread.run("delete_inbox_rule", RULE_FORWARDS, approval=True, done="Delete rule “.”: done by")
     await wait_until(lambda: any(r.path.endswith("/authentication/methods") for r in tenant(bot).requests),
                      what="the first check, held after reading the rules (the deleted one gone)")

@@ -29,6 +29,14 @@ async def backlog(bot: BotProcess) -> float:
     return await metric(bot, "riposte_jobs_backlog")
 
 
+async def drained(bot: BotProcess, seconds: float = 30) -> None:
+    """Every queued job has finished (the backlog /metrics shows is zero), so "nothing more happened" holds."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while await backlog(bot):
+        assert asyncio.get_running_loop().time() < deadline, "the backlog did not drain"
+        await asyncio.sleep(0.05)
+
+
 def case_threads(world: World, case_id: str) -> list[dict[str, Any]]:
     return [thread for thread in world.channel_state.threads()
             if thread["root"].get("attachments") and case_id in card_text(card_of(thread["root"]))]

@@ -117,13 +117,31 @@ async def test_well_formed_message_still_works(
 
 
 @pytest.mark.parametrize("name", ["task/fetch", "composeExtension/query", "fileConsent/invoke", "config/fetch",
-                                  "signin/verifyState", "healthCheck"])
+                                  "healthCheck"])
 async def test_unknown_invoke_is_answered_501_without_a_traceback(
     bot: RunningBot, caplog: pytest.LogCaptureFixture, name: str
 ) -> None:
     # A value botbuilder's Teams dispatch would fail to deserialize: Riposte answers before that dispatch.
     status, answer = await post(bot, encoded(activity(bot, type="invoke", name=name, text=None, value="junk")))
     assert (status, answer) == (501, None)  # botbuilder's answer to an invoke a bot does not implement
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize(("name", "junk", "fine", "status"), [
+    ("signin/verifyState", ["junk", 7], {"state": "123456"}, 404),  # 404: no sign-in card pending for this person
+    ("signin/tokenExchange", ["junk", {}, {"id": "x"}],
+     {"id": "x", "connectionName": "riposte-graph", "token": "not-a-teams-token"}, 412),
+])
+async def test_a_malformed_sign_in_invoke_is_answered_400_without_a_traceback(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture, name: str, junk: list[Any], fine: dict[str, str], status: int
+) -> None:
+    # Riposte answers these for a typed command's sign-in card (bot/dialogs/sign_in.py); botbuilder would crash on
+    # a value that is not an object, or a token exchange without its id and token.
+    for value in junk:
+        answered, _ = await post(bot, encoded(activity(bot, type="invoke", name=name, text=None, value=value)))
+        assert answered == 400, value
+    answered, _ = await post(bot, encoded(activity(bot, type="invoke", name=name, text=None, value=fine)))
+    assert answered == status
     assert_no_traceback(caplog)
 
 

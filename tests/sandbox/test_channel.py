@@ -4,6 +4,7 @@ sends to the bot (checked with a small fake bot that records them), the page API
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,7 @@ from sandbox.channel import (
     personal_conversation_id,
     teams_user_id,
 )
+from sandbox.channel_page import STATIC_DIR
 from sandbox.seed import load_seed
 from tests.browser import chromium_page, needs_chromium
 
@@ -540,7 +542,7 @@ async def test_page_renders_the_card_and_a_click_sends_the_invoke(
         await expect(card.locator("button[data-verb='revoke_sessions']")).to_have_text("Revoke sessions")
         disabled = card.locator("button[data-verb='remove_app']")
         await expect(disabled).to_be_disabled()
-        await expect(card.locator(".ac-tooltip-note")).to_have_text("Not applicable: no sideloaded app")
+        await expect(disabled).to_have_attribute("title", "Not applicable: no sideloaded app")  # Teams' tooltip
         await expect(card).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text, never as HTML
         await expect(page.locator("#who")).to_have_value(RITA["id"])
 
@@ -554,3 +556,112 @@ async def test_page_renders_the_card_and_a_click_sends_the_invoke(
     assert invoke["from"]["aadObjectId"] == RITA["id"] and invoke["conversation"]["id"] == conversation_id
     assert invoke["value"]["action"]["data"] == {"case": "c1", "reason": "phished"}
     assert invoke["value"]["action"]["title"] == "Revoke sessions"
+
+
+# -- Microsoft's renderer on the page --------------------------------------------------------------------
+
+VENDOR = STATIC_DIR / "vendor" / "adaptivecards"
+FORM: dict[str, Any] = {
+    "type": "AdaptiveCard",
+    "version": "1.5",
+    "body": [
+        {"type": "TextBlock", "wrap": True,
+         "text": "**Bold** [portal](https://portal.example/x) <at>Rita Responder</at> [js](javascript:alert(1))"},
+        {"type": "RichTextBlock",
+         "inlines": [{"type": "TextRun", "text": "[literal](https://evil.example) **as typed**"}]},
+        {"type": "Input.Text", "id": "note", "label": "Why", "isRequired": True, "errorMessage": "Say why"},
+        {"type": "Input.Toggle", "id": "notify", "title": "Notify the user", "value": "yes", "valueOn": "yes",
+         "valueOff": "no"},
+        {"type": "Input.ChoiceSet", "id": "mode", "style": "expanded", "value": "grant",
+         "choices": [{"title": "This user's consent", "value": "grant"}, {"title": "The whole app", "value": "app"}]},
+    ],
+    "actions": [
+        {"type": "Action.Submit", "title": "Send", "data": {"kind": "submit"}},
+        {"type": "Action.ShowCard", "title": "More", "card": {
+            "type": "AdaptiveCard",
+            "body": [{"type": "Input.Text", "id": "extra", "label": "Extra"}],
+            "actions": [{"type": "Action.Execute", "title": "Go", "verb": "go", "data": {"case": "c9"}}],
+        }},
+    ],
+}
+
+
+def test_the_vendored_renderer_and_host_config_are_the_pinned_files_with_their_licences() -> None:
+    note = (VENDOR / "README.md").read_text(encoding="utf-8")
+    recorded = dict(re.findall(r"- `([\w.-]+)`: `([0-9a-f]{64})`", note))
+    assert set(recorded) == {"adaptivecards.min.js", "microsoft-teams-light.json", "teams-container-light.css"}
+    for name, digest in recorded.items():
+        assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, f"{name} is not the pinned file"
+    for licence in ("LICENSE-adaptivecards", "LICENSE-adaptivecards-designer"):
+        assert (VENDOR / licence).read_text(encoding="utf-8").startswith("MIT License")
+    script = (VENDOR.parent.parent / "sandbox.html").read_text(encoding="utf-8")
+    assert script.index("vendor/adaptivecards/adaptivecards.min.js") < script.index("sandbox.js")
+    pinned = (VENDOR.parents[3] / "scripts" / "vendor-adaptivecards").read_text(encoding="utf-8")
+    assert "ADAPTIVECARDS=3.0.6" in pinned and "ADAPTIVECARDS_DESIGNER=2.4.4" in pinned
+    assert "adaptivecards@3.0.6" in note and "adaptivecards-designer@2.4.4" in note
+
+
+async def post_thread(channel: Channel, http: aiohttp.ClientSession, card: dict[str, Any]) -> tuple[str, str]:
+    status, body = await call(http, "POST", f"{channel.url}v3/conversations", {
+        "isGroup": True,
+        "channelData": {"channel": {"id": SANDBOX_CHANNEL_ID}, "tenant": {"id": TENANT_ID}},
+        "activity": {"type": "message", "attachments": [{"contentType": CARD_TYPE, "content": card}]},
+        "bot": {"id": SANDBOX_BOT_ID, "name": SANDBOX_BOT_NAME},
+        "tenantId": TENANT_ID,
+    })
+    assert status == 201, body
+    return body["id"], body["activityId"]
+
+
+@pytest.mark.browser
+@needs_chromium
+async def test_the_renderer_draws_teams_markdown_and_clicks_carry_the_inputs_as_teams_sends_them(
+    channel: Channel, fake_bot: FakeBot, http: aiohttp.ClientSession
+) -> None:
+    from playwright.async_api import expect
+
+    conversation_id, root_id = await post_thread(channel, http, FORM)
+    async with chromium_page() as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.goto(f"{channel.url}sandbox?user={RITA['id']}")
+        card = page.locator(f'.ac-card[data-activity-id="{root_id}"]')
+        await expect(card.locator(".ac-adaptiveCard")).to_have_count(1)  # Microsoft's renderer drew it
+        # Markdown in a TextBlock, as Teams draws it; a javascript: link stays text; a TextRun is never markdown.
+        await expect(card.locator(".ac-textBlock strong")).to_have_text("Bold")
+        await expect(card.locator("a")).to_have_count(1)
+        await expect(card.locator("a")).to_have_attribute("href", "https://portal.example/x")
+        await expect(card.locator(".mention")).to_have_text("Rita Responder")
+        await expect(card).to_contain_text("[js](javascript:alert(1))")
+        await expect(card).to_contain_text("[literal](https://evil.example) **as typed**")
+
+        # A required input left empty: the renderer refuses the click and says why; nothing reaches the bot.
+        await card.get_by_role("button", name="Send").click()
+        await expect(card).to_contain_text("Say why")
+        assert fake_bot.messages == []
+
+        # Action.Submit: a message whose value is the data with every input's value.
+        await card.locator("[data-input-id='note']").fill("phished")
+        await card.get_by_role("button", name="Send").click()
+        await expect(page.locator(f'.ac-card[data-activity-id="{root_id}"] .ac-busy')).to_have_count(0)
+        [submitted] = fake_bot.messages
+        assert submitted["type"] == "message" and submitted["replyToId"] == root_id
+        assert submitted["value"] == {"kind": "submit", "note": "phished", "notify": "yes", "mode": "grant"}
+
+        # Action.Execute in a show card: the invoke's value.action.data holds its data and the inputs of its card
+        # and of the card round it (the show card's inputs are marked when it opens).
+        card = page.locator(f'.ac-card[data-activity-id="{root_id}"]')
+        await card.locator("[data-input-id='note']").fill("phished again")
+        await card.get_by_text("The whole app").click()
+        await card.get_by_role("button", name="More").click()
+        await card.locator("[data-input-id='extra']").fill("x")
+        await card.locator("button[data-verb='go']").click()
+        await expect(page.locator(f'.ac-card[data-activity-id="{root_id}"]')).to_contain_text(
+            "Sessions revoked by Rita Responder")  # the fake bot's answer card, drawn for the clicker
+        assert errors == []
+    invoke = fake_bot.messages[-1]
+    assert invoke["type"] == "invoke" and invoke["name"] == "adaptiveCard/action"
+    assert invoke["conversation"]["id"] == conversation_id and invoke["replyToId"] == root_id
+    assert invoke["value"]["action"]["verb"] == "go" and invoke["value"]["action"]["title"] == "Go"
+    assert invoke["value"]["action"]["data"] == {"case": "c9", "extra": "x", "note": "phished again",
+                                                 "notify": "yes", "mode": "app"}

@@ -391,7 +391,7 @@ async def arrived(client: Client) -> None:
 
 
 async def test_a_held_fault_answers_only_once_released(client: Client) -> None:
-    state(client).add_fault(status=0, hold=True, method="PATCH", path_regex=f"^/users/{ALICE}$")
+    state(client).add_fault(status=0, until_released=True, method="PATCH", path_regex=f"^/users/{ALICE}$")
     patch = asyncio.ensure_future(call(client, "PATCH", f"/v1.0/users/{ALICE}", {"accountEnabled": False},
                                        status=204))
     await arrived(client)  # from here on the request waits on the release alone
@@ -402,7 +402,7 @@ async def test_a_held_fault_answers_only_once_released(client: Client) -> None:
 
 
 async def test_clearing_the_faults_releases_what_they_hold(client: Client) -> None:
-    state(client).add_fault(status=0, hold=True, method="GET")
+    state(client).add_fault(status=0, until_released=True, method="GET")
     read = asyncio.ensure_future(call(client, "GET", f"/v1.0/users/{ALICE}"))
     await arrived(client)
     await call(client, "DELETE", "/_sandbox/faults")
