@@ -11,13 +11,9 @@ from sandbox.channel_activities import card_action_invoke
 from tests.e2e.helpers import ALICE, RESPONDER, SAMPLE_ALERT, buttons, card_of, card_text, wait_until
 from tests.e2e.processes import World
 
-# No shutdown grace: the processes stop at the test's end with nothing left to prove (their pending case notes
-# would otherwise hold each SIGTERM for seconds).
-QUICK_STOP = {"RIPOSTE_SHUTDOWN_GRACE_SECONDS": "0"}
-
 
 async def test_two_bot_processes_sharing_redis_revoke_once(world: World) -> None:
-    first, second = await world.start_bot(**QUICK_STOP), await world.start_bot(**QUICK_STOP)
+    first, second = await world.start_bot(), await world.start_bot()
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{first.url}/api/alerts", json=SAMPLE_ALERT) as response:
             assert response.status == 202, await response.text()
