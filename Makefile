@@ -18,7 +18,7 @@ test: $(STAMP)
 	scripts/install-test-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/click_latency.py

@@ -100,7 +100,8 @@ def create_app(
             channel=TeamsChannel(adapter, settings, settings.tenant_id, limiter, counters), cases=CaseStore(redis),
             audit=audit,
             roles=RoleResolver(tenant, redis, groups, settings.role_cache_seconds),
-            runner=ActionRunner(tenant, audit, exchange), inflight=InFlight(), signer=signer, policy=policy,
+            runner=ActionRunner(tenant, audit, exchange, settings.read_back_retry_seconds), inflight=InFlight(),
+            signer=signer, policy=policy,
             painter=CardPainter(signer, settings.protected_users, policy.recommendations, policy.disabled,
                                 unavailable=signin_rules.unavailable(settings)),
             approvals=ApprovalStore(redis), metrics=counters, queues=queues, limiter=limiter,
@@ -133,7 +134,8 @@ def create_app(
         await redis.aclose()
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        return await process_request(adapter, request, request.app[BOT], request.app[SERVICES].inflight)
+        return await process_request(adapter, request, request.app[BOT], request.app[SERVICES].inflight,
+                                     settings.answer_budget_seconds)
 
     app.cleanup_ctx.append(services_ctx)
     if role != "worker":
@@ -235,16 +237,16 @@ def main(argv: list[str] | None = None) -> int:
         return doctor_main(args[1:], doctor_on_the_sandbox)
     role = parse_role(args)
     settings = Settings()
-    configure_logging(settings)
-    logging.getLogger("saq").setLevel(logging.WARNING)  # a line per job at INFO would drown everything else
     problem = settings.startup_problem() or role_problem(settings, role)
     try:
         load_policy(settings.policy_file)
     except PolicyError as error:
         problem = problem or str(error)
-    if problem:
+    if problem:  # refused before logging is set up: a refusal touches nothing (tests call main() in-process)
         print(f"Riposte will not start: {problem}", file=sys.stderr)
         return 2
+    configure_logging(settings)
+    logging.getLogger("saq").setLevel(logging.WARNING)  # a line per job at INFO would drown everything else
     asyncio.run(serve(settings, role))
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from actions.audit import AuditSink, entry
 from actions.errors import RiposteError, ServiceError
 from actions.graph import acting_as
 from actions.spec import ActionContext, ActionSpec, Actor, Exchange, Item, Outcome, Role, SignedIn, TargetUser, Tenant
-from actions.verification import state_before, verify
+from actions.verification import RETRY_DELAYS, state_before, verify
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,12 @@ def authorize(spec: ActionSpec, actor: Actor, target: TargetUser, required: Role
 
 
 class ActionRunner:
-    def __init__(self, tenant: Tenant, audit: AuditSink, exchange: Exchange | None = None) -> None:
+    def __init__(self, tenant: Tenant, audit: AuditSink, exchange: Exchange | None = None,
+                 read_back_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._tenant = tenant
         self._audit = audit
         self._exchange = exchange
+        self._read_back_delays = tuple(read_back_delays)
 
     @property
     def exchange(self) -> Exchange | None:
@@ -154,7 +156,7 @@ class ActionRunner:
             )
         else:
             # Graph's 2xx says the change was accepted, not that it holds: read it back before saying "done".
-            outcome = replace(outcome, verification=await verify(spec, context, outcome))
+            outcome = replace(outcome, verification=await verify(spec, context, outcome, self._read_back_delays))
             result = ActionResult(ok=True, outcome=outcome, request_id=outcome.request_id, state_before=before,
                                   state_after=_state_after(outcome))
         if not record:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,8 @@ from actions.spec import ActionContext, ActionSpec, Outcome, ReadBack, Verificat
 log = logging.getLogger(__name__)
 
 # Graph and Exchange are eventually consistent: a read right after a write can show the old state. Read again
-# after these pauses before warning (not for inline actions, whose answer Teams waits ~5 s for).
+# after these pauses before warning (not for inline actions, whose answer Teams waits ~5 s for). The default of
+# RIPOSTE_READ_BACK_RETRY_SECONDS (bot/config.py), which tests shorten.
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.5)
 # Timestamps written by Graph (sessions revoked, password changed) against our clock: allow this much skew.
 CLOCK_SKEW = timedelta(seconds=60)
@@ -65,12 +67,13 @@ async def state_before(spec: ActionSpec, ctx: ActionContext) -> str:
         return "unknown (the read failed unexpectedly)"
 
 
-async def verify(spec: ActionSpec, ctx: ActionContext, outcome: Outcome) -> Verification | None:
-    """Read back what `spec` just changed; None for an action that changes nothing. Never raises: a failed
-    read-back is a Verification that says so."""
+async def verify(spec: ActionSpec, ctx: ActionContext, outcome: Outcome,
+                 retry_delays: Sequence[float] = RETRY_DELAYS) -> Verification | None:
+    """Read back what `spec` just changed, again after each of `retry_delays` while it does not show; None for an
+    action that changes nothing. Never raises: a failed read-back is a Verification that says so."""
     if spec.verify is None and spec.read_back is None:
         return None
-    delays = () if spec.inline else RETRY_DELAYS
+    delays = () if spec.inline else retry_delays
     try:
         verification = await _read(spec, ctx, outcome)
         for delay in delays:

@@ -10,7 +10,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,15 +34,11 @@ from sandbox.launcher import (  # noqa: E402
     start_server,
     start_tenant_with_authority,
 )
+from sandbox.ports import free_port as free_port  # noqa: E402  (re-exported: bench/intake.py)
+from sandbox.redis_server import RedisServer  # noqa: E402
 from sandbox.seed import load_seed  # noqa: E402
 
 APP_PY = ROOT / "app.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -126,7 +121,7 @@ class World:
     workdir: Path
     seed: dict[str, Any]
     redis_url: str
-    redis: subprocess.Popen[bytes] | None
+    redis: RedisServer | None
     tenant: TenantWithAuthority
     channel_server: RunningServer
     bots: list[BotProcess] = field(default_factory=list)
@@ -201,26 +196,16 @@ class World:
         await self.channel_server.runner.cleanup()
         await self.tenant.server.runner.cleanup()
         if self.redis is not None:
-            self.redis.terminate()
-            self.redis.wait()
+            self.redis.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_redis(workdir: Path) -> tuple[str, subprocess.Popen[bytes] | None]:
-    """A fresh redis-server on a free loopback port (REDIS_URL in the environment: use that one instead)."""
+def start_redis(workdir: Path) -> tuple[str, RedisServer | None]:
+    """A fresh redis-server on a free loopback port (BENCH_REDIS_URL in the environment: use that one instead)."""
     if os.environ.get("BENCH_REDIS_URL"):
         return os.environ["BENCH_REDIS_URL"], None
-    port = free_port()
-    server = shutil.which("redis-server") or "redis-server"
-    args = [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-            "--dir", str(workdir)]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            break
-        time.sleep(0.05)
-    return f"redis://127.0.0.1:{port}/0", process
+    server = RedisServer(workdir=workdir).start()
+    return server.url, server
 
 
 async def wait_healthy(session: aiohttp.ClientSession, bot: BotProcess, seconds: float = 60.0) -> None:

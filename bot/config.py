@@ -32,6 +32,7 @@ def is_loopback(host: str) -> bool:
 
 
 CsvList = Annotated[list[str], NoDecode]
+CsvFloats = Annotated[list[Annotated[float, Field(ge=0)]], NoDecode]
 
 
 def _is_loopback_url(url: str) -> bool:
@@ -106,6 +107,15 @@ class Settings(BaseSettings):
     automation_max_per_hour: int = Field(20, ge=1, validation_alias="RIPOSTE_AUTOMATION_MAX_PER_HOUR")
     automation_dry_run: bool = Field(False, validation_alias="RIPOSTE_AUTOMATION_DRY_RUN")
 
+    # Graph and Exchange are eventually consistent: a read-back that does not show the change yet is tried again
+    # after each of these pauses before the card warns (actions/verification.py). Tests shorten them.
+    read_back_retry_seconds: CsvFloats = Field(
+        default_factory=lambda: [0.5, 1.5], validation_alias="RIPOSTE_READ_BACK_RETRY_SECONDS"
+    )
+    # Teams drops a click's answer later than about 5 s: the steps before it (role look-up, a listing, Bot Connector
+    # calls) share this budget per turn, each also capped by its own limit. Never longer; tests shorten it.
+    answer_budget_seconds: float = Field(4.5, gt=0, le=4.5, validation_alias="RIPOSTE_ANSWER_BUDGET_SECONDS")
+
     # Privileged actions (bot/signin): "delegated" runs every Graph action on an administrator, and every password
     # reset, with the Graph token of the person whose click releases it, through the Azure Bot's OAuth connection
     # (Teams sign-in); "app" runs them with the app's own rights (which then needs the Privileged Authentication
@@ -163,7 +173,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "responder_groups", "approver_groups", "admin_responder_groups", "protected_users", "automation_actions",
-        mode="before",
+        "read_back_retry_seconds", mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:

@@ -57,8 +57,9 @@ def create_channel_app(seed: dict[str, Any] | None = None) -> web.Application:
     app.add_routes(token_routes(lambda request: request.app[CHANNEL].token_service))
 
     async def wake_long_polls(app: web.Application) -> None:
-        # Runs before aiohttp waits for open handlers, so page long-polls don't hold up shutdown.
+        # Runs before aiohttp waits for open handlers, so page long-polls (and held requests) don't hold up shutdown.
         app[CHANNEL].wake_all()
+        app[CHANNEL].faults.release()
 
     async def close_bot_session(app: web.Application) -> None:
         await app[CHANNEL].close()

@@ -94,7 +94,7 @@ def connector_routes(state_of: StateGetter) -> tuple[list[web.AbstractRouteDef],
             state.received.append({"method": request.method, "path": request.path, "body": body})
             fault = state.faults.take(request.method, request.path, body=raw.decode(errors="replace"))
             if fault is not None:
-                await asyncio.sleep(fault.delay)
+                await fault.slow_down()
                 if fault.status:
                     return _fault_response(fault)
             thread = _send_thread(request, body)

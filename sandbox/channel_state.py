@@ -186,7 +186,7 @@ class ChannelState:
 
     def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500, times: int | None = 1,
                   retry_after: str | None = None, code: str | None = None, delay: float = 0.0,
-                  body_regex: str | None = None, hold: float = 0.0) -> Fault:
+                  body_regex: str | None = None, hold: float = 0.0, until_released: bool = False) -> Fault:
         """Fail the next `times` connector requests matching `method`, `path_regex` (on the decoded path,
         e.g. "^/v3/conversations$") and `body_regex` (on the JSON text) with `status`;
         code="MessageWritesBlocked" answers with Teams' body for a bot removed from the conversation.
@@ -194,7 +194,7 @@ class ChannelState:
         seconds, so that a bot dying meanwhile never learns the new message's id."""
         return self.faults.add(Fault(status=status, method=method, path_regex=path_regex, times=times,
                                      retry_after=retry_after, code=code, delay=delay, body_regex=body_regex,
-                                     hold=hold))
+                                     hold=hold, until_released=until_released))
 
     def _stamp(self, body: dict[str, Any], conversation: Conversation, activity_id: str) -> dict[str, Any]:
         activity = dict(body)

@@ -3,6 +3,7 @@ matching requests fail the way the real service fails them."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ class Fault:
     (a change Graph accepted that did not take: replication, a sync that reverts it, a policy that overrides it).
     `hold` (with status 0): the request is served at once (the service has done the work) and its answer is held
     this many seconds: a caller that dies meanwhile never learns that it was done (the sandbox channel).
+    `until_released` (in-process tests only): the request waits until the test calls `Faults.release()`, so a
+    service is slow for exactly as long as the test needs, not for a guessed number of seconds.
     """
 
     status: int
@@ -32,6 +35,8 @@ class Fault:
     body_regex: str | None = None
     unapplied: bool = False
     hold: float = 0.0
+    until_released: bool = False
+    _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _body_pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
@@ -48,6 +53,13 @@ class Fault:
             return False
         return self._pattern.search(path) is not None
 
+    async def slow_down(self) -> None:
+        """Wait as the fault says before the request is served: `delay`, then until released if so."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.until_released:
+            await self._released.wait()
+
     def headers(self) -> dict[str, str]:
         return {"Retry-After": self.retry_after} if self.retry_after else {}
 
@@ -58,9 +70,25 @@ class Fault:
 class Faults(list[Fault]):
     """The live faults, first added first matched."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: list[Fault] = []  # kept after they are used up: their requests may still be waiting
+
     def add(self, fault: Fault) -> Fault:
         self.append(fault)
+        if fault.until_released:
+            self._held.append(fault)
         return fault
+
+    def release(self) -> None:
+        """Let every request an `until_released` fault is holding be served (and any it would hold later)."""
+        for fault in self._held:
+            fault._released.set()
+        self._held.clear()
+
+    def clear(self) -> None:
+        super().clear()
+        self.release()  # nothing stays held by a fault that is gone
 
     def take(self, method: str, path: str, cmdlet: str | None = None, body: str = "") -> Fault | None:
         """The first live fault matching this request, counting it down."""

@@ -8,7 +8,6 @@ request, checks the bearer token, applies injected faults and stamps Graph's req
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -158,8 +157,7 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     text = await request.text() if request.body_exists else ""
     fault = state.faults.take(request.method, path, cmdlet, text)
     if fault is not None:
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
+        await fault.slow_down()
         if fault.status:
             raise _fault_error(fault, path)
         if fault.unapplied:
@@ -288,6 +286,11 @@ def create_tenant_app(seed: dict[str, Any] | None = None) -> web.Application:
     """The tenant as an aiohttp app; `seed` defaults to sandbox/seed.json. app[TENANT] is its state."""
     app = web.Application(middlewares=[_tenant_middleware])
     app[TENANT] = TenantState(seed if seed is not None else load_seed())
+
+    async def release_held(app: web.Application) -> None:
+        app[TENANT].faults.release()  # before aiohttp waits for open handlers: a held request ends with the test
+
+    app.on_shutdown.append(release_held)
     # tenant_directory first: its servicePrincipals(appId='…') paths would otherwise match tenant_apps' {sp}.
     for module_routes in (control, tenant_directory.routes, tenant_users.routes, tenant_mail.routes,
                           tenant_identity.routes, tenant_apps.routes, tenant_exchange.routes, tenant_auth.routes,

@@ -207,11 +207,11 @@ class TenantState:
     def add_fault(self, method: str | None = None, path_regex: str = ".*", status: int = 500,
                   times: int | None = 1, retry_after: str | float | None = None, code: str | None = None,
                   message: str | None = None, cmdlet: str | None = None, delay: float = 0.0,
-                  body_regex: str | None = None, unapplied: bool = False) -> Fault:
+                  body_regex: str | None = None, unapplied: bool = False, until_released: bool = False) -> Fault:
         return self.faults.add(Fault(status=status, method=method, path_regex=path_regex, times=times,
                                      retry_after=None if retry_after is None else str(retry_after),
                                      code=code, message=message, cmdlet=cmdlet, delay=delay,
-                                     body_regex=body_regex, unapplied=unapplied))
+                                     body_regex=body_regex, unapplied=unapplied, until_released=until_released))
 
     # What a request can change; an `unapplied` fault puts these back after answering.
     _DATA = ("tenant", "users", "mailboxes", "mailbox_settings", "inbox_rules", "mail_folders", "auth_methods",

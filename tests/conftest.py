@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as sync_redis
@@ -18,61 +15,65 @@ from aiohttp import web
 from app import create_app
 from bot.config import Settings
 from sandbox.launcher import RunningServer, Sandbox, start_sandbox
+from sandbox.redis_server import RedisServer, RedisServerError
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def worker_database(url: str, worker: str) -> str:
+    """The database of a given REDIS_URL that one pytest-xdist worker (gw0, gw1, ...) may flush: the URL's own plus
+    the worker's number, so that parallel workers never flush each other's state."""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    database = base + int(worker.removeprefix("gw") or 0)
+    if database > 15:
+        pytest.fail(f"REDIS_URL: test worker {worker} would need database {database}, past Redis' default 16: "
+                    "run fewer workers (pytest -n) or let the tests start their own redis-server")
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
+    """One redis-server for the session (each test flushes it: clean_redis), or the REDIS_URL given. With
+    pytest-xdist each worker process has its own session: its own redis-server, or its own database of REDIS_URL."""
     given = os.environ.get("REDIS_URL")
     if given:
-        yield given
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        yield worker_database(given, worker) if worker else given
         return
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed: install it (apt-get install redis-server) or set REDIS_URL")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="riposte-redis-")
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = sync_redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except sync_redis.ConnectionError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail("redis-server did not start")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        server = RedisServer().start()
+    except RedisServerError as error:
+        pytest.fail(str(error))
+    yield server.url
+    server.close()
 
 
 @pytest.fixture
 def clean_redis(redis_url: str) -> str:
-    sync_redis.Redis.from_url(redis_url).flushdb()
+    with sync_redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
     return redis_url
 
 
 @pytest.fixture
 def base_settings(clean_redis: str) -> Settings:
-    # Grouping (on by default) is switched off so that each test alert opens its own case; tests/faults and the
-    # grouping tests switch it on. Case notes wait 1 s, not 5, for more to batch: an app stopping at a test's end
-    # waits for its pending notes to go out (tests/e2e/test_case_notes.py sets its own windows).
+    """Settings for a test's app. The time budgets that only make a test wait are shortened here; the tests of
+    each one set it back (or to what they need) themselves:
+
+    - grouping (on by default) off, so that each test alert opens its own case (tests/faults and the grouping
+      tests switch it on);
+    - case notes go out at once, not batched for 5 s ("nothing more happened" waits for every queued job, and a
+      batched note is a job due seconds later; tests/e2e/test_case_notes.py sets its own windows);
+    - no shutdown grace: an app stopping at a test's end has nothing left to prove (tests/e2e/test_shutdown.py);
+    - read-backs that do not show a change yet are tried again after 20 and 50 ms, not 0.5 and 1.5 s;
+    - the watcher may read Graph at 50 requests/s, not 2 (tests/e2e/test_watch.py, tests/bot/test_watch_budget.py);
+    - Teams' send limits far above Teams' own: a test's handful of cards in one channel would otherwise wait
+      for the per-thread windows (tests/faults/test_intake_pipeline.py tests them, against limits the sandbox
+      channel enforces).
+    """
     return Settings(_env_file=None, REDIS_URL=clean_redis, RIPOSTE_GROUP_ALERTS_MINUTES=0,  # type: ignore[call-arg]
-                    RIPOSTE_CASE_NOTES_SECONDS=1)
+                    RIPOSTE_CASE_NOTES_SECONDS=0, RIPOSTE_SHUTDOWN_GRACE_SECONDS=0,
+                    RIPOSTE_READ_BACK_RETRY_SECONDS="0.02,0.05", RIPOSTE_WATCH_MAX_RPS=50,
+                    RIPOSTE_TEAMS_THREAD_LIMITS="200/second", RIPOSTE_TEAMS_TENANT_LIMITS="500/second")
 
 
 class RunningBot:

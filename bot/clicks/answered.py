@@ -20,6 +20,7 @@ from bot.run.inflight import InFlight, OnInterrupted
 log = logging.getLogger(__name__)
 
 # Teams stops waiting for an answer after about 5 s; what is left is for writing the answer and the network.
+# The default of Settings.answer_budget_seconds (RIPOSTE_ANSWER_BUDGET_SECONDS), which tests shorten.
 ANSWER_BUDGET_SECONDS = 4.5
 Work = Callable[[], Awaitable[None]]
 
@@ -32,6 +33,7 @@ class Turn:
     def __init__(self, inflight: InFlight, budget_seconds: float = ANSWER_BUDGET_SECONDS) -> None:
         self._answered = asyncio.Event()
         self._inflight = inflight
+        self.budget = budget_seconds
         self.deadline = asyncio.get_running_loop().time() + budget_seconds  # loop time
 
     @property
@@ -61,7 +63,7 @@ class Turn:
         if not self.waiting:
             return
         try:
-            await asyncio.wait_for(self._answered.wait(), ANSWER_BUDGET_SECONDS + 1)
+            await asyncio.wait_for(self._answered.wait(), self.budget + 1)
         except TimeoutError:
             log.warning("the turn's answer took too long; going on without it")
 

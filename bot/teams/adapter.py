@@ -22,7 +22,7 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from urllib3.util.retry import Retry
 
 from bot.cards.elements import CardJson
-from bot.clicks.answered import Turn
+from bot.clicks.answered import ANSWER_BUDGET_SECONDS, Turn
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.pipeline.limiter import Priority, TeamsLimiter
@@ -99,11 +99,12 @@ def build_adapter(settings: Settings) -> CloudAdapter:
 
 
 async def process_request(adapter: CloudAdapter, request: web.Request, bot: Bot,
-                          inflight: InFlight) -> web.StreamResponse:
+                          inflight: InFlight, answer_budget_seconds: float = ANSWER_BUDGET_SECONDS,
+                          ) -> web.StreamResponse:
     """POST /api/messages: check the body is an activity, authenticate it (the JWT, when an app id is set), then
     run the turn. What botbuilder's CloudAdapter.process does, with bad input answered 400/401 instead of 500.
     The handler finds the Turn in `turn_state[TURN]`: what it hands to `turn.later` starts after the answer."""
-    turn = Turn(inflight)
+    turn = Turn(inflight, answer_budget_seconds)
     try:
         response = await _answer(adapter, request, bot, turn)
         # Written here rather than by aiohttp after we return, so that the turn's later work starts only once the

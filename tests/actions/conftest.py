@@ -31,6 +31,7 @@ ALICE_UPN = "alice@contoso.com"
 SAM_UPN = "sam.synced@contoso.com"
 PAT_UPN = "pat_fabrikam.com#EXT#@contoso.onmicrosoft.com"
 BREAKGLASS_UPN = "breakglass@contoso.onmicrosoft.com"
+READ_BACK_DELAYS = (0.02, 0.05)
 ACTOR = Actor(id=IDS["ada.adminresponder"], name="Ada Admin-Responder", roles=frozenset({Role.ADMIN_RESPONDER}))
 
 
@@ -100,7 +101,8 @@ async def shared_env() -> AsyncIterator[Env]:
     tenant = GraphTenant(build_graph_client(server.url, credential))
     exchange = ExchangeAdmin(credential, TENANT_ID, endpoint=server.url)
     audit = ListAudit()
-    yield Env(server, tenant, exchange, audit, ActionRunner(tenant, audit, exchange))
+    # Read-backs that do not show a change are tried again after pauses (0.5 s and 1.5 s by default): shortened.
+    yield Env(server, tenant, exchange, audit, ActionRunner(tenant, audit, exchange, read_back_delays=READ_BACK_DELAYS))
     await exchange.aclose()
     await server.runner.cleanup()
 

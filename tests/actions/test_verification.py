@@ -12,7 +12,7 @@ import pytest
 from actions import ACTIONS, block_signin, disable_account
 from actions.runner import ActionResult
 from actions.spec import Verification
-from tests.actions.conftest import ALICE, ALICE_UPN, IDS, Env
+from tests.actions.conftest import ALICE, ALICE_UPN, IDS, READ_BACK_DELAYS, Env
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -66,6 +66,10 @@ async def test_disable_account_accepted_but_not_applied_warns(env: Env) -> None:
     found = verification(await env.run("disable_account"))
     assert env.state.users[ALICE]["accountEnabled"] is True
     assert not found.ok and found.checked
+    # Graph is eventually consistent: the read-back was tried again after each pause before warning.
+    patched = next(n for n, r in enumerate(env.state.requests) if r.method == "PATCH")
+    reads = [r for r in env.state.requests[patched:] if r.method == "GET" and r.path == f"/users/{ALICE}"]
+    assert len(reads) == 1 + len(READ_BACK_DELAYS)
     assert found.message.startswith(f"{ACCEPTED}the account still enabled")
     assert ACCEPTED in env.audit.entries[-1].detail
 

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.audit.trail import AUDIT_STREAM, RedisAudit
 from bot.config import Settings
 from bot.state.store import connect_redis
-from tests.conftest import free_port
+from sandbox.ports import free_port
 
 
 @pytest.fixture

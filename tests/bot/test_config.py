@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bot.config import Settings
 
@@ -47,3 +48,23 @@ def test_multi_tenant_with_a_tenant_id_refuses_to_start_and_says_what_to_change(
 def test_explicit_single_tenant_still_needs_the_tenant_id() -> None:
     problem = settings(**PRODUCTION, MicrosoftAppType="SingleTenant").startup_problem()
     assert problem is not None and "needs MicrosoftAppTenantId" in problem
+
+
+def test_read_back_pauses_are_a_comma_separated_list_of_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings().read_back_retry_seconds == [0.5, 1.5]
+    monkeypatch.setenv("RIPOSTE_READ_BACK_RETRY_SECONDS", "0.2, 1, 3")
+    assert settings().read_back_retry_seconds == [0.2, 1.0, 3.0]
+    monkeypatch.setenv("RIPOSTE_READ_BACK_RETRY_SECONDS", "")
+    assert settings().read_back_retry_seconds == [], "no pause: the first read-back decides"
+    monkeypatch.setenv("RIPOSTE_READ_BACK_RETRY_SECONDS", "0.5,-1")
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        settings()
+
+
+def test_the_answer_budget_may_be_shortened_never_lengthened(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings().answer_budget_seconds == 4.5
+    monkeypatch.setenv("RIPOSTE_ANSWER_BUDGET_SECONDS", "1.5")
+    assert settings().answer_budget_seconds == 1.5
+    monkeypatch.setenv("RIPOSTE_ANSWER_BUDGET_SECONDS", "6")  # past Teams' ~5 s the answer would be dropped
+    with pytest.raises(ValidationError, match=r"less than or equal to 4\.5"):
+        settings()

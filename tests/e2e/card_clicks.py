@@ -102,8 +102,17 @@ class CaseThread:
         listed = (spec is not None and spec.item_kind and not item and not undo
                   and not any(notice in str(value) for notice in ("Could not list", "still listing")))
         if listed:  # the clicker's answer shows the listing at once; everyone's card gets it just after
-            await wait_until(lambda: self.text() == card_text(value), what="the listing on the shared card")
+            await wait_until(lambda: self._shows_listing_of(value), what="the listing on the shared card")
         return value
+
+    def _shows_listing_of(self, answer: dict[str, Any]) -> bool:
+        """Whether the shared card shows what the clicker's answer listed: its items' buttons, or (nothing listed)
+        the same text. Not the whole card by equality: the watcher may redraw it meanwhile (a later check time)."""
+        listed = {(b["verb"], b["data"]["item"]) for b in execute_buttons(answer) if b["data"].get("item")}
+        if not listed:
+            return self.text() == card_text(answer)
+        shown = {(b["verb"], b["data"].get("item")) for b in execute_buttons(self.card())}
+        return listed <= shown
 
     async def wait_for(self, needle: str, seconds: float = 30.0) -> str:
         """The card's text once it says `needle` and nothing is still running."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import redis.asyncio as redis_async
@@ -106,9 +107,12 @@ def buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def wait_until(predicate: Callable[[], Any], seconds: float = 30.0, what: str = "condition") -> Any:
+    """The first truthy value of `predicate` (a plain or an async function), polled every 50 ms."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         await asyncio.sleep(0.05)
@@ -137,19 +141,39 @@ async def posted_card(bot: RunningBot, alert: dict[str, Any] | None = None) -> t
     return body["case_id"], await case_thread_root(bot, body["case_id"])
 
 
-async def metric(bot: RunningBot, name: str) -> float:
+class Served(Protocol):
+    """A bot that answers HTTP: in this process (RunningBot) or a `python app.py` process (BotProcess)."""
+
+    @property
+    def url(self) -> str: ...
+
+
+async def metric(bot: Served, name: str) -> float:
     """The sum of the samples of `name` (any labels) on /metrics."""
     async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/metrics") as response:
         text = await response.text()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
-async def jobs_done(bot: RunningBot, seconds: float = 30.0) -> None:
+async def jobs_done(bot: Served, seconds: float = 30.0) -> None:
     """Every queued job has finished (the backlog is zero), so "nothing more happened" can be asserted."""
     deadline = time.monotonic() + seconds
     while await metric(bot, "riposte_jobs_backlog") > 0:
         assert time.monotonic() < deadline, "the job backlog did not drain"
         await asyncio.sleep(0.05)
+
+
+async def settled(bot: Served, seconds: float = 30.0) -> None:
+    """Every action this app runs in the background has finished, and so has every job it queued (or that queued
+    actions): "nothing happened" can be asserted now, rather than after a guessed sleep."""
+    deadline = time.monotonic() + seconds
+    while True:
+        while await metric(bot, "riposte_actions_in_flight") > 0:  # an action queues its card update as it ends
+            assert time.monotonic() < deadline, "the actions in flight did not finish"
+            await asyncio.sleep(0.05)
+        await jobs_done(bot, max(0.0, deadline - time.monotonic()))
+        if await metric(bot, "riposte_actions_in_flight") == 0:  # no job started another meanwhile
+            return
 
 
 async def case_thread_root(bot: RunningBot, case_id: str, seconds: float = 30.0) -> dict[str, Any]:

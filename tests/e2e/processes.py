@@ -22,9 +22,9 @@ from sandbox.launcher import (
     start_server,
     start_tenant_with_authority,
 )
+from sandbox.ports import free_port
 from sandbox.seed import load_seed
 from sandbox.tenant import TENANT, TenantState
-from tests.conftest import free_port
 
 APP_PY = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -96,9 +96,11 @@ async def world(clean_redis: str, tmp_path: Path) -> AsyncIterator[World]:
     channel.app[CHANNEL].tenant_url = tenant.graph_url  # Teams' sign-in and the token service reach the tenant there
     running = World(tenant, channel, clean_redis, tmp_path)
     yield running
-    for bot in running.bots:
-        if bot.process.returncode is None:
-            bot.process.terminate()
-            await bot.process.wait()
+    stopping = [bot.process for bot in running.bots if bot.process.returncode is None]
+    for process in stopping:
+        # The test is over: nothing a graceful stop would finish is checked any more (a SIGTERM waited for the
+        # processes' pending notes and checks, seconds each). Tests of a graceful stop send SIGTERM themselves.
+        process.kill()
+    await asyncio.gather(*(process.wait() for process in stopping))
     await channel.runner.cleanup()
     await tenant.server.runner.cleanup()

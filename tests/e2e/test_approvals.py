@@ -34,6 +34,7 @@ from tests.e2e.helpers import (
     channel,
     execute_buttons,
     posted_card,
+    settled,
     tenant,
     wait_until,
 )
@@ -172,7 +173,7 @@ async def test_request_refusals_then_approval_runs_once(make_bot: BotFactory, cl
     assert again.get("isEnabled") is False
     answer = card_text(await click(bot, ADMIN_RESPONDER, root, root["id"], "delete_inbox_rule", again["data"]))
     assert "Delete rule is waiting for approval (requested by Rita Responder); this click changed nothing" in answer
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert rule_deletions(bot) == 0 and RULE_ID in rules(bot)
     assert len(approval_replies(bot, root)) == 1
     assert PENDING_LINE in approval_text(bot, approval["id"])
@@ -204,7 +205,7 @@ async def test_request_refusals_then_approval_runs_once(make_bot: BotFactory, cl
     # A second Approve (the stale card, clicked again) changes nothing.
     answer = await decide(bot, APPROVER, root, approval, "approve")
     assert "already decided; nothing changed" in answer
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert rule_deletions(bot) == 1
 
     entries = await audit(clean_redis, case_id)
@@ -231,7 +232,7 @@ async def test_concurrent_approvals_by_two_approvers_run_once(make_bot: BotFacto
     winners = [a for a in answers if "already decided" not in a and "at the same moment" not in a]
     assert len(winners) == 1, answers
     await wait_until(lambda: "Delete rule “.”: done" in case_text(bot, root), what="the outcome")
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert rule_deletions(bot) == 1
     entries = await audit(clean_redis, case_id)
     assert [e["phase"] for e in entries].count("approved") == 1
@@ -246,7 +247,7 @@ async def test_action_on_an_administrator_waits_for_approval(make_bot: BotFactor
     case_id, root, approval = await request_admin_revoke(bot)
     assert "Approval needed: Revoke sessions" in card_text(card_of(approval))
     assert "Grace Admin" in card_text(card_of(approval))
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert revokes(bot, GRACE) == 0
     assert "Deciding needs the approver role" in await decide(bot, RESPONDER, root, approval, "approve")
     assert "Approved by Avery Approver" in await decide(bot, APPROVER, root, approval, "approve")
@@ -298,7 +299,7 @@ async def test_the_target_of_the_action_cannot_approve_it(make_bot: BotFactory, 
         answer = await decide(bot, APPROVER, root, approval, verb, reason)
         assert "This request is about your own account, so you cannot approve or reject it" in answer
         assert "Temporary password" not in answer
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert tenant(bot).mutations() == []
     assert PENDING_LINE in approval_text(bot, approval["id"])
 
@@ -363,7 +364,7 @@ async def test_reject_needs_a_reason_then_closes_and_the_action_can_be_asked_aga
                             what="the rejection on the case card")
     assert "Delete rule “.”: rejected by Rita Responder" in text
     assert "Rejected by Avery Approver: rule is the user's own archive" in text
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert rule_deletions(bot) == 0 and RULE_ID in rules(bot)
 
     # Approving after the rejection does nothing.
@@ -407,7 +408,7 @@ async def test_request_expires_on_its_own_and_a_late_approve_does_nothing(
 
     answer = await decide(bot, APPROVER, root, approval, "approve")
     assert "already decided" in answer or "expired" in answer
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert rule_deletions(bot) == 0 and RULE_ID in rules(bot)
     entries = await audit(clean_redis, case_id)
     assert [e["phase"] for e in entries] == ["approval_requested", "expired"]
@@ -437,7 +438,7 @@ async def test_click_after_the_deadline_expires_it_even_before_the_sweeper(bot: 
     await wait_until(lambda: "Expired: nobody approved in time" in approval_text(bot, approval["id"]),
                      what="the expiry on the approval card")
     await wait_until(lambda: "approval expired" in case_text(bot, root), what="the expiry on the case card")
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert rule_deletions(bot) == 0
     assert [e["phase"] for e in await audit(clean_redis, case_id)] == ["approval_requested", "expired"]
 

@@ -24,6 +24,7 @@ from tests.e2e.helpers import (
     audit_entries,
     card_of,
     card_text,
+    jobs_done,
     post_alert,
     wait_until,
 )
@@ -66,12 +67,15 @@ async def test_a_full_case_yields_the_expected_ordered_entries_with_all_fields(
     await thread.click("list_inbox_rules")
     await thread.wait_for("Show inbox rules: done by")
     await thread.run("delete_inbox_rule", RULE_FORWARDS, approval=True, done="Delete rule “.”: done by")
+    # The watch's first check done before the undo: one still in flight may report the undo as a revert
+    # (tests/e2e/test_watch_races.py, a known bug).
+    await jobs_done(bot)
     await thread.run("restore_inbox_rule", RULE_FORWARDS, undo=True, done="Restore rule “.”: done by")
     await thread.click("release", undo=True)
     await thread.wait_for("Containment: released")
 
     entries = await audit_entries(clean_redis, thread.case_id, events=True, ids=True)
-    assert [(e["phase"], e["action"], e["result"]) for e in entries] == EXPECTED
+    assert [(e["phase"], e["action"], e.get("result")) for e in entries] == EXPECTED, entries
 
     tenant_id = load_seed()["tenant"]["id"]
     seqs = [int(e["seq"]) for e in entries]

@@ -338,12 +338,15 @@ async def test_automation_off_stops_a_rule_between_its_actions(
     make_bot: BotFactory, clean_redis: str, tmp_path: Path
 ) -> None:
     bot = await make_bot(automation_enabled=True, policy_file=policy(tmp_path, TRAVEL_RULES))
-    tenant(bot).add_fault("POST", r"/revokeSignInSessions$", status=0, delay=5.0)  # a slow revoke
+    # The revoke waits for the test to release it.
+    tenant(bot).add_fault("POST", r"/revokeSignInSessions$", status=0, until_released=True)
     status, body = await post_alert(bot, TRAVEL)
     assert status == 202
     await wait_until(lambda: "Contained automatically by rule 'impossible travel'" in case_card(
         bot, body["case_id"]), what="the rule to start")
     assert "Automation is now off" in await say(bot, RESPONDER, "automation off")
+    await wait_until(lambda: revokes(bot), what="the revoke, on its way to Graph")
+    tenant(bot).faults.release()
     await wait_until(lambda: "switched off while the rule ran" in case_card(bot, body["case_id"]),
                      what="the card to say the rule stopped")
     await jobs_done(bot)

@@ -21,7 +21,7 @@ async def test_responder_revokes_sessions_from_the_sandbox_page(bot: RunningBot)
         await page.locator("#who").select_option(RESPONDER)
         await page.locator("#send-sample-alert").click()
 
-        card = page.locator(".thread-root .ac-card").last
+        card = page.locator(".thread-root .ac-card").last  # the case's card (its notes are replies below it)
         await expect(card).to_contain_text("Suspicious inbox forwarding rule")
         await expect(card).to_contain_text("Alice Target (alice@contoso.com)")
         await card.locator("button[data-verb='revoke_sessions']").click()
@@ -35,6 +35,7 @@ async def test_responder_revokes_sessions_from_the_sandbox_page(bot: RunningBot)
         # Done, so greyed out: Riposte moves a greyed-out button behind "More actions" (drawn when opened).
         await card.get_by_role("button", name="More actions").click()
         await expect(card.locator("button[data-verb='revoke_sessions']")).to_be_disabled()
+        await expect(page.locator(".thread-replies .ac-card").last).to_contain_text("Revoke sessions — done")
         assert errors == []
     assert any(r.path == f"/users/{ALICE}/revokeSignInSessions" for r in tenant(bot).requests)
 

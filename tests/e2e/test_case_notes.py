@@ -3,7 +3,6 @@ within the window in one reply, each exactly once, and still after the app that 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
@@ -19,7 +18,7 @@ from bot.endpoints import SERVICES
 from sandbox.launcher import start_server
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.card_clicks import SAM_UPN, CaseThread
-from tests.e2e.helpers import audit_entries, card_of, card_text, channel, wait_until
+from tests.e2e.helpers import audit_entries, card_of, card_text, channel, jobs_done, wait_until
 from tests.e2e.test_watch import FAST, SAM, checks_after, revert, undone_replies
 
 HEADING = "Case record"
@@ -35,17 +34,6 @@ def note_texts(thread: CaseThread) -> list[str]:
     return ["\n".join("".join(run["text"] for run in block["inlines"])
                       for block in _nodes(card_of(reply)) if block.get("type") == "RichTextBlock")
             for reply in note_replies(thread)]
-
-
-async def notes_done(bot: RunningBot, seconds: float = 20.0) -> None:
-    """Nothing is left on the interactive queue (the notes' jobs, card updates): "no further note" can be asserted.
-    (Not jobs_done: a contained user's watch keeps its next check scheduled on the alerts queue.)"""
-    queue = bot.app[SERVICES].queues.interactive
-    for _ in range(int(seconds / 0.05)):
-        if not await queue.count("incomplete"):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the interactive queue did not drain")
 
 
 async def outcome_request_id(bot: RunningBot, case_id: str, action: str) -> str:
@@ -64,7 +52,7 @@ async def test_an_action_is_noted_once_with_who_what_outcome_and_request_id(make
     assert "Rita Responder" in note and "Revoke sessions — done:" in note and "UTC" in note
     assert await outcome_request_id(bot, thread.case_id, "revoke_sessions") in note
     assert "Verified" in note  # the read-back is part of the outcome's note
-    await notes_done(bot)
+    await jobs_done(bot)
     assert len(note_replies(thread)) == 1
     # Plain text only: every string of the note is a TextRun (Teams reads TextBlocks as markdown).
     blocks = [node for node in _nodes(card_of(note_replies(thread)[0])) if node.get("type") == "TextBlock"]
@@ -84,13 +72,13 @@ def _nodes(node: Any) -> list[dict[str, Any]]:
 
 
 async def test_a_bundle_and_a_quick_second_action_are_one_reply(make_bot: BotFactory) -> None:
-    bot = await make_bot(case_notes_seconds=4)
+    bot = await make_bot(case_notes_seconds=2.5)  # long enough for the second click, quick as it is
     thread = await CaseThread.open(bot)
     await thread.run("block_user", done="Block user: done by")
     await thread.run("confirm_compromised", done="Confirm compromised: done by")
 
     [note] = await wait_until(lambda: note_texts(thread), seconds=15, what="the batched note")
-    await notes_done(bot)
+    await jobs_done(bot)
     assert len(note_replies(thread)) == 1
     assert "Block user — done:" in note and "Confirm compromised — done:" in note
     assert note.index("Block user") < note.index("Confirm compromised")
@@ -111,7 +99,7 @@ async def test_a_revert_the_watcher_found_is_not_noted_twice(make_bot: BotFactor
 
     await wait_until(lambda: undone_replies(thread), seconds=10, what="the watcher's reply")
     await checks_after(bot, SAM, 2)
-    await notes_done(bot)
+    await jobs_done(bot)
     assert len(undone_replies(thread)) == 1  # the watcher's reply is the revert's note
     notes = note_texts(thread)
     assert len(notes) == 1 and "Disable account — done:" in notes[0]
@@ -131,7 +119,7 @@ async def test_notes_survive_a_restart_of_the_app_that_queued_them(make_bot: Bot
     try:
         [note] = await wait_until(lambda: note_texts(thread), seconds=15, what="the note after the restart")
         assert "Revoke sessions — done:" in note
-        await notes_done(RunningBot(second, first.sandbox))
+        await jobs_done(RunningBot(second, first.sandbox))
         assert len(note_replies(thread)) == 1
     finally:
         await second.runner.cleanup()

@@ -2,65 +2,25 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 
 import pytest
 import redis as sync_redis
 
-from tests.conftest import BotFactory, RunningBot, free_port
+from sandbox.redis_server import RedisServer
+from tests.conftest import BotFactory, RunningBot
 from tests.e2e.helpers import ALICE, RESPONDER, buttons, card_of, card_text, channel, posted_card, tenant, wait_until
 
 
-class RedisProcess:
-    """A redis-server of this test's own, so it can be stopped and started again on the same port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.workdir = tempfile.mkdtemp(prefix="riposte-redis-down-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        server = shutil.which("redis-server")
-        assert server, "redis-server is not installed"
-        self.process = subprocess.Popen(
-            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.workdir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = sync_redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except sync_redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
-def own_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess()
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(server.workdir, ignore_errors=True)
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, so it can be stopped and started again on the same port (no
+    persistence: it comes back empty)."""
+    with RedisServer() as server:
+        yield server
 
 
-async def test_clicks_fail_closed_while_redis_is_down(make_bot: BotFactory, own_redis: RedisProcess) -> None:
+async def test_clicks_fail_closed_while_redis_is_down(make_bot: BotFactory, own_redis: RedisServer) -> None:
     bot = await make_bot(redis_url=own_redis.url)
     _, root = await posted_card(bot)
     data = buttons(card_of(root))["revoke_sessions"]["data"]
@@ -89,7 +49,7 @@ async def test_clicks_fail_closed_while_redis_is_down(make_bot: BotFactory, own_
     )
 
 
-async def test_health_is_503_while_redis_is_down(make_bot: BotFactory, own_redis: RedisProcess) -> None:
+async def test_health_is_503_while_redis_is_down(make_bot: BotFactory, own_redis: RedisServer) -> None:
     import aiohttp
 
     bot = await make_bot(redis_url=own_redis.url)

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sandbox.redis_server import RedisServer
 from tests.e2e.card_clicks import is_active
 from tests.e2e.helpers import (
     ALICE,
@@ -28,7 +29,6 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.e2e.processes import BotProcess, World
-from tests.faults.test_redis_restart import PersistentRedis
 
 # A short lease, so the recovery is due ~3 + 5 s after the click; fast job takeover as in test_crashes.
 FAST = {"RIPOSTE_ACTION_LEASE_SECONDS": "3", "RIPOSTE_JOB_HEARTBEAT_SECONDS": "2",
@@ -187,15 +187,13 @@ async def test_reset_password_killed_mid_call_is_settled_by_the_last_password_ch
 
 
 @pytest.fixture
-def own_redis() -> Iterator[PersistentRedis]:
-    server = PersistentRedis()
-    server.start()
-    yield server
-    server.stop()
+def own_redis() -> Iterator[RedisServer]:
+    with RedisServer(appendonly=True) as server:
+        yield server
 
 
 @pytest.fixture
-async def blip_world(own_redis: PersistentRedis, world: World) -> AsyncIterator[World]:
+async def blip_world(own_redis: RedisServer, world: World) -> AsyncIterator[World]:
     """The world on a redis-server this test may stop and start (AOF on, so nothing written is lost)."""
     world.redis_url = own_redis.url
     yield world
@@ -203,7 +201,7 @@ async def blip_world(own_redis: PersistentRedis, world: World) -> AsyncIterator[
 
 @pytest.mark.timeout(150)
 async def test_redis_restarted_during_the_graph_call_the_running_process_records_the_outcome_once(
-    blip_world: World, own_redis: PersistentRedis
+    blip_world: World, own_redis: RedisServer
 ) -> None:
     world = blip_world
     bot = await world.start_bot(**FAST)

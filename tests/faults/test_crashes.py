@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.helpers import SAMPLE_ALERT, card_of, card_text, wait_until
+from tests.e2e.helpers import SAMPLE_ALERT, card_of, card_text, jobs_done, metric, wait_until
 from tests.e2e.processes import BotProcess, World
 
 FAST_TAKEOVER = {"RIPOSTE_JOB_HEARTBEAT_SECONDS": "2", "RIPOSTE_SHUTDOWN_GRACE_SECONDS": "1"}
@@ -26,9 +26,7 @@ async def send_alert(bot: BotProcess, alert: dict[str, Any]) -> dict[str, Any]:
 
 
 async def backlog(bot: BotProcess) -> float:
-    async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/metrics") as response:
-        text = await response.text()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("riposte_jobs_backlog"))
+    return await metric(bot, "riposte_jobs_backlog")
 
 
 async def drained(bot: BotProcess, seconds: float = 30) -> None:
@@ -65,10 +63,7 @@ async def test_killed_while_posting_the_card_another_process_posts_it_once(world
     threads = await wait_until(lambda: case_threads(world, accepted["case_id"]), seconds=60,
                                what="the card, posted by the process that took the job over")
     assert "Alice Target" in card_text(card_of(threads[0]["root"]))
-    deadline = asyncio.get_running_loop().time() + 30
-    while await backlog(second):  # the job finished: nothing more will be posted
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+    await jobs_done(second)  # the job finished: nothing more will be posted
     assert len(case_threads(world, accepted["case_id"])) == 1
 
 
@@ -105,8 +100,5 @@ async def test_sigterm_hands_a_held_job_back_and_another_worker_finishes_it(worl
     await world.start_bot("worker", **FAST_TAKEOVER)
     await wait_until(lambda: case_threads(world, accepted["case_id"]), seconds=60,
                      what="the card, posted by the second worker")
-    deadline = asyncio.get_running_loop().time() + 30
-    while await backlog(web):
-        assert asyncio.get_running_loop().time() < deadline, "the backlog did not drain"
-        await asyncio.sleep(0.05)
+    await jobs_done(web)
     assert len(case_threads(world, accepted["case_id"])) == 1

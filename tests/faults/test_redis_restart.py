@@ -4,19 +4,15 @@ before survives (AOF). Redis really down: /healthz and intake fail closed with 5
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
-import redis as sync_redis
 
 from bot.endpoints import SERVICES
-from tests.conftest import BotFactory, RunningBot, free_port
+from sandbox.redis_server import RedisServer
+from tests.conftest import BotFactory, RunningBot
 from tests.e2e.helpers import (
     RESPONDER,
     SAMPLE_ALERT,
@@ -31,55 +27,11 @@ from tests.e2e.helpers import (
 )
 
 
-class PersistentRedis:
-    """A redis-server of this test's own with the append-only file on, stopped and started on one port and dir."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.workdir = tempfile.mkdtemp(prefix="riposte-redis-restart-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        server = shutil.which("redis-server")
-        assert server, "redis-server is not installed"
-        self.process = subprocess.Popen(
-            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", self.workdir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = sync_redis.Redis.from_url(self.url)
-        try:
-            for _ in range(200):
-                try:
-                    if client.ping():
-                        return
-                except sync_redis.exceptions.BusyLoadingError:
-                    pass  # replaying the AOF
-                except sync_redis.ConnectionError:
-                    pass
-                time.sleep(0.05)
-        finally:
-            client.close()
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.terminate()  # SIGTERM: a clean shutdown, the AOF flushed
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
-def aof_redis() -> Iterator[PersistentRedis]:
-    server = PersistentRedis()
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(server.workdir, ignore_errors=True)
+def aof_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own with the append-only file on, stopped and started on one port and dir."""
+    with RedisServer(appendonly=True) as server:
+        yield server
 
 
 async def healthz(bot: RunningBot) -> tuple[int, dict[str, Any]]:
@@ -94,7 +46,7 @@ async def fill_the_pool(bot: RunningBot, concurrent: int = 20) -> None:
 
 
 async def test_first_requests_after_a_redis_restart_succeed_and_state_survives(
-    make_bot: BotFactory, aof_redis: PersistentRedis
+    make_bot: BotFactory, aof_redis: RedisServer
 ) -> None:
     bot = await make_bot(redis_url=aof_redis.url)
     case_id, root = await posted_card(bot)
@@ -128,7 +80,7 @@ async def test_first_requests_after_a_redis_restart_succeed_and_state_survives(
 
 @pytest.mark.timeout(30)  # "promptly": a Redis that is down must not hold requests for long
 async def test_with_redis_down_healthz_and_intake_answer_503(
-    make_bot: BotFactory, aof_redis: PersistentRedis
+    make_bot: BotFactory, aof_redis: RedisServer
 ) -> None:
     bot = await make_bot(redis_url=aof_redis.url)
     await fill_the_pool(bot)

@@ -381,6 +381,34 @@ async def test_an_unapplied_fault_answers_success_and_changes_nothing(client: Cl
     await call(client, "POST", "/_sandbox/faults", {"status": 500, "unapplied": True}, status=400)
 
 
+async def arrived(client: Client) -> None:
+    """A request has reached the tenant (it is recorded before any fault applies)."""
+    for _ in range(500):
+        if state(client).requests:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no request arrived")
+
+
+async def test_a_held_fault_answers_only_once_released(client: Client) -> None:
+    state(client).add_fault(status=0, until_released=True, method="PATCH", path_regex=f"^/users/{ALICE}$")
+    patch = asyncio.ensure_future(call(client, "PATCH", f"/v1.0/users/{ALICE}", {"accountEnabled": False},
+                                       status=204))
+    await arrived(client)  # from here on the request waits on the release alone
+    assert not patch.done() and state(client).users[ALICE]["accountEnabled"] is True
+    state(client).faults.release()
+    await patch
+    assert state(client).users[ALICE]["accountEnabled"] is False
+
+
+async def test_clearing_the_faults_releases_what_they_hold(client: Client) -> None:
+    state(client).add_fault(status=0, until_released=True, method="GET")
+    read = asyncio.ensure_future(call(client, "GET", f"/v1.0/users/{ALICE}"))
+    await arrived(client)
+    await call(client, "DELETE", "/_sandbox/faults")
+    assert (await read)["id"] == ALICE
+
+
 async def test_reset_restores_the_seed(client: Client) -> None:
     await call(client, "PATCH", f"/v1.0/users/{ALICE}", {"accountEnabled": False}, status=204)
     state(client).add_fault(status=500)
