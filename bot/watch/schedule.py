@@ -197,7 +197,11 @@ class Watcher:
         changes = compare(watch.baseline, now, rebase) if watch.baseline is not None else []
         # A facet found changed is baselined as it is now: reported once, not again after the next Riposte action.
         settled = rebase | frozenset(change.facet for change in changes)
-        await self.store.checked(watch.user_id, at, merge(watch.baseline, now, settled), missing_parts(now), rebase)
+        if not await self.store.checked(watch.user_id, watch.generation, at, merge(watch.baseline, now, settled),
+                                        missing_parts(now), rebase):
+            log.info("watch check of %s read before a Riposte action re-based it: dropped, the re-basing check "
+                     "reads afresh", watch.user_id)
+            return
         reported = [change for change in changes
                     if await self.store.first_report(watch.user_id, watch.generation, change, at)]
         if reported:

@@ -35,6 +35,16 @@ if redis.call('HGET', KEYS[1], 'seq') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'seq', tostring(tonumber(ARGV[1]) + 1))
 return 1
 """
+# Record a check's baseline only if no Riposte action re-based the watch since the check read it (generation
+# ARGV[1]): a check in flight across an action may hold a snapshot from before it, and writing that last would make
+# the next check report Riposte's own change as an undone containment. The re-basing check queued by the action
+# reads the tenant afresh instead. ARGV[5..]: the rebase marks this check read and settled.
+_CHECKED = """
+if redis.call('HGET', KEYS[1], 'generation') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'last_check', ARGV[2], 'last_error', '', 'baseline', ARGV[3], 'missing', ARGV[4])
+for i = 5, #ARGV do redis.call('SREM', KEYS[2], ARGV[i]) end
+return 1
+"""
 _STOP = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'watching' then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'ended', ARGV[2])
@@ -94,6 +104,7 @@ class WatchStore:
         self._redis = redis
         self._claim = redis.register_script(_CLAIM)
         self._stop = redis.register_script(_STOP)
+        self._checked = redis.register_script(_CHECKED)
 
     async def start(self, watch: Watch) -> None:
         key = _key(watch.user_id)
@@ -161,15 +172,13 @@ class WatchStore:
         await self._redis.expire(key + ":changes", CASE_TTL_SECONDS)
         return True
 
-    async def checked(self, user_id: str, at: str, baseline: Snapshot, missing: list[str],
-                      rebased: frozenset[str]) -> None:
+    async def checked(self, user_id: str, generation: int, at: str, baseline: Snapshot, missing: list[str],
+                      rebased: frozenset[str]) -> bool:
+        """Record a check read at `generation`; False (nothing written) when an action re-based the watch since."""
         key = _key(user_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"last_check": at, "last_error": "", "baseline": json.dumps(baseline),
-                                    "missing": json.dumps(missing)})
-            if rebased:
-                pipe.srem(key + ":rebase", *rebased)
-            await pipe.execute()
+        return bool(await self._checked(keys=[key, key + ":rebase"],
+                                        args=[str(generation), at, json.dumps(baseline), json.dumps(missing),
+                                              *sorted(rebased)]))
 
     async def failed(self, user_id: str, at: str, problem: str) -> None:
         await self._redis.hset(_key(user_id), mapping={"last_check": at, "last_error": problem})  # type: ignore[misc]

@@ -1,9 +1,9 @@
-"""A watch check in flight while Riposte itself changes the user (found while making the tests faster; see the
-xfail reason). The check is held mid-way by the sandbox (a held Graph request), so the interleaving is exact."""
+"""A watch check in flight while Riposte itself changes the user: the check (held after reading the rules) must not
+write its older baseline after the restore's re-basing check wrote the newer one, or the next check would report
+Riposte's own restore as an undone containment (bot/watch/store.py drops a check read before a re-base). The check
+is held mid-way by the sandbox (a held Graph request), so the interleaving is exact."""
 
 from __future__ import annotations
-
-import pytest
 
 from bot.endpoints import SERVICES
 from bot.watch.store import WatchStore
@@ -15,10 +15,6 @@ from tests.e2e.test_watch import undone_replies
 AUTH_METHODS = f"^/users/{ALICE}/authentication/methods$"  # read by a check after the inbox rules
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/watch: checks of one user may overlap. The first check (held after reading the rules) writes its older "
-    "baseline after the restore's re-baselining check wrote the newer one, and clears the rebase marks it did not "
-    "read; the next check then reports Riposte's own restore as 'suspicious inbox rule created'."))
 async def test_riposte_s_own_undo_during_a_check_is_never_reported_as_undone(make_bot: BotFactory) -> None:
     bot = await make_bot()
     thread = await CaseThread.open(bot, ALICE_UPN)
