@@ -108,7 +108,7 @@ async def _handle_text(services: Services, speaker: Speaker, text: str, turn: Tu
         return Reply(text=await automation_chat.handle(services, parsed.verb, speaker.object_id, speaker.name, turn))
     actor = await permit_verb(services, parsed.verb, speaker.object_id, speaker.name, turn)
     if parsed.verb == "help":
-        return Reply(text=help_text())
+        return Reply(text=help_text(services.policy.enabled))
     if parsed.verb == "use_channel":
         return await _use_channel(services, speaker, actor)
     if parsed.verb == "audit":

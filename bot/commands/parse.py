@@ -13,6 +13,7 @@ import difflib
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.commands.table import AUDIT_PLACEHOLDER, BY_VERB, COMMANDS, USER_PLACEHOLDER, Argument, CommandSpec
@@ -139,9 +140,11 @@ def for_chat(text: str) -> str:
     return text.replace(AUDIT_PLACEHOLDER, "USER-OR-CASE-ID").replace(USER_PLACEHOLDER, "USER")
 
 
-def help_text() -> str:
-    """The answer to `help` (and the welcome): every command of the table with its help line."""
-    lines = [f"- `{for_chat(spec.usage)}`: {spec.help}" for spec in COMMANDS]
+def help_text(enabled: Callable[[str], bool] = lambda action: True) -> str:
+    """The answer to `help` (and the welcome): every command of the table with its help line, except one whose
+    actions the policy all switches off (`enabled`: the policy's test of an action name)."""
+    lines = [f"- `{for_chat(spec.usage)}`: {spec.help}" for spec in COMMANDS
+             if not spec.actions or any(enabled(action) for action in spec.actions)]
     return ("Riposte commands (in a channel, mention me first: `@Riposte revoke alice@contoso.com`):\n\n"
             + "\n".join(lines))
 

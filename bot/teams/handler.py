@@ -278,4 +278,4 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else ""
         if any(member.id == bot_id for member in members_added):
-            await self._answer(turn_context, text=WELCOME + "\n\n" + help_text())
+            await self._answer(turn_context, text=WELCOME + "\n\n" + help_text(self._services.policy.enabled))

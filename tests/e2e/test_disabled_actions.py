@@ -107,3 +107,12 @@ async def test_block_user_leaves_out_a_switched_off_step(make_bot: BotFactory, t
     assert "3 of 3 steps succeeded" in text, text
     assert not [r for r in tenant(bot).requests if r.cmdlet == "Set-Mailbox"], "forwarding left alone"
     assert revokes(bot) == 1 and tenant(bot).users[ALICE]["accountEnabled"] is False
+
+
+async def test_help_leaves_out_a_command_whose_actions_are_all_switched_off(
+    make_bot: BotFactory, tmp_path: Path
+) -> None:
+    bot = await bot_with(make_bot, tmp_path, REVOKE_OFF)
+    text = reply_text(await say_in_channel(bot, RESPONDER, "help"))
+    assert "- `revoke USER`" not in text  # its only action is off: typing it is refused, so help does not offer it
+    assert "- `disable USER`" in text and "- `block USER`" in text  # block still runs its other steps
