@@ -347,29 +347,32 @@ class RedisAudit:
                    after: str = "", scan_limit: int = 5000) -> Page:
         """`size` matching entries just before `before` (or the newest), or just after `after`; oldest first.
         At most `scan_limit` entries are read per page."""
+        if after:
+            found = await self._matching(f"({after}", case_id, target, size, scan_limit, forward=True)
+            return Page(found[:size], has_older=True, has_newer=len(found) > size)
+        found = await self._matching(f"({before}" if before else "+", case_id, target, size, scan_limit,
+                                     forward=False)
+        shown = found[:size]
+        shown.reverse()
+        return Page(shown, has_older=len(found) > size, has_newer=bool(before))
+
+    async def _matching(self, edge: str, case_id: str | None, target: str | None, size: int, scan_limit: int, *,
+                        forward: bool) -> list[dict[str, str]]:
+        """Up to size + 1 matching entries from `edge` on (older to newer when `forward`, else newer to older), in
+        the order read; at most `scan_limit` entries read."""
         found: list[dict[str, str]] = []
         scanned = 0
-        if after:
-            low = f"({after}"
-            while len(found) <= size and scanned < scan_limit:
-                batch = await self._redis.xrange(AUDIT_STREAM, min=low, max="+", count=READ_BATCH) or []
-                scanned += len(batch)
-                found += [{"id": str(i), **_decoded(f)} for i, f in batch if matches(_decoded(f), case_id, target)]
-                if len(batch) < READ_BATCH:
-                    break
-                low = f"({batch[-1][0]!s}"
-            return Page(found[:size], has_older=True, has_newer=len(found) > size)
-        high = f"({before}" if before else "+"
         while len(found) <= size and scanned < scan_limit:
-            batch = await self._redis.xrevrange(AUDIT_STREAM, max=high, min="-", count=READ_BATCH) or []
+            if forward:
+                batch = await self._redis.xrange(AUDIT_STREAM, min=edge, max="+", count=READ_BATCH) or []
+            else:
+                batch = await self._redis.xrevrange(AUDIT_STREAM, max=edge, min="-", count=READ_BATCH) or []
             scanned += len(batch)
             found += [{"id": str(i), **_decoded(f)} for i, f in batch if matches(_decoded(f), case_id, target)]
             if len(batch) < READ_BATCH:
                 break
-            high = f"({batch[-1][0]!s}"
-        shown = found[:size]
-        shown.reverse()
-        return Page(shown, has_older=len(found) > size, has_newer=bool(before))
+            edge = f"({batch[-1][0]!s}"
+        return found
 
 
 def _decoded(raw: Mapping[Any, Any] | None) -> dict[str, str]:
