@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from actions import ACTIONS
 from actions.spec import ActionSpec
+from docs.readme_table import main, spliced
 
 HEADER = ("Action", "What it does", "Permission", "Reversal")
 ITEM_NAMES = {"inbox_rule": "inbox rule", "app": "consented app", "teams_app": "Teams app",
@@ -57,17 +58,8 @@ README_START, README_END = "<!-- actions-table -->\n", "<!-- /actions-table -->"
 
 def with_table(readme: str) -> str:
     """README.md with the generated table between its markers."""
-    head, rest = readme.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    return head + README_START + render() + README_END + tail
+    return spliced(readme, README_START, README_END, render())
 
 
 if __name__ == "__main__":
-    import sys
-    from pathlib import Path
-
-    if "--readme" in sys.argv:
-        path = Path(__file__).resolve().parents[1] / "README.md"
-        path.write_text(with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
-        print(render(), end="")
+    main(render, README_START, README_END)

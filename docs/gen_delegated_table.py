@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from actions import ACTIONS
 from actions.spec import any_of
+from docs.readme_table import main, spliced
 
 HEADER = ("Action", "Delegated Graph permission", "On an administrator, the person needs", "On anyone else")
 README_START, README_END = "<!-- delegated-table -->\n", "<!-- /delegated-table -->"
@@ -25,17 +26,8 @@ def render() -> str:
 
 def with_table(readme: str) -> str:
     """README.md with the generated table between its markers."""
-    head, rest = readme.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    return head + README_START + render() + README_END + tail
+    return spliced(readme, README_START, README_END, render())
 
 
 if __name__ == "__main__":
-    import sys
-    from pathlib import Path
-
-    if "--readme" in sys.argv:
-        path = Path(__file__).resolve().parents[1] / "README.md"
-        path.write_text(with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
-        print(render(), end="")
+    main(render, README_START, README_END)
