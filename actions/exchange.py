@@ -21,6 +21,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from actions.errors import BadRequest, NotFound, PermissionMissing, ServiceError, ServiceUnavailable, Throttled
 from actions.spec import CmdletResult
+from actions.tls import tls_context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", list[Any], dict[str, Any])
@@ -123,7 +124,7 @@ class ExchangeAdmin:
         self._url = f"{root}/adminapi/beta/{tenant_id}/InvokeCommand"
         self._anchor = ANCHOR_MAILBOX.format(tenant=tenant_id)
         self._scope = f"{root}/.default"
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._http = http or httpx.AsyncClient(timeout=timeout, verify=tls_context())
         self._owns_http = http is None
 
     async def invoke(self, cmdlet: str, parameters: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:

@@ -20,7 +20,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
-from kiota_http.kiota_client_factory import KiotaClientFactory
+from kiota_http.kiota_client_factory import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, KiotaClientFactory
 from kiota_http.middleware import BaseMiddleware, RetryHandler
 from kiota_http.middleware.options import HeadersInspectionHandlerOption, RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
@@ -29,6 +29,7 @@ from msgraph_core import GraphClientFactory
 
 from actions.errors import BadRequest, NotFound, PermissionMissing, ServiceError, ServiceUnavailable, Throttled
 from actions.spec import Pages, SignedIn, any_of
+from actions.tls import tls_context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -119,8 +120,9 @@ def build_http_client(base_url: str, observe: CallObserver | None = None) -> htt
     ]
     if observe is not None:
         middleware.insert(0, TimingHandler(observe))
-    client = KiotaClientFactory.get_default_client()
-    client.base_url = base_url
+    # KiotaClientFactory.get_default_client()'s settings, with the shared TLS context
+    client = httpx.AsyncClient(timeout=httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, connect=DEFAULT_CONNECTION_TIMEOUT),
+                               http2=True, verify=tls_context(), base_url=base_url)
     http: httpx.AsyncClient = GraphClientFactory.create_with_custom_middleware(middleware, client=client)
     return http
 
