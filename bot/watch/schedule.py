@@ -10,6 +10,7 @@ could not queue its successor under the same key.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -36,10 +37,12 @@ from bot.state.states import RunState, WatchState
 from bot.watch.rate import GraphBudget, budgeted_exchange, budgeted_tenant, limits_storage
 from bot.watch.snapshot import FACETS, Change, Snapshot, compare, merge, missing_parts, take
 from bot.watch.store import Watch, WatchStore
+from bot.watch.view import watch_view
 
 log = logging.getLogger(__name__)
 WATCH_CHECK = "watch_check"
 WATCH_REPLY = "watch_reply"
+SCHEDULER_STEP_SECONDS = 1.0  # saq's scheduling resolution
 JITTER = 0.1  # ± this share of the interval, so checks of users contained together spread out
 # Facets whose changes are items with their own buttons: the kind of listing the card shows them in.
 ITEM_KINDS = {"rules": "inbox_rule", "methods": "auth_method", "grants": "app", "full_access": "mailbox_permission"}
@@ -80,9 +83,13 @@ async def watching(services: Services, case_id: str) -> Watch | None:
 
 async def _enqueue_check(services: Services, watch: Watch, seq: int, at: float, tag: str = "") -> None:
     key = f"watch:{watch.user_id}:{watch.started_at}:{tag or seq}"
+    # saq keeps scheduled times in whole seconds and moves due jobs once a second: a check due within the second
+    # is queued now, and every check carries its exact time and waits out the rest itself (under a second), so a
+    # check runs when it is due, not up to a second either side (which also makes sub-second intervals exact).
+    scheduled = int(at) if at - time.time() >= SCHEDULER_STEP_SECONDS else 0
     # `watch_id`, not `started`: saq's Job has a field of that name
-    await services.queues.enqueue(services.queues.checks, WATCH_CHECK, key=key, scheduled=int(at),
-                                  user_id=watch.user_id, watch_id=watch.started_at, seq=seq)
+    await services.queues.enqueue(services.queues.checks, WATCH_CHECK, key=key, scheduled=scheduled,
+                                  user_id=watch.user_id, watch_id=watch.started_at, seq=seq, due=at)
 
 
 async def after_action(services: Services, case: Case, action: str, actor: Actor) -> None:
@@ -179,7 +186,9 @@ class Watcher:
         rebase = await self.store.pending_rebase(watch.user_id)
         if watch.baseline is None:
             rebase = frozenset(FACETS)
-        at = now_iso()
+        # To the microsecond: it names the check's reply (sent once per name), and two checks (a scheduled one and
+        # one re-basing after an action) can both find a change within the same second.
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
         try:
             block = await per_user.watched(self.services, Aspect.BLOCK, watch.user_id)
             with without_retries():  # every request goes through the budget; a 429 pauses all watchers instead
@@ -187,11 +196,11 @@ class Watcher:
         except Throttled:
             pause = await self.budget.throttled()
             await self.store.failed(watch.user_id, at, f"Graph is throttling (429): watching pauses {pause:.0f} s")
-            await refresh_card(self.services, watch.case_id, Priority.BULK)
+            await self._refresh_if_shown_differently(watch)
             return
         except RiposteError as error:
             await self.store.failed(watch.user_id, at, str(error))
-            await refresh_card(self.services, watch.case_id, Priority.BULK)
+            await self._refresh_if_shown_differently(watch)
             return
         await self.budget.recovered()
         changes = compare(watch.baseline, now, rebase) if watch.baseline is not None else []
@@ -210,7 +219,15 @@ class Watcher:
                 self.services.queues.interactive, WATCH_REPLY,
                 key=f"watch-reply:{watch.user_id}:{watch.generation}:{at}",
                 user_id=watch.user_id, generation=watch.generation, found_at=at)
-        await refresh_card(self.services, watch.case_id, Priority.BULK)
+        await self._refresh_if_shown_differently(watch)
+
+    async def _refresh_if_shown_differently(self, before: Watch) -> None:
+        """Update the card only when the check changed what it shows: most checks find nothing new within the
+        same minute, and each update is a Bot Connector send out of the channel's budget."""
+        after = await self.store.get(before.user_id)
+        signer = self.services.signer
+        if watch_view(before, before.case_id, "", signer) != watch_view(after, before.case_id, "", signer):
+            await refresh_card(self.services, before.case_id, Priority.BULK)
 
     async def _reported(self, watch: Watch, changes: list[Change], now: Snapshot) -> None:
         """Audit each change and make the buttons to act again clickable (an undone action may run again)."""
@@ -294,7 +311,10 @@ def job_functions(services: Services) -> dict[str, Any]:
     """The watcher's job functions (bot/pipeline/jobs.py adds them to the workers')."""
     watcher = Watcher(services)
 
-    async def check(ctx: dict[str, Any], *, user_id: str, watch_id: str, seq: int) -> None:
+    async def check(ctx: dict[str, Any], *, user_id: str, watch_id: str, seq: int, due: float = 0.0) -> None:
+        early = due - time.time()  # jobs queued before checks carried their time have none
+        if early > 0:
+            await asyncio.sleep(min(early, SCHEDULER_STEP_SECONDS))
         await watcher.run_check(user_id, watch_id, seq)
 
     async def reply(ctx: dict[str, Any], *, user_id: str, generation: int, found_at: str) -> None:

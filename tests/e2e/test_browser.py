@@ -43,7 +43,7 @@ async def test_responder_revokes_sessions_from_the_sandbox_page(bot: RunningBot)
 @pytest.mark.browser
 @needs_chromium
 async def test_the_page_undoes_containment_and_the_card_shows_the_watcher_caught_it(make_bot: BotFactory) -> None:
-    bot = await make_bot(watch_interval_seconds=1.0, watch_max_rps=50, watch_hours=1.0)
+    bot = await make_bot(watch_interval_seconds=0.3, watch_max_rps=50, watch_hours=1.0)
     async with chromium_page() as page:
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))

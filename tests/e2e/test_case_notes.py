@@ -99,7 +99,7 @@ async def test_a_revert_the_watcher_found_is_not_noted_twice(make_bot: BotFactor
 
     await wait_until(lambda: undone_replies(thread), seconds=10, what="the watcher's reply")
     await checks_after(bot, SAM, 2)
-    await jobs_done(bot)
+    await jobs_done(bot, but_watch_checks=True)
     assert len(undone_replies(thread)) == 1  # the watcher's reply is the revert's note
     notes = note_texts(thread)
     assert len(notes) == 1 and "Disable account — done:" in notes[0]

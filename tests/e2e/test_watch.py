@@ -35,7 +35,7 @@ from tests.e2e.helpers import (
 )
 
 SAM = USERS["sam.synced"]["id"]
-FAST = {"watch_interval_seconds": 1.0, "watch_max_rps": 50, "watch_hours": 1.0}
+FAST = {"watch_interval_seconds": 0.3, "watch_max_rps": 50, "watch_hours": 1.0}
 UNDONE = "something you contained was undone"
 
 
@@ -212,13 +212,13 @@ def most_in_any_window(times: list[float], seconds: float) -> int:
 
 
 async def test_two_replicas_share_one_schedule_and_one_graph_budget(make_bot: BotFactory, second_app: Any) -> None:
-    rps = 4
-    bot = await make_bot(watch_interval_seconds=1.0, watch_max_rps=rps, watch_hours=1.0)
+    rps = 12
+    bot = await make_bot(watch_interval_seconds=0.3, watch_max_rps=rps, watch_hours=1.0)
     await second_app(bot)
     thread = await CaseThread.open(bot, ALICE_UPN)
     await thread.run("disable_account", done="Disable account: done")
     contained_at = max(request.at for request in tenant(bot).requests)
-    await checks_after(bot, ALICE, 5)
+    await checks_after(bot, ALICE, 2)
     await thread.click("release", undo=True)
     await jobs_done(bot, seconds=30)
 
@@ -232,7 +232,7 @@ async def test_two_replicas_share_one_schedule_and_one_graph_budget(make_bot: Bo
     # Arrival times wobble against the limiter's clock (by up to a few hundred ms on a loaded 2-core machine):
     # measure windows under a second. A watcher ignoring its budget sends a check's reads in one burst.
     assert most_in_any_window(watcher_requests, 0.8) <= rps, "the watcher exceeded its Graph rate"
-    assert len(watcher_requests) >= 5 * 5
+    assert len(watcher_requests) >= 3 * 10  # a check reads ~13 times: a burst of one would exceed the rate
 
 
 async def test_release_typed_in_the_channel_ends_the_watch_like_the_button(make_bot: BotFactory) -> None:
