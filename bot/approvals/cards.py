@@ -17,6 +17,7 @@ from actions import ACTIONS
 from actions.errors import RiposteError
 from actions.spec import ActionSpec
 from bot.cards.approval_card import ApprovalView, approval_card
+from bot.cards.elements import Link
 from bot.clicks.answered import Turn
 from bot.clicks.options import spelled_out
 from bot.intake import alert_channel
@@ -43,7 +44,7 @@ class NoApprovalChannel(RiposteError):
 
 
 def view(services: Services, request: ApprovalRequest, case: Case, notice: str = "", outcome: str = "",
-         secret: str = "") -> Card:
+         secret: str = "", notice_link: Link | None = None) -> Card:
     spec = ACTIONS[request.action]
     sign = services.signer.data
     return approval_card(ApprovalView(
@@ -53,7 +54,8 @@ def view(services: Services, request: ApprovalRequest, case: Case, notice: str =
         state=request.state, approve_data=sign(case.id, "approve", case.nonce, request.id),
         reject_data=sign(case.id, "reject", case.nonce, request.id), who_may_approve=WHO_MAY_APPROVE,
         decided_by=request.decided_by_name, decided_at=request.decided_at, reason=request.reason,
-        outcome=outcome, notice=notice, choice=spelled_out(spec, request.options), secret=secret,
+        outcome=outcome, notice=notice, notice_link=notice_link, choice=spelled_out(spec, request.options),
+        secret=secret,
         entra_roles=_entra_roles(services, spec, case),
     ))
 

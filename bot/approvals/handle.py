@@ -146,7 +146,7 @@ async def decide(services: Services, verb: str, request_id: str, clicker_id: str
                                          clicker_name)
         except SignInRefused as refusal:
             await _audit(services, approval, case, "refused", clicker, str(refusal), verb)
-            return _view(services, approval, case, notice=f"⛔ Not approved: {refusal}")
+            return _view(services, approval, case, notice=f"⛔ Not approved: {refusal}", notice_link=refusal.link)
     if not await services.approvals.claim_decision(approval.id, clicker_id):
         fresh = await services.approvals.get(approval.id) or approval
         return _view(services, fresh, case, notice="Someone decided this at the same moment; nothing else ran.")

@@ -13,11 +13,13 @@ from bot.cards.elements import (
     Action,
     Card,
     Element,
+    Link,
     action_set,
     card,
     container,
     execute,
     facts,
+    notice_block,
     paragraph,
     run,
     show_card,
@@ -105,6 +107,7 @@ class AlertView:
     inputs: tuple[Element, ...] = ()  # e.g. block_user's step checkboxes
     notice: str = ""  # shown on top, e.g. a refusal, to the person who clicked
     notice_style: ContainerStyle = ContainerStyle.ATTENTION
+    notice_link: Link | None = None  # a button to where the notice says to go (the admin consent page)
     secret: str = ""  # a temporary password: only ever in the clicker's own copy of the card
     extra: tuple[Element, ...] = field(default_factory=tuple)
     grouped: tuple[Alert, ...] = ()  # the latest alerts that joined this case
@@ -280,7 +283,7 @@ def alert_card(view: AlertView) -> Card:
     )
     body: list[Element] = []
     if view.notice:
-        body.append(container([text(view.notice, weight=FontWeight.BOLDER)], style=view.notice_style))
+        body.append(notice_block(view.notice, view.notice_style, view.notice_link))
     if view.secret:
         body.append(secret_block(view.secret))
     body.append(header)

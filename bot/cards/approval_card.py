@@ -8,7 +8,19 @@ from adaptive_cards import card as ac
 from adaptive_cards.types import ActionStyle, ContainerStyle, FontSize, FontWeight
 
 from bot.cards.alert_card import secret_block
-from bot.cards.elements import Action, Card, Element, card, container, execute, facts, text, when
+from bot.cards.elements import (
+    Action,
+    Card,
+    Element,
+    Link,
+    card,
+    container,
+    execute,
+    facts,
+    notice_block,
+    text,
+    when,
+)
 
 STATE_LINE = {
     "pending": ("Waiting for an approver. The requester cannot approve their own request.", ContainerStyle.EMPHASIS),
@@ -38,6 +50,7 @@ class ApprovalView:
     reason: str = ""
     outcome: str = ""
     notice: str = ""
+    notice_link: Link | None = None  # a button to where the notice says to go (the admin consent page)
     choice: str = ""  # what the requester chose on the card (remove_app's mode, block_user's steps)
     secret: str = ""  # a temporary password: only in the approving clicker's own copy of the card
     entra_roles: str = ""  # delegated mode: the Entra role Graph requires of the approver, whose token runs it
@@ -54,7 +67,7 @@ def approval_card(view: ApprovalView) -> Card:
     if view.secret:
         body.append(secret_block(view.secret))
     if view.notice:
-        body.append(container([text(view.notice, weight=FontWeight.BOLDER)], style=ContainerStyle.ATTENTION))
+        body.append(notice_block(view.notice, ContainerStyle.ATTENTION, view.notice_link))
     body += [
         text(f"Approval needed: {what}", size=FontSize.MEDIUM, weight=FontWeight.BOLDER),
         facts([

@@ -86,6 +86,17 @@ def fact_line(pairs: list[tuple[str, str]]) -> ac.RichTextBlock:
     return paragraph(runs)
 
 
+Link = tuple[str, str]  # (a button's title, the https URL it opens): where a notice says to go
+
+
+def notice_block(notice: str, style: ContainerStyle, link: Link | None = None) -> ac.Container:
+    """A notice on top of a card (a refusal, a warning), with a button to where it says to go."""
+    items: list[Element] = [text(notice, weight=FontWeight.BOLDER)]
+    if link is not None:
+        items.append(action_set([open_url(*link)]))
+    return container(items, style=style)
+
+
 def container(items: Sequence[Element], style: ContainerStyle | None = None) -> ac.Container:
     """A styled container bleeds to the card's edges, so its colour reads as a band."""
     return ac.Container(items=list(items), style=style, bleed=True if style else None)

@@ -18,7 +18,7 @@ from bot.access.roles import check_protected
 from bot.access.signing import ButtonSigner
 from bot.cards import inputs as card_inputs
 from bot.cards.alert_card import AlertView, Button, ItemView, ListingView, StatusView
-from bot.cards.elements import Element
+from bot.cards.elements import Element, Link
 from bot.intake.alerts import Alert
 from bot.intake.recommendations import DEFAULT_KINDS, Recommendation, ThreatKind, recommend
 from bot.state.cases import CLAIM_TTL_SECONDS, ActionRecord, Case, record_key
@@ -267,7 +267,8 @@ class CardPainter:
                          for part in card_inputs.draw(card_input, leave_out=self._disabled))
         return tuple(drawn)
 
-    def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "") -> AlertView:
+    def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "",
+             notice_link: Link | None = None) -> AlertView:
         state = replace(state, records={key: _settle_abandoned(record) for key, record in state.records.items()})
         case = state.case
         return AlertView(
@@ -275,7 +276,7 @@ class CardPainter:
             recommended=self.recommendation(case).advice,
             buttons=self.main_buttons(state), statuses=self.statuses(state), listings=self.listings(state),
             inputs=() if case.closed else self.inputs(state), notice=notice or case.closed or case.automation,
-            notice_style=ContainerStyle(notice_style if notice else "default"), secret=secret,
+            notice_style=ContainerStyle(notice_style if notice else "default"), notice_link=notice_link, secret=secret,
             grouped=state.grouped, grouped_count=state.grouped_count,
             watch=watch_view(state.watch, case.id, case.nonce, self._signer),
         )

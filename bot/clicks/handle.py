@@ -165,7 +165,7 @@ async def _action_click(services: Services, click: Click, turn: Turn) -> Card:
 
     acted = await act(services, run, Approval.ASK, turn, sign_in=sign_in)
     if acted.ending is Ending.REFUSED:
-        return await card_for(services, case, f"⛔ Not done: {acted.refusal}")
+        return await card_for(services, case, f"⛔ Not done: {acted.refusal}", link=acted.link)
     if acted.ending is Ending.BUSY:
         return await card_for(services, case, await _already(services, case, run), "warning")
     if acted.ending is Ending.NEEDS_APPROVAL:

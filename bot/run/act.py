@@ -40,6 +40,7 @@ class Ending(StrEnum):
 class Acted:
     ending: Ending
     refusal: str = ""
+    link: tuple[str, str] | None = None  # a button to where a refusal can be mended (SignInRefused.link)
     result: ActionResult | None = None  # an inline action's result: it finished before act returned
 
 
@@ -96,7 +97,7 @@ async def act(services: Services, run: Run, approval: Approval, turn: Turn | Non
             run.signed_in = await sign_in()
         except SignInRefused as refusal_:
             await refuse(services, run, str(refusal_))
-            return Acted(Ending.REFUSED, refusal=str(refusal_))
+            return Acted(Ending.REFUSED, refusal=str(refusal_), link=refusal_.link)
     claimed = run.spec.read_only or approval is Approval.GRANTED  # an approval request holds the claim it won
     if not claimed and not await services.cases.claim_action(run.case.id, run.key, run.actor.id):
         return Acted(Ending.BUSY)

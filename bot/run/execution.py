@@ -23,6 +23,7 @@ from actions.runner import ActionResult
 from actions.spec import ActionContext, ActionSpec, Actor, Item, Outcome, ReadBack, Role, SignedIn, roles_text
 from bot.audit import case_notes as notes
 from bot.cards.alert_card import alert_card
+from bot.cards.elements import Link
 from bot.cards.views import CaseState
 from bot.clicks.answered import Turn, Work
 from bot.pipeline.enqueue import refresh_card, resolve_action
@@ -57,9 +58,9 @@ async def load_state(services: Services, case: Case) -> CaseState:
 
 
 async def card_for(services: Services, case: Case, notice: str = "", style: str = "attention",
-                   secret: str = "") -> Card:
+                   secret: str = "", link: Link | None = None) -> Card:
     state = await load_state(services, case)
-    return alert_card(services.painter.view(state, notice, style, secret))
+    return alert_card(services.painter.view(state, notice, style, secret, link))
 
 
 async def _nothing_to_record() -> None:

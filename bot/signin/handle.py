@@ -30,6 +30,7 @@ from bot.signin.tokens import (
 
 log = logging.getLogger(__name__)
 # What Teams' own answer to a failed exchange says (botbuilder's TeamsSSOTokenExchangeMiddleware uses the same).
+CONSENT_BUTTON = "Open admin consent"  # for a Global Administrator: consents once for the tenant
 EXCHANGE_FAILED = "The bot is unable to exchange token. Proceed with regular login."
 
 
@@ -82,7 +83,8 @@ async def _token(services: Services, signin: ClickSignIn, spec: ActionSpec, targ
             return await tokens.exchange(signin.teams_token)
         except ExchangeRefused as refused:
             if _consent_missing(str(refused)):
-                raise SignInRefused(consent_text(services)) from None
+                url = rules.consent_url(services.settings)
+                raise SignInRefused(consent_text(services), (CONSENT_BUTTON, url) if url else None) from None
             log.info("a Teams token could not be exchanged (%s); answered 412 for the sign-in link", refused)
             raise SignInAnswer(412, PRECONDITION_FAILED, {"code": "412", "message": EXCHANGE_FAILED}) from None
     token = await tokens.redeem(signin.code) if signin.code else await tokens.cached()

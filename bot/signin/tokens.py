@@ -65,4 +65,9 @@ class SignInAnswer(Exception):
 
 
 class SignInRefused(RiposteError):
-    """Sign-in cannot help (no consent, signed in as someone else, no connection): the card says why."""
+    """Sign-in cannot help (no consent, signed in as someone else, no connection): the card says why, with a
+    button to where it can be mended (`link`: the admin consent page) when there is one."""
+
+    def __init__(self, message: str, link: tuple[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.link = link

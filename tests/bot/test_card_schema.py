@@ -55,6 +55,7 @@ ALERT = Alert(id="a1", source="defender", title="Suspicious inbox forwarding rul
               category="InitialAccess", confidence="high", recommended_actions="Remove the rule. " * 60,
               evidence=tuple(Evidence("ip", f"203.0.113.{i}") for i in range(12)))
 DATA = SIGNER.data("c1", "revoke_sessions", "nonce")
+CONSENT_URL = "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?client_id=1&scope=x"
 BUTTON = Button("Revoke sessions", "revoke_sessions", DATA, tooltip="sign the user out everywhere")
 WATCH_BUTTON = execute("Release", "release", SIGNER.data("c1", "release", "nonce"))
 KINDS = ["inbox_rule", "app", "teams_app", "auth_method", "mailbox_permission", "transport_rule"]
@@ -136,6 +137,8 @@ CATALOGUE: dict[str, dict[str, Callable[[], dict[str, Any]]]] = {
             case(), {r.key: r for r in [record("disable_account", "done"), record("block_user", "done")]}))),
         "admin, synced, refusal notice, password": lambda: alert_card(PAINTER.view(
             CaseState(case(target=ADMIN), {}), "⛔ Not done: needs a role", "attention", "Ab**cd__ef")),
+        "refusal with a link": lambda: alert_card(PAINTER.view(
+            CaseState(case(), {}), "⛔ Not done: not consented", notice_link=("Open admin consent", CONSENT_URL))),
         "unresolved user": lambda: alert_card(PAINTER.view(CaseState(case(target=None, target_problem="no such"),
                                                                      {}))),
         "closed": lambda: alert_card(PAINTER.view(CaseState(case(closed="Cancelled by Rita"), {}))),
@@ -155,6 +158,8 @@ CATALOGUE: dict[str, dict[str, Callable[[], dict[str, Any]]]] = {
     "approval_card": {
         **{state: partial(approval_state_card, state) for state in [*STATE_LINE, "cancelled"]},
         "notice and password": lambda: approval_card(approval("approved", notice="Not yours", secret="Pa55**")),
+        "notice with a link": lambda: approval_card(approval("pending", notice="Not approved: not consented",
+                                                             notice_link=("Open admin consent", CONSENT_URL))),
     },
     "audit_card": {
         "empty": lambda: audit_card("alice@contoso.com", [], "Audit chain holds.", True, searched=5000),

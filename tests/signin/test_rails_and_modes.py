@@ -120,6 +120,16 @@ async def test_app_mode_keeps_working_with_the_apps_own_rights(make_bot: BotFact
     assert outcome["result"] == "ok" and "signed_in" not in outcome
 
 
+def open_url_buttons(node: Any) -> list[tuple[str, str]]:
+    """Every Action.OpenUrl in a card: (title, url)."""
+    if isinstance(node, list):
+        return [found for value in node for found in open_url_buttons(value)]
+    if not isinstance(node, dict):
+        return []
+    own = [(str(node["title"]), str(node["url"]))] if node.get("type") == "Action.OpenUrl" else []
+    return own + [found for value in node.values() for found in open_url_buttons(value)]
+
+
 async def test_first_use_without_consent_links_the_admin_consent_then_it_works(
     make_bot: BotFactory, clean_redis: str
 ) -> None:
@@ -136,17 +146,19 @@ async def test_first_use_without_consent_links_the_admin_consent_then_it_works(
 
     shown = card_text(answer["value"])
     assert "not consented in this tenant yet" in shown and "A Global Administrator must consent once" in shown
-    consent = re.search(r"https?://\S+/v2\.0/adminconsent\?\S+", shown)
-    assert consent, shown
+    # The button a Global Administrator presses (the text names the same page).
+    [(title, url)] = open_url_buttons(answer["value"])
+    assert title == "Open admin consent" and re.fullmatch(r"https?://\S+/v2\.0/adminconsent\?\S+", url), url
+    assert url in shown
     assert tenant(bot).users[GRACE]["accountEnabled"] is True
     refused = [e for e in await audit_entries(clean_redis, thread.case_id) if e["phase"] == "refused"]
     assert refused and "not consented" in refused[-1]["detail"]
     assert "approve" in buttons(card_of(await thread_approval(thread))), "the request still waits for an approver"
 
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{consent.group(0).rstrip('.')}&sandbox_user={ADA}") as page:
+        async with session.get(f"{url}&sandbox_user={ADA}") as page:
             assert page.status == 403, "only a Global Administrator consents for the tenant"
-        async with session.get(f"{consent.group(0).rstrip('.')}&sandbox_user={BREAKGLASS}") as page:
+        async with session.get(f"{url}&sandbox_user={BREAKGLASS}") as page:
             assert page.status == 200 and "Consent granted" in await page.text()
 
     await thread.approve(user=ADA)
