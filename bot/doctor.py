@@ -233,7 +233,7 @@ async def _permissions(report: Report, graph: Graph, settings: Settings, app_id:
     """Checks the application permissions and directory roles; returns the roles the app holds (None: unknown)."""
     granted, principal_id = await _granted(report, graph, app_id)
     held_roles = await _app_roles(graph, principal_id)
-    for need in required(settings, permissions(policy)):
+    for need in required(settings, permissions(policy, settings.delegated)):
         used_by = ", ".join(need.used_by)
         if need.role:
             template = ROLE_TEMPLATES.get(need.names[0])

@@ -70,7 +70,6 @@ async def test_doctor_is_green_against_the_sandbox(tenant: TenantWithAuthority, 
     for expected in ("✓ Graph token: app riposte-sandbox-app signed in",
                      "✓ permission User.RevokeSessions.All — for revoke_sessions",
                      "✓ permission User.Read.All (a read succeeded)",
-                     "✓ directory role User Administrator (for reset_password)",
                      "✓ RIPOSTE_RESPONDER_GROUPS: group Riposte Responders",
                      "✓ protected user breakglass@contoso.onmicrosoft.com exists",
                      "✓ Exchange Online: Get-AcceptedDomain answered",
@@ -78,6 +77,12 @@ async def test_doctor_is_green_against_the_sandbox(tenant: TenantWithAuthority, 
                      "✓ alert channel is set",
                      "✓ Bot Framework token: bot riposte-sandbox-bot (SingleTenant) signed in"):
         assert any(line.startswith(expected) for line in lines), f"{expected!r} not in:\n{output}"
+    # Delegated mode (the default): reset_password always runs with the clicker's own token, so the app is not
+    # asked for its password permission or the User Administrator role.
+    app_permissions = [line for line in lines if line.startswith(("✓ permission", "✓ directory role"))]
+    assert app_permissions and not any("reset_password" in line for line in app_permissions), output
+    assert "User Administrator" not in output, output
+    assert any(line.startswith("✓ delegated permission") and "reset_password" in line for line in lines), output
     assert_no_secret(output, tenant.server.app[TENANT])
 
 
@@ -200,3 +205,6 @@ async def test_app_mode_needs_privileged_authentication_administrator(
     assert code == 1
     assert "✗ RIPOSTE_PRIVILEGED_ACTIONS=app but the app does not hold Privileged Authentication Administrator: " \
            "Graph refuses revoke_sessions" in output, output
+    # The app resets passwords itself in app mode: its permission and role are asked for.
+    assert "✓ directory role User Administrator (for reset_password)" in output, output
+    assert "✓ permission User-PasswordProfile.ReadWrite.All — for reset_password" in output, output
