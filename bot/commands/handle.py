@@ -27,6 +27,7 @@ from bot.intake import alert_channel
 from bot.intake.alerts import Alert
 from bot.intake.handle import new_case_id
 from bot.services import Card, Services
+from bot.signin.tokens import TokenService
 from bot.state import per_user
 from bot.state.cases import Case, record_key
 from bot.watch.schedule import release
@@ -88,15 +89,18 @@ async def refuse_other_tenant(services: Services, speaker: Speaker) -> Reply | N
     return Reply(card=message_card(OTHER_TENANT, "attention"))
 
 
-async def handle_text(services: Services, speaker: Speaker, text: str, turn: Turn) -> Reply:
-    """The reply to post (answer now); what follows it goes to `turn.later`."""
+async def handle_text(services: Services, speaker: Speaker, text: str, turn: Turn,
+                      tokens: TokenService | None = None) -> Reply:
+    """The reply to post (answer now); what follows it goes to `turn.later`. `tokens`: the speaker's sign-in at the
+    token service (delegated mode with an OAuth connection), for `sign out`."""
     try:
-        return await _handle_text(services, speaker, text, turn)
+        return await _handle_text(services, speaker, text, turn, tokens)
     except (RoleCheckFailed, Refused) as error:
         return Reply(text=str(error))
 
 
-async def _handle_text(services: Services, speaker: Speaker, text: str, turn: Turn) -> Reply:
+async def _handle_text(services: Services, speaker: Speaker, text: str, turn: Turn,
+                       tokens: TokenService | None) -> Reply:
     parsed = parse_command(text)
     if isinstance(parsed, CommandError):
         if parsed.missing_user:
@@ -109,6 +113,8 @@ async def _handle_text(services: Services, speaker: Speaker, text: str, turn: Tu
     actor = await permit_verb(services, parsed.verb, speaker.object_id, speaker.name, turn)
     if parsed.verb == "help":
         return Reply(text=help_text(services.policy.enabled))
+    if parsed.verb == "sign_out":
+        return await _sign_out(services, actor, tokens)
     if parsed.verb == "use_channel":
         return await _use_channel(services, speaker, actor)
     if parsed.verb == "audit":
@@ -116,6 +122,19 @@ async def _handle_text(services: Services, speaker: Speaker, text: str, turn: Tu
     if parsed.verb == "release":
         return await _release(services, parsed, actor)
     return await _case_command(services, parsed, actor)
+
+
+async def _sign_out(services: Services, actor: Actor, tokens: TokenService | None) -> Reply:
+    """`sign out`: drop the speaker's token at the token service (Riposte keeps none itself); audited."""
+    if tokens is None:
+        return Reply(text="Riposte signs nobody in here (every action runs with its own app rights), so there is "
+                          "nothing to sign out of.")
+    try:
+        await tokens.sign_out()
+    except RiposteError as error:
+        return Reply(text=f"Could not sign you out: {error}")
+    await services.audit.record_event("signed_out", **actor_fields(actor), result="signed out")
+    return Reply(text="Signed out: the next action that runs with your own Entra rights asks you to sign in again.")
 
 
 async def _release(services: Services, command: Command, actor: Actor) -> Reply:

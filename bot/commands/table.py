@@ -108,6 +108,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("automation_dry_run", ("automation dry-run", "automation dry run", "automation dryrun"),
                 Argument.NONE, "rules say on each case what they would have done, and change nothing",
                 Role.ADMIN_RESPONDER, scopes=(), label="Starting an automation dry run"),
+    # Delegated mode: forget the speaker's own sign-in at the token service (a shared device, the wrong account).
+    # Anyone may sign themselves out. Typed only: both manifest lists are full.
+    CommandSpec("sign_out", ("sign out", "sign-out", "signout", "log out", "logout"), Argument.NONE,
+                "forget your sign-in: actions that run with your own Entra rights ask you to sign in again",
+                Access.ANYONE, scopes=(), hints=("signoff", "logoff")),
     CommandSpec("help", ("help", "?"), Argument.IGNORED, "show this list", Access.ANYONE),
 )
 AUTOMATION_VERBS = frozenset({"automation_status", "automation_off", "automation", "automation_dry_run"})

@@ -200,8 +200,11 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
                 handled, completed = await self._ask_user.continue_pending(turn_context)
                 if handled and completed is None:
                     return  # a pending question was answered with cancel, or asked again
+                connection = self._services.settings.oauth_connection
+                tokens = TurnTokens(turn_context, connection) if connection and self._services.settings.delegated \
+                    else None
                 reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "",
-                                                       _turn(turn_context))
+                                                       _turn(turn_context), tokens)
             if reply.ask_user:
                 await self._ask_user.start(turn_context, reply.ask_user)
                 return

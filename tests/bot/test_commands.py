@@ -254,7 +254,7 @@ def test_help_lists_every_command() -> None:
     assert typed == {
         "block", "unblock", "revoke", "disable", "enable", "rules", "reset password", "status", "audit",
         "use this channel for alerts", "release", "automation status", "automation off", "automation on",
-        "automation dry-run", "help",
+        "automation dry-run", "sign out", "help",
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.endpoints import SERVICES
 from tests.conftest import BotFactory
 from tests.e2e.card_clicks import CaseThread, phases
 from tests.e2e.helpers import audit_entries, card_of, card_text, channel, execute_buttons, jobs_done, tenant, wait_until
@@ -163,3 +164,30 @@ async def click_approve(thread: CaseThread, user: str) -> tuple[int, Any]:
 
 def approval_id(thread: CaseThread) -> str:
     return next(str(reply["id"]) for reply in thread.replies() if "Approval needed" in card_text(card_of(reply)))
+
+
+async def test_sign_out_makes_the_token_service_forget_the_persons_token_and_is_audited(
+    make_bot: BotFactory, clean_redis: str
+) -> None:
+    bot = await two_admin_responders(make_bot)
+    thread = await CaseThread.open(bot, GRACE_UPN)
+    await thread.click("disable_account", user=RITA)
+    await thread.approve(user=ADA)
+    await thread.wait_for("Disable account: done by Rita Responder")
+    store = channel(bot).token_service.store
+    ada = channel(bot).person(ADA)
+    assert ada is not None and any(user == ada.teams_id for user, _ in store.cached), "Ada's sign-in is cached"
+
+    status, _ = await channel(bot).send_message(ADA, "@Riposte sign out", None)
+    assert status in (200, 201, 202)
+
+    def answer() -> str | None:
+        replies = channel(bot).threads()[-1]["replies"]
+        return str(replies[-1].get("text", "")) if replies else None
+
+    assert "Signed out: the next action that runs with your own Entra rights asks you to sign in again" in \
+        await wait_until(answer, what="the answer to sign out")
+    assert not any(user == ada.teams_id for user, _ in store.cached), "the token service forgot Ada's token"
+    raw = await bot.app[SERVICES].redis.xrange("riposte:audit") or []
+    signed_out = [fields for _, fields in raw if fields and fields.get("action") == "signed_out"]
+    assert len(signed_out) == 1 and (signed_out[0] or {}).get("actor_id") == ADA, signed_out
