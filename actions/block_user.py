@@ -257,7 +257,7 @@ ACTION = ActionSpec(
     read_back=read_back,
     verify=verify,
     steps=BUNDLE_STEPS,
-    inputs=(CardInput(option="steps", input_id="step", label="Block user does:", many=True,
+    inputs=(CardInput(option="steps", input_id="step", label="Block user does:", many=True, chooses_steps=True,
                       choices=tuple(Choice(step.action, step.title) for step in BUNDLE_STEPS)),),
     changes_target=True,
     contains=True,

@@ -361,6 +361,9 @@ class CardInput:
     choices: tuple[Choice, ...]
     default: str = ""  # one choice: preselected, and read when the card sends no known value
     many: bool = False  # a toggle per choice, each on by default: options[option] is the list of values left on
+    # With `many`: each choice is one of the bundle's steps (a registered action), so a step the policy switches off
+    # is left out of the run whoever asked, and of the card.
+    chooses_steps: bool = False
 
 
 @dataclass(frozen=True)

@@ -264,7 +264,8 @@ class CardPainter:
             if (record and record.state in BUSY_STATES) or self._reason(state.case, spec):
                 continue
             drawn.extend(part for card_input in spec.inputs
-                         for part in card_inputs.draw(card_input, leave_out=self._disabled))
+                         for part in card_inputs.draw(card_input,
+                                                      leave_out=self._disabled if card_input.chooses_steps else ()))
         return tuple(drawn)
 
     def view(self, state: CaseState, notice: str = "", notice_style: str = "attention", secret: str = "",

@@ -145,9 +145,8 @@ async def _saved_for(services: Services, run: Run) -> dict[str, Any] | None:
 async def _options(services: Services, run: Run) -> dict[str, Any]:
     """The run's choices, and what the action asks the bot for (ActionSpec.excludes_protected)."""
     options = dict(run.options)
-    step_names = {step.action for step in run.spec.steps}
     for card_input in run.spec.inputs:  # a bundle's steps the policy switches off are left out, whoever asked
-        if step_names and card_input.many and {choice.value for choice in card_input.choices} <= step_names:
+        if card_input.chooses_steps:
             chosen = options.get(card_input.option) or [choice.value for choice in card_input.choices]
             options[card_input.option] = [name for name in chosen if services.policy.enabled(str(name))]
     if run.spec.excludes_protected:
