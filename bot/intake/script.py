@@ -56,6 +56,33 @@ return {case_id, status}
 """
 _scripts: weakref.WeakKeyDictionary[Redis, AsyncScript] = weakref.WeakKeyDictionary()
 
+# KEYS: the open-case pointer the alert set (its user as the sender wrote it), then the user's other names.
+# ARGV: 1 the case id. Each other name points at the case for what is left of the window, unless it already points
+# somewhere (a case opened under that name meanwhile is left as it is).
+_ALIAS_SCRIPT = """
+local ttl = redis.call('TTL', KEYS[1])
+if ttl <= 0 or redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'EX', ttl, 'NX') end
+return 1
+"""
+_alias_scripts: weakref.WeakKeyDictionary[Redis, AsyncScript] = weakref.WeakKeyDictionary()
+
+
+def open_case_key(user: str) -> str:
+    return f"riposte:open-case:{user.lower()}"
+
+
+async def group_under_every_name(redis: Redis, case_id: str, alert_user: str, names: list[str]) -> None:
+    """Once the case's user is resolved: alerts naming them another way (the object id where this alert gave the
+    UPN, the mail address) join the case too within the grouping window, instead of opening a second thread."""
+    others = list(dict.fromkeys(open_case_key(name) for name in names if name and name.lower() != alert_user.lower()))
+    if not others:
+        return
+    script = _alias_scripts.get(redis)
+    if script is None:
+        script = _alias_scripts[redis] = redis.register_script(_ALIAS_SCRIPT)
+    await script(keys=[open_case_key(alert_user), *others], args=[case_id])
+
 
 async def keep_alert(redis: Redis, queues: Queues, case: Case, group_seconds: int, channel_configured: bool
                      ) -> tuple[str, str]:
@@ -69,7 +96,7 @@ async def keep_alert(redis: Redis, queues: Queues, case: Case, group_seconds: in
     post = job_template(queues.alerts, POST_CASE, f"post:{CASE_ID}", options, case_id=CASE_ID)
     refresh = job_template(queues.alerts, REFRESH_CARD, f"card:{Priority.BULK.value}:{CASE_ID}", options,
                            case_id=CASE_ID, lane=Priority.BULK.value)
-    keys = [f"riposte:alert:{alert.source}:{alert.id}", f"riposte:open-case:{alert.user.lower()}", case_key(case.id),
+    keys = [f"riposte:alert:{alert.source}:{alert.id}", open_case_key(alert.user), case_key(case.id),
             ALERT_CHANNEL_KEY]
     args: list[str | int] = [case.id, case.model_dump_json(), CASE_TTL_SECONDS, group_seconds,
                              alert.model_dump_json(), case_key(""), GROUPED_SUFFIX, "1" if channel_configured else "0",

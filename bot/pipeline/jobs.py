@@ -11,6 +11,7 @@ from bot.approvals import cards as approval_cards
 from bot.audit.case_notes import job_functions as notes_jobs
 from bot.automation.run import maybe_automate
 from bot.intake import alert_channel
+from bot.intake.script import group_under_every_name
 from bot.pipeline import sends
 from bot.pipeline.enqueue import (
     POST_CASE,
@@ -70,6 +71,10 @@ async def run_post_case(services: Services, case_id: str) -> None:
         return
     if not case.activity_id:
         await _resolve_target(services, case)
+        if case.target is not None:  # idempotent: a retried job names them again
+            target = case.target
+            await group_under_every_name(services.redis, case.id, case.alert.user,
+                                         [target.id, target.upn, target.mail or ""])
         channel_id, service_url = await alert_channel.current(services)
         if not channel_id:
             raise NoAlertChannel(f"case {case_id} waits for an alert channel")

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.helpers import (
     SAMPLE_ALERT,
+    USERS,
     audit_entries,
     card_of,
     card_text,
@@ -155,6 +156,23 @@ async def test_a_further_alert_about_the_same_user_joins_the_open_case_when_grou
     await jobs_done(bot)
     assert len(channel(bot).threads()) == 2
     assert not channel(bot).threads()[0]["replies"]  # a grouped alert updates the card; it posts nothing
+
+
+async def test_alerts_naming_one_person_by_upn_object_id_or_mail_join_one_case(make_bot: BotFactory) -> None:
+    """Senders name a user differently (Defender's UPN, a Graph alert's object id, a mail address): once the first
+    alert's user is resolved, the others join its case rather than opening a second thread."""
+    bot = await make_bot(group_alerts_minutes=60)
+    _, first = await post_alert(bot, {**SAMPLE_ALERT, "id": "by-upn", "user": "Alice@Contoso.com"})
+    await case_thread_root(bot, first["case_id"])  # posted: the user was resolved
+    alice = USERS["alice"]
+    _, by_id = await post_alert(bot, {**SAMPLE_ALERT, "id": "by-id", "user": alice["id"]})
+    assert by_id == {"case_id": first["case_id"], "status": "grouped"}
+    _, by_upn = await post_alert(bot, {**SAMPLE_ALERT, "id": "by-upn-again", "user": alice["userPrincipalName"]})
+    assert by_upn == {"case_id": first["case_id"], "status": "grouped"}
+    _, bob = await post_alert(bot, {**SAMPLE_ALERT, "id": "bob", "user": "bob@contoso.com"})
+    assert bob["status"] == "accepted"
+    await jobs_done(bot)
+    assert len(channel(bot).threads()) == 2
 
 
 async def test_the_audit_entry_of_an_alert_carries_the_requests_correlation_id(bot: RunningBot,
