@@ -114,6 +114,9 @@ async def request_rule_deletion(bot: RunningBot, alert: dict[str, Any] | None = 
     assert "Delete rule needs a second person's approval" in answer
     approval = await wait_until(lambda: approval_replies(bot, root), what="the approval card")
     assert len(approval) == 1
+    # The card in the channel is updated by a job after the click's answer: wait until it says so too.
+    await wait_until(lambda: "waiting for approval" in case_text(bot, root),
+                     what="the case card saying the deletion waits for approval")
     return case_id, root, approval[0]
 
 
