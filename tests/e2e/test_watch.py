@@ -229,9 +229,10 @@ async def test_two_replicas_share_one_schedule_and_one_graph_budget(make_bot: Bo
     assert len(user_reads) == watch.seq, "each scheduled check ran exactly once across both replicas"
     # The watcher's, not the release click's role check (the clicker's groups and UPN).
     watcher_requests = [r.at for r in tenant(bot).requests if r.at > contained_at and RESPONDER not in r.path]
-    # Arrival times wobble against the limiter's clock (by up to a few hundred ms on a loaded 2-core machine):
-    # measure windows under a second. A watcher ignoring its budget sends a check's reads in one burst.
-    assert most_in_any_window(watcher_requests, 0.8) <= rps, "the watcher exceeded its Graph rate"
+    # Arrival times trail the limiter's clock (by up to a few hundred ms on a loaded 2-core machine: a burst the
+    # budget let go at one moment may arrive late, next to the following second's): measure half-second windows.
+    # A watcher ignoring its budget sends a check's ~13 reads in one burst, more than the rate in any window.
+    assert most_in_any_window(watcher_requests, 0.5) <= rps, "the watcher exceeded its Graph rate"
     assert len(watcher_requests) >= 3 * 10  # a check reads ~13 times: a burst of one would exceed the rate
 
 
