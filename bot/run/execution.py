@@ -96,9 +96,11 @@ async def update_case_card(services: Services, case: Case, card: Card | None = N
     """Replace the thread's card with the case as it stands now (every viewer sees it): directly while `turn`'s
     clicker waits and must see it in their answer's place (an inline action's result), through the outbox
     otherwise. `card` when the caller has just drawn it (for its own answer) and nothing changed since."""
-    if not case.conversation or not case.activity_id:
-        return
-    if turn is None or not turn.waiting:  # the outbox: durable, coalesced with other updates, retried until sent
+    # The outbox: durable, coalesced with other updates, retried until sent. Also when `case` does not know its
+    # card yet: it may have been read in the moment between Teams taking the post and the posting job recording it
+    # (a quick click); the refresh job reads the case afresh, and the posting job redraws once it sees the version
+    # moved, so the update is never lost.
+    if turn is None or not turn.waiting or not case.conversation or not case.activity_id:
         await refresh_card(services, case.id, Priority.INTERACTIVE)
         return
     try:  # retried only briefly; drawn once the send slot is taken, unless the caller just drew it

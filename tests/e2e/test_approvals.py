@@ -33,6 +33,7 @@ from tests.e2e.helpers import (
     card_text,
     channel,
     execute_buttons,
+    post_alert,
     posted_card,
     settled,
     tenant,
@@ -468,3 +469,22 @@ async def test_pending_approval_survives_an_app_restart(make_bot: BotFactory, cl
         await second.runner.cleanup()
     assert [e["phase"] for e in await audit(clean_redis, case_id)] == [
         "approval_requested", "approved", "intent", "outcome"]
+
+
+async def test_a_click_before_the_bot_recorded_its_post_still_updates_everyones_card(make_bot: BotFactory) -> None:
+    """Teams has the card (everyone sees it) a moment before the posting job records where it is: a click in that
+    moment lists the rules, and the channel's card gets them once the post is recorded."""
+    bot = await make_bot()
+    channel(bot).add_fault("POST", r"^/v3/conversations$", status=0, hold=1.5)  # posted; the bot hears it late
+    status, _ = await post_alert(bot, SAMPLE_ALERT)
+    assert status == 202
+    root = await wait_until(lambda: channel(bot).threads() and channel(bot).threads()[0]["root"],
+                            what="the card in the channel")
+    listing = buttons(card_of(root))["list_inbox_rules"]["data"]
+    await click(bot, RESPONDER, root, root["id"], "list_inbox_rules", listing)
+
+    def listed() -> bool:
+        card = card_of(channel(bot).find_activity(root["id"]))
+        return any(b["verb"] == "delete_inbox_rule" and b["data"].get("item") == RULE_ID for b in execute_buttons(card))
+
+    await wait_until(listed, seconds=10, what="the listed rules on everyone's copy of the card")
