@@ -12,6 +12,7 @@ from enum import StrEnum
 from actions.runner import ActionResult, Refused
 from actions.spec import SignedIn
 from bot.access.permission import permit
+from bot.cards.elements import Link
 from bot.clicks.answered import Turn
 from bot.run.execution import OnFinished, Run, start
 from bot.services import Services
@@ -40,7 +41,7 @@ class Ending(StrEnum):
 class Acted:
     ending: Ending
     refusal: str = ""
-    link: tuple[str, str] | None = None  # a button to where a refusal can be mended (SignInRefused.link)
+    link: Link | None = None  # a button to where a refusal can be mended (SignInRefused.link)
     result: ActionResult | None = None  # an inline action's result: it finished before act returned
 
 

@@ -15,6 +15,7 @@ import logging
 from dataclasses import replace
 
 from actions import ACTIONS
+from actions.errors import RiposteError
 from actions.graph import acting_as
 from actions.spec import ActionSpec, SignedIn, TargetUser, any_of
 from bot.services import Services
@@ -65,10 +66,13 @@ async def person_for(services: Services, signin: ClickSignIn | None, spec: Actio
     with acting_as(person):
         me = await services.tenant.signed_in_user()
     if str(me.get("id", "")).lower() != clicker_id.lower():
-        await signin.tokens.sign_out()  # the next click asks again, rather than reusing someone else's sign-in
+        try:  # the next click asks again, rather than reusing someone else's sign-in
+            await signin.tokens.sign_out()
+            then = "You are signed out of Riposte's connection now; click again and sign in as yourself."
+        except RiposteError:
+            then = "Riposte could not sign you out of its connection: type `sign out`, then click again."
         raise SignInRefused(f"You signed in as {me.get('userPrincipalName') or 'someone else'}, but clicked as "
-                            f"{clicker_name}: {spec.title} must run with your own rights. You are signed out of "
-                            "Riposte's connection now; click again and sign in as yourself. Nothing ran.")
+                            f"{clicker_name}: {spec.title} must run with your own rights. {then} Nothing ran.")
     log.info("%s signed in for %s (their own Entra rights; needs %s)", me.get("userPrincipalName"), spec.name,
              any_of(roles))
     return replace(person, id=str(me["id"]), name=str(me.get("displayName") or clicker_name),

@@ -200,9 +200,9 @@ class RiposteBot(TeamsActivityHandler):  # type: ignore[misc]
                 handled, completed = await self._ask_user.continue_pending(turn_context)
                 if handled and completed is None:
                     return  # a pending question was answered with cancel, or asked again
-                connection = self._services.settings.oauth_connection
-                tokens = TurnTokens(turn_context, connection) if connection and self._services.settings.delegated \
-                    else None
+                settings = self._services.settings  # `sign out` needs the speaker's sign-in (delegated mode)
+                tokens = TurnTokens(turn_context, settings.oauth_connection) \
+                    if settings.oauth_connection and settings.delegated else None
                 reply = await command_flow.handle_text(self._services, speaker, completed or activity.text or "",
                                                        _turn(turn_context), tokens)
             if reply.ask_user:

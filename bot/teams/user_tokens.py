@@ -79,8 +79,7 @@ class TurnTokens:
         try:
             await self._require().sign_out_user(self._user, self._connection, self._channel)
         except (HttpOperationError, ClientRequestError, OSError) as error:
-            log.warning("could not sign %s out of connection %r: %s", self._user, self._connection,
-                        type(error).__name__)
+            raise self._refused(error) from None  # the caller must not say "signed out"
 
     async def sign_in_card(self, text: str) -> dict[str, Any]:
         """The OAuth card of a loginRequest: the token service's sign-in link and token exchange resource (the

@@ -178,12 +178,19 @@ async def test_sign_out_makes_the_token_service_forget_the_persons_token_and_is_
     ada = channel(bot).person(ADA)
     assert ada is not None and any(user == ada.teams_id for user, _ in store.cached), "Ada's sign-in is cached"
 
-    status, _ = await channel(bot).send_message(ADA, "@Riposte sign out", None)
-    assert status in (200, 201, 202)
-
     def answer() -> str | None:
         replies = channel(bot).threads()[-1]["replies"]
         return str(replies[-1].get("text", "")) if replies else None
+
+    # The token service fails: said so, not "signed out"; the token is still there.
+    channel(bot).add_fault("DELETE", r"^/api/usertoken/SignOut$", status=503)
+    await channel(bot).send_message(ADA, "@Riposte sign out", None)
+    assert "Could not sign you out: the Bot Framework token service did not answer" in \
+        await wait_until(answer, what="the answer to the failed sign out")
+    assert any(user == ada.teams_id for user, _ in store.cached)
+
+    status, _ = await channel(bot).send_message(ADA, "@Riposte sign out", None)
+    assert status in (200, 201, 202)
 
     assert "Signed out: the next action that runs with your own Entra rights asks you to sign in again" in \
         await wait_until(answer, what="the answer to sign out")
